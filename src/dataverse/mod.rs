@@ -1,0 +1,1 @@
+//! The Dataverse Web API (Dynamics 365): opportunities and any table.

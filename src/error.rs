@@ -1,0 +1,399 @@
+//! The crate's one error type.
+//!
+//! Every fallible call in `cosell` returns [`Result<T>`]. An [`Error`] tells apart what the
+//! server said ([`Error::Api`]), what went wrong on the way there ([`Error::Transport`]), an
+//! answer that did not decode ([`Error::Decode`]), a token that could not be had
+//! ([`Error::Auth`]), bad configuration ([`Error::Config`]) and input refused before anything was
+//! sent ([`Error::Validation`]).
+//!
+//! ```
+//! use cosell::Error;
+//!
+//! fn describe(err: &Error) -> &'static str {
+//!     if err.is_conflict() {
+//!         "someone else changed the record: re-read and try again"
+//!     } else if err.is_retryable() {
+//!         "transient: try again later"
+//!     } else {
+//!         "permanent"
+//!     }
+//! }
+//! # let _ = describe;
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The largest part of a response body that an error keeps, in bytes.
+pub const BODY_EXCERPT_LIMIT: usize = 2048;
+
+/// Which remote API a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// The Partner Center co-sell referrals API (`api.partner.microsoft.com`).
+    PartnerCenterReferrals,
+    /// The Partner Center webhooks API (`api.partnercenter.microsoft.com/webhooks`).
+    PartnerCenterWebhooks,
+    /// The Dataverse Web API (Dynamics 365).
+    Dataverse,
+    /// The Salesforce REST API.
+    Salesforce,
+    /// An OAuth 2.0 token endpoint (Microsoft Entra ID or Salesforce).
+    TokenEndpoint,
+    /// Anything else sent through the pipeline (custom profiles, tests).
+    Other,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::PartnerCenterReferrals => "Partner Center referrals",
+            Service::PartnerCenterWebhooks => "Partner Center webhooks",
+            Service::Dataverse => "Dataverse",
+            Service::Salesforce => "Salesforce",
+            Service::TokenEndpoint => "token endpoint",
+            Service::Other => "HTTP service",
+        })
+    }
+}
+
+/// What a server answer means, as decided by the API's classifier.
+///
+/// Each API signals the same situation differently (Salesforce answers a rate limit with
+/// 403 `REQUEST_LIMIT_EXCEEDED`, not 429), so the kind is decided per API, not from the status
+/// alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    /// The request was malformed or failed validation (400, 422, …).
+    BadRequest,
+    /// The credentials were missing, expired or invalid (401).
+    Unauthorized,
+    /// The caller may not do this (403 other than a limit).
+    Forbidden,
+    /// The resource does not exist (404, 410).
+    NotFound,
+    /// The resource changed since it was read: a stale ETag or version (412 and the like).
+    PreconditionFailed,
+    /// The write conflicts with the current state of the resource (409, duplicates).
+    Conflict,
+    /// A usage limit was hit (429, or an API's own limit signal).
+    RateLimited,
+    /// The server failed or is unavailable (5xx).
+    Server,
+    /// The request timed out on the server side (408).
+    Timeout,
+    /// Any other non-success answer.
+    Other,
+}
+
+/// A non-success answer from a server, with everything needed to act on it or report it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The API that answered.
+    pub service: Service,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What the answer means for this API.
+    pub kind: ApiErrorKind,
+    /// The API's own error code (`preconditionFailed`, `0x80060882`, `INVALID_SESSION_ID`, …).
+    pub code: Option<String>,
+    /// The API's own error message.
+    pub message: Option<String>,
+    /// The field or resource the API blamed, where it says (`target`, Salesforce `fields`).
+    pub target: Option<String>,
+    /// Further codes the API nested inside the first one (Partner Center `innerError`), outermost
+    /// first.
+    pub inner_codes: Vec<String>,
+    /// The server's id for the request, from the response headers.
+    pub request_id: Option<String>,
+    /// The correlation id this crate sent with the request.
+    pub correlation_id: Option<String>,
+    /// How long the server asked the caller to wait, from `Retry-After`.
+    pub retry_after: Option<Duration>,
+    /// The start of the raw body (at most [`BODY_EXCERPT_LIMIT`] bytes, cut at a character
+    /// boundary), also when the body is not JSON.
+    pub body_excerpt: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered {}", self.service, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failure before a complete answer arrived.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportError {
+    /// What happened, in words.
+    pub message: String,
+    /// Whether the request may have reached the server. `false` only when it provably did not
+    /// (the connection was never established), which makes any request safe to retry.
+    pub maybe_sent: bool,
+    /// Whether the failure was a time-out.
+    pub timed_out: bool,
+    /// The underlying error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// A response that arrived but could not be decoded into the expected type.
+#[derive(Debug, Clone)]
+pub struct DecodeError {
+    /// The JSON path at which decoding failed (`.value[3].details.dealValue`), `.` for the root.
+    pub path: String,
+    /// What was wrong there.
+    pub message: String,
+    /// The HTTP status of the response, when it came from one.
+    pub status: Option<StatusCode>,
+    /// The server's id for the request.
+    pub request_id: Option<String>,
+    /// The start of the raw body.
+    pub body_excerpt: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not decode the response at `{}`: {}", self.path, self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// A token could not be obtained.
+#[derive(Debug, Clone)]
+pub struct AuthError {
+    /// The OAuth error code (`invalid_client`, `invalid_grant`, `expired_token`, …), where the
+    /// token endpoint gave one.
+    pub code: Option<String>,
+    /// The token endpoint's description, or what else went wrong.
+    pub message: String,
+    /// The HTTP status of the token endpoint's answer, where there was one.
+    pub status: Option<StatusCode>,
+    /// The server's id for the request.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("authentication failed")?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every way a `cosell` call can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with a non-success status.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The request failed before a complete answer arrived (connect error, time-out, broken
+    /// connection).
+    #[error("transport error: {0}")]
+    Transport(#[from] TransportError),
+    /// The answer arrived but did not decode.
+    #[error("{0}")]
+    Decode(Box<DecodeError>),
+    /// No token could be obtained.
+    #[error("{0}")]
+    Auth(Box<AuthError>),
+    /// The configuration is unusable (for example an `http` base URL to a remote host).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The input was refused before any request was sent.
+    #[error("invalid input: {0}")]
+    Validation(String),
+    /// The retry deadline passed before the call could succeed; holds the last failure.
+    #[error("gave up after {attempts} attempt(s): {last}")]
+    RetriesExhausted {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The failure of the last attempt.
+        last: Box<Error>,
+    },
+}
+
+impl Error {
+    /// A [`Error::Config`] with the given message.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config(message.into())
+    }
+
+    /// A [`Error::Validation`] with the given message.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Error::Validation(message.into())
+    }
+
+    /// The innermost error: for [`Error::RetriesExhausted`] the last attempt's failure.
+    pub fn last(&self) -> &Error {
+        match self {
+            Error::RetriesExhausted { last, .. } => last.last(),
+            other => other,
+        }
+    }
+
+    /// The server's answer, when the failure was one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self.last() {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the server's answer, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self.last() {
+            Error::Api(api) => Some(api.status),
+            Error::Decode(d) => d.status,
+            Error::Auth(a) => a.status,
+            _ => None,
+        }
+    }
+
+    /// The server's request id, if the failure came with one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self.last() {
+            Error::Api(api) => api.request_id.as_deref(),
+            Error::Decode(d) => d.request_id.as_deref(),
+            Error::Auth(a) => a.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The API's own error code (or the OAuth error code), if there was one.
+    pub fn code(&self) -> Option<&str> {
+        match self.last() {
+            Error::Api(api) => api.code.as_deref(),
+            Error::Auth(a) => a.code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked the caller to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|a| a.retry_after)
+    }
+
+    /// The classified kind of the server's answer.
+    pub fn kind(&self) -> Option<ApiErrorKind> {
+        self.api().map(|a| a.kind)
+    }
+
+    /// Whether trying the same call again later may succeed: rate limits, server failures,
+    /// time-outs and transport failures.
+    pub fn is_retryable(&self) -> bool {
+        match self.last() {
+            Error::Api(api) => matches!(
+                api.kind,
+                ApiErrorKind::RateLimited | ApiErrorKind::Server | ApiErrorKind::Timeout
+            ),
+            Error::Transport(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the write lost a race: a stale ETag (412) or a conflicting state (409).
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self.kind(),
+            Some(ApiErrorKind::PreconditionFailed | ApiErrorKind::Conflict)
+        )
+    }
+
+    /// Whether the resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == Some(ApiErrorKind::NotFound)
+    }
+
+    /// Whether a usage limit was hit.
+    pub fn is_rate_limited(&self) -> bool {
+        self.kind() == Some(ApiErrorKind::RateLimited)
+    }
+
+    /// Whether the failure is about credentials: a token that could not be had, or a 401.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.last(), Error::Auth(_)) || self.kind() == Some(ApiErrorKind::Unauthorized)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(Box::new(e))
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Auth(Box::new(e))
+    }
+}
+
+/// The start of `body` as text, at most [`BODY_EXCERPT_LIMIT`] bytes, cut at a character
+/// boundary; invalid UTF-8 is replaced.
+pub fn body_excerpt(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(BODY_EXCERPT_LIMIT)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if body.len() > BODY_EXCERPT_LIMIT {
+        // A multi-byte character cut in half shows as U+FFFD at the end: drop it.
+        if text.ends_with('\u{FFFD}') {
+            text.pop();
+        }
+        text.push('…');
+    }
+    text
+}
+
+/// Decodes JSON, naming the failing path in the error.
+///
+/// ```
+/// #[derive(serde::Deserialize, Debug)]
+/// struct Deal { value: u32 }
+///
+/// let err = cosell::error::decode_json::<Deal>(br#"{"value": "ten"}"#).unwrap_err();
+/// assert!(err.to_string().contains("value"));
+/// ```
+pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let fail = |path: String, message: String| {
+        Error::from(DecodeError {
+            path,
+            message,
+            status: None,
+            request_id: None,
+            body_excerpt: body_excerpt(body),
+        })
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| fail(e.path().to_string(), e.inner().to_string()))?;
+    de.end().map_err(|e| fail(".".to_owned(), e.to_string()))?;
+    Ok(value)
+}

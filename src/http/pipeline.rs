@@ -1,0 +1,531 @@
+//! The retry loop and everything around a single attempt.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tracing::Instrument;
+use url::Url;
+
+use super::base_url::{BaseUrl, validate_base_url};
+use super::clock::{Clock, Sleeper, SystemClock, TokioSleeper, lock};
+use super::profile::ServiceProfile;
+use super::request::{RequestBuilder, Response, Target};
+use super::retry::{RetryPolicy, parse_retry_after};
+use crate::auth::{AccessToken, TokenProvider};
+use crate::error::{ApiError, Error, Result, TransportError, body_excerpt};
+
+/// Connection and answer time limits of one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Time to establish a connection.
+    pub connect: Duration,
+    /// Longest silence while reading an answer.
+    pub read: Duration,
+    /// Longest time for one whole attempt.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(60),
+            request: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A handle on the request pipeline of one API. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    base: BaseUrl,
+    profile: Arc<dyn ServiceProfile>,
+    auth: Option<Arc<dyn TokenProvider>>,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    rng: Mutex<fastrand::Rng>,
+    default_headers: HeaderMap,
+}
+
+/// Builds a [`Pipeline`].
+#[derive(Debug)]
+#[must_use]
+pub struct PipelineBuilder {
+    profile: Arc<dyn ServiceProfile>,
+    base: Option<BaseUrl>,
+    auth: Option<Arc<dyn TokenProvider>>,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    timeouts: Timeouts,
+    client: Option<reqwest::Client>,
+    default_headers: HeaderMap,
+    error: Option<Error>,
+}
+
+impl PipelineBuilder {
+    /// The base URL every relative path joins below (see [`validate_base_url`]).
+    pub fn base_url(mut self, url: &str) -> Result<Self> {
+        self.base = Some(BaseUrl::Fixed(validate_base_url(url)?));
+        Ok(self)
+    }
+
+    /// Sends to the `instance_url` of each token, below `path` (Salesforce).
+    pub fn base_from_token(mut self, path: impl Into<String>) -> Self {
+        self.base = Some(BaseUrl::FromToken { path: path.into() });
+        self
+    }
+
+    /// The token provider; without one, requests carry no `Authorization` header.
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.auth = Some(provider);
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The clock used for deadlines and HTTP-date `Retry-After` values.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What waits between attempts.
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// Connection and answer time limits.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sends through this `reqwest` client instead of a new one (timeouts then are the
+    /// client's). Its redirect policy should be `none`.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// A header sent on every request of this pipeline.
+    pub fn default_header(mut self, name: &'static str, value: &str) -> Self {
+        match HeaderValue::try_from(value) {
+            Ok(v) => {
+                self.default_headers.insert(HeaderName::from_static(name), v);
+            }
+            Err(_) => {
+                self.error
+                    .get_or_insert(Error::config(format!("invalid value for header `{name}`")));
+            }
+        }
+        self
+    }
+
+    /// Builds the pipeline.
+    pub fn build(self) -> Result<Pipeline> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let base = self
+            .base
+            .ok_or_else(|| Error::config("the pipeline needs a base URL"))?;
+        let client = match self.client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .user_agent(super::USER_AGENT)
+                .connect_timeout(self.timeouts.connect)
+                .read_timeout(self.timeouts.read)
+                .timeout(self.timeouts.request)
+                // Redirects would carry requests to hosts nobody configured.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let rng = match self.retry.seed() {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        };
+        Ok(Pipeline {
+            inner: Arc::new(Inner {
+                client,
+                base,
+                profile: self.profile,
+                auth: self.auth,
+                retry: self.retry,
+                clock: self.clock,
+                sleeper: self.sleeper,
+                rng: Mutex::new(rng),
+                default_headers: self.default_headers,
+            }),
+        })
+    }
+}
+
+/// The outcome of one attempt.
+enum Attempt {
+    Done(Response),
+    Failed { error: Error, retryable: bool },
+    TokenRejected(Error),
+}
+
+impl Pipeline {
+    /// Starts building a pipeline for the API described by `profile`.
+    pub fn builder(profile: impl ServiceProfile) -> PipelineBuilder {
+        PipelineBuilder {
+            profile: Arc::new(profile),
+            base: None,
+            auth: None,
+            retry: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            timeouts: Timeouts::default(),
+            client: None,
+            default_headers: HeaderMap::new(),
+            error: None,
+        }
+    }
+
+    /// A request to the path made of `segments` below the base URL; each segment is
+    /// percent-encoded, so a value can never add a path level or a query.
+    pub fn request<I, S>(&self, method: Method, segments: I) -> RequestBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let segments = segments.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        RequestBuilder::new(self.clone(), method, Target::Segments(segments))
+    }
+
+    /// A `GET` below the base URL.
+    pub fn get<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, segments: I) -> RequestBuilder {
+        self.request(Method::GET, segments)
+    }
+
+    /// A `POST` below the base URL.
+    pub fn post<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, segments: I) -> RequestBuilder {
+        self.request(Method::POST, segments)
+    }
+
+    /// A `PATCH` below the base URL.
+    pub fn patch<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, segments: I) -> RequestBuilder {
+        self.request(Method::PATCH, segments)
+    }
+
+    /// A `PUT` below the base URL.
+    pub fn put<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, segments: I) -> RequestBuilder {
+        self.request(Method::PUT, segments)
+    }
+
+    /// A `DELETE` below the base URL.
+    pub fn delete<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, segments: I) -> RequestBuilder {
+        self.request(Method::DELETE, segments)
+    }
+
+    /// A request to a link the server gave (`@odata.nextLink`, `nextRecordsUrl`): absolute, or
+    /// relative to the base URL. A link to another scheme, host or port is refused at `send`.
+    pub fn link(&self, method: Method, link: impl Into<String>) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, Target::Link(link.into()))
+    }
+
+    /// The base URL, when it is fixed (not taken from each token).
+    pub fn base_url(&self) -> Option<&Url> {
+        match &self.inner.base {
+            BaseUrl::Fixed(url) => Some(url),
+            BaseUrl::FromToken { .. } => None,
+        }
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The injected sleeper.
+    pub fn sleeper(&self) -> &Arc<dyn Sleeper> {
+        &self.inner.sleeper
+    }
+
+    /// The token provider, if any.
+    pub fn token_provider(&self) -> Option<&Arc<dyn TokenProvider>> {
+        self.inner.auth.as_ref()
+    }
+
+    pub(crate) async fn execute(&self, mut req: RequestBuilder) -> Result<Response> {
+        if let Some(error) = req.error.take() {
+            return Err(error);
+        }
+        let inner = &self.inner;
+        let profile = &inner.profile;
+        let correlation_id = req
+            .correlation_id
+            .take()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let idempotency = profile
+            .idempotency_header()
+            .map(|name| (name, uuid::Uuid::new_v4().to_string()));
+        let started = inner.clock.now();
+        let mut attempt: u32 = 0;
+        let mut token_replayed = false;
+
+        loop {
+            attempt += 1;
+            let token = match &inner.auth {
+                Some(auth) => Some(auth.token().await?),
+                None => None,
+            };
+            let url = self.url_for(&req, token.as_ref())?;
+            let span = tracing::debug_span!(
+                "cosell.request",
+                service = %profile.service(),
+                operation = req.operation,
+                http.method = %req.method,
+                server.address = url.host_str().unwrap_or_default(),
+                url.path = url.path(),
+                attempt,
+                http.status = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            );
+            let outcome = self
+                .attempt(&req, url, token.as_ref(), &correlation_id, idempotency.as_ref())
+                .instrument(span)
+                .await;
+            let (error, retryable) = match outcome {
+                Attempt::Done(response) => return Ok(response),
+                Attempt::TokenRejected(error) => match (&inner.auth, &token) {
+                    (Some(auth), Some(token)) if !token_replayed => {
+                        // One fresh token and one replay; this does not use up a retry.
+                        auth.invalidate(token);
+                        token_replayed = true;
+                        attempt -= 1;
+                        continue;
+                    }
+                    _ => (error, false),
+                },
+                Attempt::Failed { error, retryable } => (error, retryable),
+            };
+            let exhausted = |error: Error| {
+                if attempt > 1 {
+                    Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(error),
+                    }
+                } else {
+                    error
+                }
+            };
+            if !retryable || attempt >= inner.retry.attempts() {
+                return Err(exhausted(error));
+            }
+            let delay = match error.retry_after() {
+                Some(wait) if wait > inner.retry.retry_after_cap() => {
+                    return Err(exhausted(error));
+                }
+                Some(wait) => wait,
+                None => inner.retry.backoff(attempt, &mut lock(&inner.rng)),
+            };
+            if let Some(deadline) = inner.retry.deadline_limit() {
+                let elapsed = Duration::try_from(inner.clock.now().duration_since(started))
+                    .unwrap_or(Duration::ZERO);
+                if elapsed.saturating_add(delay) > deadline {
+                    return Err(exhausted(error));
+                }
+            }
+            tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
+            inner.sleeper.sleep(delay).await;
+        }
+    }
+
+    fn url_for(&self, req: &RequestBuilder, token: Option<&AccessToken>) -> Result<Url> {
+        let base = self.inner.base.resolve(token)?;
+        let mut url = match &req.target {
+            Target::Segments(segments) => {
+                let mut url = base.clone();
+                {
+                    let mut path = url
+                        .path_segments_mut()
+                        .map_err(|()| Error::config("the base URL cannot take a path"))?;
+                    path.pop_if_empty();
+                    path.extend(segments);
+                }
+                url
+            }
+            Target::Link(link) => {
+                let url = base
+                    .join(link)
+                    .map_err(|e| Error::validation(format!("invalid link `{link}`: {e}")))?;
+                if url.origin() != base.origin() {
+                    return Err(Error::validation(format!(
+                        "refused a link to {}, which is not the API's host {}",
+                        url.origin().ascii_serialization(),
+                        base.origin().ascii_serialization()
+                    )));
+                }
+                url
+            }
+        };
+        if !req.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&req.query);
+        }
+        Ok(url)
+    }
+
+    async fn attempt(
+        &self,
+        req: &RequestBuilder,
+        url: Url,
+        token: Option<&AccessToken>,
+        correlation_id: &str,
+        idempotency: Option<&(HeaderName, String)>,
+    ) -> Attempt {
+        let inner = &self.inner;
+        let profile = &inner.profile;
+        let mut headers = inner.default_headers.clone();
+        for (name, value) in &req.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(token) = token {
+            match HeaderValue::try_from(token.authorization()) {
+                Ok(mut value) => {
+                    value.set_sensitive(true);
+                    headers.insert(http::header::AUTHORIZATION, value);
+                }
+                Err(_) => {
+                    return Attempt::Failed {
+                        error: Error::config("the access token is not a valid header value"),
+                        retryable: false,
+                    };
+                }
+            }
+        }
+        if let Some(name) = profile.correlation_header() {
+            if let Ok(value) = HeaderValue::try_from(correlation_id) {
+                headers.entry(name).or_insert(value);
+            }
+        }
+        if let Some((name, key)) = idempotency {
+            if let Ok(value) = HeaderValue::try_from(key.as_str()) {
+                headers.entry(name.clone()).or_insert(value);
+            }
+        }
+        if !headers.contains_key(http::header::ACCEPT) {
+            headers.insert(
+                http::header::ACCEPT,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+
+        let mut request = inner
+            .client
+            .request(req.method.clone(), url.clone())
+            .headers(headers);
+        if let Some(body) = &req.body {
+            request = request.body(body.clone());
+        }
+        let sent_at = std::time::Instant::now();
+        let result = request.send().await;
+        let span = tracing::Span::current();
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                let maybe_sent = !e.is_connect();
+                tracing::debug!(maybe_sent, "transport failure");
+                return Attempt::Failed {
+                    retryable: !maybe_sent || req.idempotent,
+                    error: Error::Transport(transport_error(e, maybe_sent)),
+                };
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => {
+                return Attempt::Failed {
+                    retryable: req.idempotent,
+                    error: Error::Transport(transport_error(e, true)),
+                };
+            }
+        };
+        span.record("http.status", status.as_u16());
+        span.record("latency_ms", sent_at.elapsed().as_millis() as u64);
+        let request_id = profile
+            .request_id_headers()
+            .iter()
+            .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+            .map(str::to_owned);
+
+        if status.is_success() || req.accept.contains(&status) {
+            return Attempt::Done(Response {
+                status,
+                headers,
+                body,
+                request_id,
+                correlation_id: Some(correlation_id.to_owned()),
+                url,
+            });
+        }
+
+        let details = profile.parse_error(&body);
+        let kind = profile.classify(status, &details);
+        let retry_after = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, inner.clock.now()));
+        let api = ApiError {
+            service: profile.service(),
+            status,
+            kind,
+            code: details.code,
+            message: details.message,
+            target: details.target,
+            inner_codes: details.inner_codes,
+            request_id,
+            correlation_id: Some(correlation_id.to_owned()),
+            retry_after,
+            body_excerpt: body_excerpt(&body),
+        };
+        tracing::debug!(status = status.as_u16(), ?kind, "non-success answer");
+        if profile.rejects_token(&api) {
+            return Attempt::TokenRejected(api.into());
+        }
+        let retryable = profile.is_transient(&api)
+            && (req.idempotent || profile.refused_before_processing(&api));
+        Attempt::Failed {
+            error: api.into(),
+            retryable,
+        }
+    }
+}
+
+fn transport_error(e: reqwest::Error, maybe_sent: bool) -> TransportError {
+    // reqwest's message may include the URL with its query: keep only the kind of failure.
+    let what = if e.is_connect() {
+        "could not connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "the request failed"
+    };
+    TransportError {
+        message: what.to_owned(),
+        maybe_sent,
+        timed_out: e.is_timeout(),
+        source: Some(Box::new(e.without_url())),
+    }
+}

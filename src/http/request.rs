@@ -1,0 +1,230 @@
+//! One call: what to send, and what came back.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::pipeline::Pipeline;
+use crate::error::{DecodeError, Error, Result, body_excerpt, decode_json};
+
+/// Where a request goes, relative to the pipeline's base URL.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// Path segments below the base, each percent-encoded as a segment.
+    Segments(Vec<String>),
+    /// A link the server gave (absolute, or relative to the base): must stay on the base's
+    /// origin.
+    Link(String),
+}
+
+/// A request being described; finish it with [`send`](Self::send) or
+/// [`send_json`](Self::send_json).
+///
+/// Idempotency defaults by method: `GET`, `HEAD`, `PUT`, `DELETE` and `OPTIONS` are idempotent,
+/// `POST` and `PATCH` are not unless [`idempotent(true)`](Self::idempotent) says so. A request
+/// that is not idempotent is retried only when it provably never reached the server.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) method: Method,
+    pub(crate) target: Target,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Bytes>,
+    pub(crate) idempotent: bool,
+    pub(crate) operation: &'static str,
+    pub(crate) accept: Vec<StatusCode>,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) error: Option<Error>,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(pipeline: Pipeline, method: Method, target: Target) -> Self {
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        RequestBuilder {
+            pipeline,
+            method,
+            target,
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+            idempotent,
+            operation: "request",
+            accept: Vec::new(),
+            correlation_id: None,
+            error: None,
+        }
+    }
+
+    /// Appends a query parameter (form-encoded). Its value never reaches traces.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a header. A name or value that is not valid in HTTP fails the call at `send`.
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        let name = name.as_ref();
+        match (
+            HeaderName::try_from(name),
+            HeaderValue::try_from(value.as_ref()),
+        ) {
+            (Ok(n), Ok(v)) => {
+                self.headers.insert(n, v);
+            }
+            _ => self.fail(Error::validation(format!(
+                "header `{name}` has an invalid name or value"
+            ))),
+        }
+        self
+    }
+
+    /// Sets several headers, replacing those of the same name.
+    pub fn headers(mut self, headers: &HeaderMap) -> Self {
+        for (name, value) in headers {
+            self.headers.insert(name.clone(), value.clone());
+        }
+        self
+    }
+
+    /// Sends `body` as JSON.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => {
+                self.body = Some(Bytes::from(bytes));
+                self.headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+            Err(e) => self.fail(Error::validation(format!(
+                "the request body could not be serialized: {e}"
+            ))),
+        }
+        self
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub fn body(mut self, body: impl Into<Bytes>, content_type: &str) -> Self {
+        self.body = Some(body.into());
+        match HeaderValue::try_from(content_type) {
+            Ok(v) => {
+                self.headers.insert(http::header::CONTENT_TYPE, v);
+            }
+            Err(_) => self.fail(Error::validation("invalid content type")),
+        }
+        self
+    }
+
+    /// Declares whether sending this request twice has the same effect as sending it once.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Names the operation for traces and request counts (`referrals.list`).
+    pub fn operation(mut self, name: &'static str) -> Self {
+        self.operation = name;
+        self
+    }
+
+    /// Treats `status` as success although it is not 2xx (Salesforce's 300 on upsert, 304).
+    pub fn accept_status(mut self, status: StatusCode) -> Self {
+        self.accept.push(status);
+        self
+    }
+
+    /// Uses this correlation id instead of a fresh one.
+    pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
+    /// Sends the request (with retries) and returns the answer.
+    ///
+    /// # Errors
+    /// [`Error::Api`] for a non-success status, [`Error::Transport`] when no answer arrived,
+    /// [`Error::Auth`] when no token could be had, [`Error::RetriesExhausted`] when the retries
+    /// ran out.
+    pub async fn send(self) -> Result<Response> {
+        let pipeline = self.pipeline.clone();
+        pipeline.execute(self).await
+    }
+
+    /// Sends the request and decodes the JSON answer.
+    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {
+        self.send().await?.json()
+    }
+}
+
+/// A successful answer, body read whole.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// The server's request id.
+    pub request_id: Option<String>,
+    /// The correlation id that was sent.
+    pub correlation_id: Option<String>,
+    /// The final URL of the request.
+    pub url: Url,
+}
+
+impl Response {
+    /// Decodes the body as JSON; a failure names the JSON path and keeps the status and request
+    /// id.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        decode_json(&self.body).map_err(|e| self.annotate(e))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `ETag` header.
+    pub fn etag(&self) -> Option<&str> {
+        self.header("etag")
+    }
+
+    /// Adds this response's status, request id and body excerpt to a decode error.
+    pub fn annotate(&self, error: Error) -> Error {
+        match error {
+            Error::Decode(mut d) => {
+                d.status = Some(self.status);
+                d.request_id.clone_from(&self.request_id);
+                if d.body_excerpt.is_empty() {
+                    d.body_excerpt = body_excerpt(&self.body);
+                }
+                Error::Decode(d)
+            }
+            other => other,
+        }
+    }
+
+    /// A decode error about this response, for answers that are JSON but not of the expected
+    /// shape.
+    pub fn decode_error(&self, path: &str, message: impl Into<String>) -> Error {
+        Error::from(DecodeError {
+            path: path.to_owned(),
+            message: message.into(),
+            status: Some(self.status),
+            request_id: self.request_id.clone(),
+            body_excerpt: body_excerpt(&self.body),
+        })
+    }
+}

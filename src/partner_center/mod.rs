@@ -1,0 +1,1 @@
+//! Partner Center: the co-sell referrals API and the webhook registration API.

@@ -1,0 +1,1 @@
+//! Receiving Partner Center webhook callbacks: verification and parsing.
