@@ -101,7 +101,8 @@ async fn retry_after_http_date_is_measured_against_the_injected_clock() {
     // START + 45 s.
     Mock::given(method("GET"))
         .respond_with(
-            ResponseTemplate::new(503).insert_header("Retry-After", "Sun, 01 Mar 2026 12:00:45 GMT"),
+            ResponseTemplate::new(503)
+                .insert_header("Retry-After", "Sun, 01 Mar 2026 12:00:45 GMT"),
         )
         .up_to_n_times(1)
         .mount(&h.server)
@@ -141,7 +142,9 @@ async fn persistent_503_gives_up_after_the_configured_attempts_and_keeps_the_ans
         .respond_with(
             ResponseTemplate::new(503)
                 .insert_header("request-id", "req-503")
-                .set_body_string("{\"error\":{\"code\":\"serviceNotAvailable\",\"message\":\"down\"}}"),
+                .set_body_string(
+                    "{\"error\":{\"code\":\"serviceNotAvailable\",\"message\":\"down\"}}",
+                ),
         )
         .mount(&h.server)
         .await;
@@ -176,7 +179,10 @@ async fn jittered_backoff_stays_within_its_ceilings() {
     assert_eq!(sleeps.len(), 3);
     let ceilings = [100, 200, 250];
     for (sleep, ceiling) in sleeps.iter().zip(ceilings) {
-        assert!(*sleep <= Duration::from_millis(ceiling), "{sleep:?} > {ceiling} ms");
+        assert!(
+            *sleep <= Duration::from_millis(ceiling),
+            "{sleep:?} > {ceiling} ms"
+        );
     }
 }
 
@@ -205,10 +211,9 @@ async fn the_deadline_stops_retrying() {
 async fn a_400_is_not_retried() {
     let h = harness().await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_string(r#"{"error":{"code":"invalidRequest","message":"bad filter","target":"$filter"}}"#),
-        )
+        .respond_with(ResponseTemplate::new(400).set_body_string(
+            r#"{"error":{"code":"invalidRequest","message":"bad filter","target":"$filter"}}"#,
+        ))
         .mount(&h.server)
         .await;
     let err = h.pipeline.get(["x"]).send().await.unwrap_err();
@@ -268,7 +273,12 @@ async fn malformed_json_is_a_decode_error_naming_the_path() {
         )
         .mount(&h.server)
         .await;
-    let err = h.pipeline.get(["x"]).send_json::<Listing>().await.unwrap_err();
+    let err = h
+        .pipeline
+        .get(["x"])
+        .send_json::<Listing>()
+        .await
+        .unwrap_err();
     let Error::Decode(decode) = &err else {
         panic!("expected a decode error, got {err:?}")
     };
@@ -282,7 +292,12 @@ async fn malformed_json_is_a_decode_error_naming_the_path() {
         .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"value":[{"id":"a","amo"#))
         .mount(&h.server)
         .await;
-    let err = h.pipeline.get(["x"]).send_json::<Listing>().await.unwrap_err();
+    let err = h
+        .pipeline
+        .get(["x"])
+        .send_json::<Listing>()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Decode(_)), "{err:?}");
 }
 
@@ -385,7 +400,10 @@ async fn the_idempotency_key_and_correlation_id_are_the_same_on_every_attempt() 
     h.pipeline.put(["things", "1"]).send().await.unwrap();
     let seen = requests(&h.server).await;
     assert_eq!(seen.len(), 3);
-    let keys: Vec<_> = seen.iter().map(|r| r.headers.get("ms-requestid").cloned()).collect();
+    let keys: Vec<_> = seen
+        .iter()
+        .map(|r| r.headers.get("ms-requestid").cloned())
+        .collect();
     assert!(keys[0].is_some());
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
     let correlation: Vec<_> = seen
@@ -442,7 +460,10 @@ async fn a_401_invalidates_the_token_and_replays_once() {
     // A POST too: a rejected token means nothing was processed.
     h.pipeline.post(["things"]).send().await.unwrap();
     assert_eq!(requests(&h.server).await.len(), 2);
-    assert_eq!(*tokens.invalidated.lock().unwrap(), vec!["token-1".to_owned()]);
+    assert_eq!(
+        *tokens.invalidated.lock().unwrap(),
+        vec!["token-1".to_owned()]
+    );
     assert_eq!(tokens.issued.load(Ordering::SeqCst), 2);
     assert!(h.sleeper.sleeps().is_empty());
 }
@@ -452,9 +473,11 @@ async fn a_second_401_is_an_error() {
     let tokens = Arc::new(RotatingTokens::default());
     let h = harness_with(GenericProfile, policy(), Some(tokens.clone())).await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_string(
-            r#"{"error":{"code":"unauthenticated","message":"token expired"}}"#,
-        ))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_string(
+                r#"{"error":{"code":"unauthenticated","message":"token expired"}}"#,
+            ),
+        )
         .mount(&h.server)
         .await;
     let err = h.pipeline.get(["things"]).send().await.unwrap_err();
@@ -480,7 +503,10 @@ fn http_base_urls_are_refused_except_on_loopback() {
         "http://localhost:9000/x",
         "http://[::1]:9000/",
     ] {
-        assert!(Pipeline::builder(GenericProfile).base_url(ok).is_ok(), "{ok}");
+        assert!(
+            Pipeline::builder(GenericProfile).base_url(ok).is_ok(),
+            "{ok}"
+        );
     }
 }
 
