@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::faults::{Fault, FaultPlan};
 use super::journal::{Journal, JournalEntry};
 use super::tokens::{TokenEndpoints, TokenStore};
 use crate::error::{Error, Result};
@@ -164,8 +165,25 @@ impl ServiceReply {
 /// One emulated API.
 #[async_trait]
 pub trait EmulatedService: Send + Sync + 'static {
+    /// The operation a request is counted as (`referrals.list`); also what fault rules match.
+    fn operation(&self, request: &ServiceRequest) -> &'static str;
+
     /// Answers one request.
     async fn handle(&self, request: ServiceRequest) -> ServiceReply;
+
+    /// An error answer in the API's own error format, for injected faults.
+    fn error_reply(
+        &self,
+        operation: &'static str,
+        status: StatusCode,
+        message: &str,
+    ) -> ServiceReply {
+        ServiceReply::json(
+            operation,
+            status,
+            &serde_json::json!({"error": {"code": status.as_u16().to_string(), "message": message}}),
+        )
+    }
 }
 
 /// Base URLs of the running emulator.
@@ -198,6 +216,7 @@ pub struct Emulator {
     urls: EmulatorUrls,
     journal: Arc<Journal>,
     tokens: Arc<TokenStore>,
+    faults: Arc<FaultPlan>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -219,6 +238,11 @@ impl Emulator {
     pub async fn start_on(ports: EmulatorPorts) -> Result<Emulator> {
         let journal = Arc::new(Journal::default());
         let tokens = Arc::new(TokenStore::default());
+        let faults = Arc::new(FaultPlan::default());
+        let shared = Shared {
+            journal: journal.clone(),
+            faults: faults.clone(),
+        };
         let entra = bind(ports.entra).await?;
         let salesforce = bind(ports.salesforce).await?;
         let urls = EmulatorUrls {
@@ -227,23 +251,14 @@ impl Emulator {
         };
         let endpoints = Arc::new(TokenEndpoints::new(tokens.clone(), urls.salesforce.clone()));
         let tasks = vec![
-            serve(
-                entra,
-                EmulatedApi::Entra,
-                endpoints.clone(),
-                journal.clone(),
-            ),
-            serve(
-                salesforce,
-                EmulatedApi::Salesforce,
-                endpoints,
-                journal.clone(),
-            ),
+            serve(entra, EmulatedApi::Entra, endpoints.clone(), shared.clone()),
+            serve(salesforce, EmulatedApi::Salesforce, endpoints, shared),
         ];
         Ok(Emulator {
             urls,
             journal,
             tokens,
+            faults,
             tasks,
         })
     }
@@ -272,6 +287,11 @@ impl Emulator {
     pub fn tokens(&self) -> &TokenStore {
         &self.tokens
     }
+
+    /// The fault plan: add rules to make services misbehave.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
+    }
 }
 
 impl Drop for Emulator {
@@ -293,15 +313,22 @@ async fn bind(port: u16) -> Result<TcpListener> {
         .map_err(|e| Error::config(format!("emulator: cannot listen on {addr}: {e}")))
 }
 
+/// What every service task shares.
+#[derive(Clone)]
+struct Shared {
+    journal: Arc<Journal>,
+    faults: Arc<FaultPlan>,
+}
+
 fn serve(
     listener: TcpListener,
     api: EmulatedApi,
     service: Arc<dyn EmulatedService>,
-    journal: Arc<Journal>,
+    shared: Shared,
 ) -> JoinHandle<()> {
     let handler = move |request: axum::extract::Request| {
         let service = service.clone();
-        let journal = journal.clone();
+        let shared = shared.clone();
         async move {
             let (parts, body) = request.into_parts();
             let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
@@ -319,12 +346,41 @@ fn serve(
                 request.path.clone(),
                 request.query.clone(),
             );
-            let reply = service.handle(request).await;
-            journal.record(api, reply.operation, &method, &path, query, reply.status);
-            let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
-            *response.status_mut() = reply.status;
-            *response.headers_mut() = reply.headers;
-            response
+            let operation = service.operation(&request);
+            let fault = shared.faults.request_fault(api, operation);
+            let mut cut_short = false;
+            let reply = match fault {
+                Some(Fault::TooManyRequests { retry_after }) => service
+                    .error_reply(
+                        operation,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Rate limit is exceeded.",
+                    )
+                    .with_header("retry-after", &retry_after.as_secs().to_string()),
+                Some(Fault::Unavailable) => service.error_reply(
+                    operation,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable.",
+                ),
+                Some(Fault::PreconditionFailed) => service.error_reply(
+                    operation,
+                    StatusCode::PRECONDITION_FAILED,
+                    "The resource was modified since it was read.",
+                ),
+                Some(Fault::Latency(delay)) => {
+                    tokio::time::sleep(delay).await;
+                    service.handle(request).await
+                }
+                Some(Fault::CloseMidAnswer) => {
+                    cut_short = true;
+                    service.handle(request).await
+                }
+                _ => service.handle(request).await,
+            };
+            shared
+                .journal
+                .record(api, reply.operation, &method, &path, query, reply.status);
+            into_response(reply, cut_short)
         }
     };
     let router = axum::Router::new().fallback(handler);
@@ -332,4 +388,33 @@ fn serve(
         // The server ends when the task is aborted on drop.
         let _ = axum::serve(listener, router).await;
     })
+}
+
+fn into_response(reply: ServiceReply, cut_short: bool) -> axum::response::Response {
+    let body = if cut_short {
+        // Promise the whole body, send half of it, then fail the stream: the connection closes.
+        let half = reply.body.slice(..reply.body.len() / 2);
+        let chunks: Vec<std::result::Result<Bytes, std::io::Error>> = vec![
+            Ok(half),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "emulated connection loss",
+            )),
+        ];
+        axum::body::Body::from_stream(futures::stream::iter(chunks))
+    } else {
+        axum::body::Body::from(reply.body.clone())
+    };
+    let mut response = axum::response::Response::new(body);
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    if cut_short {
+        let full = reply.body.len().max(2).to_string();
+        if let Ok(value) = HeaderValue::try_from(full) {
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, value);
+        }
+    }
+    response
 }

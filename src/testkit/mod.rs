@@ -26,10 +26,12 @@
 //! # });
 //! ```
 
+mod faults;
 mod frame;
 mod journal;
 mod tokens;
 
+pub use faults::{Fault, FaultPlan, FaultRule, Trigger};
 pub use frame::{
     EmulatedApi, EmulatedService, Emulator, EmulatorPorts, EmulatorUrls, ServiceReply,
     ServiceRequest,

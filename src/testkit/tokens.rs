@@ -375,6 +375,30 @@ impl TokenEndpoints {
 
 #[async_trait]
 impl EmulatedService for TokenEndpoints {
+    fn operation(&self, request: &ServiceRequest) -> &'static str {
+        if request.path.ends_with("/devicecode") {
+            "oauth.devicecode"
+        } else {
+            "oauth.token"
+        }
+    }
+
+    fn error_reply(
+        &self,
+        operation: &'static str,
+        status: StatusCode,
+        message: &str,
+    ) -> ServiceReply {
+        let code = if status == StatusCode::TOO_MANY_REQUESTS {
+            "temporarily_unavailable"
+        } else {
+            "server_error"
+        };
+        let mut reply = oauth_error(status, code, message);
+        reply.operation = operation;
+        reply
+    }
+
     async fn handle(&self, request: ServiceRequest) -> ServiceReply {
         if request.method != Method::POST {
             return oauth_error(
