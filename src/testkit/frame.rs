@@ -12,8 +12,11 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::dataverse::DataverseControl;
 use super::faults::{Fault, FaultPlan};
 use super::journal::{Journal, JournalEntry};
+use super::partner_center::PartnerCenterControl;
+use super::salesforce::SalesforceControl;
 use super::tokens::{TokenEndpoints, TokenStore};
 use crate::error::{Error, Result};
 
@@ -23,6 +26,12 @@ use crate::error::{Error, Result};
 pub enum EmulatedApi {
     /// Microsoft Entra ID token endpoints.
     Entra,
+    /// The Partner Center co-sell referrals API.
+    PartnerCenterReferrals,
+    /// The Partner Center webhooks API (registration), and the deliveries it sends.
+    PartnerCenterWebhooks,
+    /// The Dataverse Web API.
+    Dataverse,
     /// The Salesforce token endpoint and REST API (one host).
     Salesforce,
 }
@@ -32,6 +41,9 @@ impl EmulatedApi {
     pub fn name(self) -> &'static str {
         match self {
             EmulatedApi::Entra => "entra",
+            EmulatedApi::PartnerCenterReferrals => "partner-center-referrals",
+            EmulatedApi::PartnerCenterWebhooks => "partner-center-webhooks",
+            EmulatedApi::Dataverse => "dataverse",
             EmulatedApi::Salesforce => "salesforce",
         }
     }
@@ -191,6 +203,12 @@ pub trait EmulatedService: Send + Sync + 'static {
 pub struct EmulatorUrls {
     /// Entra ID authority host (use with `EntraAuthority::new(url, tenant)`).
     pub entra_authority: String,
+    /// The referrals API base (the emulated `https://api.partner.microsoft.com/v1.0/engagements/`).
+    pub partner_center_referrals: String,
+    /// The webhooks API base (the emulated `https://api.partnercenter.microsoft.com/webhooks/v1/`).
+    pub partner_center_webhooks: String,
+    /// The Dataverse Web API base (the emulated `https://<org>.crm.dynamics.com/api/data/v9.2/`).
+    pub dataverse: String,
     /// Salesforce login and instance host (`/services/oauth2/token`, `/services/data/…`).
     pub salesforce: String,
 }
@@ -200,8 +218,24 @@ pub struct EmulatorUrls {
 pub struct EmulatorPorts {
     /// Entra ID.
     pub entra: u16,
+    /// Partner Center referrals.
+    pub partner_center_referrals: u16,
+    /// Partner Center webhooks.
+    pub partner_center_webhooks: u16,
+    /// Dataverse.
+    pub dataverse: u16,
     /// Salesforce.
     pub salesforce: u16,
+}
+
+/// What every emulated service may use besides its own state.
+#[derive(Clone)]
+// Read by the service emulators; the ones not emulated yet ignore it.
+#[allow(dead_code)]
+pub(crate) struct ServiceContext {
+    pub(crate) tokens: Arc<TokenStore>,
+    pub(crate) faults: Arc<FaultPlan>,
+    pub(crate) urls: EmulatorUrls,
 }
 
 /// The emulated services, running on loopback until dropped.
@@ -217,6 +251,9 @@ pub struct Emulator {
     journal: Arc<Journal>,
     tokens: Arc<TokenStore>,
     faults: Arc<FaultPlan>,
+    partner_center: PartnerCenterControl,
+    dataverse: DataverseControl,
+    salesforce: SalesforceControl,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -244,21 +281,69 @@ impl Emulator {
             faults: faults.clone(),
         };
         let entra = bind(ports.entra).await?;
+        let referrals = bind(ports.partner_center_referrals).await?;
+        let webhooks = bind(ports.partner_center_webhooks).await?;
+        let dataverse = bind(ports.dataverse).await?;
         let salesforce = bind(ports.salesforce).await?;
+        let base = |listener: &TcpListener, path: &str| -> Result<String> {
+            Ok(format!(
+                "http://{}/{path}",
+                listener.local_addr().map_err(io)?
+            ))
+        };
         let urls = EmulatorUrls {
-            entra_authority: format!("http://{}/", entra.local_addr().map_err(io)?),
-            salesforce: format!("http://{}/", salesforce.local_addr().map_err(io)?),
+            entra_authority: base(&entra, "")?,
+            partner_center_referrals: base(&referrals, "v1.0/engagements/")?,
+            partner_center_webhooks: base(&webhooks, "webhooks/v1/")?,
+            dataverse: base(&dataverse, "api/data/v9.2/")?,
+            salesforce: base(&salesforce, "")?,
+        };
+        let context = ServiceContext {
+            tokens: tokens.clone(),
+            faults: faults.clone(),
+            urls: urls.clone(),
         };
         let endpoints = Arc::new(TokenEndpoints::new(tokens.clone(), urls.salesforce.clone()));
+        let (partner_center, referrals_service, webhooks_service) =
+            super::partner_center::start(&context);
+        let (dataverse_control, dataverse_service) = super::dataverse::start(&context);
+        let (salesforce_control, salesforce_service) =
+            super::salesforce::start(&context, endpoints.clone());
         let tasks = vec![
-            serve(entra, EmulatedApi::Entra, endpoints.clone(), shared.clone()),
-            serve(salesforce, EmulatedApi::Salesforce, endpoints, shared),
+            serve(entra, EmulatedApi::Entra, endpoints, shared.clone()),
+            serve(
+                referrals,
+                EmulatedApi::PartnerCenterReferrals,
+                referrals_service,
+                shared.clone(),
+            ),
+            serve(
+                webhooks,
+                EmulatedApi::PartnerCenterWebhooks,
+                webhooks_service,
+                shared.clone(),
+            ),
+            serve(
+                dataverse,
+                EmulatedApi::Dataverse,
+                dataverse_service,
+                shared.clone(),
+            ),
+            serve(
+                salesforce,
+                EmulatedApi::Salesforce,
+                salesforce_service,
+                shared,
+            ),
         ];
         Ok(Emulator {
             urls,
             journal,
             tokens,
             faults,
+            partner_center,
+            dataverse: dataverse_control,
+            salesforce: salesforce_control,
             tasks,
         })
     }
@@ -291,6 +376,21 @@ impl Emulator {
     /// The fault plan: add rules to make services misbehave.
     pub fn faults(&self) -> &FaultPlan {
         &self.faults
+    }
+
+    /// Partner Center's state, and Microsoft's side of it (share, update, close referrals).
+    pub fn partner_center(&self) -> &PartnerCenterControl {
+        &self.partner_center
+    }
+
+    /// Dataverse's state, and a CRM user's side of it.
+    pub fn dataverse(&self) -> &DataverseControl {
+        &self.dataverse
+    }
+
+    /// Salesforce's state, and a CRM user's side of it.
+    pub fn salesforce(&self) -> &SalesforceControl {
+        &self.salesforce
     }
 }
 

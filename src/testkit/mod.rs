@@ -26,15 +26,21 @@
 //! # });
 //! ```
 
+mod dataverse;
 mod faults;
 mod frame;
 mod journal;
+mod partner_center;
+mod salesforce;
 mod tokens;
 
+pub use dataverse::DataverseControl;
 pub use faults::{Fault, FaultPlan, FaultRule, Trigger};
 pub use frame::{
     EmulatedApi, EmulatedService, Emulator, EmulatorPorts, EmulatorUrls, ServiceReply,
     ServiceRequest,
 };
 pub use journal::JournalEntry;
+pub use partner_center::PartnerCenterControl;
+pub use salesforce::SalesforceControl;
 pub use tokens::{SALESFORCE_AUDIENCE, TokenCheck, TokenStore};
