@@ -119,7 +119,7 @@ int_choice! {
 ///     "statecode": 0,
 ///     "cosell_referralid": "a1b2c3"
 /// }"#).unwrap();
-/// assert_eq!(row.estimated_value.unwrap().to_string(), "125000.0000");
+/// assert_eq!(row.estimated_value, Some("125000".parse().unwrap()));
 /// assert_eq!(row.state, Some(OpportunityState::Open));
 /// assert_eq!(row.extra["cosell_referralid"], "a1b2c3");
 /// ```
