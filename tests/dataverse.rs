@@ -382,6 +382,41 @@ async fn a_custom_publisher_prefix_reads_its_own_columns() {
 }
 
 #[tokio::test]
+async fn a_conditional_retrieve_answers_none_when_unchanged() {
+    let h = harness().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::header("if-none-match", "W/\"1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"@odata.etag": "W/\"2\"", "name": "Changed"})),
+        )
+        .mount(&h.server)
+        .await;
+    let table = h.dataverse.opportunities();
+    let options = Retrieve::new().select(["name"]);
+    let unchanged: Option<Opportunity> = table
+        .retrieve_if_changed(id(OPPORTUNITY_ID), &options, "W/\"1\"")
+        .await
+        .unwrap();
+    assert_eq!(unchanged, None);
+    let changed: Option<Opportunity> = table
+        .retrieve_if_changed(id(OPPORTUNITY_ID), &options, "W/\"0\"")
+        .await
+        .unwrap();
+    assert_eq!(changed.unwrap().name.as_deref(), Some("Changed"));
+    let all = requests(&h.server).await;
+    assert_eq!(header(&all[0], "if-none-match"), Some("W/\"1\""));
+    assert_eq!(
+        query_of(&all[0]),
+        vec![("$select".to_string(), "name".to_string())]
+    );
+}
+
+#[tokio::test]
 async fn retrieve_of_a_missing_row_is_not_found() {
     let h = harness().await;
     Mock::given(method("GET"))

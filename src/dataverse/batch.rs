@@ -628,7 +628,8 @@ impl Dataverse {
         }
         // Without continue-on-error the batch's own status is the first failure's; its body is
         // still the multipart answer.
-        for status in [400, 401, 403, 404, 405, 409, 412, 413, 429] {
+        // 401 and 429 stay errors, so the pipeline can refresh the token or wait and retry.
+        for status in [400, 403, 404, 405, 409, 412, 413] {
             if let Ok(status) = StatusCode::from_u16(status) {
                 request = request.accept_status(status);
             }

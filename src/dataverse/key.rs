@@ -159,7 +159,7 @@ impl fmt::Display for RecordKey {
                     if i > 0 {
                         f.write_str(",")?;
                     }
-                    write!(f, "{column}={value:?}")?;
+                    write!(f, "{column}={}", value.to_odata().literal())?;
                 }
                 Ok(())
             }
@@ -167,32 +167,37 @@ impl fmt::Display for RecordKey {
     }
 }
 
-fn key_literal(column: &str, value: &KeyValue) -> Result<String> {
-    let odata = match value {
-        KeyValue::Text(text) => {
-            if text.is_empty() {
-                return Err(Error::validation(format!(
-                    "key column `{column}` has an empty value"
-                )));
-            }
-            if let Some(bad) = text
-                .chars()
-                .find(|c| FORBIDDEN_IN_KEY.contains(c) || c.is_control())
-            {
-                return Err(Error::validation(format!(
-                    "key column `{column}`: the value contains {bad:?}, which Dataverse cannot \
-                     take in a key URL; query by a filter instead"
-                )));
-            }
-            ODataValue::from(text.as_str())
+impl KeyValue {
+    fn to_odata(&self) -> ODataValue {
+        match self {
+            KeyValue::Text(v) => ODataValue::from(v.as_str()),
+            KeyValue::Int(v) => ODataValue::from(*v),
+            KeyValue::Decimal(v) => ODataValue::from(*v),
+            KeyValue::Guid(v) => ODataValue::from(*v),
+            KeyValue::Date(v) => ODataValue::from(*v),
+            KeyValue::Bool(v) => ODataValue::from(*v),
         }
-        KeyValue::Int(v) => ODataValue::from(*v),
-        KeyValue::Decimal(v) => ODataValue::from(*v),
-        KeyValue::Guid(v) => ODataValue::from(*v),
-        KeyValue::Date(v) => ODataValue::from(*v),
-        KeyValue::Bool(v) => ODataValue::from(*v),
-    };
-    Ok(odata.literal())
+    }
+}
+
+fn key_literal(column: &str, value: &KeyValue) -> Result<String> {
+    if let KeyValue::Text(text) = value {
+        if text.is_empty() {
+            return Err(Error::validation(format!(
+                "key column `{column}` has an empty value"
+            )));
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| FORBIDDEN_IN_KEY.contains(c) || c.is_control())
+        {
+            return Err(Error::validation(format!(
+                "key column `{column}`: the value contains {bad:?}, which Dataverse cannot \
+                 take in a key URL; query by a filter instead"
+            )));
+        }
+    }
+    Ok(value.to_odata().literal())
 }
 
 /// Checks that a table, column or action name is a plain identifier, so it cannot change the

@@ -246,20 +246,20 @@ impl Dataverse {
             };
             table.columns.insert(a.logical_name, column);
         }
-        for (cast, has_global) in CHOICE_TYPES {
+        let requests = CHOICE_TYPES.map(|(cast, has_global)| {
             let expand = if has_global {
                 "OptionSet($select=Options),GlobalOptionSet($select=Options)"
             } else {
                 "OptionSet($select=Options)"
             };
-            let choices: ChoiceAttributesWire = self
-                .pipeline()
+            self.pipeline()
                 .get([entity.as_str(), "Attributes", cast])
                 .operation("dataverse.metadata")
                 .query("$select", "LogicalName")
                 .query("$expand", expand)
-                .send_json()
-                .await?;
+                .send_json::<ChoiceAttributesWire>()
+        });
+        for choices in futures::future::try_join_all(requests).await? {
             for attribute in choices.value {
                 let options = attribute
                     .option_set

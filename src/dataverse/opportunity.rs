@@ -345,6 +345,23 @@ impl Opportunity {
             .and_then(Value::as_str)
     }
 
+    /// The table a lookup points at (`account` or `contact` for `customerid`), when the row was
+    /// read with the `Microsoft.Dynamics.CRM.lookuplogicalname` annotation (or `*`).
+    ///
+    /// ```
+    /// let row: cosell::dataverse::Opportunity = serde_json::from_str(
+    ///     r#"{"_customerid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "contact"}"#,
+    /// ).unwrap();
+    /// assert_eq!(row.lookup_table("customerid"), Some("contact"));
+    /// ```
+    pub fn lookup_table(&self, lookup: &str) -> Option<&str> {
+        self.extra
+            .get(&format!(
+                "_{lookup}_value@Microsoft.Dynamics.CRM.lookuplogicalname"
+            ))
+            .and_then(Value::as_str)
+    }
+
     /// The co-sell columns of this row, read through `columns`.
     ///
     /// # Errors

@@ -211,6 +211,43 @@ impl Table {
             .await
     }
 
+    /// Reads one row only if it changed since version `etag` (`If-None-Match: <etag>`);
+    /// `None` when the service answers `304 Not Modified`. The service never answers 304 to a
+    /// request with `$expand` or annotations, nor for tables without optimistic concurrency.
+    ///
+    /// ```no_run
+    /// use cosell::dataverse::{Opportunity, Retrieve};
+    ///
+    /// # async fn run(dataverse: cosell::dataverse::Dataverse, id: uuid::Uuid) -> cosell::Result<()> {
+    /// let fresh: Option<Opportunity> = dataverse
+    ///     .opportunities()
+    ///     .retrieve_if_changed(id, &Retrieve::new(), "W/\"90210001\"")
+    ///     .await?;
+    /// if fresh.is_none() { println!("unchanged"); }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`retrieve`](Self::retrieve).
+    pub async fn retrieve_if_changed<T: DeserializeOwned>(
+        &self,
+        key: impl Into<RecordKey>,
+        options: &Retrieve,
+        etag: &str,
+    ) -> Result<Option<T>> {
+        let response = options
+            .apply(self.row(Method::GET, &key.into(), false))
+            .operation("dataverse.retrieve")
+            .header("if-none-match", etag)
+            .accept_status(StatusCode::NOT_MODIFIED)
+            .send()
+            .await?;
+        if response.status == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        response.json().map(Some)
+    }
+
     /// Updates an existing row with the columns in `changes` (`PATCH` with `If-Match: *`, so a
     /// missing row is a 404 and never created).
     ///
