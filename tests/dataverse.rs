@@ -836,7 +836,8 @@ async fn a_filter_value_with_odata_special_characters_cannot_change_the_query() 
             .or(Filter::contains("description", "50%_[off]"))
             .and(Filter::is_in("cosell_referralid", ["a'b", "c"]))
             .and(Filter::eq("_parentaccountid_value", id(ACCOUNT_ID)).not())
-            .and(Filter::ge("estimatedclosedate", date(2025, 1, 31))),
+            .and(Filter::ge("estimatedclosedate", date(2025, 1, 31)))
+            .and(Filter::is_in("statuscode", [1])),
     );
     let rows: Vec<Value> = h
         .dataverse
@@ -855,7 +856,8 @@ async fn a_filter_value_with_odata_special_characters_cannot_change_the_query() 
         format!(
             "(name eq 'x'' or name ne ''y&$top=1#%2F+;('')' or contains(description,'50[%][_][[]off]')) \
              and Microsoft.Dynamics.CRM.In(PropertyName='cosell_referralid',PropertyValues=['a''b','c']) \
-             and not (_parentaccountid_value eq {ACCOUNT_ID}) and estimatedclosedate ge 2025-01-31"
+             and not (_parentaccountid_value eq {ACCOUNT_ID}) and estimatedclosedate ge 2025-01-31 \
+             and Microsoft.Dynamics.CRM.In(PropertyName='statuscode',PropertyValues=['1'])"
         )
     );
 }

@@ -229,17 +229,62 @@ impl Filter {
         I: IntoIterator<Item = V>,
         V: Into<ODataValue>,
     {
-        let values: Vec<String> = values.into_iter().map(|v| v.into().quoted()).collect();
-        let mut f = if values.is_empty() {
-            Filter::atom("false".to_owned())
-        } else {
-            Filter::atom(format!(
-                "Microsoft.Dynamics.CRM.In(PropertyName={},PropertyValues=[{}])",
-                quote(column),
-                values.join(",")
-            ))
+        let values: Vec<ODataValue> = values.into_iter().map(Into::into).collect();
+        if values.is_empty() {
+            let mut f = Filter::atom("false".to_owned());
+            f.error = Filter::checked_column(column).err();
+            return f;
+        }
+        // `In` takes a list even for one value.
+        let list = values
+            .iter()
+            .map(ODataValue::quoted)
+            .collect::<Vec<_>>()
+            .join(",");
+        Filter::crm_call("In", column, format!(",PropertyValues=[{list}]"))
+    }
+
+    /// One of Dataverse's query functions, `Microsoft.Dynamics.CRM.<function>`, on `column`:
+    /// with no value `(PropertyName='column')`, with one `PropertyValue='v'`, with several
+    /// `PropertyValues=['a','b']`. Every value is quoted and escaped.
+    ///
+    /// ```
+    /// use cosell::dataverse::{Filter, ODataValue};
+    ///
+    /// assert_eq!(
+    ///     Filter::crm_function("LastXDays", "modifiedon", &[ODataValue::from(7)]).to_string(),
+    ///     "Microsoft.Dynamics.CRM.LastXDays(PropertyName='modifiedon',PropertyValue='7')"
+    /// );
+    /// assert_eq!(
+    ///     Filter::crm_function("ThisMonth", "estimatedclosedate", &[]).to_string(),
+    ///     "Microsoft.Dynamics.CRM.ThisMonth(PropertyName='estimatedclosedate')"
+    /// );
+    /// ```
+    pub fn crm_function(function: &str, column: &str, values: &[ODataValue]) -> Self {
+        let arguments = match values {
+            [] => String::new(),
+            [one] => format!(",PropertyValue={}", one.quoted()),
+            many => format!(
+                ",PropertyValues=[{}]",
+                many.iter()
+                    .map(ODataValue::quoted)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         };
-        f.error = Filter::checked_column(column).err();
+        Filter::crm_call(function, column, arguments)
+    }
+
+    fn crm_call(function: &str, column: &str, arguments: String) -> Self {
+        let mut f = Filter::atom(format!(
+            "Microsoft.Dynamics.CRM.{function}(PropertyName={}{arguments})",
+            quote(column)
+        ));
+        f.error = Filter::checked_column(column).err().or_else(|| {
+            check_identifier(function, "function")
+                .err()
+                .map(|e| e.to_string())
+        });
         f
     }
 
