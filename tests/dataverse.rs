@@ -1395,6 +1395,19 @@ mod never_panics {
         }
 
         #[test]
+        fn key_segments_refuse_or_round_trip(value in any::<String>()) {
+            let key = RecordKey::alternate([("cosell_referralid", value.as_str())]);
+            if let Ok(segment) = key.segment("opportunities") {
+                let literal = segment
+                    .strip_prefix("opportunities(cosell_referralid='")
+                    .and_then(|r| r.strip_suffix("')"))
+                    .unwrap();
+                prop_assert_eq!(literal.replace("''", "'"), value.clone());
+                prop_assert!(!literal.contains(['/', '?', '#', '%', '&']));
+            }
+        }
+
+        #[test]
         fn string_literals_round_trip(value in any::<String>()) {
             let rendered = Filter::eq("name", value.as_str()).to_string();
             let literal = rendered.strip_prefix("name eq '").and_then(|r| r.strip_suffix('\'')).unwrap();

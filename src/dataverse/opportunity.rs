@@ -107,6 +107,9 @@ int_choice! {
 /// value annotations, base-currency amounts, …) is kept in [`extra`](Self::extra), so writing the
 /// row back loses nothing. Lookups read as their `_<column>_value` GUIDs.
 ///
+/// This is the shape rows are *read* in; to write, send an [`OpportunityPatch`] with only the
+/// changed columns (lookups are written through `@odata.bind`, never as `_<column>_value`).
+///
 /// ```
 /// use cosell::dataverse::{Opportunity, OpportunityState};
 ///
