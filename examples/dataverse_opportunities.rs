@@ -1,0 +1,149 @@
+//! Lists the open opportunities flagged "sync with Partner Center", page by page, and appends a
+//! line to the co-sell audit column of the first one, guarded by its ETag.
+//!
+//! Needs a Dataverse application user for an Entra ID app registration:
+//!
+//! ```text
+//! DATAVERSE_URL=https://contoso.crm.dynamics.com/api/data/v9.2/
+//! AZURE_TENANT_ID=contoso.onmicrosoft.com
+//! AZURE_CLIENT_ID=…
+//! AZURE_CLIENT_SECRET=…
+//! COSELL_PREFIX=cosell            # optional: the publisher prefix of the co-sell columns
+//! cargo run --example dataverse_opportunities
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cosell::FieldUpdate;
+use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+use cosell::dataverse::{
+    CoSellColumns, CoSellUpdate, Dataverse, Filter, Opportunity, OpportunityPatch,
+    OpportunityState, Query,
+};
+
+const REQUIRED: [&str; 4] = [
+    "DATAVERSE_URL",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|name| std::env::var(name).map_or(true, |v| v.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "set these environment variables first: {}",
+            missing.join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
+async fn run() -> cosell::Result<()> {
+    let base_url = env("DATAVERSE_URL");
+    let credentials = ClientCredentials::new(
+        EntraAuthority::public_cloud(env("AZURE_TENANT_ID")),
+        env("AZURE_CLIENT_ID"),
+        env("AZURE_CLIENT_SECRET").into(),
+        Dataverse::scope_for_url(&base_url)?,
+    )?;
+    let dataverse = Dataverse::builder(&base_url)
+        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+        // Mark our writes so plug-ins and our own change feed can recognise them, and keep
+        // them from triggering flows.
+        .origin_tag("cosell")
+        .suppress_flows(true)
+        .build()?;
+
+    let prefix = std::env::var("COSELL_PREFIX").unwrap_or_else(|_| "cosell".to_owned());
+    let columns = CoSellColumns::with_prefix(&prefix);
+    let query = Query::new()
+        .select(Opportunity::STANDARD_COLUMNS)
+        .select(columns.names())
+        .filter(
+            Filter::eq("statecode", OpportunityState::Open.value())
+                .and(Filter::eq(&columns.sync, true)),
+        )
+        .order_by_desc("modifiedon")
+        .page_size(100)
+        .formatted_values();
+
+    let mut pager = dataverse.opportunities().query::<Opportunity>(&query);
+    let mut first: Option<Opportunity> = None;
+    let mut page_number = 0;
+    while let Some(page) = pager.next_page().await? {
+        page_number += 1;
+        println!("page {page_number}: {} opportunities", page.items.len());
+        for opportunity in page.items {
+            let cosell = opportunity.cosell(&columns)?;
+            println!(
+                "  {} | {} | {} {} | closes {} | referral {}",
+                opportunity.id.map(|id| id.to_string()).unwrap_or_default(),
+                opportunity.name.as_deref().unwrap_or("(no name)"),
+                opportunity
+                    .estimated_value
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                opportunity
+                    .formatted("_transactioncurrencyid_value")
+                    .unwrap_or(""),
+                opportunity
+                    .estimated_close_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                cosell.referral_id.as_deref().unwrap_or("(none)"),
+            );
+            first.get_or_insert(opportunity);
+        }
+    }
+
+    let Some(opportunity) = first else {
+        println!("no open opportunity is flagged for sync");
+        return Ok(());
+    };
+    let (Some(id), Some(etag)) = (opportunity.id, opportunity.etag.as_deref()) else {
+        println!("the first opportunity came without an id or ETag");
+        return Ok(());
+    };
+    let audit = opportunity.cosell(&columns)?.audit.unwrap_or_default();
+    let line = format!("{} checked by the cosell example", jiff::Timestamp::now());
+    let mut changes = OpportunityPatch::default();
+    columns.write(
+        &CoSellUpdate {
+            audit: FieldUpdate::Set(if audit.is_empty() {
+                line
+            } else {
+                format!("{audit}\n{line}")
+            }),
+            ..Default::default()
+        },
+        &mut changes.extra,
+    );
+    match dataverse
+        .opportunities()
+        .update_if_match(id, &changes, etag)
+        .await
+    {
+        Ok(()) => println!("updated {id}"),
+        Err(e) if e.is_conflict() => println!("{id} changed since it was read; re-read and retry"),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! The Dataverse client, its builder, and per-client write defaults (origin marking).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use http::Method;
+use uuid::Uuid;
+
+use super::profile::DataverseProfile;
+use super::table::Table;
+use crate::auth::TokenProvider;
+use crate::error::{Error, Result};
+use crate::http::{Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper};
+
+/// The header that keeps a write from triggering Power Automate flows.
+pub const SUPPRESS_FLOWS_HEADER: &str = "MSCRM.SuppressCallbackRegistrationExpanderJob";
+
+/// The Web API version this client speaks.
+pub const API_VERSION: &str = "v9.2";
+
+/// A client of one Dataverse environment's Web API. Cheap to clone.
+///
+/// Every request carries the OData headers (`Accept: application/json`, `OData-MaxVersion: 4.0`,
+/// `OData-Version: 4.0`, `If-None-Match: null`); writes carry the origin marking configured with
+/// [`DataverseBuilder::origin_tag`] and [`DataverseBuilder::suppress_flows`] unless a call says
+/// otherwise ([`Table::tag`], [`Table::suppress_flows`]).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+/// use cosell::dataverse::Dataverse;
+///
+/// # async fn run() -> cosell::Result<()> {
+/// let credentials = ClientCredentials::new(
+///     EntraAuthority::public_cloud("contoso.onmicrosoft.com"),
+///     "client-id",
+///     "client-secret".to_string().into(),
+///     Dataverse::scope_for_org("contoso")?,
+/// )?;
+/// let dataverse = Dataverse::for_org("contoso")
+///     .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+///     .origin_tag("cosell")
+///     .build()?;
+/// let whoami: serde_json::Value = dataverse.pipeline().get(["WhoAmI"]).send_json().await?;
+/// # let _ = whoami; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dataverse {
+    pipeline: Pipeline,
+    defaults: WriteOptions,
+    pub(crate) currencies: Arc<Mutex<HashMap<String, Uuid>>>,
+}
+
+/// How writes are marked: the origin `tag` query parameter (seen by plug-ins as
+/// `SharedVariables["tag"]`) and whether Power Automate flows are suppressed.
+///
+/// ```
+/// use cosell::dataverse::WriteOptions;
+///
+/// let options = WriteOptions::default().tag("cosell").suppress_flows(true);
+/// assert_eq!(options.origin_tag(), Some("cosell"));
+/// assert!(options.flows_suppressed());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    tag: Option<String>,
+    suppress_flows: bool,
+}
+
+impl WriteOptions {
+    /// Sends `?tag=<tag>` with every write.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Sends no `tag`.
+    pub fn no_tag(mut self) -> Self {
+        self.tag = None;
+        self
+    }
+
+    /// Sends `MSCRM.SuppressCallbackRegistrationExpanderJob: true` with every write, so the write
+    /// does not trigger flows.
+    pub fn suppress_flows(mut self, suppress: bool) -> Self {
+        self.suppress_flows = suppress;
+        self
+    }
+
+    /// The origin tag, if any.
+    pub fn origin_tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// Whether flows are suppressed.
+    pub fn flows_suppressed(&self) -> bool {
+        self.suppress_flows
+    }
+
+    /// Adds the marking to a write request.
+    pub(crate) fn apply(&self, mut request: RequestBuilder) -> RequestBuilder {
+        if let Some(tag) = &self.tag {
+            request = request.query("tag", tag.as_str());
+        }
+        if self.suppress_flows {
+            request = request.header(SUPPRESS_FLOWS_HEADER, "true");
+        }
+        request
+    }
+}
+
+/// Builds a [`Dataverse`] client.
+#[derive(Debug)]
+#[must_use]
+pub struct DataverseBuilder {
+    base_url: std::result::Result<String, Error>,
+    token: Option<Arc<dyn TokenProvider>>,
+    retry: Option<RetryPolicy>,
+    clock: Option<Arc<dyn Clock>>,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    http_client: Option<reqwest::Client>,
+    defaults: WriteOptions,
+}
+
+impl Dataverse {
+    /// A builder for the Web API at `base_url`
+    /// (`https://contoso.crm.dynamics.com/api/data/v9.2/`, as shown in Power Apps >
+    /// Developer resources).
+    ///
+    /// ```
+    /// use cosell::dataverse::Dataverse;
+    ///
+    /// let dataverse = Dataverse::builder("https://contoso.crm4.dynamics.com/api/data/v9.2/")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(dataverse.pipeline().base_url().unwrap().host_str(), Some("contoso.crm4.dynamics.com"));
+    /// ```
+    pub fn builder(base_url: impl Into<String>) -> DataverseBuilder {
+        DataverseBuilder::new(Ok(base_url.into()))
+    }
+
+    /// A builder for the North America environment `org`:
+    /// `https://<org>.crm.dynamics.com/api/data/v9.2/`. Use [`Dataverse::builder`] for other
+    /// regions.
+    ///
+    /// ```
+    /// use cosell::dataverse::Dataverse;
+    ///
+    /// let dataverse = Dataverse::for_org("contoso").build().unwrap();
+    /// assert_eq!(
+    ///     dataverse.pipeline().base_url().unwrap().as_str(),
+    ///     "https://contoso.crm.dynamics.com/api/data/v9.2/"
+    /// );
+    /// assert!(Dataverse::for_org("evil.com/x").build().is_err());
+    /// ```
+    pub fn for_org(org: &str) -> DataverseBuilder {
+        DataverseBuilder::new(
+            check_org(org)
+                .map(|org| format!("https://{org}.crm.dynamics.com/api/data/{API_VERSION}/")),
+        )
+    }
+
+    /// The Entra ID scope for the North America environment `org`:
+    /// `https://<org>.crm.dynamics.com/.default`.
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     cosell::dataverse::Dataverse::scope_for_org("contoso").unwrap(),
+    ///     "https://contoso.crm.dynamics.com/.default"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `org` is not a host name label.
+    pub fn scope_for_org(org: &str) -> Result<String> {
+        check_org(org).map(|org| format!("https://{org}.crm.dynamics.com/.default"))
+    }
+
+    /// The Entra ID scope for the environment serving `base_url`: its origin followed by
+    /// `/.default`.
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     cosell::dataverse::Dataverse::scope_for_url("https://contoso.crm4.dynamics.com/api/data/v9.2/").unwrap(),
+    ///     "https://contoso.crm4.dynamics.com/.default"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `base_url` is not a usable URL.
+    pub fn scope_for_url(base_url: &str) -> Result<String> {
+        let url = crate::http::validate_base_url(base_url)?;
+        Ok(format!("{}/.default", url.origin().ascii_serialization()))
+    }
+
+    /// The request pipeline, for calls this client does not wrap.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The write marking every call starts from.
+    pub fn write_defaults(&self) -> &WriteOptions {
+        &self.defaults
+    }
+
+    /// Operations on any table, addressed by its entity set name (`accounts`,
+    /// `cosell_auditentries`).
+    ///
+    /// ```no_run
+    /// # async fn run(dataverse: cosell::dataverse::Dataverse) -> cosell::Result<()> {
+    /// let id = dataverse
+    ///     .table("accounts")
+    ///     .create(&serde_json::json!({"name": "Fabrikam"}))
+    ///     .await?;
+    /// # let _ = id; Ok(()) }
+    /// ```
+    pub fn table(&self, entity_set: impl Into<String>) -> Table {
+        Table::new(self.clone(), entity_set.into(), self.defaults.clone())
+    }
+
+    /// Operations on the `opportunities` table; use them with
+    /// [`Opportunity`](super::Opportunity) and [`OpportunityPatch`](super::OpportunityPatch).
+    ///
+    /// ```no_run
+    /// use cosell::dataverse::{Opportunity, Retrieve};
+    ///
+    /// # async fn run(dataverse: cosell::dataverse::Dataverse, id: uuid::Uuid) -> cosell::Result<()> {
+    /// let opportunity: Opportunity = dataverse
+    ///     .opportunities()
+    ///     .retrieve(id, &Retrieve::new().select(Opportunity::STANDARD_COLUMNS))
+    ///     .await?;
+    /// println!("{:?} {:?}", opportunity.name, opportunity.estimated_value);
+    /// # Ok(()) }
+    /// ```
+    pub fn opportunities(&self) -> Table {
+        self.table(super::opportunity::OPPORTUNITY_ENTITY_SET)
+    }
+
+    /// A request to `segment` below the base URL with the write marking applied.
+    pub(crate) fn write_request(
+        &self,
+        method: Method,
+        segment: &str,
+        options: &WriteOptions,
+    ) -> RequestBuilder {
+        options.apply(self.pipeline.request(method, [segment]))
+    }
+}
+
+fn check_org(org: &str) -> Result<&str> {
+    let label = !org.is_empty()
+        && org.len() <= 63
+        && org.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !org.starts_with('-')
+        && !org.ends_with('-');
+    if label {
+        Ok(org)
+    } else {
+        Err(Error::config(format!(
+            "`{org}` is not a Dataverse environment name (one host name label)"
+        )))
+    }
+}
+
+impl DataverseBuilder {
+    fn new(base_url: Result<String>) -> Self {
+        DataverseBuilder {
+            base_url,
+            token: None,
+            retry: None,
+            clock: None,
+            sleeper: None,
+            http_client: None,
+            defaults: WriteOptions::default(),
+        }
+    }
+
+    /// Where tokens come from (scope: [`Dataverse::scope_for_org`] /
+    /// [`Dataverse::scope_for_url`]).
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.token = Some(provider);
+        self
+    }
+
+    /// The retry policy (429 with `Retry-After`, 5xx, connection failures).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// The clock (tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// What waits between attempts (tests: [`RecordingSleeper`](crate::http::RecordingSleeper)).
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Sends through this `reqwest` client.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Marks every write with `?tag=<tag>` unless a call says otherwise.
+    pub fn origin_tag(mut self, tag: impl Into<String>) -> Self {
+        self.defaults = self.defaults.tag(tag);
+        self
+    }
+
+    /// Suppresses Power Automate flows on every write unless a call says otherwise.
+    pub fn suppress_flows(mut self, suppress: bool) -> Self {
+        self.defaults = self.defaults.suppress_flows(suppress);
+        self
+    }
+
+    /// The whole write marking at once.
+    pub fn write_defaults(mut self, defaults: WriteOptions) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable base URL or environment name.
+    pub fn build(self) -> Result<Dataverse> {
+        let base_url = self.base_url?;
+        let mut builder = Pipeline::builder(DataverseProfile)
+            .base_url(&base_url)?
+            .default_header("accept", "application/json")
+            .default_header("odata-maxversion", "4.0")
+            .default_header("odata-version", "4.0")
+            // Defeats cached results of collection-valued expands.
+            .default_header("if-none-match", "null");
+        if let Some(token) = self.token {
+            builder = builder.token_provider(token);
+        }
+        if let Some(retry) = self.retry {
+            builder = builder.retry_policy(retry);
+        }
+        if let Some(clock) = self.clock {
+            builder = builder.clock(clock);
+        }
+        if let Some(sleeper) = self.sleeper {
+            builder = builder.sleeper(sleeper);
+        }
+        if let Some(client) = self.http_client {
+            builder = builder.http_client(client);
+        }
+        Ok(Dataverse {
+            pipeline: builder.build()?,
+            defaults: self.defaults,
+            currencies: Arc::default(),
+        })
+    }
+}
