@@ -24,7 +24,6 @@ use crate::error::{DecodeError, Error, Result, body_excerpt};
 /// assert!(fields.api_names().contains(&"MSFT_Referral_Id__c"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct CoSellFieldSet {
     /// The Partner Center referral id: text, External ID + Unique (the upsert key).
     pub referral_id: Option<String>,
@@ -61,7 +60,6 @@ impl Default for CoSellFieldSet {
 
 /// The co-sell values of one opportunity; `None` is absent or `null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct CoSellFields {
     /// The Partner Center referral id.
     pub referral_id: Option<String>,

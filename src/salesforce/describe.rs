@@ -285,7 +285,8 @@ impl Salesforce {
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
     /// use cosell::salesforce::CoSellFieldSet;
     /// let describe = sf.describe("Opportunity").await?;
-    /// let missing = describe.missing_fields(&CoSellFieldSet::default().api_names());
+    /// let co_sell = CoSellFieldSet::default();
+    /// let missing = describe.missing_fields(&co_sell.api_names());
     /// assert!(missing.is_empty(), "the org lacks {missing:?}");
     /// # Ok(()) }
     /// ```

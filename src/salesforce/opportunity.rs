@@ -38,7 +38,6 @@ use crate::error::Result;
 /// assert!(body.get("Id").is_none() && body.get("IsWon").is_none());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct Opportunity {
     /// The record's type and URL, as Salesforce sends them on reads.
     #[serde(default, skip_serializing)]
@@ -197,7 +196,6 @@ impl Opportunity {
 /// );
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[non_exhaustive]
 pub struct OpportunityPatch {
     /// `Name`.
     #[serde(rename = "Name", skip_serializing_if = "FieldUpdate::is_unchanged")]

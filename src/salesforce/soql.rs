@@ -378,6 +378,9 @@ impl Field {
 pub struct Condition {
     text: String,
     error: Option<String>,
+    /// Whether the text joins conditions with `AND` / `OR`, and so needs parentheses beside
+    /// another condition.
+    compound: bool,
 }
 
 impl Condition {
@@ -386,6 +389,7 @@ impl Condition {
             Ok(()) => Condition {
                 text: render(name),
                 error: None,
+                compound: false,
             },
             Err(message) => Condition::invalid(message),
         }
@@ -395,6 +399,7 @@ impl Condition {
         Condition {
             text: String::new(),
             error: Some(message),
+            compound: false,
         }
     }
 
@@ -402,6 +407,7 @@ impl Condition {
         Condition {
             text: format!("({}) {op} ({})", self.text, other.text),
             error: self.error.or(other.error),
+            compound: true,
         }
     }
 
@@ -421,6 +427,7 @@ impl Condition {
         Condition {
             text: format!("NOT ({})", self.text),
             error: self.error,
+            compound: false,
         }
     }
 }
@@ -551,7 +558,16 @@ impl SoqlBuilder {
             [] => {}
             [one] => text.push_str(&format!(" WHERE {}", one.text)),
             many => {
-                let joined: Vec<&str> = many.iter().map(|c| c.text.as_str()).collect();
+                let joined: Vec<String> = many
+                    .iter()
+                    .map(|c| {
+                        if c.compound {
+                            format!("({})", c.text)
+                        } else {
+                            c.text.clone()
+                        }
+                    })
+                    .collect();
                 text.push_str(&format!(" WHERE {}", joined.join(" AND ")));
             }
         }
