@@ -648,6 +648,24 @@ async fn duplicate_value_is_a_conflict_that_keeps_the_fields() {
 }
 
 #[tokio::test]
+async fn every_error_of_the_array_is_kept() {
+    let h = harness().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!([
+            {"message": "Required fields are missing: [CloseDate]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["CloseDate"]},
+            {"message": "bad value for restricted picklist field: Nope", "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "fields": ["StageName"]}
+        ])))
+        .mount(&h.server)
+        .await;
+    let err = h.sf.create("Opportunity", &json!({})).await.unwrap_err();
+    let api = err.api().unwrap();
+    assert_eq!(api.kind, ApiErrorKind::BadRequest);
+    assert_eq!(api.code.as_deref(), Some("REQUIRED_FIELD_MISSING"));
+    assert_eq!(api.target.as_deref(), Some("CloseDate"));
+    assert_eq!(api.inner_codes, ["INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"]);
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_decode_error_that_names_the_path() {
     let h = harness().await;
     Mock::given(method("GET"))

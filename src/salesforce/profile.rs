@@ -3,7 +3,9 @@
 use http::StatusCode;
 
 use crate::error::{ApiError, ApiErrorKind, Service};
-use crate::http::{ErrorDetails, ServiceProfile, classify_status};
+use serde_json::Value;
+
+use crate::http::{ErrorDetails, ServiceProfile, classify_status, parse_error_body};
 
 /// The error code Salesforce sends when an API limit is hit (daily allocation or concurrent
 /// long-running requests), with status 403.
@@ -32,6 +34,22 @@ impl ServiceProfile for SalesforceProfile {
     fn request_id_headers(&self) -> &[&'static str] {
         // Salesforce documents no request id header; these are the ones seen in the wild.
         &["sforce-request-id", "x-request-id", "x-sfdc-request-id"]
+    }
+
+    fn parse_error(&self, body: &[u8]) -> ErrorDetails {
+        let mut details = parse_error_body(body);
+        // Salesforce sends an array of errors; the first decides, the others' codes are kept.
+        if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) {
+            details.inner_codes.extend(
+                items
+                    .iter()
+                    .skip(1)
+                    .take(16)
+                    .filter_map(|item| item.get("errorCode").and_then(Value::as_str))
+                    .map(str::to_owned),
+            );
+        }
+        details
     }
 
     fn classify(&self, status: StatusCode, details: &ErrorDetails) -> ApiErrorKind {
