@@ -61,8 +61,13 @@ pub fn parse(text: &str) -> Option<Timestamp> {
 /// assert_eq!(cosell::salesforce::datetime::format(ts), "2025-01-02T03:04:05.678+0000");
 /// ```
 pub fn format(ts: Timestamp) -> String {
-    let millis = ts.subsec_millisecond();
-    format!("{}.{millis:03}+0000", ts.strftime("%Y-%m-%dT%H:%M:%S"))
+    // Through the civil date-time: a timestamp's own sub-second part is negative before 1970.
+    let utc = jiff::tz::TimeZone::UTC.to_datetime(ts);
+    format!(
+        "{}.{:03}+0000",
+        utc.strftime("%Y-%m-%dT%H:%M:%S"),
+        utc.millisecond()
+    )
 }
 
 /// Writes a timestamp in Salesforce form.
