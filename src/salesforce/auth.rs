@@ -44,7 +44,8 @@ const SANDBOX: &str = "https://test.salesforce.com/";
 /// ```
 #[derive(Clone)]
 pub struct SalesforceLogin {
-    url: url::Url,
+    /// Checked by `validate_base_url` (or one of the two constants), with a trailing `/`.
+    url: String,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
@@ -54,7 +55,7 @@ pub struct SalesforceLogin {
 impl fmt::Debug for SalesforceLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SalesforceLogin")
-            .field("url", &self.url.as_str())
+            .field("url", &self.url)
             .field("session_lifetime", &self.session_lifetime)
             .finish_non_exhaustive()
     }
@@ -78,15 +79,14 @@ impl SalesforceLogin {
     pub fn new(url: &str) -> Result<Self> {
         let url = validate_base_url(url)?;
         Ok(SalesforceLogin {
-            url,
+            url: url.to_string(),
             ..Self::production()
         })
     }
 
     fn at(url: &'static str) -> Self {
         SalesforceLogin {
-            // The two constants are valid URLs; parsing them cannot fail.
-            url: url::Url::parse(url).unwrap_or_else(|_| unreachable!("constant login URL")),
+            url: url.to_owned(),
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
@@ -120,13 +120,13 @@ impl SalesforceLogin {
     }
 
     /// The login host URL.
-    pub fn url(&self) -> &url::Url {
+    pub fn url(&self) -> &str {
         &self.url
     }
 
     fn pipeline(&self) -> Result<Pipeline> {
         Pipeline::builder(TokenEndpointProfile)
-            .base_url(self.url.as_str())?
+            .base_url(&self.url)?
             .retry_policy(self.retry.clone())
             .clock(self.clock.clone())
             .sleeper(self.sleeper.clone())
@@ -136,12 +136,11 @@ impl SalesforceLogin {
     /// The default JWT audience for this login host: the sandbox login for sandboxes, the
     /// production login otherwise.
     fn default_audience(&self) -> String {
-        let host = self.url.host_str().unwrap_or_default();
-        if host.eq_ignore_ascii_case("test.salesforce.com")
-            || host
-                .to_ascii_lowercase()
-                .ends_with(".sandbox.my.salesforce.com")
-        {
+        let host = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        if host == "test.salesforce.com" || host.ends_with(".sandbox.my.salesforce.com") {
             SANDBOX.trim_end_matches('/').to_owned()
         } else {
             PRODUCTION.trim_end_matches('/').to_owned()

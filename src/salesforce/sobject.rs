@@ -264,7 +264,7 @@ impl Salesforce {
     /// ```no_run
     /// # async fn run(sf: cosell::salesforce::Salesforce, opp: cosell::salesforce::Opportunity) -> cosell::Result<()> {
     /// use cosell::salesforce::OpportunityPatch;
-    /// let seen = opp.last_modified_date.expect("read with LastModifiedDate");
+    /// let Some(seen) = opp.last_modified_date else { return Ok(()) }; // read it with the record
     /// match sf.update_if_unmodified_since("Opportunity", "006A0000001", &OpportunityPatch::new(), seen).await {
     ///     Err(e) if e.is_conflict() => { /* re-read, re-diff, try again */ }
     ///     other => other?,
