@@ -18,7 +18,7 @@
 mod cache;
 mod delegated;
 mod entra;
-mod token_endpoint;
+pub(crate) mod token_endpoint;
 
 use std::collections::BTreeMap;
 use std::fmt;

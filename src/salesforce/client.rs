@@ -1,0 +1,292 @@
+//! The `Salesforce` client and its builder.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use http::Method;
+
+use super::limits::LimitInfo;
+use super::profile::SalesforceProfile;
+use crate::auth::TokenProvider;
+use crate::error::{Error, Result};
+use crate::http::{
+    Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts, lock,
+    validate_base_url,
+};
+
+/// The API version used unless [`SalesforceBuilder::api_version`] says otherwise.
+pub const DEFAULT_API_VERSION: &str = "62.0";
+
+const CALL_OPTIONS: &str = "Sforce-Call-Options";
+const LIMIT_INFO: &str = "sforce-limit-info";
+
+/// A client of the Salesforce REST API (`<instance_url>/services/data/vNN.0/`): any sObject,
+/// the typed [`Opportunity`](super::Opportunity), SOQL queries, upserts by external id and
+/// sObject Collections. Cheap to clone; clones share the connection pool and the last seen
+/// [`LimitInfo`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use cosell::auth::CachedTokenProvider;
+/// use cosell::salesforce::{JwtBearerFlow, Salesforce, SalesforceLogin};
+///
+/// # fn build(pem: String) -> cosell::Result<()> {
+/// let flow = JwtBearerFlow::new(
+///     SalesforceLogin::production(),
+///     "3MVG9…consumer-key",
+///     "integration@contoso.com",
+///     pem.into(),
+/// )?;
+/// let salesforce = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
+///     .api_version("62.0")
+///     .origin_client_id("cosell-sync")
+///     .build()?;
+/// # let _ = salesforce; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Salesforce {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pipeline: Pipeline,
+    api_version: String,
+    call_options: Option<String>,
+    limits: Mutex<Option<LimitInfo>>,
+}
+
+impl fmt::Debug for Salesforce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Salesforce")
+            .field("api_version", &self.inner.api_version)
+            .field(
+                "base_url",
+                &self.inner.pipeline.base_url().map(|u| u.as_str()),
+            )
+            .field("call_options", &self.inner.call_options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Salesforce`] client; see [`Salesforce::builder`].
+#[must_use]
+pub struct SalesforceBuilder {
+    provider: Arc<dyn TokenProvider>,
+    instance_url: Option<String>,
+    api_version: String,
+    origin_client_id: Option<String>,
+    retry: Option<RetryPolicy>,
+    clock: Option<Arc<dyn Clock>>,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    timeouts: Option<Timeouts>,
+    http_client: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for SalesforceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SalesforceBuilder")
+            .field("instance_url", &self.instance_url)
+            .field("api_version", &self.api_version)
+            .field("origin_client_id", &self.origin_client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Salesforce {
+    /// Starts building a client that authenticates with `provider` (wrap a flow in a
+    /// [`CachedTokenProvider`](crate::auth::CachedTokenProvider)). By default requests go to
+    /// each token's `instance_url`.
+    pub fn builder(provider: Arc<dyn TokenProvider>) -> SalesforceBuilder {
+        SalesforceBuilder {
+            provider,
+            instance_url: None,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            origin_client_id: None,
+            retry: None,
+            clock: None,
+            sleeper: None,
+            timeouts: None,
+            http_client: None,
+        }
+    }
+
+    /// The API version, such as `62.0`.
+    pub fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
+    /// The request pipeline, for calls this client does not wrap (paths are below
+    /// `services/data/vNN.0/`).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    /// The `Sforce-Limit-Info` of the last answer that carried one: the org's API usage.
+    ///
+    /// Query pages fetched by a [`Pager`](crate::paging::Pager) do not update it.
+    pub fn last_limit_info(&self) -> Option<LimitInfo> {
+        lock(&self.inner.limits).clone()
+    }
+
+    /// A read request below the versioned base.
+    pub(crate) fn read<I, S>(&self, segments: I) -> RequestBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.inner.pipeline.get(segments)
+    }
+
+    /// A write request, marked with the origin client id when one is configured.
+    pub(crate) fn write<I, S>(&self, method: Method, segments: I) -> RequestBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let request = self.inner.pipeline.request(method, segments);
+        match &self.inner.call_options {
+            Some(value) => request.header(CALL_OPTIONS, value),
+            None => request,
+        }
+    }
+
+    /// Sends and records the answer's limit information.
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        let response = request.send().await?;
+        self.observe(&response);
+        Ok(response)
+    }
+
+    pub(crate) fn observe(&self, response: &Response) {
+        if let Some(header) = response.header(LIMIT_INFO) {
+            *lock(&self.inner.limits) = Some(LimitInfo::parse(header));
+        }
+    }
+}
+
+impl SalesforceBuilder {
+    /// Sends every request to this instance instead of each token's `instance_url`
+    /// (`https://contoso.my.salesforce.com`; plain `http` only to loopback, for tests).
+    pub fn instance_url(mut self, url: impl Into<String>) -> Self {
+        self.instance_url = Some(url.into());
+        self
+    }
+
+    /// The REST API version (`62.0`, or `v62.0`).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// Marks every write with `Sforce-Call-Options: client=<id>`, which Change Data Capture
+    /// reports back in `changeOrigin`, so a sync can recognise its own changes.
+    pub fn origin_client_id(mut self, id: impl Into<String>) -> Self {
+        self.origin_client_id = Some(id.into());
+        self
+    }
+
+    /// The retry policy (`REQUEST_LIMIT_EXCEEDED` for concurrent requests, 5xx, connect errors).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The clock (tests inject a manual one).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// What waits between retries (tests inject a recording one).
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Connection and answer time limits.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+
+    /// Sends through this `reqwest` client (its redirect policy should be `none`).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an API version that is not `NN.N`, an unusable instance URL, or an
+    /// origin client id that cannot be a header value.
+    pub fn build(self) -> Result<Salesforce> {
+        let version = self
+            .api_version
+            .trim()
+            .trim_start_matches(['v', 'V'])
+            .to_owned();
+        let well_formed = version.split_once('.').is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.bytes().all(|b| b.is_ascii_digit())
+                && minor.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !well_formed {
+            return Err(Error::config(format!(
+                "API version `{}` is not of the form 62.0",
+                self.api_version
+            )));
+        }
+        let path = format!("services/data/v{version}/");
+        let mut builder = Pipeline::builder(SalesforceProfile).token_provider(self.provider);
+        builder = match &self.instance_url {
+            Some(instance) => {
+                let base = validate_base_url(instance)?;
+                let url = base
+                    .join(&path)
+                    .map_err(|e| Error::config(format!("cannot join the API path: {e}")))?;
+                builder.base_url(url.as_str())?
+            }
+            None => builder.base_from_token(path),
+        };
+        if let Some(retry) = self.retry {
+            builder = builder.retry_policy(retry);
+        }
+        if let Some(clock) = self.clock {
+            builder = builder.clock(clock);
+        }
+        if let Some(sleeper) = self.sleeper {
+            builder = builder.sleeper(sleeper);
+        }
+        if let Some(timeouts) = self.timeouts {
+            builder = builder.timeouts(timeouts);
+        }
+        if let Some(client) = self.http_client {
+            builder = builder.http_client(client);
+        }
+        let call_options = match self.origin_client_id {
+            Some(id) => {
+                let value = format!("client={id}");
+                let valid = !id.is_empty()
+                    && !id.contains([',', ';', '='])
+                    && http::HeaderValue::try_from(value.as_str()).is_ok();
+                if !valid {
+                    return Err(Error::config(format!(
+                        "origin client id `{id}` cannot go into Sforce-Call-Options"
+                    )));
+                }
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Salesforce {
+            inner: Arc::new(Inner {
+                pipeline: builder.build()?,
+                api_version: version,
+                call_options,
+                limits: Mutex::new(None),
+            }),
+        })
+    }
+}
