@@ -72,7 +72,12 @@ impl CertificateCache {
             Err(error) => {
                 // A URL that never produced a certificate keeps no slot, so a stream of
                 // forged URLs cannot grow the map.
-                if slot.current.read().unwrap_or_else(|e| e.into_inner()).is_none() {
+                if slot
+                    .current
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_none()
+                {
                     crate::http::lock(&self.slots).remove(url.as_str());
                 }
                 Err(error)

@@ -155,9 +155,8 @@ fn check_window(
 }
 
 fn timestamp(seconds: i64) -> Result<Timestamp, WebhookError> {
-    Timestamp::from_second(seconds).map_err(|e| {
-        WebhookError::CertificateMalformed(format!("validity date out of range: {e}"))
-    })
+    Timestamp::from_second(seconds)
+        .map_err(|e| WebhookError::CertificateMalformed(format!("validity date out of range: {e}")))
 }
 
 /// DER as is; PEM decoded (only a `CERTIFICATE` block).

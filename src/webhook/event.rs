@@ -195,7 +195,11 @@ impl WebhookEvent {
                 .resource_name
                 .as_deref()
                 .is_some_and(|name| name.eq_ignore_ascii_case("referral"));
-        if is_referral { self.resource_id() } else { None }
+        if is_referral {
+            self.resource_id()
+        } else {
+            None
+        }
     }
 
     /// `ResourceChangeUtcDate` as an instant; a value without an offset is read as UTC.

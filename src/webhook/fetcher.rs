@@ -76,7 +76,8 @@ impl HttpCertificateFetcher {
 #[async_trait]
 impl CertificateFetcher for HttpCertificateFetcher {
     async fn fetch(&self, url: &Url, max_bytes: usize) -> Result<Bytes, CertificateFetchError> {
-        let transport = |e: reqwest::Error| CertificateFetchError::Transport(e.without_url().to_string());
+        let transport =
+            |e: reqwest::Error| CertificateFetchError::Transport(e.without_url().to_string());
         let mut response = self
             .client
             .get(url.clone())

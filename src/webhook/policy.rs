@@ -138,11 +138,7 @@ impl TrustPolicy {
     /// # Errors
     /// [`WebhookError::CertificateUrlNotAllowed`] when the host is empty or has a port, or the
     /// prefix does not start and end with `/`.
-    pub fn allow_location(
-        mut self,
-        host: &str,
-        path_prefix: &str,
-    ) -> Result<Self, WebhookError> {
+    pub fn allow_location(mut self, host: &str, path_prefix: &str) -> Result<Self, WebhookError> {
         let host = host.trim().to_ascii_lowercase();
         let refuse = |reason| WebhookError::CertificateUrlNotAllowed {
             url: bounded(&format!("{host}{path_prefix}")),

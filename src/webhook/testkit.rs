@@ -8,7 +8,9 @@ use http::{HeaderMap, HeaderValue};
 
 use super::error::WebhookError;
 use super::policy::{PARTNER_CENTER_CERTIFICATE_CN, PARTNER_CENTER_CERTIFICATE_HOST};
-use super::verifier::{CERTIFICATE_URL_HEADER, RSA_SHA256, SIGNATURE_ALGORITHM_HEADER, SIGNATURE_HEADER};
+use super::verifier::{
+    CERTIFICATE_URL_HEADER, RSA_SHA256, SIGNATURE_ALGORITHM_HEADER, SIGNATURE_HEADER,
+};
 
 /// The test signer's private key (RSA-2048, PKCS#8 DER). Public: trust it only in tests.
 pub const TEST_SIGNER_KEY_PKCS8: &[u8] = include_bytes!("testdata/test_key.pk8");
@@ -72,8 +74,11 @@ impl TestSigner {
     #[allow(clippy::expect_used)]
     pub fn new() -> Self {
         // The key is a constant of this crate, checked by its tests; it cannot fail to parse.
-        Self::from_pkcs8(TEST_SIGNER_KEY_PKCS8, TEST_SIGNER_CERTIFICATE_PEM.as_bytes())
-            .expect("the embedded test key is a valid RSA PKCS#8 key")
+        Self::from_pkcs8(
+            TEST_SIGNER_KEY_PKCS8,
+            TEST_SIGNER_CERTIFICATE_PEM.as_bytes(),
+        )
+        .expect("the embedded test key is a valid RSA PKCS#8 key")
     }
 
     /// A signer with another RSA key (PKCS#8 DER) and its certificate (DER or PEM).
@@ -124,7 +129,12 @@ impl TestSigner {
     pub fn sign(&self, body: &[u8]) -> Result<String, WebhookError> {
         let mut signature = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), body, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                body,
+                &mut signature,
+            )
             .map_err(|e| WebhookError::UnsupportedKey(e.to_string()))?;
         Ok(base64::engine::general_purpose::STANDARD.encode(signature))
     }
@@ -154,7 +164,10 @@ impl TestSigner {
             .map_err(|_| WebhookError::InvalidHeader(CERTIFICATE_URL_HEADER))?;
         let mut headers = HeaderMap::new();
         headers.insert(header, signature);
-        headers.insert(SIGNATURE_ALGORITHM_HEADER, HeaderValue::from_static(RSA_SHA256));
+        headers.insert(
+            SIGNATURE_ALGORITHM_HEADER,
+            HeaderValue::from_static(RSA_SHA256),
+        );
         headers.insert(CERTIFICATE_URL_HEADER, url);
         headers.insert(
             http::header::CONTENT_TYPE,
