@@ -37,7 +37,6 @@ mod register;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{HeaderName, StatusCode};
 use serde_json::Value;
 
@@ -355,7 +354,8 @@ impl WebhooksClient {
             .pipeline
             .post(["registration", "validationEvents"])
             .operation("webhooks.validation.send")
-            .body(Bytes::new(), "application/json")
+            // No body, but a length: front ends answer a POST without one with 411.
+            .header("content-length", "0")
             // MS-RequestId makes a retried send the same send.
             .idempotent(true)
             .send()
