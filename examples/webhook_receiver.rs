@@ -51,10 +51,10 @@ impl RecentKeys {
             return false;
         }
         self.order.push_back(key);
-        if self.order.len() > REMEMBERED_EVENTS {
-            if let Some(old) = self.order.pop_front() {
-                self.keys.remove(&old);
-            }
+        if self.order.len() > REMEMBERED_EVENTS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.keys.remove(&old);
         }
         true
     }

@@ -561,7 +561,8 @@ async fn register_refuses_plain_http_urls_before_any_request() {
 
 #[tokio::test]
 async fn health_check_reports_each_state() {
-    let cases: Vec<(Option<serde_json::Value>, fn(&RegistrationHealth) -> bool)> = vec![
+    type Expectation = fn(&RegistrationHealth) -> bool;
+    let cases: Vec<(Option<serde_json::Value>, Expectation)> = vec![
         (None, |h| matches!(h, RegistrationHealth::NotRegistered)),
         (
             Some(registered(
