@@ -24,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use cosell::webhook::{DedupeKey, TrustPolicy, WebhookVerifier};
+use cosell::webhook::{DedupeKey, TrustPolicy, WebhookError, WebhookVerifier};
 use tokio::sync::mpsc;
 
 /// How many recent events are remembered for deduplication.
@@ -72,6 +72,11 @@ async fn callback(State(receiver): State<Receiver>, headers: HeaderMap, body: By
         Err(e) if e.is_transient() => {
             eprintln!("callback not verified yet: {e}");
             return StatusCode::SERVICE_UNAVAILABLE;
+        }
+        // Genuinely signed, but not an event this receiver understands.
+        Err(e @ WebhookError::InvalidPayload(_)) => {
+            eprintln!("signed callback not understood: {e}");
+            return StatusCode::BAD_REQUEST;
         }
         Err(e) => {
             eprintln!("callback refused: {e}");
