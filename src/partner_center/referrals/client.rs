@@ -440,6 +440,11 @@ impl ListReferrals<'_> {
         self.with(|q| q.status(status))
     }
 
+    /// Only referrals with one of these statuses.
+    pub fn status_any_of(self, statuses: impl IntoIterator<Item = ReferralStatus>) -> Self {
+        self.with(|q| q.status_any_of(statuses))
+    }
+
     /// Only referrals with this substatus.
     pub fn substatus(self, substatus: ReferralSubstatus) -> Self {
         self.with(|q| q.substatus(substatus))

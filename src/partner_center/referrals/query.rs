@@ -98,6 +98,20 @@ impl ReferralQuery {
         self.equals("status", status.as_str())
     }
 
+    /// Only referrals with one of these statuses: `(status eq 'New' or status eq 'Active')`.
+    /// An empty list adds no condition.
+    pub fn status_any_of(self, statuses: impl IntoIterator<Item = ReferralStatus>) -> Self {
+        let alternatives: Vec<String> = statuses
+            .into_iter()
+            .map(|s| format!("status eq {}", odata_string(s.as_str())))
+            .collect();
+        if alternatives.is_empty() {
+            return self;
+        }
+        let condition = format!("({})", alternatives.join(" or "));
+        self.condition(condition)
+    }
+
     /// Only referrals with this substatus.
     pub fn substatus(self, substatus: ReferralSubstatus) -> Self {
         self.equals("substatus", substatus.as_str())
@@ -239,12 +253,13 @@ mod tests {
             .substatus(ReferralSubstatus::Unknown("it's".into()))
             .updated_since(since)
             .updated_before(since)
+            .status_any_of([ReferralStatus::New, ReferralStatus::Active])
             .raw_filter("customerProfile/address/country eq 'US'");
         assert_eq!(
             query.filter_expression().unwrap(),
             "engagementId eq 'x'' or ''1'' eq ''1' and substatus eq 'it''s' and \
              updatedDateTime ge 2026-01-01T00:00:00Z and updatedDateTime lt 2026-01-01T00:00:00Z \
-             and (customerProfile/address/country eq 'US')"
+             and (status eq 'New' or status eq 'Active') and (customerProfile/address/country eq 'US')"
         );
     }
 

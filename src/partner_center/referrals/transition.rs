@@ -104,13 +104,14 @@ pub fn check_transition(
         ));
     }
     let target_status = patch.target_status();
-    if let (Some(target), Some(allowed)) = (&target_status, allowed_next_statuses(current_status)) {
-        if target.is_known() && !allowed.contains(target) {
-            return Err(Error::validation(format!(
-                "a referral cannot move from {current_status} to {target}; allowed: {}",
-                names(allowed)
-            )));
-        }
+    if let (Some(target), Some(allowed)) = (&target_status, allowed_next_statuses(current_status))
+        && target.is_known()
+        && !allowed.contains(target)
+    {
+        return Err(Error::validation(format!(
+            "a referral cannot move from {current_status} to {target}; allowed: {}",
+            names(allowed)
+        )));
     }
     let resulting = target_status
         .clone()
