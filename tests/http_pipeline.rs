@@ -1,19 +1,13 @@
 //! The request pipeline: retries, Retry-After, idempotency, classification, 401 replay.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use cosell::Error;
-use cosell::auth::{AccessToken, TokenProvider};
-use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{
     GenericProfile, ManualClock, Pipeline, RecordingSleeper, RetryPolicy, ServiceProfile,
 };
-use http::HeaderName;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()))
@@ -45,7 +39,11 @@ async fn harness_with(profile: impl ServiceProfile, retry: RetryPolicy) -> Harne
 }
 
 async fn harness() -> Harness {
-    harness_with(GenericProfile, RetryPolicy::default().max_attempts(3).jitter_seed(1)).await
+    harness_with(
+        GenericProfile,
+        RetryPolicy::default().max_attempts(3).jitter_seed(1),
+    )
+    .await
 }
 
 #[tokio::test]

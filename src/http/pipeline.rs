@@ -125,7 +125,8 @@ impl PipelineBuilder {
     pub fn default_header(mut self, name: &'static str, value: &str) -> Self {
         match HeaderValue::try_from(value) {
             Ok(v) => {
-                self.default_headers.insert(HeaderName::from_static(name), v);
+                self.default_headers
+                    .insert(HeaderName::from_static(name), v);
             }
             Err(_) => {
                 self.error
@@ -177,7 +178,7 @@ impl PipelineBuilder {
 
 /// The outcome of one attempt.
 enum Attempt {
-    Done(Response),
+    Done(Box<Response>),
     Failed { error: Error, retryable: bool },
     TokenRejected(Error),
 }
@@ -206,7 +207,10 @@ impl Pipeline {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let segments = segments.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let segments = segments
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
         RequestBuilder::new(self.clone(), method, Target::Segments(segments))
     }
 
@@ -310,11 +314,17 @@ impl Pipeline {
                 latency_ms = tracing::field::Empty,
             );
             let outcome = self
-                .attempt(&req, url, token.as_ref(), &correlation_id, idempotency.as_ref())
+                .attempt(
+                    &req,
+                    url,
+                    token.as_ref(),
+                    &correlation_id,
+                    idempotency.as_ref(),
+                )
                 .instrument(span)
                 .await;
             let (error, retryable) = match outcome {
-                Attempt::Done(response) => return Ok(response),
+                Attempt::Done(response) => return Ok(*response),
                 Attempt::TokenRejected(error) => match (&inner.auth, &token) {
                     (Some(auth), Some(token)) if !token_replayed => {
                         // One fresh token and one replay; this does not use up a retry.
@@ -421,15 +431,15 @@ impl Pipeline {
                 }
             }
         }
-        if let Some(name) = profile.correlation_header() {
-            if let Ok(value) = HeaderValue::try_from(correlation_id) {
-                headers.entry(name).or_insert(value);
-            }
+        if let Some(name) = profile.correlation_header()
+            && let Ok(value) = HeaderValue::try_from(correlation_id)
+        {
+            headers.entry(name).or_insert(value);
         }
-        if let Some((name, key)) = idempotency {
-            if let Ok(value) = HeaderValue::try_from(key.as_str()) {
-                headers.entry(name.clone()).or_insert(value);
-            }
+        if let Some((name, key)) = idempotency
+            && let Ok(value) = HeaderValue::try_from(key.as_str())
+        {
+            headers.entry(name.clone()).or_insert(value);
         }
         if !headers.contains_key(http::header::ACCEPT) {
             headers.insert(
@@ -479,14 +489,14 @@ impl Pipeline {
             .map(str::to_owned);
 
         if status.is_success() || req.accept.contains(&status) {
-            return Attempt::Done(Response {
+            return Attempt::Done(Box::new(Response {
                 status,
                 headers,
                 body,
                 request_id,
                 correlation_id: Some(correlation_id.to_owned()),
                 url,
-            });
+            }));
         }
 
         let details = profile.parse_error(&body);
