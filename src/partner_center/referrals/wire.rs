@@ -1,6 +1,9 @@
 //! Reading referral JSON tolerantly: date-times with any number of fractional digits (the
 //! service sends seven), and field names in whatever casing the service used.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -174,12 +177,17 @@ const KNOWN_KEYS: &[&str] = &[
     "migratedPSCPartnerDealId",
 ];
 
-fn canonical_key(key: &str) -> Option<&'static str> {
+/// The known keys, for an exact lookup (the common case) ...
+static EXACT_KEYS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| KNOWN_KEYS.iter().copied().collect());
+
+/// ... and by their ASCII-lowercased form, for keys in another casing.
+static FOLDED_KEYS: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
     KNOWN_KEYS
         .iter()
-        .copied()
-        .find(|known| known.eq_ignore_ascii_case(key))
-}
+        .map(|key| (key.to_ascii_lowercase(), *key))
+        .collect()
+});
 
 /// Renames keys that match a model field case-insensitively to the field's camelCase name.
 /// Only known keys are descended into: the contents of unknown fields stay exactly as sent.
@@ -193,20 +201,24 @@ pub(crate) fn canonicalize_keys(value: &mut Value) {
 }
 
 fn canonicalize_object(map: &mut Map<String, Value>) {
-    let keys: Vec<String> = map.keys().cloned().collect();
-    for key in keys {
-        let Some(canonical) = canonical_key(&key) else {
-            continue;
-        };
-        let key = if canonical != key && !map.contains_key(canonical) {
-            if let Some(moved) = map.remove(&key) {
-                map.insert(canonical.to_owned(), moved);
-            }
-            canonical.to_owned()
-        } else {
-            key
-        };
-        if let Some(child) = map.get_mut(&key) {
+    let renames: Vec<(String, &'static str)> = map
+        .keys()
+        .filter(|key| !EXACT_KEYS.contains(key.as_str()))
+        .filter_map(|key| {
+            FOLDED_KEYS
+                .get(&key.to_ascii_lowercase())
+                .map(|canonical| (key.clone(), *canonical))
+        })
+        .collect();
+    for (from, to) in renames {
+        if !map.contains_key(to)
+            && let Some(moved) = map.remove(&from)
+        {
+            map.insert(to.to_owned(), moved);
+        }
+    }
+    for (key, child) in map.iter_mut() {
+        if EXACT_KEYS.contains(key.as_str()) {
             canonicalize_keys(child);
         }
     }
@@ -222,7 +234,8 @@ fn decode_error(body: &[u8], path: String, message: String) -> Error {
     })
 }
 
-/// Parses `body` as JSON, canonicalizes the keys of the parts picked by `items`, and decodes.
+/// Parses `body` as JSON, lets `canonicalize` rename keys where the model expects them, and
+/// decodes, naming the JSON path of a failure.
 fn decode_canonical<T: DeserializeOwned>(
     body: &[u8],
     canonicalize: impl FnOnce(&mut Value),
