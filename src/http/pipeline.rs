@@ -274,9 +274,19 @@ impl Pipeline {
         }
         let inner = &self.inner;
         let profile = &inner.profile;
+        // A correlation header set by hand (or as a page header of a pager) is the one sent, so
+        // it is also the one errors report.
+        let explicit = profile.correlation_header().and_then(|name| {
+            req.headers
+                .get(&name)
+                .or_else(|| inner.default_headers.get(&name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
         let correlation_id = req
             .correlation_id
             .take()
+            .or(explicit)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let idempotency = profile
             .idempotency_header()

@@ -1,0 +1,338 @@
+//! Reading referral JSON tolerantly: date-times with any number of fractional digits (the
+//! service sends seven), and field names in whatever casing the service used.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::model::Referral;
+use crate::error::{DecodeError, Error, Result, body_excerpt};
+use crate::http::Response;
+use crate::paging::Page;
+
+/// Serde helpers for optional instants: RFC 3339 with up to nine fractional digits; a value
+/// without an offset is read as UTC; `null` and `""` are `None`. Written as RFC 3339 in UTC.
+pub(crate) mod timestamp {
+    use jiff::Timestamp;
+    use jiff::civil::DateTime;
+    use jiff::tz::TimeZone;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<Timestamp>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(at) => serializer.collect_str(at),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Timestamp>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        parse(text).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not an RFC 3339 date-time"))
+        })
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Timestamp> {
+        if let Ok(at) = text.parse::<Timestamp>() {
+            return Some(at);
+        }
+        // Some services leave the offset out of UTC values.
+        let civil = text.parse::<DateTime>().ok()?;
+        TimeZone::UTC.to_timestamp(civil).ok()
+    }
+}
+
+/// The camelCase name of every field of the referral model. A key that matches one of these
+/// case-insensitively is renamed to it before decoding, so `ConsentToToShareInfoWithOthers` or
+/// `EngagementId` land in their typed fields.
+const KNOWN_KEYS: &[&str] = &[
+    // Referral
+    "id",
+    "engagementId",
+    "name",
+    "organizationId",
+    "organizationName",
+    "externalReferenceId",
+    "createdDateTime",
+    "updatedDateTime",
+    "expirationDateTime",
+    "acceptedDateTime",
+    "closedDateTime",
+    "status",
+    "substatus",
+    "statusReason",
+    "type",
+    "qualification",
+    "direction",
+    "referralSource",
+    "callToAction",
+    "customerMarketplaceIntent",
+    "eTag",
+    "target",
+    "customerProfile",
+    "consent",
+    "details",
+    "team",
+    "inviteContext",
+    "links",
+    "trackingInfo",
+    "registrations",
+    "registrationStatus",
+    "favorite",
+    "campaignId",
+    "salesStage",
+    "quality",
+    "isSpam",
+    "mpnId",
+    "referralProgram",
+    "dealSensitivity",
+    "createdVia",
+    "lastModifiedVia",
+    "lastRunId",
+    "tags",
+    // CustomerProfile, Address, CustomerProfileId
+    "address",
+    "size",
+    "ids",
+    "isMatchingComplete",
+    "profileType",
+    "addressLine1",
+    "addressLine2",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "region",
+    // Member, ContactPreference
+    "firstName",
+    "lastName",
+    "phoneNumber",
+    "email",
+    "title",
+    "contactPreference",
+    "locale",
+    "disableNotifications",
+    "emailValidationStatus",
+    "phoneValidationStatus",
+    // Consent
+    "consentToToShareInfoWithOthers",
+    "consentToContact",
+    "consentToMicrosoftToContactSpecificPartners",
+    "consentToShareReferralWithMicrosoftSellers",
+    // ReferralDetails, requirements, solution tags
+    "notes",
+    "dealValue",
+    "currency",
+    "closingDateTime",
+    "requirements",
+    "customerRequestedContact",
+    "customerAction",
+    "incentiveLevel",
+    "industries",
+    "products",
+    "services",
+    "solutions",
+    "offers",
+    "salesPlays",
+    "additionalRequirements",
+    "iot",
+    "attributes",
+    "customerLicenseAgreementNumber",
+    "deviceCategory",
+    "siliconType",
+    "azureCertifiedDevice",
+    "attachServices",
+    "publisherName",
+    "solutionType",
+    "price",
+    "quantity",
+    // InviteContext, links, tracking
+    "invitedBy",
+    "assistanceRequestCode",
+    "invitedMpnId",
+    "relatedReferrals",
+    "self",
+    "uri",
+    "method",
+    "headers",
+    "microsoftMsxId",
+    "microsoftUSFedOpportunityId",
+    "microsoftUSFedLeadId",
+    "migratedPSCDealId",
+    "migratedPSCPartnerDealId",
+];
+
+/// The known keys, for an exact lookup (the common case) ...
+static EXACT_KEYS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| KNOWN_KEYS.iter().copied().collect());
+
+/// ... and by their ASCII-lowercased form, for keys in another casing.
+static FOLDED_KEYS: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
+    KNOWN_KEYS
+        .iter()
+        .map(|key| (key.to_ascii_lowercase(), *key))
+        .collect()
+});
+
+/// Renames keys that match a model field case-insensitively to the field's camelCase name.
+/// Only known keys are descended into: the contents of unknown fields stay exactly as sent.
+/// A key is not renamed when its canonical spelling is present too.
+pub(crate) fn canonicalize_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => canonicalize_object(map),
+        Value::Array(items) => items.iter_mut().for_each(canonicalize_keys),
+        _ => {}
+    }
+}
+
+fn canonicalize_object(map: &mut Map<String, Value>) {
+    let renames: Vec<(String, &'static str)> = map
+        .keys()
+        .filter(|key| !EXACT_KEYS.contains(key.as_str()))
+        .filter_map(|key| {
+            FOLDED_KEYS
+                .get(&key.to_ascii_lowercase())
+                .map(|canonical| (key.clone(), *canonical))
+        })
+        .collect();
+    for (from, to) in renames {
+        if !map.contains_key(to)
+            && let Some(moved) = map.remove(&from)
+        {
+            map.insert(to.to_owned(), moved);
+        }
+    }
+    for (key, child) in map.iter_mut() {
+        if EXACT_KEYS.contains(key.as_str()) {
+            canonicalize_keys(child);
+        }
+    }
+}
+
+fn decode_error(body: &[u8], path: String, message: String) -> Error {
+    Error::from(DecodeError {
+        path,
+        message,
+        status: None,
+        request_id: None,
+        body_excerpt: body_excerpt(body),
+    })
+}
+
+/// Parses `body` as JSON, lets `canonicalize` rename keys where the model expects them, and
+/// decodes, naming the JSON path of a failure.
+fn decode_canonical<T: DeserializeOwned>(
+    body: &[u8],
+    canonicalize: impl FnOnce(&mut Value),
+) -> Result<T> {
+    let mut value: Value = crate::error::decode_json(body)?;
+    canonicalize(&mut value);
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| decode_error(body, e.path().to_string(), e.inner().to_string()))
+}
+
+/// Decodes one referral, reading field names case-insensitively.
+pub(crate) fn decode_referral(body: &[u8]) -> Result<Referral> {
+    decode_canonical(body, canonicalize_keys)
+}
+
+#[derive(Deserialize)]
+struct Collection {
+    value: Vec<Referral>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.count", default)]
+    count: Option<u64>,
+}
+
+/// Reads one page of a referral listing (an OData collection).
+pub(crate) fn referral_page(response: &Response) -> Result<Page<Referral>> {
+    let collection: Collection = decode_canonical(&response.body, |envelope| {
+        if let Some(items) = envelope.get_mut("value") {
+            canonicalize_keys(items);
+        }
+    })
+    .map_err(|e| response.annotate(e))?;
+    Ok(Page {
+        items: collection.value,
+        next_link: collection.next_link,
+        total: collection.count,
+    })
+}
+
+/// Serde helpers for an optional amount: read from a number or a numeric string, written as a
+/// JSON number. Empty strings read as `None`, as the service uses them for "no value".
+pub(crate) mod amount {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        crate::money::option::serialize(value, serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Amount(#[serde(with = "crate::money")] Decimal),
+            Blank(String),
+        }
+        match Option::<Raw>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(Raw::Amount(value)) => Ok(Some(value)),
+            Some(Raw::Blank(text)) if text.trim().is_empty() => Ok(None),
+            Some(Raw::Blank(text)) => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a decimal number"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_canonicalized_only_along_known_fields() {
+        let mut value = serde_json::json!({
+            "Consent": {"ConsentToToShareInfoWithOthers": true},
+            "EngagementId": "e",
+            "Custom": {"Name": "kept as sent"},
+            "name": "n", "NAME": "both present: left alone"
+        });
+        canonicalize_keys(&mut value);
+        assert_eq!(value["consent"]["consentToToShareInfoWithOthers"], true);
+        assert_eq!(value["engagementId"], "e");
+        assert_eq!(value["Custom"]["Name"], "kept as sent");
+        assert_eq!(value["NAME"], "both present: left alone");
+    }
+
+    #[test]
+    fn seven_fractional_digits_and_missing_offsets_parse() {
+        let at = timestamp::parse("2018-10-30T21:03:42.4579542Z").unwrap();
+        assert_eq!(at.to_string(), "2018-10-30T21:03:42.4579542Z");
+        let at = timestamp::parse("2018-10-30T21:03:42.4579542").unwrap();
+        assert_eq!(at.to_string(), "2018-10-30T21:03:42.4579542Z");
+        assert!(timestamp::parse("yesterday").is_none());
+    }
+}
