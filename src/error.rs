@@ -171,7 +171,11 @@ pub struct DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not decode the response at `{}`: {}", self.path, self.message)?;
+        write!(
+            f,
+            "could not decode the response at `{}`: {}",
+            self.path, self.message
+        )?;
         if let Some(id) = &self.request_id {
             write!(f, " [request id {id}]")?;
         }

@@ -82,6 +82,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for FieldUpdate<T> {
     /// A present field reads as `Set` or `Clear`; an absent one (with `#[serde(default)]`) as
     /// `Unchanged`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(FieldUpdate::from_option(Option::<T>::deserialize(deserializer)?))
+        Ok(FieldUpdate::from_option(Option::<T>::deserialize(
+            deserializer,
+        )?))
     }
 }

@@ -110,7 +110,10 @@ pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `Some` as a JSON number, `None` as `null`.
-    pub fn serialize<S: Serializer>(value: &Option<Decimal>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(v) => super::serialize(v, serializer),
             None => serializer.serialize_none(),
@@ -118,7 +121,9 @@ pub mod option {
     }
 
     /// Reads a number, a numeric string, or `null`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Decimal>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
         #[derive(Deserialize)]
         struct Wrapped(#[serde(with = "super")] Decimal);
         Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))

@@ -45,7 +45,11 @@ async fn harness_with(profile: impl ServiceProfile, retry: RetryPolicy) -> Harne
 }
 
 async fn harness() -> Harness {
-    harness_with(GenericProfile, RetryPolicy::default().max_attempts(3).jitter_seed(1)).await
+    harness_with(
+        GenericProfile,
+        RetryPolicy::default().max_attempts(3).jitter_seed(1),
+    )
+    .await
 }
 
 #[tokio::test]

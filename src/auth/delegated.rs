@@ -111,7 +111,10 @@ impl fmt::Debug for DelegatedGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DelegatedGrant")
             .field("access_token", &self.access_token)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -130,7 +133,9 @@ struct DeviceCodeAnswer {
     interval: Option<u64>,
 }
 
-fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
     let value = Option::<serde_json::Value>::deserialize(d)?;
     Ok(match value {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
@@ -206,11 +211,15 @@ impl DeviceCodeFlow {
         let tenant = self.authority.tenant().to_owned();
         let path = self.scope.token_path(&tenant);
         let (grant_type, code_param) = match self.scope {
-            DelegatedScope::V2 { .. } => ("urn:ietf:params:oauth:grant-type:device_code", "device_code"),
+            DelegatedScope::V2 { .. } => (
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "device_code",
+            ),
             DelegatedScope::V1 { .. } => ("device_code", "code"),
         };
         let started = self.authority.now();
-        let expires = jiff::SignedDuration::try_from(prompt.expires_in).unwrap_or(jiff::SignedDuration::MAX);
+        let expires =
+            jiff::SignedDuration::try_from(prompt.expires_in).unwrap_or(jiff::SignedDuration::MAX);
         let mut interval = prompt.interval;
         loop {
             self.authority.sleeper_handle().sleep(interval).await;
@@ -368,8 +377,13 @@ impl TokenProvider for RefreshTokenProvider {
             form.push(("client_secret", secret.expose_secret()));
         }
         // Not idempotent: the endpoint may rotate the refresh token on use.
-        let response: TokenResponse =
-            post_form(&self.pipeline, &self.scope.token_path(&tenant), &form, false).await?;
+        let response: TokenResponse = post_form(
+            &self.pipeline,
+            &self.scope.token_path(&tenant),
+            &form,
+            false,
+        )
+        .await?;
         if let Some(rotated) = &response.refresh_token {
             if rotated.expose_secret() != current.expose_secret() {
                 *lock(&self.refresh_token) = rotated.clone();

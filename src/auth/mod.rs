@@ -111,8 +111,8 @@ impl AccessToken {
         match self.expires_at {
             None => false,
             Some(at) => {
-                let margin = jiff::SignedDuration::try_from(margin)
-                    .unwrap_or(jiff::SignedDuration::MAX);
+                let margin =
+                    jiff::SignedDuration::try_from(margin).unwrap_or(jiff::SignedDuration::MAX);
                 now.checked_add(margin).map(|t| t >= at).unwrap_or(true)
             }
         }

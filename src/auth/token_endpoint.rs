@@ -130,7 +130,10 @@ pub(crate) fn into_auth_error(error: Error) -> Error {
         },
         Error::Decode(d) => AuthError {
             code: None,
-            message: format!("the token endpoint's answer did not decode at `{}`: {}", d.path, d.message),
+            message: format!(
+                "the token endpoint's answer did not decode at `{}`: {}",
+                d.path, d.message
+            ),
             status: d.status,
             request_id: d.request_id.clone(),
         },

@@ -29,8 +29,8 @@ pub fn is_loopback(url: &Url) -> bool {
 /// assert!(validate_base_url("http://api.partner.microsoft.com/").is_err());
 /// ```
 pub fn validate_base_url(url: &str) -> Result<Url> {
-    let mut parsed =
-        Url::parse(url).map_err(|e| Error::config(format!("base URL `{url}` is not a URL: {e}")))?;
+    let mut parsed = Url::parse(url)
+        .map_err(|e| Error::config(format!("base URL `{url}` is not a URL: {e}")))?;
     match parsed.scheme() {
         "https" => {}
         "http" if is_loopback(&parsed) => {}

@@ -31,14 +31,14 @@ mod request;
 mod retry;
 
 pub use base_url::{BaseUrl, is_loopback, validate_base_url};
-pub use clock::{Clock, ManualClock, RecordingSleeper, Sleeper, SystemClock, TokioSleeper};
 pub(crate) use clock::lock;
+pub use clock::{Clock, ManualClock, RecordingSleeper, Sleeper, SystemClock, TokioSleeper};
 pub use pipeline::{Pipeline, PipelineBuilder, Timeouts};
 pub use profile::{
     ErrorDetails, GenericProfile, ServiceProfile, classify_status, parse_error_body,
 };
-pub use request::{RequestBuilder, Response};
 pub(crate) use request::Target as RequestTarget;
+pub use request::{RequestBuilder, Response};
 pub use retry::{RetryPolicy, parse_retry_after};
 
 /// The `User-Agent` every request carries.

@@ -125,7 +125,8 @@ impl PipelineBuilder {
     pub fn default_header(mut self, name: &'static str, value: &str) -> Self {
         match HeaderValue::try_from(value) {
             Ok(v) => {
-                self.default_headers.insert(HeaderName::from_static(name), v);
+                self.default_headers
+                    .insert(HeaderName::from_static(name), v);
             }
             Err(_) => {
                 self.error
@@ -206,7 +207,10 @@ impl Pipeline {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let segments = segments.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let segments = segments
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
         RequestBuilder::new(self.clone(), method, Target::Segments(segments))
     }
 
@@ -300,7 +304,13 @@ impl Pipeline {
                 latency_ms = tracing::field::Empty,
             );
             let outcome = self
-                .attempt(&req, url, token.as_ref(), &correlation_id, idempotency.as_ref())
+                .attempt(
+                    &req,
+                    url,
+                    token.as_ref(),
+                    &correlation_id,
+                    idempotency.as_ref(),
+                )
                 .instrument(span)
                 .await;
             let (error, retryable) = match outcome {

@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn reads_each_shape() {
-        let oauth = parse_error_body(br#"{"error":"invalid_client","error_description":"bad secret"}"#);
+        let oauth =
+            parse_error_body(br#"{"error":"invalid_client","error_description":"bad secret"}"#);
         assert_eq!(oauth.code.as_deref(), Some("invalid_client"));
         assert_eq!(oauth.message.as_deref(), Some("bad secret"));
 
@@ -233,9 +234,13 @@ mod tests {
         assert_eq!(dv.code, None);
         assert_eq!(dv.message.as_deref(), Some("not found"));
 
-        let throttle = parse_error_body(br#"{"statusCode":429,"message":"Rate limit is exceeded."}"#);
+        let throttle =
+            parse_error_body(br#"{"statusCode":429,"message":"Rate limit is exceeded."}"#);
         assert_eq!(throttle.code.as_deref(), Some("429"));
 
-        assert_eq!(parse_error_body(b"<html>bad gateway</html>"), ErrorDetails::default());
+        assert_eq!(
+            parse_error_body(b"<html>bad gateway</html>"),
+            ErrorDetails::default()
+        );
     }
 }

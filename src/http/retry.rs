@@ -163,7 +163,8 @@ mod tests {
             .max_backoff(Duration::from_secs(1));
         let mut rng = fastrand::Rng::with_seed(7);
         for retry in 1..40 {
-            let ceiling = Duration::from_millis(100 * (1 << (retry - 1).min(20))).min(Duration::from_secs(1));
+            let ceiling =
+                Duration::from_millis(100 * (1 << (retry - 1).min(20))).min(Duration::from_secs(1));
             assert!(policy.backoff(retry, &mut rng) <= ceiling);
         }
     }
