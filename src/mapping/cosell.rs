@@ -1,7 +1,6 @@
 //! The default co-sell schema (`DEFAULT-MAPPING.md`): deal, customer, link and bookkeeping
 //! fields with the directions and policies the crate ships.
 
-use super::normalize::Normalization;
 use super::policy::{Direction, Policy};
 use super::schema::{FieldId, FieldSpec, Schema, SchemaBuilder};
 use super::value::ValueKind;
@@ -100,12 +99,10 @@ impl Schema {
                 .policy(policy)
         };
         let on_create = |name: &str, kind| FieldSpec::new(name, kind).direction(CreateOnly);
-        let mut notes_rules = Normalization::default();
-        notes_rules.empty_is_null = true;
 
         Schema::builder(COSELL_SCHEMA_VERSION)
             .field(synced("deal_name", Text, Both, Policy::NewestWins))
-            .field(synced("notes", Text, Both, Policy::NewestWins).normalization(notes_rules))
+            .field(synced("notes", Text, Both, Policy::NewestWins).empty_is_null(true))
             .field(synced("deal_value", Decimal, Both, Policy::NewestWins).decimal_scale(2))
             .field(synced("currency", Choice, Both, Policy::PartnerCenterWins).upper_case(true))
             .field(synced("close_date", Date, Both, Policy::NewestWins))

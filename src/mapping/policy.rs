@@ -57,12 +57,12 @@ impl Direction {
     /// assert!(!Direction::CreateOnly.writes_to(Side::Crm));
     /// ```
     pub fn writes_to(self, side: Side) -> bool {
-        match (self, side) {
-            (Direction::Both, _) => true,
-            (Direction::PartnerCenterToCrm, Side::Crm) => true,
-            (Direction::CrmToPartnerCenter, Side::PartnerCenter) => true,
-            _ => false,
-        }
+        matches!(
+            (self, side),
+            (Direction::Both, _)
+                | (Direction::PartnerCenterToCrm, Side::Crm)
+                | (Direction::CrmToPartnerCenter, Side::PartnerCenter)
+        )
     }
 
     /// Whether the diff engine compares the field at all (one-way or both ways).
