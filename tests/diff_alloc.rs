@@ -54,7 +54,10 @@ fn deal(schema: &Schema) -> Record {
         .record()
         .with(fields::DEAL_NAME, Value::text("Contoso – Azure migration"))
         .with(fields::NOTES, Value::text("Landing zone first."))
-        .with(fields::DEAL_VALUE, Value::Decimal(Decimal::new(25_000_000, 2)))
+        .with(
+            fields::DEAL_VALUE,
+            Value::Decimal(Decimal::new(25_000_000, 2)),
+        )
         .with(fields::CURRENCY, Value::choice("USD"))
         .with(fields::CLOSE_DATE, Value::Date(date(2026, 6, 30)))
         .with(fields::SOLUTIONS, Value::multi_choice(["sol-1", "sol-2"]))

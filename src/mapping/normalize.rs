@@ -120,12 +120,12 @@ impl Normalization {
                 let (text, cut) = self.text(&text);
                 truncated_from = cut;
                 let empty = text.is_empty();
-                self.empty_to_null(Value::Text(text.into_boxed_str()), empty)
+                self.empty_to_null(Value::Text(text.into()), empty)
             }
             (ValueKind::Choice, Value::Choice(code)) => {
                 let code = self.code(&code);
                 let empty = code.is_empty();
-                self.empty_to_null(Value::Choice(code.into_boxed_str()), empty)
+                self.empty_to_null(Value::Choice(code.into()), empty)
             }
             (ValueKind::MultiChoice, Value::MultiChoice(set)) => {
                 let set: ChoiceSet = set
@@ -159,7 +159,7 @@ impl Normalization {
             (ValueKind::Bool, Value::Bool(flag)) => Value::Bool(flag),
             (ValueKind::List, Value::List(items)) => {
                 let mut normalized = Vec::with_capacity(items.len());
-                for item in items.into_vec() {
+                for item in items.iter().cloned() {
                     let item_kind = item.kind();
                     let item = match item_kind {
                         Some(item_kind) if item_kind != ValueKind::List => {
@@ -170,7 +170,7 @@ impl Normalization {
                     normalized.push(item);
                 }
                 let empty = normalized.is_empty();
-                self.empty_to_null(Value::List(normalized.into_boxed_slice()), empty)
+                self.empty_to_null(Value::List(normalized.into()), empty)
             }
             (expected, found) => return Err(KindMismatch { expected, found }),
         };

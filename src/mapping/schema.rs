@@ -278,7 +278,7 @@ impl Schema {
             .map(|(index, field)| (FieldId::new(index as u16), field))
     }
 
-    /// A record of this schema with every field [`Value::Absent`].
+    /// A record of this schema with every field [`Value::Absent`](super::Value::Absent).
     pub fn record(&self) -> Record {
         Record::with_len(self.fields.len())
     }

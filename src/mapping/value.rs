@@ -1,6 +1,7 @@
 //! Canonical values: what one field of a canonical record holds.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -44,7 +45,8 @@ impl fmt::Display for ValueKind {
     }
 }
 
-/// The value of one canonical field.
+/// The value of one canonical field. Text, codes, sets and lists are reference-counted, so
+/// cloning a value never copies its contents.
 ///
 /// *Absent* and *null* differ: `Absent` means the side did not read or does not map the field
 /// (nothing is known, so nothing is compared, sent or cleared), while `Null` means the side holds
@@ -70,7 +72,7 @@ pub enum Value {
     /// The field holds no value.
     Null,
     /// Free text.
-    Text(Box<str>),
+    Text(Arc<str>),
     /// An exact decimal; equality is numeric (`1.0 == 1.00`).
     Decimal(Decimal),
     /// A calendar date.
@@ -80,11 +82,11 @@ pub enum Value {
     /// Yes or no.
     Bool(bool),
     /// One canonical code.
-    Choice(Box<str>),
+    Choice(Arc<str>),
     /// A set of canonical codes, kept sorted so that order never looks like a change.
     MultiChoice(ChoiceSet),
     /// An ordered list; order matters.
-    List(Box<[Value]>),
+    List(Arc<[Value]>),
 }
 
 impl Value {
@@ -94,12 +96,12 @@ impl Value {
     /// assert_eq!(cosell::mapping::Value::text("Contoso").as_text(), Some("Contoso"));
     /// ```
     pub fn text(text: impl Into<String>) -> Self {
-        Value::Text(text.into().into_boxed_str())
+        Value::Text(text.into().into())
     }
 
     /// A [`Value::Choice`].
     pub fn choice(code: impl Into<String>) -> Self {
-        Value::Choice(code.into().into_boxed_str())
+        Value::Choice(code.into().into())
     }
 
     /// A [`Value::MultiChoice`] of the given codes (sorted and de-duplicated).
@@ -278,7 +280,7 @@ impl From<ChoiceSet> for Value {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<String>", into = "Vec<String>")]
-pub struct ChoiceSet(Box<[Box<str>]>);
+pub struct ChoiceSet(Arc<[Box<str>]>);
 
 impl ChoiceSet {
     /// A set of the given codes.
@@ -293,7 +295,7 @@ impl ChoiceSet {
             .collect();
         codes.sort_unstable();
         codes.dedup();
-        ChoiceSet(codes.into_boxed_slice())
+        ChoiceSet(codes.into())
     }
 
     /// The codes, in sorted order.
