@@ -630,14 +630,7 @@ fn first_sync_without_a_baseline_settles_every_difference_by_policy() {
     plan.partner_center().apply_to(&mut pc_after);
     let mut crm_after = crm.clone();
     plan.crm().apply_to(&mut crm_after);
-    assert!(
-        diff::is_same(&schema, &pc_after, &crm_after) || {
-            // Only fields that are never diffed may still differ.
-            diff::two_way(&schema, &pc_after, &crm_after)
-                .iter()
-                .all(|d| !schema.field(d.field).unwrap().sync_direction().is_synced())
-        }
-    );
+    assert!(diff::is_same(&schema, &pc_after, &crm_after));
     assert!(!diff::three_way(&schema, &baseline, &pc_after, &crm_after).has_writes());
 }
 

@@ -11,7 +11,8 @@ use super::value::Value;
 /// it is not part of the values, so it never makes two records differ in a diff or a hash).
 ///
 /// A record shorter than its schema reads as [`Value::Absent`] past its end, so a baseline stored
-/// before fields were appended to the schema still compares correctly.
+/// before fields were appended to the schema still compares correctly. `==` compares the
+/// modification time too; [`diff::is_same`](crate::diff::is_same) compares values only.
 ///
 /// ```
 /// use cosell::mapping::{fields, Schema, Value};
