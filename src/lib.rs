@@ -37,9 +37,11 @@
 
 pub mod auth;
 pub mod dataverse;
+pub mod diff;
 pub mod error;
 mod field_update;
 pub mod http;
+pub mod mapping;
 pub mod money;
 pub mod paging;
 pub mod partner_center;

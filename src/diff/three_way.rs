@@ -1,0 +1,503 @@
+//! Three-way diff against the baseline, and the sync plan it produces.
+
+use std::borrow::Cow;
+
+use crate::mapping::{Direction, FieldId, Policy, Record, Schema, Side, Value};
+
+use super::resolve::{Times, resolve, sticky};
+
+/// Compare both sides against the baseline (the canonical record as it was after the last
+/// successful sync) and plan the writes that bring them in step.
+///
+/// Per field, with the field's [`Direction`] and [`Policy`]:
+/// - a side *changed* the field when its value is not [`Value::Absent`] and differs from the
+///   baseline (absent means the side did not read or does not map the field: it never counts as
+///   a change and is never written);
+/// - a change on one side flows to the other where the direction allows it;
+/// - both sides changed it to the same value: nothing to write, the baseline catches up;
+/// - both sides changed it to different values, or the receiving side of a one-way field edited
+///   it: a [`Conflict`], settled by the policy ([`Policy::Manual`] writes nothing);
+/// - [`Policy::StickyTrue`] keeps a flag true even against a one-sided change to false;
+/// - fields with [`Direction::CreateOnly`], [`Direction::Gate`] or [`Direction::None`] are
+///   skipped.
+///
+/// Values are compared as they are: normalize all three records first ([`Schema::normalize`]).
+/// [`Policy::NewestWins`] reads the records' [`modified`](Record::modified) times. When nothing
+/// changed this allocates nothing.
+///
+/// ```
+/// use cosell::diff::{self, WriteOutcome};
+/// use cosell::mapping::{fields, Schema, Value};
+///
+/// let schema = Schema::cosell();
+/// let baseline = schema.record()
+///     .with(fields::DEAL_NAME, Value::text("Contoso"))
+///     .with(fields::NOTES, Value::text("first call done"));
+/// // A seller renamed the deal in Partner Center; the CRM user edited the notes.
+/// let partner_center = baseline.clone().with(fields::DEAL_NAME, Value::text("Contoso – phase 2"));
+/// let crm = baseline.clone().with(fields::NOTES, Value::text("demo booked"));
+///
+/// let plan = diff::three_way(&schema, &baseline, &partner_center, &crm);
+/// assert_eq!(plan.crm().iter().collect::<Vec<_>>(), [(fields::DEAL_NAME, &Value::text("Contoso – phase 2"))]);
+/// assert_eq!(plan.partner_center().iter().collect::<Vec<_>>(), [(fields::NOTES, &Value::text("demo booked"))]);
+/// assert!(plan.conflicts().is_empty());
+///
+/// // Both writes succeeded: store the new baseline.
+/// let mut stored = baseline.clone();
+/// plan.apply_to_baseline(&mut stored, WriteOutcome::BOTH);
+/// assert_eq!(stored.get(fields::NOTES), &Value::text("demo booked"));
+/// ```
+pub fn three_way(
+    schema: &Schema,
+    baseline: &Record,
+    partner_center: &Record,
+    crm: &Record,
+) -> SyncPlan {
+    let mut plan = SyncPlan::default();
+    let times = Times {
+        partner_center: partner_center.modified(),
+        crm: crm.modified(),
+    };
+    for (field, spec) in schema.fields() {
+        let direction = spec.sync_direction();
+        if !direction.is_synced() {
+            continue;
+        }
+        let base = baseline.get(field);
+        let pc = partner_center.get(field);
+        let cr = crm.get(field);
+        let pc_changed = !pc.is_absent() && pc != base;
+        let crm_changed = !cr.is_absent() && cr != base;
+        if pc_changed || crm_changed {
+            let values = FieldValues {
+                field,
+                base,
+                partner_center: pc,
+                crm: cr,
+            };
+            plan.decide(
+                values,
+                direction,
+                spec.conflict_policy(),
+                times,
+                pc_changed,
+                crm_changed,
+            );
+        }
+    }
+    plan
+}
+
+/// One field's three values.
+#[derive(Clone, Copy)]
+struct FieldValues<'a> {
+    field: FieldId,
+    base: &'a Value,
+    partner_center: &'a Value,
+    crm: &'a Value,
+}
+
+impl FieldValues<'_> {
+    fn on(&self, side: Side) -> &Value {
+        match side {
+            Side::PartnerCenter => self.partner_center,
+            Side::Crm => self.crm,
+        }
+    }
+}
+
+/// What a three-way diff decided: the writes for each side, the conflicts and how each was
+/// settled, the changes that cannot be written, and the baseline to store once writes succeed.
+///
+/// Each side's changes are a list of `(FieldId, new value)` that the side's
+/// [`FieldMapping`](crate::mapping) renders into its own write (Partner Center JSON Patch,
+/// Dataverse or Salesforce PATCH with the changed fields only).
+///
+/// **Partial failure.** Store the baseline with [`apply_to_baseline`](Self::apply_to_baseline)
+/// and the [`WriteOutcome`]: a field is stored only once every write it needs has succeeded, so
+/// after one side's write succeeds and the other's fails, the next diff plans again exactly the
+/// failed side's writes and does not repeat the successful ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncPlan {
+    partner_center: SideChanges,
+    crm: SideChanges,
+    conflicts: Vec<Conflict>,
+    held: Vec<Held>,
+    baseline_updates: Vec<BaselineUpdate>,
+}
+
+impl SyncPlan {
+    /// The writes for Partner Center.
+    pub fn partner_center(&self) -> &SideChanges {
+        &self.partner_center
+    }
+
+    /// The writes for the CRM.
+    pub fn crm(&self) -> &SideChanges {
+        &self.crm
+    }
+
+    /// The writes for `side`.
+    pub fn changes_for(&self, side: Side) -> &SideChanges {
+        match side {
+            Side::PartnerCenter => &self.partner_center,
+            Side::Crm => &self.crm,
+        }
+    }
+
+    /// The conflicts, each with its resolution.
+    pub fn conflicts(&self) -> &[Conflict] {
+        &self.conflicts
+    }
+
+    /// Values that should reach a side but cannot: the field's direction does not write to it,
+    /// or the side does not carry the field ([`Value::Absent`]). Nothing is written for them,
+    /// and they are reported again on every diff until the sides agree.
+    pub fn held(&self) -> &[Held] {
+        &self.held
+    }
+
+    /// What to store into the baseline, and after which writes.
+    pub fn baseline_updates(&self) -> &[BaselineUpdate] {
+        &self.baseline_updates
+    }
+
+    /// Whether either side has something to write.
+    pub fn has_writes(&self) -> bool {
+        !self.partner_center.is_empty() || !self.crm.is_empty()
+    }
+
+    /// Whether the plan holds nothing at all: no writes, conflicts, held values or baseline
+    /// updates.
+    pub fn is_empty(&self) -> bool {
+        !self.has_writes()
+            && self.conflicts.is_empty()
+            && self.held.is_empty()
+            && self.baseline_updates.is_empty()
+    }
+
+    /// Store into `baseline` every update whose writes have succeeded in `outcome`. Call it once
+    /// with the final outcome, or after each side's write with the outcome so far: applying an
+    /// update twice is harmless.
+    pub fn apply_to_baseline(&self, baseline: &mut Record, outcome: WriteOutcome) {
+        for update in &self.baseline_updates {
+            if update.after.is_met(outcome) {
+                baseline.set(update.field, update.value.clone());
+            }
+        }
+    }
+
+    fn changes_mut(&mut self, side: Side) -> &mut SideChanges {
+        match side {
+            Side::PartnerCenter => &mut self.partner_center,
+            Side::Crm => &mut self.crm,
+        }
+    }
+
+    /// Settle one field that changed on at least one side. Kept out of line: the loop above
+    /// stays small for the common "nothing changed" case.
+    #[inline(never)]
+    fn decide(
+        &mut self,
+        values: FieldValues<'_>,
+        direction: Direction,
+        policy: Policy,
+        times: Times,
+        pc_changed: bool,
+        crm_changed: bool,
+    ) {
+        let FieldValues {
+            field,
+            base,
+            partner_center,
+            crm,
+        } = values;
+        if pc_changed && crm_changed && partner_center == crm {
+            // Both sides made the same edit: converged, nothing to write.
+            self.update_baseline(field, partner_center.clone(), Commit::Immediately);
+            return;
+        }
+        let changed = if pc_changed {
+            Side::PartnerCenter
+        } else {
+            Side::Crm
+        };
+        // A one-sided edit that the direction lets flow to the other side needs no policy;
+        // anything else (edits on both sides, or an edit on the receiving side of a one-way
+        // field) is a conflict.
+        let flows = !(pc_changed && crm_changed) && direction.writes_to(changed.other());
+        let (settled, conflict) = if flows {
+            let edit = values.on(changed);
+            match policy {
+                Policy::StickyTrue => match sticky(base, partner_center, crm) {
+                    Some(kept) if *kept != *edit => (kept, true),
+                    _ => (Cow::Borrowed(edit), false),
+                },
+                _ => (Cow::Borrowed(edit), false),
+            }
+        } else {
+            if !(pc_changed && crm_changed) && values.on(changed.other()).is_absent() {
+                // The owning side does not carry the field: nothing to weigh the edit against.
+                return;
+            }
+            match resolve(policy, base, partner_center, crm, times) {
+                Some(settled) => (settled, true),
+                None => {
+                    self.conflicts.push(Conflict {
+                        field,
+                        baseline: base.clone(),
+                        partner_center: partner_center.clone(),
+                        crm: crm.clone(),
+                        resolution: Resolution::Manual,
+                    });
+                    return;
+                }
+            }
+        };
+        if settled.is_absent() {
+            return;
+        }
+        if conflict {
+            self.conflicts.push(Conflict {
+                field,
+                baseline: base.clone(),
+                partner_center: partner_center.clone(),
+                crm: crm.clone(),
+                resolution: Resolution::Resolved {
+                    policy,
+                    value: settled.as_ref().clone(),
+                },
+            });
+        }
+        let mut needs = [false; 2];
+        let mut complete = true;
+        for (slot, side) in [Side::PartnerCenter, Side::Crm].into_iter().enumerate() {
+            let current = values.on(side);
+            if *current == *settled {
+                continue;
+            }
+            needs[slot] = true;
+            let reason = if !direction.writes_to(side) {
+                Some(HeldReason::Direction)
+            } else if current.is_absent() {
+                Some(HeldReason::NotCarried)
+            } else {
+                None
+            };
+            match reason {
+                None => self.changes_mut(side).changes.push(FieldChange {
+                    field,
+                    old: current.clone(),
+                    new: settled.as_ref().clone(),
+                }),
+                Some(reason) => {
+                    complete = false;
+                    self.held.push(Held {
+                        field,
+                        side,
+                        value: settled.as_ref().clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        // The baseline moves only when both sides will hold the settled value; otherwise it
+        // stays, so the next diff sees the same edits and decides the same way.
+        if complete {
+            let after = match needs {
+                [false, false] => Commit::Immediately,
+                [true, false] => Commit::AfterPartnerCenterWrite,
+                [false, true] => Commit::AfterCrmWrite,
+                [true, true] => Commit::AfterBothWrites,
+            };
+            self.update_baseline(field, settled.into_owned(), after);
+        }
+    }
+
+    fn update_baseline(&mut self, field: FieldId, value: Value, after: Commit) {
+        self.baseline_updates.push(BaselineUpdate {
+            field,
+            value,
+            after,
+        });
+    }
+}
+
+/// The writes planned for one side: `(field, new value)` pairs in schema order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SideChanges {
+    changes: Vec<FieldChange>,
+}
+
+impl SideChanges {
+    /// The changes with their old values.
+    pub fn changes(&self) -> &[FieldChange] {
+        &self.changes
+    }
+
+    /// `(field, new value)` pairs, in schema order: what a mapping renders into the side's write.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (FieldId, &Value)> + '_ {
+        self.changes
+            .iter()
+            .map(|change| (change.field, &change.new))
+    }
+
+    /// The new value planned for `field`, if any.
+    pub fn get(&self, field: FieldId) -> Option<&Value> {
+        self.changes
+            .iter()
+            .find(|change| change.field == field)
+            .map(|change| &change.new)
+    }
+
+    /// How many fields are to be written.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Set the planned values on `record`: the side's record as it will be once the write has
+    /// succeeded (hash it for echo detection with
+    /// [`ConvergenceHash`](crate::diff::ConvergenceHash)).
+    pub fn apply_to(&self, record: &mut Record) {
+        for change in &self.changes {
+            record.set(change.field, change.new.clone());
+        }
+    }
+}
+
+/// One field to write to one side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    /// The field.
+    pub field: FieldId,
+    /// The side's current value.
+    pub old: Value,
+    /// The value to write.
+    pub new: Value,
+}
+
+/// A field both sides changed to different values, or that the receiving side of a one-way
+/// field edited, or whose one-sided change a [`Policy::StickyTrue`] flag overruled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The field.
+    pub field: FieldId,
+    /// Its value in the baseline.
+    pub baseline: Value,
+    /// Its value on Partner Center.
+    pub partner_center: Value,
+    /// Its value in the CRM.
+    pub crm: Value,
+    /// How it was settled.
+    pub resolution: Resolution,
+}
+
+/// How a [`Conflict`] was settled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// The policy chose this value; the plan writes it where it differs.
+    Resolved {
+        /// The policy that chose.
+        policy: Policy,
+        /// The value chosen.
+        value: Value,
+    },
+    /// Left for a person ([`Policy::Manual`], or [`Policy::NewestWins`] without two distinct
+    /// modification times, or [`Policy::Union`] over values that are not sets): nothing is
+    /// written and the baseline is left alone, so the conflict is reported again until resolved.
+    Manual,
+}
+
+/// A value that should reach a side but cannot be written there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    /// The field.
+    pub field: FieldId,
+    /// The side that is not written.
+    pub side: Side,
+    /// The value it would receive.
+    pub value: Value,
+    /// Why it is not written.
+    pub reason: HeldReason,
+}
+
+/// Why a [`Held`] value is not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldReason {
+    /// The field's direction does not write to that side.
+    Direction,
+    /// The side does not carry the field ([`Value::Absent`]).
+    NotCarried,
+}
+
+/// A value to store into the baseline once the writes it depends on have succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineUpdate {
+    /// The field.
+    pub field: FieldId,
+    /// The value both sides hold once the writes succeed.
+    pub value: Value,
+    /// The writes it waits for.
+    pub after: Commit,
+}
+
+/// Which writes a [`BaselineUpdate`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// None: both sides already hold the value.
+    Immediately,
+    /// The Partner Center write.
+    AfterPartnerCenterWrite,
+    /// The CRM write.
+    AfterCrmWrite,
+    /// Both writes.
+    AfterBothWrites,
+}
+
+impl Commit {
+    fn is_met(self, outcome: WriteOutcome) -> bool {
+        match self {
+            Commit::Immediately => true,
+            Commit::AfterPartnerCenterWrite => outcome.partner_center,
+            Commit::AfterCrmWrite => outcome.crm,
+            Commit::AfterBothWrites => outcome.partner_center && outcome.crm,
+        }
+    }
+}
+
+/// Which sides' writes succeeded (a side with nothing to write counts as succeeded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The Partner Center write succeeded.
+    pub partner_center: bool,
+    /// The CRM write succeeded.
+    pub crm: bool,
+}
+
+impl WriteOutcome {
+    /// Both writes succeeded.
+    pub const BOTH: WriteOutcome = WriteOutcome {
+        partner_center: true,
+        crm: true,
+    };
+    /// Only the Partner Center write succeeded.
+    pub const PARTNER_CENTER_ONLY: WriteOutcome = WriteOutcome {
+        partner_center: true,
+        crm: false,
+    };
+    /// Only the CRM write succeeded.
+    pub const CRM_ONLY: WriteOutcome = WriteOutcome {
+        partner_center: false,
+        crm: true,
+    };
+    /// Neither write succeeded.
+    pub const NEITHER: WriteOutcome = WriteOutcome {
+        partner_center: false,
+        crm: false,
+    };
+}

@@ -1,0 +1,55 @@
+//! The canonical co-sell model: a [`Schema`] of canonical fields compiled once, and compact
+//! [`Record`]s of typed [`Value`]s in schema order, so that comparing two records is a walk over
+//! two rows.
+//!
+//! Each field carries what the diff engine ([`crate::diff`]) needs: its [`Direction`], its
+//! conflict [`Policy`] and its [`Normalization`], applied by [`Schema::normalize`] before values
+//! are compared or hashed. [`Schema::cosell`] is the default co-sell schema; [`fields`] names its
+//! field ids.
+//!
+//! ```
+//! use cosell::mapping::{fields, Schema, Value};
+//! use rust_decimal::Decimal;
+//!
+//! let schema = Schema::cosell();
+//! let mut record = schema.record();
+//! record.set(fields::DEAL_NAME, Value::text("  Contoso – Azure migration "));
+//! record.set(fields::DEAL_VALUE, Value::Decimal(Decimal::new(2_500_0049, 4)));
+//! record.set(fields::CLOSE_DATE, Value::DateTime("2022-03-24T18:30:00Z".parse().unwrap()));
+//! schema.normalize(&mut record)?;
+//!
+//! assert_eq!(record.get(fields::DEAL_NAME).as_text(), Some("Contoso – Azure migration"));
+//! assert_eq!(record.get(fields::DEAL_VALUE).as_decimal().unwrap().to_string(), "2500.00");
+//! assert_eq!(record.get(fields::CLOSE_DATE).as_date().unwrap().to_string(), "2022-03-25");
+//! # Ok::<(), cosell::mapping::NormalizeError>(())
+//! ```
+
+mod cosell;
+mod normalize;
+mod policy;
+mod record;
+mod schema;
+mod value;
+
+pub use cosell::{COSELL_SCHEMA_VERSION, fields};
+pub use normalize::{
+    DateRule, KindMismatch, Normalization, Normalized, nearest_utc_midnight, round_to_scale,
+    truncate_chars, utc_midnight,
+};
+pub use policy::{Direction, Policy, Side};
+pub use record::Record;
+pub use schema::{
+    FieldId, FieldSpec, NormalizeError, Schema, SchemaBuilder, SchemaError, Truncation,
+};
+pub use value::{ChoiceSet, Value, ValueKind};
+
+#[cfg(test)]
+mod tests {
+    use super::Schema;
+
+    #[test]
+    fn default_schema_passes_the_builder_checks() {
+        let checked = Schema::cosell_builder().build().unwrap();
+        assert_eq!(checked.len(), Schema::cosell().len());
+    }
+}
