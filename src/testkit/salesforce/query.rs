@@ -1,0 +1,172 @@
+//! `query` and `queryAll`: run the SOQL, answer the first batch, keep the rest behind a
+//! `nextRecordsUrl` locator.
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::store::{Org, WriteError};
+use super::{Call, failure, soql};
+use crate::testkit::ServiceReply;
+
+/// The rest of a query's records, fetched page by page.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    records: Vec<Value>,
+    batch: usize,
+    resource: &'static str,
+}
+
+const DEFAULT_BATCH: usize = 2000;
+
+/// `Sforce-Query-Options: batchSize=N`, brought into 200..=2000 as Salesforce does.
+fn batch_size(call: &Call<'_>) -> Option<usize> {
+    let header = call.request.header("sforce-query-options")?;
+    header.split(',').find_map(|part| {
+        let (name, value) = part.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("batchSize") {
+            return None;
+        }
+        value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .map(|n| n.clamp(200, 2000))
+    })
+}
+
+fn malformed(message: impl Into<String>) -> WriteError {
+    WriteError::bad("MALFORMED_QUERY", message)
+}
+
+/// Runs a query and returns the records as the API shows them.
+pub(crate) fn run(
+    org: &Org,
+    text: &str,
+    version: &str,
+    include_deleted: bool,
+) -> Result<Vec<Value>, WriteError> {
+    let parsed = soql::parse(text).map_err(malformed)?;
+    let schema = org.schema(&parsed.object).ok_or_else(|| {
+        WriteError::bad(
+            "INVALID_TYPE",
+            format!("sObject type '{}' is not supported.", parsed.object),
+        )
+    })?;
+    let query = parsed.resolve(schema)?;
+    let mut rows: Vec<&super::store::Record> = org
+        .records
+        .iter()
+        .filter(|r| r.sobject == query.object && (include_deleted || !r.deleted))
+        .filter(|r| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|c| soql::matches(c, &r.fields, schema))
+        })
+        .collect();
+    if !query.order.is_empty() {
+        rows.sort_by(|a, b| soql::order(&query.order, &a.fields, &b.fields));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let limit = query.limit.unwrap_or(usize::MAX);
+    Ok(rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| org.view(r, Some(&query.fields), version))
+        .collect())
+}
+
+fn page(
+    org: &mut Org,
+    call: &Call<'_>,
+    operation: &'static str,
+    resource: &'static str,
+    locator: Option<String>,
+    records: Vec<Value>,
+    start: usize,
+    batch: usize,
+) -> ServiceReply {
+    let total = records.len();
+    let end = start.saturating_add(batch).min(total);
+    let batch_records: Vec<Value> = records.get(start..end).unwrap_or_default().to_vec();
+    let done = end >= total;
+    let mut body = json!({ "totalSize": total, "done": done, "records": batch_records });
+    if !done {
+        let locator = locator.unwrap_or_else(|| {
+            let n = org.next_cursor;
+            org.next_cursor += 1;
+            let locator = format!("01gEm{n:010}");
+            org.cursors.insert(
+                locator.clone(),
+                Cursor {
+                    records,
+                    batch,
+                    resource,
+                },
+            );
+            locator
+        });
+        body["nextRecordsUrl"] = Value::String(format!(
+            "/services/data/v{}/{resource}/{locator}-{end}",
+            call.version
+        ));
+    }
+    ServiceReply::json(operation, StatusCode::OK, &body)
+}
+
+/// `GET query?q=…` / `GET queryAll?q=…`.
+pub(crate) fn first_page(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceReply {
+    let include_deleted = operation == "query_all";
+    let resource = if include_deleted { "queryAll" } else { "query" };
+    let Some(text) = call
+        .request
+        .query_param("q")
+        .filter(|q| !q.trim().is_empty())
+    else {
+        return failure(operation, &malformed("A query string has to be specified"));
+    };
+    match run(org, &text, &call.version, include_deleted) {
+        Ok(records) => {
+            let batch = batch_size(call).unwrap_or(DEFAULT_BATCH);
+            page(org, call, operation, resource, None, records, 0, batch)
+        }
+        Err(error) => failure(operation, &error),
+    }
+}
+
+/// `GET query/<locator>-<offset>`.
+pub(crate) fn next_page(
+    org: &mut Org,
+    call: &Call<'_>,
+    operation: &'static str,
+    locator: &str,
+) -> ServiceReply {
+    let parsed = locator
+        .rsplit_once('-')
+        .and_then(|(id, offset)| Some((id.to_owned(), offset.parse::<usize>().ok()?)));
+    let Some((id, offset)) = parsed else {
+        return failure(operation, &invalid_locator());
+    };
+    let Some(cursor) = org.cursors.get(&id).cloned() else {
+        return failure(operation, &invalid_locator());
+    };
+    if offset > cursor.records.len() {
+        return failure(operation, &invalid_locator());
+    }
+    let batch = batch_size(call).unwrap_or(cursor.batch);
+    page(
+        org,
+        call,
+        operation,
+        cursor.resource,
+        Some(id),
+        cursor.records,
+        offset,
+        batch,
+    )
+}
+
+fn invalid_locator() -> WriteError {
+    WriteError::bad("INVALID_QUERY_LOCATOR", "invalid query locator")
+}
