@@ -15,7 +15,7 @@ use cosell::salesforce::{
 use cosell::testkit::{EmulatedApi, Emulator, Fault, FaultRule, Trigger};
 use cosell::{Error, FieldUpdate};
 use serde_json::{Value, json};
-use wiremock::matchers::{body_partial_json, header, method, path, path_regex, query_param};
+use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const API: &str = "/services/data/v62.0";
@@ -669,3 +669,568 @@ suite!(
     describe_opportunity,
     daily_limit_exceeded,
 );
+
+// ---------------------------------------------------------------------------------------------
+// The emulator's own semantics, on targeted cases.
+// ---------------------------------------------------------------------------------------------
+
+async fn emulated() -> (Emulator, Salesforce) {
+    let backend = Backend::emulator().await;
+    let sf = backend.client();
+    match backend {
+        Backend::Emulator(emulator) => (emulator, sf),
+        Backend::Mock(_) => unreachable!(),
+    }
+}
+
+const HOSTILE: &str = "O'Brien \\ \"quoted\"\n\tx' OR Name != '";
+
+async fn names(sf: &Salesforce, condition: cosell::salesforce::soql::Condition) -> Vec<String> {
+    let soql = Soql::select(["Name"])
+        .from("Opportunity")
+        .filter(condition)
+        .order_by("Name", Order::Asc)
+        .build()
+        .unwrap();
+    let rows: Vec<Value> = sf.query(&soql).collect_all().await.unwrap();
+    rows.iter()
+        .map(|r| r["Name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_form_the_builder_emits_is_evaluated_on_seeded_data() {
+    let (emulator, sf) = emulated().await;
+    let org = emulator.salesforce();
+    let before: jiff::Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+    for seed in [
+        json!({"Name": HOSTILE, "StageName": "Prospecting", "CloseDate": "2026-01-15", "Amount": 100,
+               "Microsoft_Help_Requested__c": "Pricing;Workshop"}),
+        json!({"Name": "50%_off deal", "StageName": "Closed Won", "CloseDate": "2026-03-01", "Amount": 250.5,
+               "Microsoft_Help_Requested__c": "Architecture"}),
+        json!({"Name": "500 off deal", "StageName": "Closed Lost", "CloseDate": "2026-12-31"}),
+        json!({"Name": "Contoso", "StageName": "Negotiation/Review", "CloseDate": "2025-12-31", "Amount": 1000,
+               "Sync_With_Partner_Center__c": true}),
+    ] {
+        org.seed("Opportunity", seed).unwrap();
+    }
+    let (a, b, c, d) = (HOSTILE, "50%_off deal", "500 off deal", "Contoso");
+    let amount = |text: &str| text.parse::<rust_decimal::Decimal>().unwrap();
+    let date = |text: &str| text.parse::<jiff::civil::Date>().unwrap();
+    let cases: Vec<(cosell::salesforce::soql::Condition, Vec<&str>)> = vec![
+        (field("Name").eq(HOSTILE), vec![a]),
+        (field("Name").ne(HOSTILE), vec![b, c, d]),
+        (field("Name").eq("contoso"), vec![d]),
+        (
+            field("Name").like(LikePattern::contains("50%_off")),
+            vec![b],
+        ),
+        (field("Name").like(LikePattern::starts_with("500")), vec![c]),
+        (
+            field("Name").like(LikePattern::ends_with("DEAL")),
+            vec![b, c],
+        ),
+        (
+            field("Name").like(LikePattern::new().text("50").one_char().any_chars()),
+            vec![b, c],
+        ),
+        (
+            field("Name").like(LikePattern::contains("\\ \"quoted\"\n")),
+            vec![a],
+        ),
+        (field("Amount").gt(100), vec![b, d]),
+        (field("Amount").le(amount("250.5")), vec![a, b]),
+        (field("Amount").is_null(), vec![c]),
+        (field("Amount").is_not_null(), vec![a, b, d]),
+        (
+            field("CloseDate")
+                .ge(date("2026-01-01"))
+                .and(field("CloseDate").lt(date("2026-12-31"))),
+            vec![a, b],
+        ),
+        (field("IsWon").eq(true), vec![b]),
+        (field("IsClosed").eq(false), vec![a, d]),
+        (field("Sync_With_Partner_Center__c").eq(true), vec![d]),
+        (
+            field("StageName").is_in(["Closed Won", "Closed Lost"]),
+            vec![b, c],
+        ),
+        (
+            field("StageName").not_in(["Closed Won", "Closed Lost"]),
+            vec![a, d],
+        ),
+        (
+            field("Microsoft_Help_Requested__c").includes(["Pricing;Workshop"]),
+            vec![a],
+        ),
+        (
+            field("Microsoft_Help_Requested__c").includes(["Architecture", "Workshop"]),
+            vec![a, b],
+        ),
+        (
+            field("Microsoft_Help_Requested__c").eq("Workshop;Pricing"),
+            vec![a],
+        ),
+        (
+            field("Microsoft_Help_Requested__c").excludes(["Pricing"]),
+            vec![b, c, d],
+        ),
+        (field("IsWon").eq(true).not(), vec![a, c, d]),
+        (
+            field("Name").eq("Contoso").or(field("IsWon").eq(true)),
+            vec![b, d],
+        ),
+        (field("LastModifiedDate").gt(before), vec![a, b, c, d]),
+        (field("CreatedDate").lt(before), vec![]),
+    ];
+    for (condition, expected) in cases {
+        let text = condition.to_string();
+        let mut expected: Vec<String> = expected.into_iter().map(str::to_owned).collect();
+        expected.sort();
+        assert_eq!(names(&sf, condition).await, expected, "{text}");
+    }
+    let ordered = |order: Order, limit: u32, offset: u32| {
+        Soql::select(["Name", "Amount"])
+            .from("Opportunity")
+            .order_by("Amount", order)
+            .limit(limit)
+            .offset(offset)
+            .build()
+            .unwrap()
+    };
+    let run = |soql: Soql| {
+        let sf = sf.clone();
+        async move {
+            let rows: Vec<Value> = sf.query(&soql).collect_all().await.unwrap();
+            rows.iter()
+                .map(|r| r["Name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(run(ordered(Order::Desc, 2, 0)).await, [d, b]);
+    assert_eq!(run(ordered(Order::Asc, 4, 0)).await, [c, a, b, d]);
+    assert_eq!(run(ordered(Order::Asc, 2, 1)).await, [a, b]);
+    // Every query above was one request: no paging below 2,000 records.
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "query"), 29);
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "query.next"), 0);
+}
+
+#[tokio::test]
+async fn forms_outside_the_subset_are_malformed_queries() {
+    let (_emulator, sf) = emulated().await;
+    let refused = |text: &'static str| {
+        let sf = sf.clone();
+        async move {
+            sf.query::<Value>(&Soql::trusted(text))
+                .collect_all()
+                .await
+                .unwrap_err()
+        }
+    };
+    for text in [
+        "SELECT COUNT() FROM Opportunity",
+        "SELECT Id FROM Opportunity WHERE Name = 'a' AND Amount > 1 OR Name = 'b'",
+        "SELECT Id FROM Opportunity WHERE CloseDate = TODAY",
+        "SELECT Id FROM Opportunity WHERE CloseDate > LAST_N_DAYS:7",
+        "SELECT Id FROM Opportunity GROUP BY Name",
+        "SELECT Id FROM Opportunity WHERE Name = 'unterminated",
+        r"SELECT Id FROM Opportunity WHERE Name = 'bad \q escape'",
+        "SELECT Id FROM Opportunity LIMIT -1",
+        "SELECT Id, (SELECT Id FROM OpportunityLineItems) FROM Opportunity",
+        "",
+    ] {
+        let err = refused(text).await;
+        assert_eq!(err.code(), Some("MALFORMED_QUERY"), "{text}: {err:?}");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
+        assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest));
+    }
+    let err = refused("SELECT Nope__c FROM Opportunity").await;
+    assert_eq!(err.code(), Some("INVALID_FIELD"));
+    let err = refused("SELECT Id FROM Opportunity WHERE CloseDate = '2026-01-01'").await;
+    assert_eq!(err.code(), Some("INVALID_FIELD"));
+    let err = refused("SELECT Id FROM Opportunity WHERE Name LIKE 5").await;
+    assert_eq!(err.code(), Some("MALFORMED_QUERY"));
+    let err = refused("SELECT Id FROM Opportunityy").await;
+    assert_eq!(err.code(), Some("INVALID_TYPE"));
+}
+
+#[tokio::test]
+async fn upsert_keys_match_without_case_and_refuse_what_the_service_refuses() {
+    let (emulator, sf) = emulated().await;
+    let org = emulator.salesforce();
+    let mut seeded = opportunity("Keyed", "Prospecting");
+    seeded["Referral_Id__c"] = json!("R-Case");
+    let id = org.seed("Opportunity", seeded).unwrap();
+    let patch = json!({"Description": "via upsert"});
+    let outcome = sf
+        .upsert("Opportunity", "Referral_Id__c", "r-case", &patch)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        UpsertOutcome::Updated {
+            id: Some(id.clone())
+        }
+    );
+    assert_eq!(
+        org.record("Opportunity", &id).unwrap()["Description"],
+        "via upsert"
+    );
+    let found: Value = sf
+        .retrieve_by_external_id("Opportunity", "Referral_Id__c", "R-CASE", &["Name"])
+        .await
+        .unwrap();
+    assert_eq!(found["Name"], "Keyed");
+
+    // The key in the body must agree with the URL.
+    let err = sf
+        .upsert(
+            "Opportunity",
+            "Referral_Id__c",
+            "r-case",
+            &json!({"Referral_Id__c": "other"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("INVALID_FIELD_FOR_INSERT_UPDATE"));
+    // A field that does not exist is 404; one that is not an external id is 400.
+    let err = sf
+        .upsert("Opportunity", "Nope__c", "x", &patch)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    let err = sf
+        .upsert("Opportunity", "Name", "Keyed", &patch)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("INVALID_FIELD"));
+    // Creating through an upsert checks the required fields; nothing is written.
+    let err = sf
+        .upsert("Opportunity", "Referral_Id__c", "r-fresh", &patch)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("REQUIRED_FIELD_MISSING"));
+    assert_eq!(org.records("Opportunity").len(), 1);
+    // Before API v46 an update answers an empty 204.
+    let old = Salesforce::builder(sf.pipeline().token_provider().unwrap().clone())
+        .api_version("45.0")
+        .build()
+        .unwrap();
+    let outcome = old
+        .upsert("Opportunity", "Referral_Id__c", "R-Case", &patch)
+        .await
+        .unwrap();
+    assert_eq!(outcome, UpsertOutcome::Updated { id: None });
+    // Duplicates: 300 from both the upsert and the retrieve, and nothing written.
+    org.seed("Opportunity", {
+        let mut twin = opportunity("Twin", "Prospecting");
+        twin["Referral_Id__c"] = json!("r-case");
+        twin
+    })
+    .unwrap();
+    let err = sf
+        .upsert(
+            "Opportunity",
+            "Referral_Id__c",
+            "r-case",
+            &json!({"Description": "lost"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(is_multiple_matches(&err));
+    let err = sf
+        .retrieve_by_external_id::<Value>("Opportunity", "Referral_Id__c", "r-case", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(300));
+    assert!(err.is_conflict(), "{err:?}");
+    assert!(
+        org.records("Opportunity")
+            .iter()
+            .all(|r| r["Description"] != "lost")
+    );
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "upsert"), 7);
+}
+
+#[tokio::test]
+async fn collections_update_upsert_and_delete_per_record_and_all_or_none() {
+    let (emulator, sf) = emulated().await;
+    let org = emulator.salesforce();
+    let live = org
+        .seed("Opportunity", opportunity("Live", "Prospecting"))
+        .unwrap();
+    let gone = org
+        .seed("Opportunity", opportunity("Gone", "Prospecting"))
+        .unwrap();
+    org.delete("Opportunity", &gone).unwrap();
+
+    let updates = [
+        json!({"Id": live, "StageName": "Qualification"}),
+        json!({"Id": gone, "StageName": "Qualification"}),
+    ];
+    let results = sf
+        .update_many("Opportunity", &updates, Atomicity::PerRecord)
+        .await
+        .unwrap();
+    assert!(results[0].success);
+    assert_eq!(
+        results[1].errors[0].status_code.as_deref(),
+        Some("ENTITY_IS_DELETED")
+    );
+    assert_eq!(
+        org.record("Opportunity", &live).unwrap()["StageName"],
+        "Qualification"
+    );
+
+    let upserts = [
+        json!({"Referral_Id__c": "u-1", "Name": "U1", "StageName": "Prospecting", "CloseDate": "2026-05-01"}),
+        json!({"Referral_Id__c": "u-1", "Name": "U1 again"}),
+    ];
+    let results = sf
+        .upsert_many(
+            "Opportunity",
+            "Referral_Id__c",
+            &upserts,
+            Atomicity::PerRecord,
+        )
+        .await
+        .unwrap();
+    assert_eq!(results[0].created, Some(true));
+    assert_eq!(results[1].created, Some(false));
+    assert_eq!(results[0].id, results[1].id);
+
+    // All or none: an unknown id fails, and the live record stays.
+    let results = sf
+        .delete_many(&[live.as_str(), "006Em9999999999AAA"], Atomicity::AllOrNone)
+        .await
+        .unwrap();
+    assert!(results.iter().all(|r| !r.success));
+    assert_eq!(
+        results[0].errors[0].status_code.as_deref(),
+        Some("ALL_OR_NONE_OPERATION_ROLLED_BACK")
+    );
+    assert_eq!(
+        org.record("Opportunity", &live).unwrap()["IsDeleted"],
+        false
+    );
+    let results = sf
+        .delete_many(&[live.as_str()], Atomicity::AllOrNone)
+        .await
+        .unwrap();
+    assert!(results[0].success);
+    assert_eq!(org.record("Opportunity", &live).unwrap()["IsDeleted"], true);
+
+    // More than 200 records in one call is refused whole.
+    let records: Vec<Value> = (0..201)
+        .map(|i| {
+            let mut r = opportunity(&format!("Bulk {i}"), "Prospecting");
+            r["attributes"] = json!({"type": "Opportunity"});
+            r
+        })
+        .collect();
+    let response = sf
+        .pipeline()
+        .post(["composite", "sobjects"])
+        .json(&json!({"allOrNone": false, "records": records}))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(response.code(), Some("EXCEEDED_ID_LIMIT"));
+    // The client splits them into chunks of 200 itself.
+    let results = sf
+        .create_many("Opportunity", &records, Atomicity::PerRecord)
+        .await
+        .unwrap();
+    assert_eq!(results.iter().filter(|r| r.success).count(), 201);
+    assert_eq!(
+        emulator.count(EmulatedApi::Salesforce, "collections.create"),
+        3
+    );
+    assert_eq!(
+        emulator.count(EmulatedApi::Salesforce, "collections.delete"),
+        2
+    );
+    // Every write carried the origin; the rolled-back delete recorded none.
+    let writes = org.writes();
+    assert!(writes.iter().all(|w| w.client() == Some(ORIGIN)));
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| w.operation == "collections.delete")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sessions_limits_and_faults_answer_in_salesforce_terms() {
+    let (emulator, sf) = emulated().await;
+    let org = emulator.salesforce();
+    let id = org
+        .seed("Opportunity", opportunity("Session", "Prospecting"))
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}services/data/v62.0/sobjects/Opportunity/{id}",
+        emulator.urls().salesforce
+    );
+    for token in [None, Some("forged")] {
+        let mut request = http.get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        assert!(response.headers().get("sforce-limit-info").is_some());
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body[0]["errorCode"], "INVALID_SESSION_ID");
+    }
+    // A revoked session: the client fetches a new token and replays once.
+    let _: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    emulator.tokens().revoke_all();
+    let read: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    assert_eq!(read["Name"], "Session");
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "oauth.token"), 2);
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "retrieve"), 5);
+
+    // Usage counts every authenticated request and is reported on each answer.
+    let before = org.api_usage();
+    let _: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    let after = sf.last_limit_info().unwrap().api_usage.unwrap();
+    assert_eq!(after.used, before.used + 1);
+    let limits = sf.limits().await.unwrap();
+    assert_eq!(limits["DailyApiRequests"].max, Some(100_000));
+
+    // Injected faults use the error array, and the client's retry gets through.
+    emulator.faults().add(
+        FaultRule::new(EmulatedApi::Salesforce, Fault::Unavailable)
+            .operation("retrieve")
+            .trigger(Trigger::First(1)),
+    );
+    let read: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    assert_eq!(read["Name"], "Session");
+    emulator.faults().add(
+        FaultRule::new(EmulatedApi::Salesforce, Fault::Unavailable)
+            .operation("delete")
+            .trigger(Trigger::Always),
+    );
+    let err = sf.delete("Opportunity", &id).await.unwrap_err();
+    let Error::RetriesExhausted { last, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(last.code(), Some("SERVER_UNAVAILABLE"));
+}
+
+#[tokio::test]
+async fn a_crm_user_edits_move_the_stamps_and_carry_no_origin() {
+    let (emulator, sf) = emulated().await;
+    let org = emulator.salesforce();
+    let id = org
+        .seed("Opportunity", {
+            let mut r = opportunity("Stamped", "Prospecting");
+            r["LastModifiedDate"] = json!("2026-01-01T00:00:00.000+0000");
+            r
+        })
+        .unwrap();
+    let seeded = org.record("Opportunity", &id).unwrap();
+    assert_eq!(seeded["LastModifiedDate"], "2026-01-01T00:00:00.000+0000");
+    let read: Opportunity = sf
+        .retrieve("Opportunity", &id, Opportunity::STANDARD_FIELDS)
+        .await
+        .unwrap();
+    let seen = read.last_modified_date.unwrap();
+
+    org.flag_for_sync(&id).unwrap();
+    org.edit_opportunity(&id, json!({"Amount": 42})).unwrap();
+    let edited = org.record("Opportunity", &id).unwrap();
+    let stamp = edited["LastModifiedDate"].as_str().unwrap();
+    assert!(stamp > "2026-01-01T00:00:00.000+0000", "{stamp}");
+    assert_eq!(edited["SystemModstamp"], edited["LastModifiedDate"]);
+    assert_eq!(stamp.len(), "2026-01-01T00:00:00.000+0000".len());
+    assert!(stamp.ends_with("+0000"));
+    assert_eq!(edited["Sync_With_Partner_Center__c"], true);
+    assert!(org.writes().is_empty());
+    assert!(org.edit_opportunity(&id, json!({"IsWon": true})).is_err());
+
+    // The sync's conditional update sees the user's edit.
+    let err = sf
+        .update_if_unmodified_since("Opportunity", &id, &json!({"Amount": 1}), seen)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    let fresh: Opportunity = sf
+        .retrieve("Opportunity", &id, &["LastModifiedDate"])
+        .await
+        .unwrap();
+    sf.update_if_unmodified_since(
+        "Opportunity",
+        &id,
+        &json!({"Amount": 1}),
+        fresh.last_modified_date.unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(org.record("Opportunity", &id).unwrap()["Amount"], 1);
+    assert_eq!(
+        org.call_options_for(&id),
+        [Some(format!("client={ORIGIN}"))]
+    );
+    let help = MultiSelect::new(["Pricing", "Workshop"]);
+    sf.update(
+        "Opportunity",
+        &id,
+        &json!({"Microsoft_Help_Requested__c": help}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        org.record("Opportunity", &id).unwrap()["Microsoft_Help_Requested__c"],
+        "Pricing;Workshop"
+    );
+    // A stage that the org does not define is refused.
+    let err = sf
+        .update("Opportunity", &id, &json!({"StageName": "Sold"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"));
+    // Custom fields can be added for other co-sell field names.
+    org.add_custom_field("Opportunity", "Partner_Ref__c", FieldType::String, true)
+        .unwrap();
+    let outcome = sf
+        .upsert(
+            "Opportunity",
+            "Partner_Ref__c",
+            "p-1",
+            &opportunity("Custom", "Prospecting"),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.created());
+}
+
+#[tokio::test]
+async fn opportunity_stages_are_seeded_with_their_flags() {
+    let (_emulator, sf) = emulated().await;
+    let stages = sf.opportunity_stages().await.unwrap();
+    assert_eq!(stages.len(), 10);
+    assert_eq!(stages[0].stage_name(), Some("Prospecting"));
+    let won = stages
+        .iter()
+        .find(|s| s.stage_name() == Some("Closed Won"))
+        .unwrap();
+    assert_eq!((won.is_closed, won.is_won), (Some(true), Some(true)));
+    let lost = stages
+        .iter()
+        .find(|s| s.stage_name() == Some("Closed Lost"))
+        .unwrap();
+    assert_eq!((lost.is_closed, lost.is_won), (Some(true), Some(false)));
+    assert!(stages.iter().all(|s| s.is_active == Some(true)));
+    let describe = sf.describe("OpportunityStage").await.unwrap();
+    assert!(describe.field("IsWon").is_some());
+    for object in ["Account", "Contact"] {
+        let describe = sf.describe(object).await.unwrap();
+        assert!(describe.field("Name").is_some(), "{object}");
+    }
+    let err = sf.describe("Nope").await.unwrap_err();
+    assert!(err.is_not_found());
+}
