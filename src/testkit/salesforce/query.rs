@@ -77,34 +77,28 @@ pub(crate) fn run(
         .collect())
 }
 
+/// Answers the records of `cursor` from `start`, keeping the cursor for the next page when
+/// more remain (under `locator` if it already has one).
 fn page(
     org: &mut Org,
     call: &Call<'_>,
     operation: &'static str,
-    resource: &'static str,
     locator: Option<String>,
-    records: Vec<Value>,
+    cursor: Cursor,
     start: usize,
-    batch: usize,
 ) -> ServiceReply {
-    let total = records.len();
-    let end = start.saturating_add(batch).min(total);
-    let batch_records: Vec<Value> = records.get(start..end).unwrap_or_default().to_vec();
+    let total = cursor.records.len();
+    let end = start.saturating_add(cursor.batch).min(total);
+    let batch_records: Vec<Value> = cursor.records.get(start..end).unwrap_or_default().to_vec();
     let done = end >= total;
     let mut body = json!({ "totalSize": total, "done": done, "records": batch_records });
     if !done {
+        let resource = cursor.resource;
         let locator = locator.unwrap_or_else(|| {
             let n = org.next_cursor;
             org.next_cursor += 1;
             let locator = format!("01gEm{n:010}");
-            org.cursors.insert(
-                locator.clone(),
-                Cursor {
-                    records,
-                    batch,
-                    resource,
-                },
-            );
+            org.cursors.insert(locator.clone(), cursor);
             locator
         });
         body["nextRecordsUrl"] = Value::String(format!(
@@ -128,8 +122,12 @@ pub(crate) fn first_page(org: &mut Org, call: &Call<'_>, operation: &'static str
     };
     match run(org, &text, &call.version, include_deleted) {
         Ok(records) => {
-            let batch = batch_size(call).unwrap_or(DEFAULT_BATCH);
-            page(org, call, operation, resource, None, records, 0, batch)
+            let cursor = Cursor {
+                records,
+                batch: batch_size(call).unwrap_or(DEFAULT_BATCH),
+                resource,
+            };
+            page(org, call, operation, None, cursor, 0)
         }
         Err(error) => failure(operation, &error),
     }
@@ -154,17 +152,11 @@ pub(crate) fn next_page(
     if offset > cursor.records.len() {
         return failure(operation, &invalid_locator());
     }
-    let batch = batch_size(call).unwrap_or(cursor.batch);
-    page(
-        org,
-        call,
-        operation,
-        cursor.resource,
-        Some(id),
-        cursor.records,
-        offset,
-        batch,
-    )
+    let cursor = Cursor {
+        batch: batch_size(call).unwrap_or(cursor.batch),
+        ..cursor
+    };
+    page(org, call, operation, Some(id), cursor, offset)
 }
 
 fn invalid_locator() -> WriteError {

@@ -577,11 +577,7 @@ impl Org {
         body: &Value,
         writer: Writer,
     ) -> Result<(), WriteError> {
-        let record = self
-            .records
-            .get(index)
-            .cloned()
-            .ok_or_else(|| not_found())?;
+        let record = self.records.get(index).cloned().ok_or_else(not_found)?;
         if record.deleted {
             return Err(entity_is_deleted());
         }
