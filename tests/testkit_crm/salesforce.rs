@@ -1234,3 +1234,95 @@ async fn opportunity_stages_are_seeded_with_their_flags() {
     let err = sf.describe("Nope").await.unwrap_err();
     assert!(err.is_not_found());
 }
+
+#[tokio::test]
+async fn relationship_paths_and_short_ids_are_followed() {
+    let (emulator, sf) = emulated().await;
+    let org = emulator.salesforce();
+    let account = org
+        .seed(
+            "Account",
+            json!({"Name": "Contoso Ltd", "Industry": "Retail"}),
+        )
+        .unwrap();
+    let mut with_account = opportunity("Linked", "Prospecting");
+    with_account["AccountId"] = json!(account);
+    let linked = org.seed("Opportunity", with_account).unwrap();
+    org.seed("Opportunity", opportunity("Alone", "Prospecting"))
+        .unwrap();
+    let soql = Soql::select(["Name", "Account.Name", "account.industry"])
+        .from("Opportunity")
+        .order_by("Account.Name", Order::Desc)
+        .build()
+        .unwrap();
+    let rows: Vec<Value> = sf.query(&soql).collect_all().await.unwrap();
+    assert_eq!(rows[0]["Name"], "Linked");
+    assert_eq!(rows[0]["Account"]["Name"], "Contoso Ltd");
+    assert_eq!(rows[0]["Account"]["Industry"], "Retail");
+    assert_eq!(rows[0]["Account"]["attributes"]["type"], "Account");
+    assert_eq!(rows[1]["Account"], Value::Null);
+    let by_account = Soql::select(["Id"])
+        .from("Opportunity")
+        .filter(field("Account.Name").like(LikePattern::starts_with("contoso")))
+        .build()
+        .unwrap();
+    let rows: Vec<Value> = sf.query(&by_account).collect_all().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["Id"], linked.as_str());
+    // The 15-character form of an id names the same record.
+    for id in [&linked[..15], linked.as_str()] {
+        let soql = Soql::select(["Name"])
+            .from("Opportunity")
+            .filter(field("Id").eq(id))
+            .build()
+            .unwrap();
+        let rows: Vec<Value> = sf.query(&soql).collect_all().await.unwrap();
+        assert_eq!(rows.len(), 1, "{id}");
+    }
+    let err = sf
+        .query::<Value>(&Soql::trusted("SELECT Owner.Name FROM Opportunity"))
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("INVALID_FIELD"));
+    // A reference to a record that does not exist is refused.
+    let err = sf
+        .update(
+            "Opportunity",
+            &linked,
+            &json!({"AccountId": "001Em9999999999AAA"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("INVALID_CROSS_REFERENCE_KEY"));
+}
+
+#[tokio::test]
+async fn the_jwt_bearer_flow_reaches_the_instance_it_names() {
+    let emulator = Emulator::start().await.unwrap();
+    let pem = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/salesforce/test_jwt_key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let flow = cosell::salesforce::JwtBearerFlow::new(
+        SalesforceLogin::new(&emulator.urls().salesforce).unwrap(),
+        "consumer-key",
+        "integration@example.com",
+        pem.into(),
+    )
+    .unwrap();
+    let sf = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
+        .build()
+        .unwrap();
+    let id = sf
+        .create("Account", &json!({"Name": "Through JWT"}))
+        .await
+        .unwrap();
+    assert!(id.starts_with("001"));
+    let writes = emulator.salesforce().writes();
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].call_options, None);
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "oauth.token"), 1);
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "create"), 1);
+}

@@ -3,8 +3,8 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::failure;
 use super::store::{self, FieldSchema, ObjectSchema, Org};
+use super::{failure, soql};
 use crate::salesforce::FieldType;
 use crate::testkit::ServiceReply;
 
@@ -34,7 +34,7 @@ fn field_json(field: &FieldSchema) -> Value {
         "restrictedPicklist": false,
         "picklistValues": picklist,
         "referenceTo": field.reference_to.iter().collect::<Vec<_>>(),
-        "relationshipName": field.reference_to.as_ref().and_then(|_| field.name.strip_suffix("Id")),
+        "relationshipName": soql::relationship_name(field),
     })
 }
 

@@ -196,8 +196,8 @@ impl EmulatedService for SalesforceService {
             return self.login.handle(request).await;
         }
         let operation = self.operation(&request);
-        match call_of(&request) {
-            Some(call) => self.rest(&call, operation),
+        let reply = match call_of(&request) {
+            Some(call) => return self.rest(&call, operation),
             // The versions list needs no session and is not counted against the limits.
             None if operation == "versions" => ServiceReply::json(
                 operation,
@@ -209,7 +209,8 @@ impl EmulatedService for SalesforceService {
                 }]),
             ),
             None => failure(operation, &store::not_found()),
-        }
+        };
+        limits::with_usage(&lock(&self.org), reply)
     }
 
     fn error_reply(

@@ -52,7 +52,7 @@ pub(crate) fn run(
             format!("sObject type '{}' is not supported.", parsed.object),
         )
     })?;
-    let query = parsed.resolve(schema)?;
+    let query = parsed.resolve(org, schema)?;
     let mut rows: Vec<&super::store::Record> = org
         .records
         .iter()
@@ -61,11 +61,15 @@ pub(crate) fn run(
             query
                 .filter
                 .as_ref()
-                .is_none_or(|c| soql::matches(c, &r.fields, schema))
+                .is_none_or(|c| soql::matches(c, &|path| org.path_value(r, path), &query.kinds))
         })
         .collect();
     if !query.order.is_empty() {
-        rows.sort_by(|a, b| soql::order(&query.order, &a.fields, &b.fields));
+        rows.sort_by(|a, b| {
+            soql::order(&query.order, &|path| org.path_value(a, path), &|path| {
+                org.path_value(b, path)
+            })
+        });
     }
     let offset = query.offset.unwrap_or(0);
     let limit = query.limit.unwrap_or(usize::MAX);

@@ -8,13 +8,14 @@
 //! `false`, `null`, dates and date-times. Anything else is `MALFORMED_QUERY`.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::store::{ObjectSchema, WriteError};
+use super::store::{FieldSchema, ObjectSchema, Org, WriteError, same_id};
 use crate::salesforce::FieldType;
 use crate::salesforce::datetime;
 
@@ -227,6 +228,8 @@ pub(crate) struct Query {
     pub(crate) order: Vec<OrderKey>,
     pub(crate) limit: Option<usize>,
     pub(crate) offset: Option<usize>,
+    /// The type of each field path the filter reads (set by `resolve`).
+    pub(crate) kinds: HashMap<String, FieldType>,
 }
 
 struct Parser {
@@ -372,6 +375,7 @@ impl Parser {
             order,
             limit,
             offset,
+            kinds: HashMap::new(),
         })
     }
 
@@ -504,83 +508,136 @@ fn no_such_column(name: &str, schema: &ObjectSchema) -> WriteError {
     )
 }
 
+/// The field a path such as `Account.Owner.Name` ends at, and the path in canonical case
+/// (`AccountId` is followed as `Account`, `Partner__c` as `Partner__r`).
+fn resolve_path(
+    org: &Org,
+    schema: &ObjectSchema,
+    path: &str,
+) -> Result<(String, FieldSchema), WriteError> {
+    let mut current = schema.clone();
+    let mut canonical = Vec::new();
+    let mut segments = path.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        if segments.peek().is_none() {
+            let field = current
+                .field(segment)
+                .cloned()
+                .ok_or_else(|| no_such_column(path, schema))?;
+            canonical.push(field.name.clone());
+            return Ok((canonical.join("."), field));
+        }
+        let (reference, relationship) = current
+            .fields
+            .iter()
+            .filter_map(|f| Some((f, relationship_name(f)?)))
+            .find(|(_, name)| name.eq_ignore_ascii_case(segment))
+            .ok_or_else(|| {
+                WriteError::bad(
+                    "INVALID_FIELD",
+                    format!(
+                        "Didn't understand relationship '{segment}' in field path '{path}'. If you \
+                         are attempting to use a custom relationship, be sure to append the '__r'."
+                    ),
+                )
+            })?;
+        let target = reference.reference_to.clone().unwrap_or_default();
+        canonical.push(relationship);
+        current = org
+            .schema(&target)
+            .cloned()
+            .ok_or_else(|| no_such_column(path, schema))?;
+    }
+    Err(no_such_column(path, schema))
+}
+
+/// The relationship a reference field is followed by in a path.
+pub(crate) fn relationship_name(field: &FieldSchema) -> Option<String> {
+    field.reference_to.as_ref()?;
+    match field.name.strip_suffix("__c") {
+        Some(base) => Some(format!("{base}__r")),
+        None => field.name.strip_suffix("Id").map(str::to_owned),
+    }
+}
+
 impl Query {
-    /// Checks the field names and the literal types against `schema`, and puts the names in
-    /// their canonical case.
-    pub(crate) fn resolve(mut self, schema: &ObjectSchema) -> Result<Query, WriteError> {
-        let canonical = |name: &str| {
-            schema
-                .field(name)
-                .map(|f| f.name.clone())
-                .ok_or_else(|| no_such_column(name, schema))
-        };
+    /// Checks the field paths and the literal types against the org's schemas, and puts the
+    /// paths in their canonical case.
+    pub(crate) fn resolve(mut self, org: &Org, schema: &ObjectSchema) -> Result<Query, WriteError> {
         for field in &mut self.fields {
-            *field = canonical(field)?;
+            *field = resolve_path(org, schema, field)?.0;
         }
         for key in &mut self.order {
-            key.field = canonical(&key.field)?;
+            key.field = resolve_path(org, schema, &key.field)?.0;
         }
         if let Some(filter) = self.filter.take() {
-            self.filter = Some(resolve_condition(filter, schema)?);
+            self.filter = Some(resolve_condition(filter, org, schema, &mut self.kinds)?);
         }
         self.object = schema.name.clone();
         Ok(self)
     }
 }
 
-fn resolve_condition(condition: Condition, schema: &ObjectSchema) -> Result<Condition, WriteError> {
-    let field_of = |name: &str| {
-        schema
-            .field(name)
-            .ok_or_else(|| no_such_column(name, schema))
+fn resolve_condition(
+    condition: Condition,
+    org: &Org,
+    schema: &ObjectSchema,
+    kinds: &mut HashMap<String, FieldType>,
+) -> Result<Condition, WriteError> {
+    let mut field_of = |name: &str| {
+        let (path, field) = resolve_path(org, schema, name)?;
+        kinds.insert(path.clone(), field.kind.clone());
+        Ok::<_, WriteError>((path, field))
     };
     Ok(match condition {
         Condition::And(parts) => Condition::And(
             parts
                 .into_iter()
-                .map(|c| resolve_condition(c, schema))
+                .map(|c| resolve_condition(c, org, schema, kinds))
                 .collect::<Result<_, _>>()?,
         ),
         Condition::Or(parts) => Condition::Or(
             parts
                 .into_iter()
-                .map(|c| resolve_condition(c, schema))
+                .map(|c| resolve_condition(c, org, schema, kinds))
                 .collect::<Result<_, _>>()?,
         ),
-        Condition::Not(inner) => Condition::Not(Box::new(resolve_condition(*inner, schema)?)),
+        Condition::Not(inner) => {
+            Condition::Not(Box::new(resolve_condition(*inner, org, schema, kinds)?))
+        }
         Condition::Compare(name, op, literal) => {
-            let field = field_of(&name)?;
-            check_literal(field, &literal)?;
+            let (path, field) = field_of(&name)?;
+            check_literal(&field, &literal)?;
             if field.kind == FieldType::Boolean && !matches!(op, Compare::Eq | Compare::Ne) {
-                return Err(invalid_operator(field));
+                return Err(invalid_operator(&field));
             }
-            Condition::Compare(field.name.clone(), op, literal)
+            Condition::Compare(path, op, literal)
         }
         Condition::In(name, negated, literals) => {
-            let field = field_of(&name)?;
+            let (path, field) = field_of(&name)?;
             for literal in &literals {
-                check_literal(field, literal)?;
+                check_literal(&field, literal)?;
             }
-            Condition::In(field.name.clone(), negated, literals)
+            Condition::In(path, negated, literals)
         }
         Condition::Like(name, pattern) => {
-            let field = field_of(&name)?;
+            let (path, field) = field_of(&name)?;
             if !field.is_text() {
-                return Err(invalid_operator(field));
+                return Err(invalid_operator(&field));
             }
-            Condition::Like(field.name.clone(), pattern)
+            Condition::Like(path, pattern)
         }
         Condition::Includes(name, exclude, values) => {
-            let field = field_of(&name)?;
+            let (path, field) = field_of(&name)?;
             if field.kind != FieldType::MultiPicklist {
-                return Err(invalid_operator(field));
+                return Err(invalid_operator(&field));
             }
-            Condition::Includes(field.name.clone(), exclude, values)
+            Condition::Includes(path, exclude, values)
         }
     })
 }
 
-fn invalid_operator(field: &super::store::FieldSchema) -> WriteError {
+fn invalid_operator(field: &FieldSchema) -> WriteError {
     WriteError::bad(
         "INVALID_QUERY_FILTER_OPERATOR",
         format!(
@@ -590,7 +647,7 @@ fn invalid_operator(field: &super::store::FieldSchema) -> WriteError {
     )
 }
 
-fn check_literal(field: &super::store::FieldSchema, literal: &Literal) -> Result<(), WriteError> {
+fn check_literal(field: &FieldSchema, literal: &Literal) -> Result<(), WriteError> {
     let fits = match literal {
         Literal::Null => true,
         Literal::Text(_) => field.is_text(),
@@ -671,8 +728,16 @@ fn compare(value: &Value, literal: &Literal) -> Option<Ordering> {
     Some(stored?.cmp(&literal_key(literal)?))
 }
 
-fn equal(value: &Value, literal: &Literal, multi: bool) -> bool {
-    if multi && let (Value::String(s), Literal::Text(t)) = (value, literal) {
+fn equal(value: &Value, literal: &Literal, kind: &FieldType) -> bool {
+    if matches!(kind, FieldType::Id | FieldType::Reference)
+        && let (Value::String(s), Literal::Text(t)) = (value, literal)
+    {
+        // 15- and 18-character forms of an id name the same record.
+        return same_id(s, t);
+    }
+    if *kind == FieldType::MultiPicklist
+        && let (Value::String(s), Literal::Text(t)) = (value, literal)
+    {
         let set = |text: &str| {
             let mut parts: Vec<String> = text
                 .split(';')
@@ -730,27 +795,22 @@ fn like(text: &str, pattern: &[QuotedChar]) -> bool {
         .all(|c| *c == ('%', false))
 }
 
-/// Whether a record's fields satisfy `condition` (already resolved against the schema).
+/// Whether a record satisfies `condition` (resolved), reading paths through `value`.
 pub(crate) fn matches(
     condition: &Condition,
-    fields: &Map<String, Value>,
-    schema: &ObjectSchema,
+    value: &dyn Fn(&str) -> Value,
+    kinds: &HashMap<String, FieldType>,
 ) -> bool {
-    let value = |name: &str| fields.get(name).unwrap_or(&Value::Null);
-    let multi = |name: &str| {
-        schema
-            .field(name)
-            .is_some_and(|f| f.kind == FieldType::MultiPicklist)
-    };
+    let kind = |name: &str| kinds.get(name).cloned().unwrap_or(FieldType::String);
     match condition {
-        Condition::And(parts) => parts.iter().all(|c| matches(c, fields, schema)),
-        Condition::Or(parts) => parts.iter().any(|c| matches(c, fields, schema)),
-        Condition::Not(inner) => !matches(inner, fields, schema),
+        Condition::And(parts) => parts.iter().all(|c| matches(c, value, kinds)),
+        Condition::Or(parts) => parts.iter().any(|c| matches(c, value, kinds)),
+        Condition::Not(inner) => !matches(inner, value, kinds),
         Condition::Compare(name, op, literal) => {
-            let v = value(name);
+            let v = &value(name);
             match op {
-                Compare::Eq => equal(v, literal, multi(name)),
-                Compare::Ne => !equal(v, literal, multi(name)),
+                Compare::Eq => equal(v, literal, &kind(name)),
+                Compare::Ne => !equal(v, literal, &kind(name)),
                 _ => match compare(v, literal) {
                     Some(ordering) => match op {
                         Compare::Lt => ordering == Ordering::Less,
@@ -763,11 +823,11 @@ pub(crate) fn matches(
             }
         }
         Condition::In(name, negated, literals) => {
-            let v = value(name);
-            let found = literals.iter().any(|l| equal(v, l, multi(name)));
+            let v = &value(name);
+            let found = literals.iter().any(|l| equal(v, l, &kind(name)));
             found != *negated
         }
-        Condition::Like(name, pattern) => match value(name) {
+        Condition::Like(name, pattern) => match &value(name) {
             Value::String(s) => like(s, pattern),
             _ => false,
         },
@@ -790,10 +850,14 @@ pub(crate) fn matches(
 }
 
 /// Orders two records by the `ORDER BY` keys.
-pub(crate) fn order(keys: &[OrderKey], a: &Map<String, Value>, b: &Map<String, Value>) -> Ordering {
+pub(crate) fn order(
+    keys: &[OrderKey],
+    a: &dyn Fn(&str) -> Value,
+    b: &dyn Fn(&str) -> Value,
+) -> Ordering {
     for key in keys {
-        let left = a.get(&key.field).and_then(key_of);
-        let right = b.get(&key.field).and_then(key_of);
+        let left = key_of(&a(&key.field));
+        let right = key_of(&b(&key.field));
         let ordering = match (left, right) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => {

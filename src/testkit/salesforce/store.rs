@@ -835,7 +835,8 @@ impl Org {
         Ok(())
     }
 
-    /// A record as the REST API shows it: `attributes`, then `fields` (all when `None`).
+    /// A record as the REST API shows it: `attributes`, then `fields` (all when `None`);
+    /// a relationship path such as `Account.Name` nests the related record, or `null`.
     pub(crate) fn view(&self, record: &Record, fields: Option<&[String]>, version: &str) -> Value {
         let mut out = Map::new();
         out.insert(
@@ -845,22 +846,58 @@ impl Org {
                 "url": format!("/services/data/v{version}/sobjects/{}/{}", record.sobject, record.id),
             }),
         );
-        match fields {
-            Some(names) => {
-                for name in names {
+        let Some(names) = fields else {
+            for (name, value) in &record.fields {
+                out.insert(name.clone(), value.clone());
+            }
+            return Value::Object(out);
+        };
+        let mut related: Vec<(String, Vec<String>)> = Vec::new();
+        for name in names {
+            match name.split_once('.') {
+                None => {
                     out.insert(
                         name.clone(),
                         record.fields.get(name).cloned().unwrap_or(Value::Null),
                     );
                 }
-            }
-            None => {
-                for (name, value) in &record.fields {
-                    out.insert(name.clone(), value.clone());
+                Some((relationship, rest)) => {
+                    match related.iter_mut().find(|(r, _)| r == relationship) {
+                        Some((_, tails)) => tails.push(rest.to_owned()),
+                        None => related.push((relationship.to_owned(), vec![rest.to_owned()])),
+                    }
                 }
             }
         }
+        for (relationship, tails) in related {
+            let nested = match self.follow(record, &relationship) {
+                Some(target) => self.view(target, Some(&tails), version),
+                None => Value::Null,
+            };
+            out.insert(relationship, nested);
+        }
         Value::Object(out)
+    }
+
+    /// The record a relationship (`Account`, `Partner__r`) of `record` points to.
+    fn follow(&self, record: &Record, relationship: &str) -> Option<&Record> {
+        let schema = self.schema(&record.sobject)?;
+        let field = schema.fields.iter().find(|f| {
+            super::soql::relationship_name(f).is_some_and(|r| r.eq_ignore_ascii_case(relationship))
+        })?;
+        let id = record.fields.get(&field.name)?.as_str()?;
+        let target = self.records.get(self.find_any(id)?)?;
+        (!target.deleted).then_some(target)
+    }
+
+    /// The value at a field path (`Name`, `Account.Name`); `null` past a missing link.
+    pub(crate) fn path_value(&self, record: &Record, path: &str) -> Value {
+        match path.split_once('.') {
+            None => record.fields.get(path).cloned().unwrap_or(Value::Null),
+            Some((relationship, rest)) => self
+                .follow(record, relationship)
+                .map_or(Value::Null, |target| self.path_value(target, rest)),
+        }
     }
 }
 
