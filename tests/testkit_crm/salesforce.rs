@@ -1326,3 +1326,67 @@ async fn the_jwt_bearer_flow_reaches_the_instance_it_names() {
     assert_eq!(emulator.count(EmulatedApi::Salesforce, "oauth.token"), 1);
     assert_eq!(emulator.count(EmulatedApi::Salesforce, "create"), 1);
 }
+
+#[tokio::test]
+async fn the_service_directory_and_wrong_methods_answer_as_salesforce_does() {
+    let emulator = Emulator::start().await.unwrap();
+    let base = emulator.urls().salesforce.clone();
+    let http = reqwest::Client::new();
+    let versions = http
+        .get(format!("{base}services/data"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.status().as_u16(), 200);
+    let token: Value = serde_json::from_slice(
+        &http
+            .post(format!("{base}services/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&client_id=a&client_secret=b")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let bearer = token["access_token"].as_str().unwrap();
+    let resources = http
+        .get(format!("{base}services/data/v62.0"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resources.status().as_u16(), 200);
+    assert_eq!(
+        resources.headers()["sforce-limit-info"].to_str().unwrap(),
+        "api-usage=1/100000"
+    );
+    let wrong = http
+        .put(format!("{base}services/data/v62.0/sobjects/Opportunity"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 405);
+    let body: Value = serde_json::from_slice(&wrong.bytes().await.unwrap()).unwrap();
+    assert_eq!(body[0]["errorCode"], "METHOD_NOT_ALLOWED");
+    let stale = http
+        .get(format!(
+            "{base}services/data/v62.0/query/01gEm0000000042-200"
+        ))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status().as_u16(), 400);
+    let body: Value = serde_json::from_slice(&stale.bytes().await.unwrap()).unwrap();
+    assert_eq!(body[0]["errorCode"], "INVALID_QUERY_LOCATOR");
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "versions"), 1);
+    assert_eq!(
+        emulator.count(EmulatedApi::Salesforce, "method_not_allowed"),
+        1
+    );
+    assert_eq!(emulator.salesforce().api_usage().used, 3);
+}

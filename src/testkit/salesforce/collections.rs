@@ -244,18 +244,21 @@ pub(crate) fn handle(
             })
             .collect()
     } else {
-        let written: Vec<String> = outcomes
-            .iter()
-            .filter_map(|o| o.as_ref().ok().map(|(id, _)| id.clone()))
-            .collect();
-        if !written.is_empty() {
-            let sobject = written
-                .first()
-                .and_then(|id| org.find_any(id))
+        // One recorded write per object type written (a create may mix types).
+        let mut written: Vec<(String, Vec<String>)> = Vec::new();
+        for (id, _) in outcomes.iter().filter_map(|o| o.as_ref().ok()) {
+            let sobject = org
+                .find_any(id)
                 .and_then(|i| org.records.get(i))
                 .map(|r| r.sobject.clone())
                 .unwrap_or_default();
-            record_write(org, call, operation, &sobject, written);
+            match written.iter_mut().find(|(s, _)| *s == sobject) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => written.push((sobject, vec![id.clone()])),
+            }
+        }
+        for (sobject, ids) in written {
+            record_write(org, call, operation, &sobject, ids);
         }
         outcomes.iter().map(save_result).collect()
     };

@@ -17,6 +17,14 @@ use crate::salesforce::{FieldType, Usage};
 /// `OpportunityStage` (seeded with the standard stages). Records written here get ids and
 /// `CreatedDate` / `LastModifiedDate` / `SystemModstamp` as the service gives them.
 ///
+/// Requests to the REST API are counted (see [`Emulator::count`](crate::testkit::Emulator::count)
+/// with [`EmulatedApi::Salesforce`](crate::testkit::EmulatedApi::Salesforce)) as `create`,
+/// `retrieve`, `update`, `delete`, `upsert`, `retrieve_by_external_id`, `query`, `query.next`,
+/// `query_all`, `query_all.next`, `collections.create`, `collections.update`,
+/// `collections.upsert`, `collections.delete`, `describe`, `describe.global`, `sobject.info`,
+/// `limits`, `resources`, `versions`, `method_not_allowed` and `not_found`; the login endpoint
+/// as `oauth.token`.
+///
 /// ```
 /// use serde_json::json;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -83,6 +83,7 @@ fn call_of(request: &ServiceRequest) -> Option<Call<'_>> {
 fn operation_of(call: &Call<'_>) -> &'static str {
     let method = &call.request.method;
     match (method.as_str(), call.rest().as_slice()) {
+        ("GET", []) => "resources",
         ("GET", ["sobjects"]) => "describe.global",
         ("GET", ["sobjects", _]) => "sobject.info",
         ("POST", ["sobjects", _]) => "create",
@@ -138,6 +139,20 @@ impl SalesforceService {
 fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceReply {
     let rest = call.rest();
     match (operation, rest.as_slice()) {
+        ("resources", _) => {
+            let base = format!("/services/data/v{}", call.version);
+            ServiceReply::json(
+                operation,
+                StatusCode::OK,
+                &json!({
+                    "sobjects": format!("{base}/sobjects"),
+                    "query": format!("{base}/query"),
+                    "queryAll": format!("{base}/queryAll"),
+                    "composite": format!("{base}/composite"),
+                    "limits": format!("{base}/limits"),
+                }),
+            )
+        }
         ("describe.global", _) => describe::global(org, operation),
         ("sobject.info", [_, sobject]) => describe::info(org, operation, sobject, &call.version),
         ("describe", [_, sobject, _]) => describe::describe(org, operation, sobject),
