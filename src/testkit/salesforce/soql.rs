@@ -756,7 +756,8 @@ fn equal(value: &Value, literal: &Literal, kind: &FieldType) -> bool {
 }
 
 fn like(text: &str, pattern: &[QuotedChar]) -> bool {
-    let text: Vec<char> = text.to_lowercase().chars().collect();
+    // Character by character on both sides, so that both fold case the same way.
+    let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
     let pattern: Vec<QuotedChar> = pattern
         .iter()
         .flat_map(|(c, escaped)| c.to_lowercase().map(move |l| (l, *escaped)))
@@ -892,6 +893,37 @@ pub(crate) fn order(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::salesforce::soql::{LikePattern, like_literal, string_literal};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_string_the_escaper_writes_reads_back(text in any::<String>()) {
+            let query = format!("SELECT Id FROM Opportunity WHERE Name = {}", string_literal(&text));
+            let parsed = parse(&query).unwrap();
+            prop_assert_eq!(
+                parsed.filter,
+                Some(Condition::Compare("Name".into(), Compare::Eq, Literal::Text(text)))
+            );
+        }
+
+        #[test]
+        fn an_escaped_like_pattern_matches_its_text_only(text in any::<String>()) {
+            let pattern = LikePattern::exact(text.clone()).any_chars();
+            let query = format!("SELECT Id FROM Opportunity WHERE Name LIKE {}", like_literal(&pattern));
+            let Some(Condition::Like(_, parsed)) = parse(&query).unwrap().filter else {
+                panic!("not a LIKE");
+            };
+            prop_assert!(like(&text, &parsed));
+            let longer = format!("{text}%_ tail");
+            prop_assert!(like(&longer, &parsed));
+            // Wildcard characters in the text are literal: `%` and `_` match only themselves.
+            let swapped: String = text.chars().map(|c| match c { '%' | '_' => 'x', other => other }).collect();
+            if swapped != text {
+                prop_assert!(!like(&swapped, &parsed));
+            }
+        }
+    }
 
     #[test]
     fn parses_what_the_builder_writes() {
@@ -931,5 +963,6 @@ mod tests {
         assert!(!like("50x off deal", &pattern(r"'50\%\_off%'")));
         assert!(like("Fabrikam", &pattern("'%BRI_AM'")));
         assert!(!like("Fabrikam", &pattern("'%bri_'")));
+        assert!(like("AΣ", &pattern("'aσ'")));
     }
 }
