@@ -42,5 +42,5 @@ pub use frame::{
 };
 pub use journal::JournalEntry;
 pub use partner_center::PartnerCenterControl;
-pub use salesforce::SalesforceControl;
+pub use salesforce::{RecordedWrite, SalesforceControl};
 pub use tokens::{SALESFORCE_AUDIENCE, TokenCheck, TokenStore};
