@@ -290,9 +290,7 @@ impl Parser<'_> {
             }
             return Err(self.error());
         }
-        let len = rest
-            .find(|c: char| matches!(c, ' ' | ')' | ',' | ']'))
-            .unwrap_or(rest.len());
+        let len = rest.find([' ', ')', ',', ']']).unwrap_or(rest.len());
         let token = &rest[..len];
         match parse_bare_literal(token) {
             Some(literal) => {

@@ -452,8 +452,22 @@ impl DataverseService {
                     }
                     RowKey::Alternate(columns) => {
                         for (column, literal) in columns {
-                            if !body.contains_key(column) {
-                                body.insert(column.clone(), literal_json(literal));
+                            // A lookup key column is set through its navigation property.
+                            let target = match def.by_property(column).map(|c| &c.kind) {
+                                Some(schema::ColumnKind::Lookup(targets)) => targets.first(),
+                                _ => None,
+                            };
+                            match (target, literal) {
+                                (Some((nav, set)), filter::Literal::Guid(id)) => {
+                                    let bind = format!("{nav}@odata.bind");
+                                    if !body.contains_key(&bind) {
+                                        body.insert(bind, format!("/{set}({id})").into());
+                                    }
+                                }
+                                _ if !body.contains_key(column) => {
+                                    body.insert(column.clone(), literal_json(literal));
+                                }
+                                _ => {}
                             }
                         }
                     }

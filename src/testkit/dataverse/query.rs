@@ -251,16 +251,15 @@ pub(crate) fn render(
         } else {
             row.fields.get(&property).cloned().unwrap_or(Value::Null)
         };
-        annotate(&mut out, def, column, row, &property, &value, prefs, state);
+        annotate(&mut out, column, row, &property, &value, prefs, state);
         out.insert(property, value);
     }
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Adds the annotations asked for (formatted values, lookup targets) before a property.
 fn annotate(
     out: &mut Map<String, Value>,
-    def: &TableDef,
     column: &super::schema::Column,
     row: &Row,
     property: &str,
@@ -319,7 +318,6 @@ fn annotate(
     if let Some(text) = formatted.filter(|_| prefs.wants(FORMATTED)) {
         out.insert(format!("{property}@{FORMATTED}"), text.into());
     }
-    let _ = def;
 }
 
 /// The `@odata.context` of a collection or a single row.
