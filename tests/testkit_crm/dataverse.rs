@@ -1387,3 +1387,65 @@ async fn counts_per_operation_match_what_the_client_sent() {
         .unwrap_err();
     assert!(err.is_not_found());
 }
+
+#[tokio::test]
+async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups() {
+    let (emulator, client) = emulated().await;
+    let sample = emulator.dataverse().seed_sample().unwrap();
+    let flagged: Vec<Value> = client
+        .opportunities()
+        .query::<Value>(
+            &Query::new()
+                .select(["name", "estimatedvalue"])
+                .filter(
+                    Filter::eq("statecode", 0)
+                        .and(Filter::eq("cosell_syncwithpartnercenter", true)),
+                )
+                .expand("customerid_account($select=name,accountnumber)")
+                .expand("parentcontactid"),
+        )
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(flagged.len(), 1);
+    let row = &flagged[0];
+    assert_eq!(row["opportunityid"], sample.opportunities[0].to_string());
+    assert_eq!(row["customerid_account"]["name"], "Fabrikam");
+    assert_eq!(row["customerid_account"]["accountnumber"], "F-1000");
+    assert!(row["customerid_account"].get("revenue").is_none());
+    assert_eq!(row["parentcontactid"]["fullname"], "Dana Reyes");
+    // A polymorphic lookup set to an account expands to null through the contact side.
+    let single: Value = client
+        .opportunities()
+        .retrieve(
+            sample.opportunities[1],
+            &Retrieve::new()
+                .select(["name"])
+                .expand("customerid_contact")
+                .expand("customerid_account($select=name)"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(single["customerid_contact"], Value::Null);
+    assert_eq!(single["customerid_account"]["name"], "Contoso");
+    // Only single-valued navigation properties, and only $select inside.
+    for expand in ["opportunity_customer_accounts", "parentaccountid($top=1)"] {
+        let err = client
+            .opportunities()
+            .retrieve::<Value>(sample.opportunities[0], &Retrieve::new().expand(expand))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest), "{expand}");
+    }
+    let lost: Opportunity = client
+        .opportunities()
+        .retrieve(sample.opportunities[2], &Retrieve::new())
+        .await
+        .unwrap();
+    assert_eq!(lost.state, Some(OpportunityState::Lost));
+    assert_eq!(lost.status, Some(OpportunityStatus::OutSold));
+    assert!(
+        emulator.dataverse().seed_sample().is_err(),
+        "keys stay unique"
+    );
+}

@@ -41,6 +41,17 @@ pub struct DataverseControl {
     base: String,
 }
 
+/// The ids of the rows [`DataverseControl::seed_sample`] added, in the order described there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataverseSample {
+    /// Fabrikam, Contoso.
+    pub accounts: Vec<Uuid>,
+    /// Dana Reyes (Fabrikam), Lee Weber (Contoso).
+    pub contacts: Vec<Uuid>,
+    /// Fabrikam renewal, Contoso expansion, Fabrikam pilot.
+    pub opportunities: Vec<Uuid>,
+}
+
 fn to_error(e: DvError) -> Error {
     Error::validation(format!("{} ({}): {}", e.status, e.code, e.message))
 }
@@ -77,6 +88,76 @@ impl DataverseControl {
         lock(&self.state)
             .create(entity_set, &object(row)?, &ctx, true)
             .map_err(to_error)
+    }
+
+    /// Seeds a small sample organisation and returns the ids: accounts Fabrikam (`F-1000`)
+    /// and Contoso (`C-2000`); a contact at each; opportunities "Fabrikam renewal" (open,
+    /// USD 125,000, flagged for co-sell sync with referral `REF-0001`), "Contoso expansion"
+    /// (open, EUR 50,000, not flagged) and "Fabrikam pilot" (lost, out-sold).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell::testkit::Emulator::start().await.unwrap();
+    /// let sample = emulator.dataverse().seed_sample().unwrap();
+    /// assert_eq!(sample.opportunities.len(), 3);
+    /// assert_eq!(emulator.dataverse().records("accounts").len(), 2);
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when the sample rows clash with rows seeded before (the same
+    /// account numbers, e-mail addresses or referral id).
+    pub fn seed_sample(&self) -> Result<DataverseSample> {
+        use serde_json::json;
+        let usd = self.currency_id("USD").unwrap_or_default();
+        let eur = self.currency_id("EUR").unwrap_or_default();
+        let fabrikam = self.seed(
+            "accounts",
+            json!({"name": "Fabrikam", "accountnumber": "F-1000", "address1_country": "United States"}),
+        )?;
+        let contoso = self.seed(
+            "accounts",
+            json!({"name": "Contoso", "accountnumber": "C-2000", "address1_country": "Germany"}),
+        )?;
+        let dana = self.seed(
+            "contacts",
+            json!({"firstname": "Dana", "lastname": "Reyes", "emailaddress1": "dana@fabrikam.example",
+                   "parentcustomerid_account@odata.bind": format!("/accounts({fabrikam})")}),
+        )?;
+        let lee = self.seed(
+            "contacts",
+            json!({"firstname": "Lee", "lastname": "Weber", "emailaddress1": "lee@contoso.example",
+                   "parentcustomerid_account@odata.bind": format!("/accounts({contoso})")}),
+        )?;
+        let renewal = self.seed(
+            "opportunities",
+            json!({"name": "Fabrikam renewal", "estimatedvalue": 125000, "estimatedclosedate": "2026-09-30",
+                   "closeprobability": 60, "cosell_syncwithpartnercenter": true, "cosell_referralid": "REF-0001",
+                   "cosell_howcanmicrosofthelp": "1,9",
+                   "customerid_account@odata.bind": format!("/accounts({fabrikam})"),
+                   "parentcontactid@odata.bind": format!("/contacts({dana})"),
+                   "transactioncurrencyid@odata.bind": format!("/transactioncurrencies({usd})")}),
+        )?;
+        let expansion = self.seed(
+            "opportunities",
+            json!({"name": "Contoso expansion", "estimatedvalue": 50000, "estimatedclosedate": "2026-12-15",
+                   "closeprobability": 30, "cosell_syncwithpartnercenter": false,
+                   "customerid_account@odata.bind": format!("/accounts({contoso})"),
+                   "parentcontactid@odata.bind": format!("/contacts({lee})"),
+                   "transactioncurrencyid@odata.bind": format!("/transactioncurrencies({eur})")}),
+        )?;
+        let pilot = self.seed(
+            "opportunities",
+            json!({"name": "Fabrikam pilot", "estimatedvalue": 8000, "statecode": 2, "statuscode": 5,
+                   "actualclosedate": "2025-11-01",
+                   "customerid_account@odata.bind": format!("/accounts({fabrikam})"),
+                   "transactioncurrencyid@odata.bind": format!("/transactioncurrencies({usd})")}),
+        )?;
+        Ok(DataverseSample {
+            accounts: vec![fabrikam, contoso],
+            contacts: vec![dana, lee],
+            opportunities: vec![renewal, expansion, pilot],
+        })
     }
 
     /// A row as the Web API returns it without `$select`, or `None`.

@@ -23,7 +23,8 @@
 //! - Dataverse's error body `{"error":{"code","message"}}` on every failure, injected faults
 //!   included.
 //!
-//! Not emulated: `$expand` (answered 400), change tracking, single-property PUT/DELETE, bulk
+//! `$expand` takes single-valued navigation properties with an optional `$select`.
+//! Not emulated: collection-valued `$expand` (answered 400), change tracking, single-property PUT/DELETE, bulk
 //! messages, plug-ins.
 
 mod actions;
@@ -52,7 +53,7 @@ use key::{RowKey, parse_key_segment};
 use query::{Preferences, QueryOptions};
 use store::{State, WriteContext};
 
-pub use control::DataverseControl;
+pub use control::{DataverseControl, DataverseSample};
 pub use schema::ColumnKind;
 pub use store::{WriteRecord, WriteSource};
 
@@ -275,7 +276,11 @@ impl DataverseService {
         let select = options.select.as_deref();
         let values: Vec<Value> = page_rows
             .iter()
-            .map(|row| Value::Object(query::render(&table.def, row, select, &prefs, state)))
+            .map(|row| {
+                let mut out = query::render(&table.def, row, select, &prefs, state);
+                query::expand_into(&mut out, row, &options.expand, &prefs, state);
+                Value::Object(out)
+            })
             .collect();
         let mut body = Map::new();
         body.insert(
@@ -328,8 +333,10 @@ impl DataverseService {
             .and_then(|i| table.rows.get(i))
             .ok_or_else(|| DvError::not_found(&table.def.logical_name, &key))?;
         let prefs = call.prefs();
+        // Never 304 with `$expand` or annotations.
         if let Some(etag) = call.condition("if-none-match")
             && prefs.annotations.is_none()
+            && options.expand.is_empty()
             && (etag == "*" || etag == row.etag())
         {
             return Ok(ServiceReply::empty(operation, StatusCode::NOT_MODIFIED)
@@ -339,7 +346,7 @@ impl DataverseService {
             state,
             &table.def,
             row,
-            options.select.as_deref(),
+            &options,
             &prefs,
             operation,
             StatusCode::OK,
@@ -352,17 +359,19 @@ impl DataverseService {
         state: &State,
         def: &schema::TableDef,
         row: &store::Row,
-        select: Option<&[String]>,
+        options: &QueryOptions,
         prefs: &Preferences,
         operation: &'static str,
         status: StatusCode,
     ) -> ServiceReply {
+        let select = options.select.as_deref();
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
             query::context(&self.base, def, select, true).into(),
         );
         body.extend(query::render(def, row, select, prefs, state));
+        query::expand_into(&mut body, row, &options.expand, prefs, state);
         json_reply(operation, status, Value::Object(body)).with_header("etag", &row.etag())
     }
 
@@ -387,7 +396,7 @@ impl DataverseService {
                         state,
                         &def,
                         row,
-                        options.select.as_deref(),
+                        &options,
                         &prefs,
                         operation,
                         StatusCode::CREATED,
@@ -410,7 +419,9 @@ impl DataverseService {
         let segment = call.segments[0].clone();
         let (table, key) = self.keyed(state, &segment)?;
         let def = table.def.clone();
-        let options = QueryOptions::parse(&call.query, &def, state)?;
+        let mut options = QueryOptions::parse(&call.query, &def, state)?;
+        // `$expand` is ignored on PATCH.
+        options.expand.clear();
         let mut body = call.json_object()?;
         let index = state.find(&def.entity_set, &key)?;
         let ctx = merge(ctx, call);
@@ -493,15 +504,7 @@ impl DataverseService {
                 StatusCode::OK
             };
             return Ok(self
-                .row_reply(
-                    state,
-                    &def,
-                    row,
-                    options.select.as_deref(),
-                    &prefs,
-                    operation,
-                    status,
-                )
+                .row_reply(state, &def, row, &options, &prefs, operation, status)
                 .with_header("preference-applied", "return=representation"));
         }
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)

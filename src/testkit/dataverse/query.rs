@@ -67,7 +67,16 @@ pub(crate) struct QueryOptions {
     pub(crate) top: Option<usize>,
     pub(crate) count: bool,
     pub(crate) page: usize,
-    pub(crate) expand: bool,
+    pub(crate) expand: Vec<Expand>,
+}
+
+/// One single-valued navigation property to expand, with the columns to read from its row.
+#[derive(Debug, Clone)]
+pub(crate) struct Expand {
+    nav: String,
+    property: String,
+    target_set: String,
+    select: Option<Vec<String>>,
 }
 
 impl QueryOptions {
@@ -135,7 +144,7 @@ impl QueryOptions {
                     }
                 },
                 "$skiptoken" => options.page = page_of(value).unwrap_or(1).saturating_sub(1),
-                "$expand" => options.expand = true,
+                "$expand" => options.expand = parse_expand(value, table, state)?,
                 "$skip" | "$search" | "$format" | "$apply" => {
                     return Err(DvError::odata(format!(
                         "The query parameter {name} is not supported"
@@ -149,13 +158,108 @@ impl QueryOptions {
                 _ => {}
             }
         }
-        if options.expand {
-            return Err(DvError::odata(
-                "The emulator does not support $expand; select the lookup's _<name>_value \
-                 property and retrieve the related row.",
-            ));
-        }
         Ok(options)
+    }
+}
+
+/// `$expand=nav,nav($select=a,b)`: single-valued navigation properties only.
+fn parse_expand(value: &str, table: &TableDef, state: &State) -> DvResult<Vec<Expand>> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in value.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                items.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&value[start..]);
+    let mut expands = Vec::new();
+    for item in items.into_iter().map(str::trim) {
+        let (nav, options) = match item.split_once('(') {
+            Some((nav, rest)) => (
+                nav,
+                Some(rest.strip_suffix(')').ok_or_else(|| {
+                    DvError::odata(format!("Syntax error in '$expand={value}'."))
+                })?),
+            ),
+            None => (item, None),
+        };
+        let (column, target_set) = match table.navigation(nav) {
+            Some((column, set)) => (column, set.to_owned()),
+            None => {
+                return Err(DvError::odata(format!(
+                    "Could not find a property named '{nav}' on type \
+                     'Microsoft.Dynamics.CRM.{}'; the emulator expands single-valued \
+                     navigation properties only.",
+                    table.logical_name
+                )));
+            }
+        };
+        let target = state
+            .table(&target_set)
+            .ok_or_else(|| DvError::no_segment(&target_set))?;
+        let select = match options {
+            None | Some("") => None,
+            Some(options) => {
+                let columns = options.strip_prefix("$select=").ok_or_else(|| {
+                    DvError::odata(format!(
+                        "The emulator supports only $select inside $expand, not '{options}'."
+                    ))
+                })?;
+                let columns: Vec<String> =
+                    columns.split(',').map(|c| c.trim().to_owned()).collect();
+                for c in &columns {
+                    if target.def.by_property(c).is_none() {
+                        return Err(DvError::unknown_property(c, &target.def.logical_name));
+                    }
+                }
+                Some(columns)
+            }
+        };
+        expands.push(Expand {
+            nav: nav.to_owned(),
+            property: column.property(),
+            target_set,
+            select,
+        });
+    }
+    Ok(expands)
+}
+
+/// Adds the expanded rows (or `null`) to a written-out row.
+pub(crate) fn expand_into(
+    out: &mut Map<String, Value>,
+    row: &Row,
+    expands: &[Expand],
+    prefs: &Preferences,
+    state: &State,
+) {
+    for expand in expands {
+        let target = state.table(&expand.target_set).and_then(|table| {
+            let logical = row.targets.get(&expand.property)?;
+            if *logical != table.def.logical_name {
+                return None;
+            }
+            let id = row.fields.get(&expand.property)?.as_str()?;
+            let found = table.rows.iter().find(|r| r.id.to_string() == id)?;
+            Some(render(
+                &table.def,
+                found,
+                expand.select.as_deref(),
+                prefs,
+                state,
+            ))
+        });
+        out.insert(
+            expand.nav.clone(),
+            target.map_or(Value::Null, Value::Object),
+        );
     }
 }
 
