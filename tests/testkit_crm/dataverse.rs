@@ -949,8 +949,34 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
         .unwrap();
     let rows = control.records("opportunities");
     assert_eq!(rows.len(), 1, "one row for one key");
+    assert_eq!(
+        control
+            .tags(
+                "opportunities",
+                rows[0]["opportunityid"].as_str().unwrap().parse().unwrap()
+            )
+            .len(),
+        2
+    );
     assert_eq!(rows[0]["name"], "Renamed");
     assert_eq!(rows[0]["cosell_referralid"], "O'Neil-1");
+    // A key value outside ASCII comes back percent-encoded in the entity id.
+    let accented = table
+        .upsert(
+            RecordKey::alternate([("cosell_referralid", "Müller 1")]),
+            &json!({"name": "Accented"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        accented
+            .entity_id
+            .as_deref()
+            .unwrap()
+            .ends_with("(cosell_referralid='M%C3%BCller%201')"),
+        "{:?}",
+        accented.entity_id
+    );
     // Upsert by primary key creates the row with the caller's GUID.
     let chosen = Uuid::new_v4();
     let by_id = table

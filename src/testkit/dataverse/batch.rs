@@ -87,6 +87,9 @@ pub(crate) fn execute(service: &DataverseService, state: &mut State, call: &Call
     let mut reply = ServiceReply::empty(OPERATION, batch_status)
         .with_header("odata-version", "4.0")
         .with_header("content-type", &content_type);
+    if continue_on_error {
+        reply = reply.with_header("preference-applied", "odata.continue-on-error");
+    }
     reply.body = Bytes::from(body);
     reply
 }

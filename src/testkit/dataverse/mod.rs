@@ -64,6 +64,10 @@ pub const DATAVERSE_ORG_URL: &str = "https://emulator.crm.dynamics.com";
 /// The path every Web API request starts with.
 const API_PATH: &str = "/api/data/v9.2/";
 
+/// What an entity URL escapes in key values.
+const ENTITY_URL_ESCAPES: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'%');
+
 /// The header that keeps a write from triggering flows.
 const SUPPRESS_FLOWS: &str = "mscrm.suppresscallbackregistrationexpanderjob";
 
@@ -246,8 +250,13 @@ impl DataverseService {
         Ok((table, key))
     }
 
+    /// The absolute URL of a row; key values outside printable ASCII are percent-encoded.
     fn entity_url(&self, segment: &str) -> String {
-        format!("{}{segment}", self.base)
+        format!(
+            "{}{}",
+            self.base,
+            percent_encoding::utf8_percent_encode(segment, ENTITY_URL_ESCAPES)
+        )
     }
 
     fn query(&self, state: &State, call: &Call, operation: &'static str) -> DvResult<ServiceReply> {
