@@ -1475,3 +1475,89 @@ async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups(
         "keys stay unique"
     );
 }
+
+#[tokio::test]
+async fn an_added_table_and_column_take_the_same_operations() {
+    let (emulator, client) = emulated().await;
+    let control = emulator.dataverse();
+    control
+        .add_table(
+            "cosell_auditentry",
+            "cosell_auditentries",
+            "cosell_name",
+            [
+                (
+                    "cosell_attempts".to_string(),
+                    cosell::testkit::ColumnKind::Integer,
+                ),
+                (
+                    "cosell_opportunityid".to_string(),
+                    cosell::testkit::ColumnKind::Lookup(vec![(
+                        "cosell_opportunityid".to_string(),
+                        "opportunities".to_string(),
+                    )]),
+                ),
+            ],
+        )
+        .unwrap();
+    control
+        .add_column(
+            "opportunities",
+            "new_externalid",
+            cosell::testkit::ColumnKind::Text { max_length: 50 },
+        )
+        .unwrap();
+    control
+        .add_alternate_key("opportunities", &["new_externalid"])
+        .unwrap();
+    let opportunity = client
+        .opportunities()
+        .upsert(
+            RecordKey::alternate([("new_externalid", "SF-006")]),
+            &json!({"name": "From Salesforce"}),
+        )
+        .await
+        .unwrap();
+    assert!(opportunity.id.is_none());
+    let opportunity = control.records("opportunities")[0]["opportunityid"]
+        .as_str()
+        .unwrap()
+        .parse::<Uuid>()
+        .unwrap();
+    let audit = client.table("cosell_auditentries");
+    let entry = audit
+        .create(&json!({
+            "cosell_name": "pushed",
+            "cosell_attempts": 1,
+            "cosell_opportunityid@odata.bind": format!("/opportunities({opportunity})"),
+        }))
+        .await
+        .unwrap();
+    audit
+        .update(entry, &json!({"cosell_attempts": 2}))
+        .await
+        .unwrap();
+    let rows: Vec<Value> = audit
+        .query(&Query::new().filter(Filter::eq("_cosell_opportunityid_value", opportunity)))
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["cosell_attempts"], 2);
+    let metadata = client.table_metadata("cosell_auditentry").await.unwrap();
+    assert_eq!(
+        metadata.entity_set_name.as_deref(),
+        Some("cosell_auditentries")
+    );
+    assert_eq!(
+        metadata
+            .column("cosell_opportunityid")
+            .unwrap()
+            .attribute_type
+            .as_deref(),
+        Some("Lookup")
+    );
+    audit.delete(entry).await.unwrap();
+    assert!(control.records("cosell_auditentries").is_empty());
+    assert!(control.add_table("account", "others", "name", []).is_err());
+}

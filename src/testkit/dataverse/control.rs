@@ -249,6 +249,18 @@ impl DataverseControl {
     }
 
     /// The `tag` of each write to one row, in order (`None` for untagged writes).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell::testkit::Emulator::start().await.unwrap();
+    /// let dataverse = emulator.dataverse();
+    /// let id = dataverse.seed("accounts", serde_json::json!({"name": "Fabrikam"})).unwrap();
+    /// dataverse.edit("accounts", id, serde_json::json!({"name": "Fabrikam Inc."})).unwrap();
+    /// // Seeding and edits are a CRM user's: untagged.
+    /// assert_eq!(dataverse.tags("accounts", id), vec![None, None]);
+    /// assert_eq!(dataverse.writes().len(), 2);
+    /// # });
+    /// ```
     pub fn tags(&self, entity_set: &str, id: Uuid) -> Vec<Option<String>> {
         lock(&self.state)
             .writes
@@ -288,6 +300,27 @@ impl DataverseControl {
     /// (`cosell_auditentries`), its primary name column and other columns. The primary key is
     /// `<logical_name>id`; `createdon`, `modifiedon`, `versionnumber`, `createdby` and
     /// `modifiedby` are added as on every table.
+    ///
+    /// ```
+    /// use cosell::testkit::{ColumnKind, Emulator};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = Emulator::start().await.unwrap();
+    /// let dataverse = emulator.dataverse();
+    /// dataverse
+    ///     .add_table(
+    ///         "cosell_auditentry",
+    ///         "cosell_auditentries",
+    ///         "cosell_name",
+    ///         [("cosell_attempts".to_string(), ColumnKind::Integer)],
+    ///     )
+    ///     .unwrap();
+    /// let id = dataverse
+    ///     .seed("cosell_auditentries", serde_json::json!({"cosell_name": "sync", "cosell_attempts": 2}))
+    ///     .unwrap();
+    /// assert_eq!(dataverse.record("cosell_auditentries", id).unwrap()["cosell_attempts"], 2);
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`Error::Validation`] when a table with that name or entity set exists.
