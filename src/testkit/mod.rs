@@ -35,8 +35,8 @@ mod salesforce;
 mod tokens;
 
 pub use dataverse::{
-    ColumnKind, DATAVERSE_ORG_URL, DataverseControl, DataverseSample,
-    WriteRecord as DataverseWrite, WriteSource as DataverseWriteSource,
+    ColumnKind, DATAVERSE_ORG_URL, DataverseControl, DataverseSample, DataverseWrite,
+    DataverseWriteSource,
 };
 pub use faults::{Fault, FaultPlan, FaultRule, Trigger};
 pub use frame::{

@@ -42,7 +42,7 @@ pub(crate) fn execute(service: &DataverseService, state: &mut State, call: &Call
     if call.method != Method::POST {
         return DvError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "0x80060888",
+            super::error::ODATA_ERROR,
             "The HTTP method is not allowed for the segment '$batch'.",
         )
         .reply(OPERATION);

@@ -9,7 +9,7 @@ use super::error::DvError;
 use super::key::RowKey;
 use super::query::{self, Preferences};
 use super::schema::{Column, ColumnKind, TableDef};
-use super::store::{State, WriteContext, WriteRecord};
+use super::store::{DataverseWrite, State, WriteContext};
 use crate::error::{Error, Result};
 use crate::http::lock;
 
@@ -244,7 +244,7 @@ impl DataverseControl {
     }
 
     /// Every write since the emulator started (seeding excluded), in order.
-    pub fn writes(&self) -> Vec<WriteRecord> {
+    pub fn writes(&self) -> Vec<DataverseWrite> {
         lock(&self.state).writes.clone()
     }
 

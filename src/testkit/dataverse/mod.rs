@@ -55,7 +55,7 @@ use store::{State, WriteContext};
 
 pub use control::{DataverseControl, DataverseSample};
 pub use schema::ColumnKind;
-pub use store::{WriteRecord, WriteSource};
+pub use store::{DataverseWrite, DataverseWriteSource};
 
 /// The emulated organisation: tokens must be issued for this audience (scope
 /// `https://emulator.crm.dynamics.com/.default`), and it is the origin a real client would use.
@@ -221,7 +221,7 @@ impl DataverseService {
             _ => Err(match call.segments.first() {
                 Some(segment) if call.segments.len() == 1 => DvError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "0x80060888",
+                    error::ODATA_ERROR,
                     format!(
                         "The HTTP method '{}' is not allowed for the segment '{segment}'.",
                         call.method

@@ -412,15 +412,13 @@ impl TableDef {
 }
 
 fn opportunity() -> TableDef {
-    let mut close_probability = Column::new("closeprobability", ColumnKind::Integer);
-    close_probability.required = "None";
     TableDef::new("opportunity", "opportunities", "name")
         .with(memo("description"))
         .with(Column::new("estimatedvalue", ColumnKind::Money))
         .with(Column::new("estimatedclosedate", ColumnKind::DateOnly))
         .with(Column::new("actualvalue", ColumnKind::Money))
         .with(Column::new("actualclosedate", ColumnKind::DateOnly))
-        .with(close_probability)
+        .with(Column::new("closeprobability", ColumnKind::Integer))
         .with(Column::new("budgetamount", ColumnKind::Money))
         .with(Column::new(
             "isrevenuesystemcalculated",

@@ -59,7 +59,7 @@ pub(crate) struct Table {
 /// Who made a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub enum WriteSource {
+pub enum DataverseWriteSource {
     /// A client of the Web API (the application user).
     Api,
     /// A CRM user, through the control API.
@@ -68,7 +68,7 @@ pub enum WriteSource {
 
 /// One write to the emulated organisation, as a plug-in would see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WriteRecord {
+pub struct DataverseWrite {
     /// The table's entity set (`opportunities`).
     pub entity_set: String,
     /// The row.
@@ -80,7 +80,7 @@ pub struct WriteRecord {
     /// Whether the write carried `MSCRM.SuppressCallbackRegistrationExpanderJob: true`.
     pub flows_suppressed: bool,
     /// Who wrote.
-    pub source: WriteSource,
+    pub source: DataverseWriteSource,
     /// The row's `versionnumber` after the write (0 for a delete).
     pub version: u64,
 }
@@ -104,11 +104,11 @@ impl WriteContext {
         }
     }
 
-    fn source(&self) -> WriteSource {
+    fn source(&self) -> DataverseWriteSource {
         if self.crm_user {
-            WriteSource::CrmUser
+            DataverseWriteSource::CrmUser
         } else {
-            WriteSource::Api
+            DataverseWriteSource::Api
         }
     }
 }
@@ -118,7 +118,7 @@ impl WriteContext {
 pub(crate) struct State {
     pub(crate) tables: Vec<Table>,
     pub(crate) version: u64,
-    pub(crate) writes: Vec<WriteRecord>,
+    pub(crate) writes: Vec<DataverseWrite>,
 }
 
 /// Stamps are whole seconds, as the service returns them.
@@ -247,7 +247,7 @@ impl State {
         version: u64,
         ctx: &WriteContext,
     ) {
-        self.writes.push(WriteRecord {
+        self.writes.push(DataverseWrite {
             entity_set: entity_set.to_owned(),
             id,
             operation,
@@ -486,7 +486,7 @@ impl State {
                 }
                 continue;
             }
-            if name.starts_with('@') || name.contains('@') {
+            if name.contains('@') {
                 // Annotations (`@odata.etag`, formatted values) are ignored on write.
                 continue;
             }
