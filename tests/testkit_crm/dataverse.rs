@@ -764,6 +764,44 @@ async fn every_filter_form_the_builder_emits_is_evaluated_on_seeded_rows() {
             n(&["50% off"]),
         ),
         (
+            Filter::crm_function(
+                "On",
+                "estimatedclosedate",
+                &[ODataValue::from(date(2025, 1, 15))],
+            ),
+            n(&["50% off"]),
+        ),
+        (
+            Filter::crm_function(
+                "OnOrAfter",
+                "estimatedclosedate",
+                &[ODataValue::from(date(2025, 6, 30))],
+            ),
+            n(&["500 off", "a_b"]),
+        ),
+        (
+            Filter::crm_function("LastXDays", "createdon", &[ODataValue::from(1)])
+                .and(Filter::crm_function("Today", "modifiedon", &[])),
+            n(&["50% off", "500 off", "a_b", "axb", "O'Neil [deal]"]),
+        ),
+        (
+            Filter::crm_function("OlderThanXDays", "modifiedon", &[ODataValue::from(1)]),
+            n(&[]),
+        ),
+        (
+            Filter::crm_function("NextXDays", "createdon", &[ODataValue::from(1)]),
+            n(&["50% off", "500 off", "a_b", "axb", "O'Neil [deal]"]),
+        ),
+        (
+            // Seeded by the CRM user, queried as the application user.
+            Filter::crm_function("EqualUserId", "createdby", &[]),
+            n(&[]),
+        ),
+        (
+            Filter::crm_function("NotEqualUserId", "ownerid", &[]),
+            n(&["50% off", "500 off", "a_b", "axb", "O'Neil [deal]"]),
+        ),
+        (
             Filter::crm_function("NotNull", "cosell_referralid", &[]),
             n(&["O'Neil [deal]"]),
         ),
@@ -787,7 +825,9 @@ async fn a_filter_outside_the_subset_is_a_400_as_for_a_malformed_query() {
         "nosuchcolumn eq 1",
         "statecode eq 'open'",
         "contains(statecode,'1')",
-        "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue='3')",
+        "Microsoft.Dynamics.CRM.Above(PropertyName='parentaccountid',PropertyValue='x')",
+        "Microsoft.Dynamics.CRM.LastXDays(PropertyName='name',PropertyValue='3')",
+        "Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='not a date')",
     ] {
         let err = client
             .pipeline()
@@ -802,7 +842,7 @@ async fn a_filter_outside_the_subset_is_a_400_as_for_a_malformed_query() {
     // The typed builder's unsupported function gets the same answer.
     let err = names(
         &client,
-        Filter::crm_function("LastXDays", "createdon", &[ODataValue::from(3)]),
+        Filter::crm_function("UnderOrEqual", "parentaccountid", &[ODataValue::from(3)]),
     )
     .await
     .unwrap_err();

@@ -3,9 +3,12 @@
 //! Comparisons (`eq ne gt ge lt le`) of a property (or a `lookup/column` path) with a literal
 //! (`null`, `true`/`false`, numbers, `'text'` with `''` escapes, GUIDs, dates, date-times);
 //! `and`, `or`, `not`, parentheses; `contains`/`startswith`/`endswith` with SQL `LIKE`
-//! wildcards (`[%]`, `[_]`, `[[]` escape them); `Microsoft.Dynamics.CRM.In`, `NotIn`,
-//! `Between`, `NotBetween`, `ContainValues`, `DoesNotContainValues`, `Null`, `NotNull`; the
-//! bare `true`/`false`. Anything else is a 400 with the service's syntax error.
+//! wildcards (`[%]`, `[_]`, `[[]` escape them); the query functions
+//! `Microsoft.Dynamics.CRM.In`, `NotIn`, `Between`, `NotBetween`, `ContainValues`,
+//! `DoesNotContainValues`, `Null`, `NotNull`, `On`, `NotOn`, `OnOrAfter`, `OnOrBefore`,
+//! `Today`, `Yesterday`, `Tomorrow`, `LastXDays`, `NextXDays`, `LastXHours`, `NextXHours`,
+//! `OlderThanXDays`, `EqualUserId`, `NotEqualUserId` (dates in UTC; the user is the application
+//! user); the bare `true`/`false`. Anything else is a 400 with the service's syntax error.
 
 use std::cmp::Ordering;
 
@@ -17,7 +20,7 @@ use uuid::Uuid;
 
 use super::error::{DvError, DvResult};
 use super::schema::{ColumnKind, TableDef};
-use super::store::{Row, State};
+use super::store::{APPLICATION_USER, Row, State};
 
 /// A literal in a `$filter` or a key.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +65,7 @@ pub(crate) enum Expr {
 }
 
 const CRM_PREFIX: &str = "Microsoft.Dynamics.CRM.";
-const CRM_FUNCTIONS: [&str; 8] = [
+const CRM_FUNCTIONS: [&str; 22] = [
     "In",
     "NotIn",
     "Between",
@@ -71,7 +74,53 @@ const CRM_FUNCTIONS: [&str; 8] = [
     "DoesNotContainValues",
     "Null",
     "NotNull",
+    "On",
+    "NotOn",
+    "OnOrAfter",
+    "OnOrBefore",
+    "Today",
+    "Yesterday",
+    "Tomorrow",
+    "LastXDays",
+    "NextXDays",
+    "LastXHours",
+    "NextXHours",
+    "OlderThanXDays",
+    "EqualUserId",
+    "NotEqualUserId",
 ];
+
+/// Functions of a date column taking a number of days or hours.
+const RELATIVE_DATE_FUNCTIONS: [&str; 5] = [
+    "LastXDays",
+    "NextXDays",
+    "LastXHours",
+    "NextXHours",
+    "OlderThanXDays",
+];
+
+/// Functions of a date column taking a date.
+const DAY_FUNCTIONS: [&str; 4] = ["On", "NotOn", "OnOrAfter", "OnOrBefore"];
+
+/// Functions without values.
+const NO_VALUE_FUNCTIONS: [&str; 7] = [
+    "Null",
+    "NotNull",
+    "Today",
+    "Yesterday",
+    "Tomorrow",
+    "EqualUserId",
+    "NotEqualUserId",
+];
+
+/// The type a function's values are read as.
+fn argument_kind(function: &str, column: &ColumnKind) -> ColumnKind {
+    if RELATIVE_DATE_FUNCTIONS.contains(&function) {
+        ColumnKind::Integer
+    } else {
+        column.clone()
+    }
+}
 
 struct Parser<'a> {
     text: &'a str,
@@ -401,10 +450,15 @@ pub(crate) fn check(expr: &Expr, table: &TableDef, state: &State) -> DvResult<()
             }
         }
         Expr::Crm(function, path, values) => {
+            let path = &crm_path(path, table);
             let kind = resolve(path, table, state)?;
-            let arity_ok = match function.as_str() {
-                "Null" | "NotNull" => values.is_empty(),
+            let function = function.as_str();
+            let arity_ok = match function {
+                f if NO_VALUE_FUNCTIONS.contains(&f) => values.is_empty(),
                 "Between" | "NotBetween" => values.len() == 2,
+                f if DAY_FUNCTIONS.contains(&f) || RELATIVE_DATE_FUNCTIONS.contains(&f) => {
+                    values.len() == 1
+                }
                 _ => !values.is_empty(),
             };
             if !arity_ok {
@@ -412,7 +466,22 @@ pub(crate) fn check(expr: &Expr, table: &TableDef, state: &State) -> DvResult<()
                     "Microsoft.Dynamics.CRM.{function}: wrong number of property values."
                 )));
             }
-            if matches!(function.as_str(), "ContainValues" | "DoesNotContainValues")
+            let dated = DAY_FUNCTIONS.contains(&function)
+                || RELATIVE_DATE_FUNCTIONS.contains(&function)
+                || matches!(function, "Today" | "Yesterday" | "Tomorrow");
+            if dated && !matches!(kind, ColumnKind::DateOnly | ColumnKind::DateTime) {
+                return Err(DvError::odata(format!(
+                    "Microsoft.Dynamics.CRM.{function} applies only to date columns."
+                )));
+            }
+            if matches!(function, "EqualUserId" | "NotEqualUserId")
+                && !matches!(kind, ColumnKind::Lookup(_))
+            {
+                return Err(DvError::odata(format!(
+                    "Microsoft.Dynamics.CRM.{function} applies only to lookups."
+                )));
+            }
+            if matches!(function, "ContainValues" | "DoesNotContainValues")
                 && !matches!(kind, ColumnKind::Choices(_))
             {
                 return Err(DvError::odata(format!(
@@ -420,8 +489,9 @@ pub(crate) fn check(expr: &Expr, table: &TableDef, state: &State) -> DvResult<()
                      columns."
                 )));
             }
+            let argument = argument_kind(function, &kind);
             for value in values {
-                coerce_for(&kind, value)?;
+                coerce_for(&argument, value)?;
             }
             Ok(())
         }
@@ -553,12 +623,14 @@ pub(crate) fn matches(expr: &Expr, table: &TableDef, row: &Row, state: &State) -
             like_match(&pattern, &text)
         }
         Expr::Crm(function, path, values) => {
+            let path = &crm_path(path, table);
             let Some((kind, value)) = lookup_value(path, table, row, state) else {
                 return false;
             };
+            let argument = argument_kind(function, &kind);
             let values: Vec<Literal> = values
                 .iter()
-                .filter_map(|v| coerce_for(&kind, v).ok())
+                .filter_map(|v| coerce_for(&argument, v).ok())
                 .collect();
             let any_eq = || values.iter().any(|v| compare(&kind, &value, Op::Eq, v));
             let between = || {
@@ -591,9 +663,78 @@ pub(crate) fn matches(expr: &Expr, table: &TableDef, row: &Row, state: &State) -
                 "DoesNotContainValues" => !contains_any(),
                 "Null" => value.is_null(),
                 "NotNull" => !value.is_null(),
-                _ => false,
+                "EqualUserId" => value.as_str() == Some(APPLICATION_USER.to_string().as_str()),
+                "NotEqualUserId" => {
+                    !value.is_null()
+                        && value.as_str() != Some(APPLICATION_USER.to_string().as_str())
+                }
+                other => dated(other, &kind, &value, values.first()),
             }
         }
+    }
+}
+
+/// Query functions name a lookup by its column (`ownerid`); the row holds `_ownerid_value`.
+fn crm_path(path: &[String], table: &TableDef) -> Vec<String> {
+    match path {
+        [name] => match table.column(name) {
+            Some(column) if matches!(column.kind, ColumnKind::Lookup(_)) => vec![column.property()],
+            _ => path.to_vec(),
+        },
+        _ => path.to_vec(),
+    }
+}
+
+/// The date functions, in UTC: days compare by calendar day, hours by instant.
+fn dated(function: &str, kind: &ColumnKind, value: &Value, argument: Option<&Literal>) -> bool {
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    let utc = jiff::tz::TimeZone::UTC;
+    let instant = match kind {
+        ColumnKind::DateOnly => text
+            .parse::<Date>()
+            .ok()
+            .and_then(|d| utc.to_timestamp(d.at(0, 0, 0, 0)).ok()),
+        _ => text.parse::<Timestamp>().ok(),
+    };
+    let Some(instant) = instant else {
+        return false;
+    };
+    let now = Timestamp::now();
+    let day = utc.to_datetime(instant).date();
+    let today = utc.to_datetime(now).date();
+    let shift = |days: i64| today.checked_add(jiff::Span::new().days(days)).ok();
+    let count = match argument {
+        Some(Literal::Int(n)) => Some(*n),
+        _ => None,
+    };
+    let wanted_day = match argument {
+        Some(Literal::Date(d)) => Some(*d),
+        Some(Literal::Timestamp(t)) => Some(utc.to_datetime(*t).date()),
+        _ => None,
+    };
+    let hours = |n: i64| jiff::SignedDuration::from_hours(n);
+    match (function, count, wanted_day) {
+        ("On", _, Some(d)) => day == d,
+        ("NotOn", _, Some(d)) => day != d,
+        ("OnOrAfter", _, Some(d)) => day >= d,
+        ("OnOrBefore", _, Some(d)) => day <= d,
+        ("Today", _, _) => day == today,
+        ("Yesterday", _, _) => Some(day) == shift(-1),
+        ("Tomorrow", _, _) => Some(day) == shift(1),
+        ("LastXDays", Some(n), _) => shift(-n).is_some_and(|from| from <= day && day <= today),
+        ("NextXDays", Some(n), _) => shift(n).is_some_and(|to| today <= day && day <= to),
+        ("LastXHours", Some(n), _) => now
+            .checked_sub(hours(n))
+            .is_ok_and(|from| from <= instant && instant <= now),
+        ("NextXHours", Some(n), _) => now
+            .checked_add(hours(n))
+            .is_ok_and(|to| now <= instant && instant <= to),
+        ("OlderThanXDays", Some(n), _) => now
+            .checked_sub(hours(n.saturating_mul(24)))
+            .is_ok_and(|before| instant < before),
+        _ => false,
     }
 }
 
