@@ -1531,6 +1531,30 @@ async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups(
         emulator.dataverse().seed_sample().is_err(),
         "keys stay unique"
     );
+    // The crate's typed read of flagged opportunities, as in the module example.
+    let columns = cosell::dataverse::CoSellColumns::default();
+    let typed = client
+        .opportunities()
+        .query::<Opportunity>(
+            &Query::new()
+                .select(Opportunity::STANDARD_COLUMNS)
+                .select(columns.names())
+                .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)))
+                .page_size(200),
+        )
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(typed.len(), 1);
+    let fields = typed[0].cosell(&columns).unwrap();
+    assert_eq!(fields.referral_id.as_deref(), Some("REF-0001"));
+    assert_eq!(fields.help_requested, Some(vec![1, 9]));
+    assert_eq!(typed[0].customer_id, Some(sample.accounts[0]));
+    assert_eq!(typed[0].parent_contact_id, Some(sample.contacts[0]));
+    assert_eq!(
+        typed[0].transaction_currency_id,
+        emulator.dataverse().currency_id("USD")
+    );
 }
 
 #[tokio::test]
