@@ -433,6 +433,7 @@ impl DataverseService {
         options.expand.clear();
         let mut body = call.json_object()?;
         let index = state.find(&def.entity_set, &key)?;
+        let current_etag = index.and_then(|i| table.rows.get(i)).map(store::Row::etag);
         let ctx = merge(ctx, call);
         let if_match = call.condition("if-match");
         let if_none_match = call.condition("if-none-match");
@@ -443,12 +444,7 @@ impl DataverseService {
                 }
                 if let Some(etag) = if_match
                     && etag != "*"
-                    && state
-                        .tables
-                        .iter()
-                        .find(|t| t.def.entity_set == def.entity_set)
-                        .and_then(|t| t.rows.get(index))
-                        .is_some_and(|r| r.etag() != etag)
+                    && current_etag.as_deref() != Some(etag)
                 {
                     return Err(DvError::version_mismatch());
                 }
