@@ -1642,3 +1642,44 @@ async fn an_added_table_and_column_take_the_same_operations() {
     assert!(control.records("cosell_auditentries").is_empty());
     assert!(control.add_table("account", "others", "name", []).is_err());
 }
+
+#[tokio::test]
+async fn malformed_and_oversized_batches_are_refused_whole() {
+    let (emulator, client) = emulated().await;
+    let post = |body: String, content_type: &str| {
+        client
+            .pipeline()
+            .post(["$batch"])
+            .body(body, content_type)
+            .send()
+    };
+    let err = post("not multipart".into(), "multipart/mixed; boundary=b")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest));
+    let err = post("{}".into(), "application/json").await.unwrap_err();
+    assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest));
+    let part = "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+                GET /api/data/v9.2/WhoAmI HTTP/1.1\r\nAccept: application/json\r\n\r\n";
+    let err = post(
+        format!("{}--b--\r\n", part.repeat(1001)),
+        "multipart/mixed; boundary=b",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("1000"), "{err}");
+    // At the limit, every part is answered.
+    let response = post(
+        format!("{}--b--\r\n", part.repeat(1000)),
+        "multipart/mixed; boundary=b",
+    )
+    .await
+    .unwrap();
+    let parts = cosell::dataverse::read_batch_response(
+        response.header("content-type").unwrap(),
+        &response.body,
+    )
+    .unwrap();
+    assert_eq!(parts.len(), 1000);
+    assert!(emulator.dataverse().writes().is_empty());
+}

@@ -16,6 +16,9 @@ use crate::testkit::frame::ServiceReply;
 
 const OPERATION: &str = "dataverse.batch";
 
+/// The most operations one batch may hold.
+const MAX_OPERATIONS: usize = 1000;
+
 /// One request inside a batch.
 struct Part {
     content_id: Option<String>,
@@ -269,6 +272,22 @@ fn parse(call: &Call) -> Result<Vec<Item>, DvError> {
     }
     if items.is_empty() {
         return Err(malformed());
+    }
+    let operations: usize = items
+        .iter()
+        .map(|item| match item {
+            Item::Single(_) => 1,
+            Item::ChangeSet(parts) => parts.len(),
+        })
+        .sum();
+    if operations > MAX_OPERATIONS {
+        return Err(DvError::bad_request(
+            super::error::INVALID_ARGUMENT,
+            format!(
+                "The number of requests in a batch ({operations}) exceeds the maximum of \
+                 {MAX_OPERATIONS}."
+            ),
+        ));
     }
     Ok(items)
 }
