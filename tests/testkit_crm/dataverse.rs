@@ -1365,13 +1365,18 @@ async fn tokens_must_be_issued_for_the_emulated_organisation() {
         .build()
         .unwrap();
     assert!(client.currency_id("USD").await.unwrap_err().is_auth());
-    assert!(
-        emulator_client(&emulator, RetryPolicy::none())
-            .currency_id("USD")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let good = emulator_client(&emulator, RetryPolicy::none());
+    assert!(good.currency_id("USD").await.unwrap().is_some());
+    // A revoked token is refused once; the client fetches a new one and replays.
+    emulator.tokens().revoke_all();
+    assert!(good.currency_id("EUR").await.unwrap().is_some());
+    let statuses: Vec<u16> = emulator
+        .journal()
+        .iter()
+        .filter(|e| e.api == EmulatedApi::Dataverse)
+        .map(|e| e.status.as_u16())
+        .collect();
+    assert_eq!(statuses[statuses.len() - 2..], [401, 200]);
 }
 
 #[tokio::test]
