@@ -34,7 +34,10 @@ mod partner_center;
 mod salesforce;
 mod tokens;
 
-pub use dataverse::DataverseControl;
+pub use dataverse::{
+    ColumnKind, DATAVERSE_ORG_URL, DataverseControl, DataverseSample, DataverseWrite,
+    DataverseWriteSource,
+};
 pub use faults::{Fault, FaultPlan, FaultRule, Trigger};
 pub use frame::{
     EmulatedApi, EmulatedService, Emulator, EmulatorPorts, EmulatorUrls, ServiceReply,

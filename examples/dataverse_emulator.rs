@@ -1,0 +1,85 @@
+//! The Dataverse client against the in-process emulator: no credentials, no network.
+//!
+//! Seeds a sample organisation, reads the opportunities flagged for co-sell sync, updates one
+//! with its ETag as `cosell` would, then plays a CRM user editing it, and prints what the
+//! emulated organisation recorded.
+//!
+//! Run with `cargo run --example dataverse_emulator --features testkit`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
+use cosell::testkit::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> cosell::Result<()> {
+    let emulator = Emulator::start().await?;
+    let control = emulator.dataverse();
+    control.seed_sample()?;
+
+    let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso")?;
+    let credentials = ClientCredentials::new(
+        authority,
+        "app",
+        "secret".to_string().into(),
+        format!("{DATAVERSE_ORG_URL}/.default"),
+    )?;
+    let dataverse = Dataverse::builder(&emulator.urls().dataverse)
+        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+        .origin_tag("cosell")
+        .suppress_flows(true)
+        .build()?;
+
+    let columns = CoSellColumns::default();
+    let query = Query::new()
+        .select(Opportunity::STANDARD_COLUMNS)
+        .select(columns.names())
+        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)));
+    let flagged = dataverse
+        .opportunities()
+        .query::<Opportunity>(&query)
+        .collect_all()
+        .await?;
+    for row in &flagged {
+        let fields = row.cosell(&columns)?;
+        println!(
+            "{:?}: {:?}, referral {:?}, etag {:?}",
+            row.name, row.estimated_value, fields.referral_id, row.etag
+        );
+        if let (Some(id), Some(etag)) = (row.id, row.etag.as_deref()) {
+            dataverse
+                .opportunities()
+                .update_if_match(id, &serde_json::json!({"closeprobability": 70}), etag)
+                .await?;
+            control.edit(
+                "opportunities",
+                id,
+                serde_json::json!({"description": "called the customer"}),
+            )?;
+        }
+    }
+    for write in control.writes() {
+        println!(
+            "{} {}({}) tag={:?} by {:?} -> version {}",
+            write.operation, write.entity_set, write.id, write.tag, write.source, write.version
+        );
+    }
+    println!(
+        "requests: {} queries, {} updates",
+        emulator.count(EmulatedApi::Dataverse, "dataverse.query"),
+        emulator.count(EmulatedApi::Dataverse, "dataverse.update")
+    );
+    Ok(())
+}
