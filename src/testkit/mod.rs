@@ -41,6 +41,8 @@ pub use frame::{
     ServiceRequest,
 };
 pub use journal::JournalEntry;
-pub use partner_center::PartnerCenterControl;
+pub use partner_center::{
+    Delivery, DeliveryAttempt, DeliveryPolicy, DeliveryState, PartnerCenterControl,
+};
 pub use salesforce::SalesforceControl;
 pub use tokens::{SALESFORCE_AUDIENCE, TokenCheck, TokenStore};
