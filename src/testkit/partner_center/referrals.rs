@@ -254,19 +254,22 @@ impl ReferralsService {
         id: &str,
         if_match: Option<&str>,
         next: impl FnOnce(&Document) -> Result<Document, String>,
-    ) -> Result<Document, ServiceReply> {
+    ) -> Result<Document, Box<ServiceReply>> {
         let (saved, related) = {
             let mut store = lock(&self.state.referrals);
-            let current = store.get(id).ok_or_else(|| not_found(operation, id))?;
+            let current = store
+                .get(id)
+                .ok_or_else(|| Box::new(not_found(operation, id)))?;
             if if_match.is_some_and(|m| !if_match_holds(m, current)) {
-                return Err(stale(operation));
+                return Err(Box::new(stale(operation)));
             }
-            let next = next(current).map_err(|message| bad_request(operation, &message))?;
+            let next =
+                next(current).map_err(|message| Box::new(bad_request(operation, &message)))?;
             transitions::check(current, &next)
-                .map_err(|message| transition_refused(operation, &message))?;
+                .map_err(|message| Box::new(transition_refused(operation, &message)))?;
             let saved = store
                 .replace(id, next)
-                .ok_or_else(|| not_found(operation, id))?;
+                .ok_or_else(|| Box::new(not_found(operation, id)))?;
             let related = store.has_related(&saved);
             (saved, related)
         };
@@ -284,7 +287,7 @@ impl ReferralsService {
             patch::apply(current, &operations)
         }) {
             Ok(saved) => saved,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let representation = request
             .header("prefer")
@@ -319,7 +322,7 @@ impl ReferralsService {
         }
         match self.write(OP, id, Some(if_match), |_| Ok(body)) {
             Ok(saved) => referral_reply(OP, StatusCode::OK, self.base(), &saved),
-            Err(reply) => reply,
+            Err(reply) => *reply,
         }
     }
 }
