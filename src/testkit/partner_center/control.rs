@@ -141,6 +141,19 @@ impl PartnerCenterControl {
     /// Plays Microsoft updating a referral with a patch (the transition table applies);
     /// `referral-updated` is delivered.
     ///
+    /// ```
+    /// use cosell::partner_center::referrals::ReferralPatch;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell::testkit::Emulator::start().await.unwrap();
+    /// let pc = emulator.partner_center();
+    /// let shared = pc.share_referral(&Default::default()).unwrap();
+    /// let id = shared.id.as_deref().unwrap();
+    /// let updated = pc.update_referral(id, &ReferralPatch::new().notes("from Microsoft")).unwrap();
+    /// assert_ne!(updated.e_tag, shared.e_tag);
+    /// # });
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Validation`] for an unknown id, a patch that does not apply, or a transition
     /// the table rules out.
@@ -181,6 +194,13 @@ impl PartnerCenterControl {
 
     /// How many referrals a listing page holds, from 1 to 100 (default 100, the service's
     /// maximum): smaller pages exercise paging with fewer referrals.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell::testkit::Emulator::start().await.unwrap();
+    /// emulator.partner_center().set_page_size(2);
+    /// # });
+    /// ```
     pub fn set_page_size(&self, size: usize) {
         self.state
             .page_size
@@ -195,6 +215,19 @@ impl PartnerCenterControl {
 
     /// Sets (or with `None` removes) the tenant's registration, as another integration (the
     /// co-sell connector, a CSP platform) would.
+    ///
+    /// ```
+    /// use cosell::partner_center::webhooks::WebhookRegistration;
+    /// use cosell::webhook::EventName;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell::testkit::Emulator::start().await.unwrap();
+    /// let pc = emulator.partner_center();
+    /// let connector = WebhookRegistration::new("https://connector.example/hook", EventName::REFERRAL_EVENTS);
+    /// pc.set_registration(Some(&connector)).unwrap();
+    /// assert_eq!(pc.registration().unwrap().webhook_url, connector.webhook_url);
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`Error::Validation`] for a registration without a usable URL or with an unknown event.
@@ -222,6 +255,21 @@ impl PartnerCenterControl {
     }
 
     /// How deliveries are attempted from now on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cosell::testkit::DeliveryPolicy;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell::testkit::Emulator::start().await.unwrap();
+    /// emulator.partner_center().set_delivery_policy(DeliveryPolicy {
+    ///     max_attempts: 3,
+    ///     retry_delay: Duration::from_millis(1),
+    ///     ..DeliveryPolicy::default()
+    /// });
+    /// assert!(emulator.partner_center().parked().is_empty());
+    /// # });
+    /// ```
     pub fn set_delivery_policy(&self, policy: DeliveryPolicy) {
         self.state.deliveries.set_policy(policy);
     }

@@ -68,6 +68,7 @@ pub enum DeliveryState {
 
 /// One attempt of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryAttempt {
     /// The receiver's status, if it answered.
     pub status: Option<u16>,
@@ -86,6 +87,7 @@ impl DeliveryAttempt {
 
 /// One event sent (or to be sent) to the registered URL.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Delivery {
     /// The delivery's number, from 0, in dispatch order.
     pub id: usize,
