@@ -1237,3 +1237,71 @@ async fn the_emulator_serves_only_its_certificate() {
     let other = url.replace("pcnotifications", "other");
     assert_eq!(reqwest::get(&other).await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn small_pages_resume_with_the_same_query_and_respect_top() {
+    let b = Bench::emulator().await;
+    let pc = b.emulated().unwrap().partner_center();
+    pc.set_page_size(2);
+    for i in 0..5 {
+        pc.seed_referral(&referral(&format!("r{i}"), "New", "Pending", "Incoming"))
+            .unwrap();
+    }
+    let listed = b
+        .referrals
+        .referrals()
+        .list()
+        .status(ReferralStatus::New)
+        .order_by(ReferralOrderField::UpdatedDateTime, SortOrder::Descending)
+        .top(4)
+        .pager()
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(names(&listed), ["r4", "r3", "r2", "r1"]);
+    let emulator = b.emulated().unwrap();
+    assert_eq!(
+        emulator.count(EmulatedApi::PartnerCenterReferrals, "referrals.list"),
+        2
+    );
+    let second = emulator.journal().pop().unwrap();
+    let query = second.query.unwrap();
+    assert!(query.contains("%24skiptoken=2"), "{query}");
+    assert!(query.contains("%24filter=status+eq+%27New%27"), "{query}");
+}
+
+#[tokio::test]
+async fn the_api_answers_before_the_delivery_is_made() {
+    let b = Bench::emulator().await;
+    let pc = b.emulated().unwrap().partner_center();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gate = release.clone();
+    let router = axum::Router::new().fallback(move || {
+        let gate = gate.clone();
+        async move {
+            gate.notified().await;
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    register(&b, &url, &EventName::REFERRAL_EVENTS).await;
+
+    let created = b
+        .referrals
+        .referrals()
+        .create(&referral("F", "Active", "Accepted", "Outgoing"))
+        .send()
+        .await
+        .unwrap();
+    // The receiver has not answered yet, and the create already has.
+    let pending = pc.deliveries();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, DeliveryState::Pending);
+    assert_eq!(pending[0].referral_id, created.id);
+    release.notify_one();
+    pc.wait_for_deliveries().await;
+    assert_eq!(pc.deliveries()[0].state, DeliveryState::Delivered);
+    server.abort();
+}
