@@ -7,7 +7,9 @@
 //!   an ETag that changes on every write, `If-Match` checks (412 `preconditionFailed`) and the
 //!   status transition table enforced. Tokens must be for `https://api.partner.microsoft.com`.
 //! - Webhooks (`…/webhooks/v1/`): events, one registration per tenant (a second POST is
-//!   409), validation events. Tokens must be for `https://api.partnercenter.microsoft.com`.
+//!   409; a PUT without one creates it, since the service's answer is undocumented),
+//!   validation events (not throttled). Tokens must be for
+//!   `https://api.partnercenter.microsoft.com`.
 //! - Deliveries: every referral change, through the API or through
 //!   [`PartnerCenterControl`] playing Microsoft's side, is POSTed to the registered URL if the
 //!   registration includes its event, signed with the testkit certificate, which the webhooks
