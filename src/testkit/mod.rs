@@ -44,6 +44,8 @@ pub use frame::{
     ServiceRequest,
 };
 pub use journal::JournalEntry;
-pub use partner_center::PartnerCenterControl;
+pub use partner_center::{
+    Delivery, DeliveryAttempt, DeliveryPolicy, DeliveryState, PartnerCenterControl,
+};
 pub use salesforce::{RecordedWrite, SalesforceControl};
 pub use tokens::{SALESFORCE_AUDIENCE, TokenCheck, TokenStore};

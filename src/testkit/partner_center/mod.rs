@@ -1,47 +1,95 @@
-//! Emulated Partner Center: the referrals API, the webhook registration API, and deliveries.
+//! Emulated Partner Center: the referrals API, the webhook registration API, and signed
+//! webhook deliveries.
+//!
+//! - Referrals (`…/v1.0/engagements/referrals`): list with the `$filter` forms the SDK's
+//!   builder writes, `$orderby`, `$top`, `$select` and server pages of at most 100 linked by
+//!   `@odata.nextLink`; get; create; JSON Patch (`replace` / `add`) and the legacy PUT, with
+//!   an ETag that changes on every write, `If-Match` checks (412 `preconditionFailed`) and the
+//!   status transition table enforced. Tokens must be for `https://api.partner.microsoft.com`.
+//! - Webhooks (`…/webhooks/v1/`): events, one registration per tenant (a second POST is
+//!   409; a PUT without one creates it, since the service's answer is undocumented),
+//!   validation events (not throttled). Tokens must be for
+//!   `https://api.partnercenter.microsoft.com`.
+//! - Deliveries: every referral change, through the API or through
+//!   [`PartnerCenterControl`] playing Microsoft's side, is POSTed to the registered URL if the
+//!   registration includes its event, signed with the testkit certificate, which the webhooks
+//!   port serves below `/cert/` (so [`TrustPolicy::emulator`](crate::webhook::TrustPolicy::emulator)
+//!   with the default HTTP fetcher verifies it).
 
-use std::sync::Arc;
+mod certificate;
+mod control;
+mod deliveries;
+mod events;
+mod patch;
+mod query;
+mod referrals;
+mod registration;
+mod store;
+mod transitions;
 
-use async_trait::async_trait;
-use http::StatusCode;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 
-use super::frame::{EmulatedService, ServiceContext, ServiceReply, ServiceRequest};
+pub use control::PartnerCenterControl;
+pub use deliveries::{Delivery, DeliveryAttempt, DeliveryPolicy, DeliveryState};
 
-/// Partner Center's emulated state, and Microsoft's side of it.
-#[derive(Debug, Default)]
-pub struct PartnerCenterControl {}
+use super::frame::{EmulatedService, EmulatorUrls, ServiceContext};
+use super::tokens::TokenStore;
+use crate::webhook::TestSigner;
+use deliveries::Deliveries;
+use registration::WebhookState;
+use store::ReferralStore;
 
-/// Answers every request with Partner Center's "not found" error, until the API is emulated.
-struct NotEmulated;
+/// The most referrals one page holds, as the service documents.
+pub(crate) const MAX_PAGE_SIZE: usize = 100;
 
-#[async_trait]
-impl EmulatedService for NotEmulated {
-    fn operation(&self, _: &ServiceRequest) -> &'static str {
-        "not-emulated"
-    }
+/// Everything the two services and the control API share.
+pub(crate) struct PartnerCenterState {
+    pub(crate) referrals: Mutex<ReferralStore>,
+    pub(crate) webhooks: Mutex<WebhookState>,
+    pub(crate) deliveries: Deliveries,
+    pub(crate) signer: TestSigner,
+    pub(crate) tokens: Arc<TokenStore>,
+    pub(crate) urls: EmulatorUrls,
+    pub(crate) page_size: AtomicUsize,
+}
 
-    async fn handle(&self, request: ServiceRequest) -> ServiceReply {
-        ServiceReply::json(
-            "not-emulated",
-            StatusCode::NOT_FOUND,
-            &serde_json::json!({"error": {
-                "code": "itemNotFound",
-                "message": format!("{} is not emulated", request.path),
-            }}),
-        )
+impl PartnerCenterState {
+    /// `http://127.0.0.1:<webhooks port>/`: where certificates and event resource URIs live.
+    pub(crate) fn webhooks_origin(&self) -> &str {
+        self.urls
+            .partner_center_webhooks
+            .trim_end_matches("webhooks/v1/")
     }
 }
 
 pub(crate) fn start(
-    _context: &ServiceContext,
+    context: &ServiceContext,
 ) -> (
     PartnerCenterControl,
     Arc<dyn EmulatedService>,
     Arc<dyn EmulatedService>,
 ) {
+    let webhooks_origin = context
+        .urls
+        .partner_center_webhooks
+        .trim_end_matches("webhooks/v1/")
+        .to_owned();
+    let state = Arc::new(PartnerCenterState {
+        referrals: Mutex::new(ReferralStore::new(
+            context.urls.partner_center_referrals.clone(),
+        )),
+        webhooks: Mutex::new(WebhookState::default()),
+        deliveries: Deliveries::start(context.faults.clone()),
+        signer: TestSigner::new()
+            .with_certificate_url(certificate::certificate_url(&webhooks_origin)),
+        tokens: context.tokens.clone(),
+        urls: context.urls.clone(),
+        page_size: AtomicUsize::new(MAX_PAGE_SIZE),
+    });
     (
-        PartnerCenterControl::default(),
-        Arc::new(NotEmulated),
-        Arc::new(NotEmulated),
+        PartnerCenterControl::new(state.clone()),
+        Arc::new(referrals::ReferralsService::new(state.clone())),
+        Arc::new(registration::WebhooksService::new(state)),
     )
 }
