@@ -230,8 +230,6 @@ pub struct EmulatorPorts {
 
 /// What every emulated service may use besides its own state.
 #[derive(Clone)]
-// Read by the service emulators; the ones not emulated yet ignore it.
-#[allow(dead_code)]
 pub(crate) struct ServiceContext {
     pub(crate) tokens: Arc<TokenStore>,
     pub(crate) faults: Arc<FaultPlan>,
