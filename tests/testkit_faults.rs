@@ -169,3 +169,52 @@ async fn the_same_seed_gives_the_same_faults_to_a_client() {
     assert_eq!(first, run(42).await);
     assert!(first.contains(&503) && first.contains(&200), "{first:?}");
 }
+
+/// The README's run command: the quickstart tours every step against the emulator.
+#[allow(dead_code)]
+#[path = "../examples/quickstart.rs"]
+mod quickstart;
+
+/// The standalone emulator example.
+#[allow(dead_code)]
+#[path = "../examples/emulator.rs"]
+mod standalone;
+
+#[tokio::test]
+async fn the_quickstart_shows_every_step_of_the_tour() {
+    let mut out = Vec::new();
+    quickstart::tour(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    for step in [
+        "== 0. Emulator started",
+        "== 1. Signing in",
+        "== 2. Webhook receiver listening",
+        "== 3. Registered for 4 events",
+        "verified callback `referral-created`",
+        "== 5. 1 new incoming referral(s)",
+        "now Active/Accepted",
+        "== 6. Dataverse: created opportunity",
+        "found 1 by referral id",
+        "== 7. Salesforce: upsert by Referral_Id__c created it, found 1 by SOQL",
+        "== 8. Requests answered by the emulator",
+        "== Done",
+    ] {
+        assert!(text.contains(step), "missing `{step}` in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_standalone_emulator_serves_sample_data_and_prints_credentials() {
+    let emulator = standalone::start(standalone::ports_from(0)).await.unwrap();
+    let text = standalone::describe(&emulator);
+    assert!(text.contains(&emulator.urls().partner_center_referrals));
+    assert!(text.contains("client_secret=secret"));
+    assert_eq!(emulator.partner_center().referrals().len(), 3);
+    assert!(!emulator.salesforce().records("Opportunity").is_empty());
+    assert!(!emulator.dataverse().records("opportunities").is_empty());
+    assert_eq!(
+        standalone::ports_from(9100).salesforce,
+        9104,
+        "five consecutive ports"
+    );
+}
