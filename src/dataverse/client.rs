@@ -10,7 +10,7 @@ use super::profile::DataverseProfile;
 use super::table::Table;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
-use crate::http::{Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper};
+use crate::http::{ClientOptions, Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper, Timeouts};
 
 /// The header that keeps a write from triggering Power Automate flows.
 pub const SUPPRESS_FLOWS_HEADER: &str = "MSCRM.SuppressCallbackRegistrationExpanderJob";
@@ -115,10 +115,7 @@ impl WriteOptions {
 pub struct DataverseBuilder {
     base_url: std::result::Result<String, Error>,
     token: Option<Arc<dyn TokenProvider>>,
-    retry: Option<RetryPolicy>,
-    clock: Option<Arc<dyn Clock>>,
-    sleeper: Option<Arc<dyn Sleeper>>,
-    http_client: Option<reqwest::Client>,
+    options: ClientOptions,
     defaults: WriteOptions,
 }
 
@@ -267,10 +264,7 @@ impl DataverseBuilder {
         DataverseBuilder {
             base_url,
             token: None,
-            retry: None,
-            clock: None,
-            sleeper: None,
-            http_client: None,
+            options: ClientOptions::default(),
             defaults: WriteOptions::default(),
         }
     }
@@ -284,25 +278,37 @@ impl DataverseBuilder {
 
     /// The retry policy (429 with `Retry-After`, 5xx, connection failures).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
     /// The clock (tests).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// What waits between attempts (tests: [`RecordingSleeper`](crate::http::RecordingSleeper)).
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = Some(sleeper);
+        self.options = self.options.sleeper(sleeper);
+        self
+    }
+
+    /// Connection and answer time limits.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.options = self.options.timeouts(timeouts);
         self
     }
 
     /// Sends through this `reqwest` client.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
+        self.options = self.options.http_client(client);
+        self
+    }
+
+    /// Every transport setting at once (shared by several clients).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -340,18 +346,7 @@ impl DataverseBuilder {
         if let Some(token) = self.token {
             builder = builder.token_provider(token);
         }
-        if let Some(retry) = self.retry {
-            builder = builder.retry_policy(retry);
-        }
-        if let Some(clock) = self.clock {
-            builder = builder.clock(clock);
-        }
-        if let Some(sleeper) = self.sleeper {
-            builder = builder.sleeper(sleeper);
-        }
-        if let Some(client) = self.http_client {
-            builder = builder.http_client(client);
-        }
+        builder = builder.options(self.options);
         Ok(Dataverse {
             pipeline: builder.build()?,
             defaults: self.defaults,

@@ -10,7 +10,7 @@ use super::profile::SalesforceProfile;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
 use crate::http::{
-    Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts, lock,
+    ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts, lock,
     validate_base_url,
 };
 
@@ -75,11 +75,7 @@ pub struct SalesforceBuilder {
     instance_url: Option<String>,
     api_version: String,
     origin_client_id: Option<String>,
-    retry: Option<RetryPolicy>,
-    clock: Option<Arc<dyn Clock>>,
-    sleeper: Option<Arc<dyn Sleeper>>,
-    timeouts: Option<Timeouts>,
-    http_client: Option<reqwest::Client>,
+    options: ClientOptions,
 }
 
 impl fmt::Debug for SalesforceBuilder {
@@ -102,11 +98,7 @@ impl Salesforce {
             instance_url: None,
             api_version: DEFAULT_API_VERSION.to_owned(),
             origin_client_id: None,
-            retry: None,
-            clock: None,
-            sleeper: None,
-            timeouts: None,
-            http_client: None,
+            options: ClientOptions::default(),
         }
     }
 
@@ -187,31 +179,37 @@ impl SalesforceBuilder {
 
     /// The retry policy (`REQUEST_LIMIT_EXCEEDED` for concurrent requests, 5xx, connect errors).
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
+        self.options = self.options.retry_policy(retry);
         self
     }
 
     /// The clock (tests inject a manual one).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// What waits between retries (tests inject a recording one).
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = Some(sleeper);
+        self.options = self.options.sleeper(sleeper);
         self
     }
 
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = Some(timeouts);
+        self.options = self.options.timeouts(timeouts);
         self
     }
 
     /// Sends through this `reqwest` client (its redirect policy should be `none`).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
+        self.options = self.options.http_client(client);
+        self
+    }
+
+    /// Every transport setting at once (shared by several clients).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -250,21 +248,7 @@ impl SalesforceBuilder {
             }
             None => builder.base_from_token(path),
         };
-        if let Some(retry) = self.retry {
-            builder = builder.retry_policy(retry);
-        }
-        if let Some(clock) = self.clock {
-            builder = builder.clock(clock);
-        }
-        if let Some(sleeper) = self.sleeper {
-            builder = builder.sleeper(sleeper);
-        }
-        if let Some(timeouts) = self.timeouts {
-            builder = builder.timeouts(timeouts);
-        }
-        if let Some(client) = self.http_client {
-            builder = builder.http_client(client);
-        }
+        builder = builder.options(self.options);
         let call_options = match self.origin_client_id {
             Some(id) => {
                 let value = format!("client={id}");

@@ -16,7 +16,9 @@ use super::transition::check_transition;
 use super::wire;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
-use crate::http::{Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts};
+use crate::http::{
+    ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts,
+};
 use crate::paging::Pager;
 
 /// The base URL of the referrals API; referrals live below it at `referrals`.
@@ -55,11 +57,7 @@ pub struct PartnerCenter {
 pub struct PartnerCenterBuilder {
     base_url: String,
     token_provider: Option<Arc<dyn TokenProvider>>,
-    retry: Option<RetryPolicy>,
-    clock: Option<Arc<dyn Clock>>,
-    sleeper: Option<Arc<dyn Sleeper>>,
-    timeouts: Option<Timeouts>,
-    http_client: Option<reqwest::Client>,
+    options: ClientOptions,
     correlation_id: Option<String>,
 }
 
@@ -80,31 +78,37 @@ impl PartnerCenterBuilder {
 
     /// How failed calls are retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
     /// The clock for retry deadlines and `Retry-After` dates (tests inject a manual clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// What waits between retries (tests inject a recording sleeper).
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = Some(sleeper);
+        self.options = self.options.sleeper(sleeper);
         self
     }
 
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = Some(timeouts);
+        self.options = self.options.timeouts(timeouts);
         self
     }
 
     /// Sends through this `reqwest` client (its redirect policy should be `none`).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
+        self.options = self.options.http_client(client);
+        self
+    }
+
+    /// Every transport setting at once (shared by several clients).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -129,21 +133,7 @@ impl PartnerCenterBuilder {
         let mut builder = Pipeline::builder(ReferralsProfile)
             .base_url(&self.base_url)?
             .token_provider(provider);
-        if let Some(retry) = self.retry {
-            builder = builder.retry_policy(retry);
-        }
-        if let Some(clock) = self.clock {
-            builder = builder.clock(clock);
-        }
-        if let Some(sleeper) = self.sleeper {
-            builder = builder.sleeper(sleeper);
-        }
-        if let Some(timeouts) = self.timeouts {
-            builder = builder.timeouts(timeouts);
-        }
-        if let Some(client) = self.http_client {
-            builder = builder.http_client(client);
-        }
+        builder = builder.options(self.options);
         Ok(PartnerCenter {
             pipeline: builder.build()?,
             correlation_id: self.correlation_id,
@@ -172,11 +162,7 @@ impl PartnerCenter {
         PartnerCenterBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             token_provider: None,
-            retry: None,
-            clock: None,
-            sleeper: None,
-            timeouts: None,
-            http_client: None,
+            options: ClientOptions::default(),
             correlation_id: None,
         }
     }

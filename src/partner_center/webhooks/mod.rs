@@ -43,8 +43,8 @@ use serde_json::Value;
 use crate::auth::TokenProvider;
 use crate::error::{Result, Service};
 use crate::http::{
-    Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy, ServiceProfile, Sleeper, Timeouts,
-    parse_error_body,
+    ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy, ServiceProfile,
+    Sleeper, Timeouts, parse_error_body,
 };
 use crate::webhook::decode_ignoring_case;
 
@@ -145,6 +145,18 @@ impl WebhooksClientBuilder {
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.pipeline = self.pipeline.timeouts(timeouts);
+        self
+    }
+
+    /// Sends through this `reqwest` client (its redirect policy should be `none`).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.pipeline = self.pipeline.http_client(client);
+        self
+    }
+
+    /// Every transport setting at once (shared by several clients).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.pipeline = self.pipeline.options(options);
         self
     }
 
