@@ -878,6 +878,16 @@ impl FieldMapping for DeclarativeMapping {
             {
                 sales_stage_wire = json.as_str().map(str::to_owned);
             }
+            if entity == CrmEntity::Opportunity
+                && path.is_single_key()
+                && let (Some(number), Json::Number(_)) = (value.as_decimal(), &json)
+            {
+                let exact = match &compiled.rule.crm_transform {
+                    Transform::Scale(scale) => round_to_scale(number, *scale),
+                    _ => number,
+                };
+                write.decimals.insert(path.head().to_owned(), exact);
+            }
             match entity {
                 CrmEntity::Account => path.write(&mut account, json),
                 CrmEntity::Contact => path.write(&mut contact, json),

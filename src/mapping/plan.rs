@@ -1,5 +1,8 @@
 //! The `FieldMapping` trait and the write plans it renders.
 
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
 
 use super::error::{MappingError, MappingIssue};
@@ -95,8 +98,13 @@ impl StateChange {
 /// through a dedicated call, and the lookups still to resolve.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CrmWrite {
-    /// The PATCH (or create) body.
+    /// The PATCH (or create) body. Decimal columns appear here as JSON numbers, which hold
+    /// about 15 significant digits unless the `arbitrary-precision` feature is on; their exact
+    /// values are in [`decimals`](Self::decimals), and [`body_json`](Self::body_json) and the
+    /// typed patches use those.
     pub body: Map<String, Json>,
+    /// The exact value of every decimal column in the body.
+    pub decimals: BTreeMap<String, Decimal>,
     /// A state change for a dedicated call, after the body is written.
     pub state: Option<StateChange>,
     /// Lookups to resolve and [`bind`](Self::bind) before sending.
@@ -163,18 +171,73 @@ impl CrmWrite {
         left
     }
 
-    /// The body as a Dataverse PATCH body.
+    /// The body as JSON text, decimal columns written with every digit.
+    ///
+    /// ```
+    /// use cosell::mapping::{dynamics365, fields, CrmWriteContext, FieldMapping, Value};
+    ///
+    /// let mapping = dynamics365().build()?;
+    /// let amount = "98765432109876.5432".parse().unwrap();
+    /// let write = mapping.crm_write(&[(fields::DEAL_VALUE, Value::Decimal(amount))], CrmWriteContext::default())?;
+    /// assert_eq!(write.body_json(), r#"{"estimatedvalue":98765432109876.5432}"#);
+    /// # Ok::<(), cosell::mapping::MappingError>(())
+    /// ```
+    pub fn body_json(&self) -> String {
+        let mut text = String::from("{");
+        for (index, (key, value)) in self.body.iter().enumerate() {
+            if index > 0 {
+                text.push(',');
+            }
+            text.push_str(&Json::String(key.clone()).to_string());
+            text.push(':');
+            match (self.decimals.get(key), value) {
+                (Some(exact), Json::Number(_)) => text.push_str(&exact.normalize().to_string()),
+                _ => text.push_str(&value.to_string()),
+            }
+        }
+        text.push('}');
+        text
+    }
+
+    fn exact(&self, column: &str) -> crate::FieldUpdate<Decimal> {
+        match (self.decimals.get(column), self.body.get(column)) {
+            (Some(exact), Some(Json::Number(_))) => crate::FieldUpdate::Set(*exact),
+            _ => crate::FieldUpdate::Unchanged,
+        }
+    }
+
+    /// The body as a Dataverse PATCH body (`estimatedvalue` and `budgetamount` typed, so they
+    /// keep every digit; lookups bound; the state change is not part of it).
     pub fn to_dataverse_patch(&self) -> crate::dataverse::OpportunityPatch {
+        let mut extra = self.body.clone();
+        let estimated_value = self.exact("estimatedvalue");
+        let budget_amount = self.exact("budgetamount");
+        for (column, update) in [
+            ("estimatedvalue", &estimated_value),
+            ("budgetamount", &budget_amount),
+        ] {
+            if !update.is_unchanged() {
+                extra.remove(column);
+            }
+        }
         crate::dataverse::OpportunityPatch {
-            extra: self.body.clone(),
+            estimated_value,
+            budget_amount,
+            extra,
             ..Default::default()
         }
     }
 
-    /// The body as a Salesforce PATCH body.
+    /// The body as a Salesforce PATCH body (`Amount` typed, so it keeps every digit).
     pub fn to_salesforce_patch(&self) -> crate::salesforce::OpportunityPatch {
+        let mut extra = self.body.clone();
+        let amount = self.exact("Amount");
+        if !amount.is_unchanged() {
+            extra.remove("Amount");
+        }
         crate::salesforce::OpportunityPatch {
-            extra: self.body.clone(),
+            amount,
+            extra,
             ..Default::default()
         }
     }
