@@ -1335,3 +1335,109 @@ fn salesforce_validation_reads_the_describe() {
     assert!(problems.iter().any(|p| matches!(p, ValidationProblem::UnmappedChoice { field, .. } if field == "help_requested")), "{problems:?}");
     let _ = CrmEntity::Opportunity;
 }
+
+#[test]
+fn typed_client_models_map_through_their_json() {
+    let row: cosell::dataverse::Opportunity =
+        serde_json::from_value(fixture("dataverse/opportunity.json")).unwrap();
+    let mapping = dynamics365().build().unwrap();
+    let projected = mapping
+        .crm_to_canonical(&cosell::mapping::dataverse_json(&row))
+        .unwrap();
+    let record = &projected.record;
+    assert_eq!(
+        record.get(fields::DEAL_NAME),
+        &Value::text("Fabrikam renewal 2025")
+    );
+    // The typed row keeps no difference between a null and a missing `description`.
+    assert!(record.get(fields::NOTES).is_absent());
+    assert_eq!(
+        record.get(fields::DEAL_VALUE).as_decimal(),
+        Some(dec("125000.50"))
+    );
+    assert_eq!(
+        record.get(fields::CLOSE_DATE),
+        &Value::Date(date(2025, 9, 30))
+    );
+    assert_eq!(record.get(fields::STATUS), &Value::choice("active"));
+    assert_eq!(record.get(fields::SALES_STAGE), &Value::choice("Develop"));
+    assert_eq!(
+        record.get(fields::HELP_REQUESTED),
+        &Value::choice("GeneralOrOther")
+    );
+    assert_eq!(
+        record.get(fields::SOLUTIONS),
+        &Value::multi_choice(["Azure Migrate"])
+    );
+    assert_eq!(
+        record.get(fields::REFERRAL_ID),
+        &Value::text("a1b2c3d4-referral")
+    );
+    assert_eq!(
+        record.get(fields::CRM_ID),
+        &Value::text("c0ffee00-3333-4a5e-8f00-0123456789ab")
+    );
+    assert_eq!(record.get(fields::AUDIT_TRAIL), &Value::Null);
+    // "1,9": the first mapped code wins, the unknown 9 is never read.
+    assert!(projected.issues.is_empty(), "{:?}", projected.issues);
+
+    let sf: cosell::salesforce::Opportunity =
+        serde_json::from_value(fixture("salesforce/opportunity.json")).unwrap();
+    let mapping = salesforce().build().unwrap();
+    let projected = mapping
+        .crm_to_canonical(&cosell::mapping::salesforce_json(&sf))
+        .unwrap();
+    let record = &projected.record;
+    assert_eq!(
+        record.get(fields::CRM_ID),
+        &Value::text("006Dn00000A1b2CIAR")
+    );
+    assert_eq!(
+        record.get(fields::STATUS),
+        &Value::choice("on_hold"),
+        "Prospecting is the on-hold stage"
+    );
+    assert_eq!(
+        record.get(fields::DEAL_VALUE).as_decimal(),
+        Some(dec("125000.55"))
+    );
+    assert_eq!(record.get(fields::CUSTOMER_NAME), &Value::text("Fabrikam"));
+    assert_eq!(
+        record.get(fields::SOLUTIONS),
+        &Value::multi_choice(["sol-1", "sol-2"])
+    );
+    assert!(record.modified().is_some());
+    assert!(projected.issues.contains(&MappingIssue::UnmappedValue {
+        field: "help_requested".into(),
+        value: "Technical".into()
+    }));
+}
+
+#[test]
+fn text_limits_come_from_metadata_and_the_audit_trail_stays_bounded() {
+    let describe: SObjectDescribe =
+        serde_json::from_value(fixture("salesforce/describe_opportunity.json")).unwrap();
+    let mapping = salesforce()
+        .update_field("deal_name", |field| field.max_chars(10_000))
+        .build()
+        .unwrap()
+        .with_limits_from_salesforce(&describe)
+        .unwrap();
+    let rules = mapping
+        .schema()
+        .field(fields::DEAL_NAME)
+        .unwrap()
+        .normalization_rules();
+    assert_eq!(rules.max_chars, Some(120));
+    assert_eq!(
+        mapping
+            .schema()
+            .field(fields::REFERRAL_ID)
+            .unwrap()
+            .normalization_rules()
+            .max_chars,
+        Some(64)
+    );
+    let trail = cosell::mapping::audit_trail_with(Some("b\na"), "c", 3);
+    assert_eq!(trail, "c\nb");
+}

@@ -38,6 +38,7 @@ mod schema;
 mod transform;
 mod validate;
 mod value;
+mod wire;
 
 pub use cosell::{COSELL_SCHEMA_VERSION, fields};
 pub use declarative::{
@@ -55,7 +56,7 @@ pub use normalize::{
 pub use path::WirePath;
 pub use plan::{
     CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
-    changes_of,
+    audit_trail_with, changes_of,
 };
 pub use policy::{Direction, Policy, Side};
 pub use record::Record;
@@ -69,6 +70,7 @@ pub use schema::{
 pub use transform::{Transform, ValueMap};
 pub use validate::{ValidationProblem, validate_dataverse, validate_salesforce};
 pub use value::{ChoiceSet, Value, ValueKind};
+pub use wire::{dataverse_json, referral_json, salesforce_json};
 
 #[cfg(test)]
 mod tests {

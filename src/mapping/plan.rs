@@ -283,3 +283,35 @@ pub trait FieldMapping {
         context: CrmWriteContext<'_>,
     ) -> Result<CrmWrite, MappingError>;
 }
+
+/// The audit trail with `entry` put first (newest first), cut to `max_chars` characters by
+/// dropping the oldest lines.
+///
+/// ```
+/// use cosell::mapping::audit_trail_with;
+///
+/// let trail = audit_trail_with(Some("2025-01-01 created"), "2025-01-02 closed referral: edit not sent", 60);
+/// assert_eq!(trail, "2025-01-02 closed referral: edit not sent\n2025-01-01 created");
+/// let cut = audit_trail_with(Some(&trail), "2025-01-03 synced", 45);
+/// assert_eq!(cut, "2025-01-03 synced");
+/// ```
+pub fn audit_trail_with(existing: Option<&str>, entry: &str, max_chars: usize) -> String {
+    let mut trail = super::normalize::truncate_chars(entry.trim(), max_chars)
+        .0
+        .to_owned();
+    let mut used = trail.chars().count();
+    for line in existing
+        .unwrap_or("")
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+    {
+        let needed = line.chars().count() + 1;
+        if used + needed > max_chars {
+            break;
+        }
+        trail.push('\n');
+        trail.push_str(line);
+        used += needed;
+    }
+    trail
+}

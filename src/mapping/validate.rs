@@ -268,3 +268,70 @@ pub fn validate_salesforce(
     }
     problems
 }
+
+impl DeclarativeMapping {
+    fn with_limits(
+        self,
+        limit_of: impl Fn(&str) -> Option<usize>,
+    ) -> Result<DeclarativeMapping, crate::mapping::MappingError> {
+        let limits: Vec<(String, usize)> = self
+            .schema()
+            .fields()
+            .filter(|(_, spec)| spec.kind() == ValueKind::Text)
+            .filter_map(|(id, spec)| {
+                let rule = self.rule(id)?;
+                if rule.crm_entity() != CrmEntity::Opportunity {
+                    return None;
+                }
+                let limit = limit_of(rule.crm_path()?)?;
+                (limit > 0).then(|| (spec.name().to_owned(), limit))
+            })
+            .collect();
+        limits
+            .into_iter()
+            .fold(self.to_builder(), |builder, (name, limit)| {
+                builder.update_field(&name, |field| field.max_chars(limit))
+            })
+            .build()
+    }
+
+    /// This mapping with each text column's length limit taken from the table's metadata
+    /// (`name` is 300 characters in a standard organisation, but customisable).
+    ///
+    /// ```
+    /// use cosell::dataverse::{ColumnMetadata, TableMetadata};
+    /// use cosell::mapping::{dynamics365, fields, FieldMapping};
+    ///
+    /// let mut table = TableMetadata::default();
+    /// table.columns.insert("name".into(), ColumnMetadata { max_length: Some(200), ..Default::default() });
+    /// let mapping = dynamics365().build()?.with_limits_from_dataverse(&table)?;
+    /// assert_eq!(mapping.schema().field(fields::DEAL_NAME).unwrap().normalization_rules().max_chars, Some(200));
+    /// # Ok::<(), cosell::mapping::MappingError>(())
+    /// ```
+    pub fn with_limits_from_dataverse(
+        self,
+        table: &TableMetadata,
+    ) -> Result<DeclarativeMapping, crate::mapping::MappingError> {
+        self.with_limits(|column| {
+            table
+                .column(column)
+                .and_then(|metadata| metadata.max_length)
+                .map(|length| length as usize)
+        })
+    }
+
+    /// This mapping with each text field's length limit taken from the object's describe
+    /// (`Name` is 120 characters).
+    pub fn with_limits_from_salesforce(
+        self,
+        describe: &SObjectDescribe,
+    ) -> Result<DeclarativeMapping, crate::mapping::MappingError> {
+        self.with_limits(|name| {
+            describe
+                .field(name)
+                .filter(|field| matches!(field.field_type, FieldType::String | FieldType::TextArea))
+                .and_then(|field| field.length)
+                .and_then(|length| usize::try_from(length).ok())
+        })
+    }
+}
