@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use cosell::dataverse::{ChoiceOption, ColumnMetadata, TableMetadata};
 use cosell::diff;
 use cosell::mapping::{
-    AccountCandidate, CrmEntity, CrmWrite, CrmWriteContext, DeclarativeMapping, Direction,
-    EmailContactMatch, ExactAccountMatch, FieldMapping, FieldRule, FieldSpec, HoldReason,
-    LookupTarget, MappingError, MappingIssue, Policy, Record, Resolution, Transform,
-    ValidationProblem, Value, ValueKind, ValueMap, dynamics365, fields, salesforce,
-    validate_dataverse, validate_salesforce,
+    AccountCandidate, CrmWrite, CrmWriteContext, DeclarativeMapping, Direction, EmailContactMatch,
+    ExactAccountMatch, FieldMapping, FieldRule, FieldSpec, HoldReason, LookupTarget, MappingError,
+    MappingIssue, Policy, Record, Resolution, Transform, ValidationProblem, Value, ValueKind,
+    ValueMap, dynamics365, fields, salesforce, validate_dataverse, validate_salesforce,
 };
 use cosell::partner_center::Referral;
 use cosell::salesforce::SObjectDescribe;
@@ -1285,6 +1284,8 @@ fn dataverse_validation_reports_missing_columns_wrong_types_and_unmapped_choices
             column("cosell_referrallink", "StringType", &[]),
             column("opportunityid", "UniqueidentifierType", &[]),
             column("cosell_syncwithpartnercenter", "BooleanType", &[]),
+            column("statecode", "StateType", &[0, 1, 2]),
+            column("statuscode", "StatusType", &[1, 2, 3, 4]),
         ]
         .into_iter()
         .collect(),
@@ -1316,6 +1317,12 @@ fn dataverse_validation_reports_missing_columns_wrong_types_and_unmapped_choices
                 field: "audit_trail".into(),
                 column: "cosell_audit".into()
             },
+            ValidationProblem::UnmappedChoice {
+                field: "status".into(),
+                column: "statuscode".into(),
+                value: "5".into(),
+                problem: "not in the target"
+            },
         ]
     );
 }
@@ -1333,7 +1340,22 @@ fn salesforce_validation_reads_the_describe() {
     }));
     assert!(!problems.iter().any(|p| matches!(p, ValidationProblem::MissingColumn { column, .. } if column == "Name" || column == "CloseDate" || column == "Amount")));
     assert!(problems.iter().any(|p| matches!(p, ValidationProblem::UnmappedChoice { field, .. } if field == "help_requested")), "{problems:?}");
-    let _ = CrmEntity::Opportunity;
+    assert!(problems.contains(&ValidationProblem::UnmappedChoice {
+        field: "status".into(),
+        column: "StageName".into(),
+        value: "Closed Lost".into(),
+        problem: "not in the target"
+    }));
+    assert!(problems.contains(&ValidationProblem::UnmappedChoice {
+        field: "sales_stage".into(),
+        column: "StageName".into(),
+        value: "Qualification".into(),
+        problem: "not in the target"
+    }));
+    // An inactive picklist value needs no mapping.
+    assert!(!problems.iter().any(
+        |p| matches!(p, ValidationProblem::UnmappedChoice { value, .. } if value == "Retired")
+    ));
 }
 
 #[test]

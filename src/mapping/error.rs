@@ -107,6 +107,8 @@ pub enum HoldReason {
     NotAccepted,
     /// The flag cannot be turned back to false in Partner Center.
     Irreversible,
-    /// The status cannot flow this way (declined and expired are Partner Center's alone).
+    /// The status rules stop the value flowing this way: declined and expired are Partner
+    /// Center's alone, and a Salesforce sales stage is not written while the status holds the
+    /// stage (on hold, won, lost).
     StatusOneWay,
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use super::declarative::{CrmEntity, DeclarativeMapping};
+use super::declarative::{CrmEntity, DeclarativeMapping, StatusRules};
 use super::plan::FieldMapping;
 use super::transform::Transform;
 use super::value::ValueKind;
@@ -189,6 +189,33 @@ pub fn validate_dataverse(
             );
         }
     }
+    if mapping.status_rules() == Some(&StatusRules::Dataverse) {
+        for (column, values) in [
+            ("statecode", &[0, 1, 2][..]),
+            ("statuscode", &[1, 2, 3, 4, 5][..]),
+        ] {
+            let Some(metadata) = table.column(column) else {
+                problems.push(ValidationProblem::MissingColumn {
+                    field: "status".into(),
+                    column: column.into(),
+                });
+                continue;
+            };
+            if metadata.options.is_empty() {
+                continue;
+            }
+            for value in values {
+                if !metadata.has_option(*value) {
+                    problems.push(ValidationProblem::UnmappedChoice {
+                        field: "status".into(),
+                        column: column.into(),
+                        value: value.to_string(),
+                        problem: "not in the target",
+                    });
+                }
+            }
+        }
+    }
     problems
 }
 
@@ -264,6 +291,33 @@ pub fn validate_salesforce(
                 values,
                 &mut problems,
             );
+        }
+    }
+    if let Some(StatusRules::Stages {
+        on_hold,
+        active,
+        won,
+        lost,
+    }) = mapping.status_rules()
+    {
+        match describe.field("StageName") {
+            None => problems.push(ValidationProblem::MissingColumn {
+                field: "status".into(),
+                column: "StageName".into(),
+            }),
+            Some(stage) if !stage.picklist_values.is_empty() => {
+                for value in [on_hold, active, won, lost] {
+                    if !stage.has_picklist_value(value) {
+                        problems.push(ValidationProblem::UnmappedChoice {
+                            field: "status".into(),
+                            column: "StageName".into(),
+                            value: value.clone(),
+                            problem: "not in the target",
+                        });
+                    }
+                }
+            }
+            Some(_) => {}
         }
     }
     problems
