@@ -1463,3 +1463,106 @@ fn text_limits_come_from_metadata_and_the_audit_trail_stays_bounded() {
     let trail = cosell::mapping::audit_trail_with(Some("b\na"), "c", 3);
     assert_eq!(trail, "c\nb");
 }
+
+/// A mapping for another CRM entity, written by hand: a lead with a title and a budget.
+struct LeadMapping {
+    schema: cosell::mapping::Schema,
+}
+
+impl FieldMapping for LeadMapping {
+    fn schema(&self) -> &cosell::mapping::Schema {
+        &self.schema
+    }
+
+    fn referral_to_canonical(
+        &self,
+        referral: &Json,
+    ) -> Result<cosell::mapping::Projection, MappingError> {
+        let mut record = self.schema.record();
+        record.set(
+            fields::DEAL_NAME,
+            referral["name"].as_str().map_or(Value::Absent, Value::text),
+        );
+        Ok(cosell::mapping::Projection {
+            raw: record.clone(),
+            record,
+            issues: Vec::new(),
+        })
+    }
+
+    fn crm_to_canonical(&self, lead: &Json) -> Result<cosell::mapping::Projection, MappingError> {
+        let mut record = self.schema.record();
+        record.set(
+            fields::DEAL_NAME,
+            lead["subject"].as_str().map_or(Value::Absent, Value::text),
+        );
+        Ok(cosell::mapping::Projection {
+            raw: record.clone(),
+            record,
+            issues: Vec::new(),
+        })
+    }
+
+    fn partner_center_write(
+        &self,
+        changes: &[(cosell::mapping::FieldId, Value)],
+        _current: &Record,
+    ) -> Result<cosell::mapping::PartnerCenterWrite, MappingError> {
+        let mut patch = cosell::partner_center::ReferralPatch::new();
+        for (field, value) in changes {
+            if let (true, Some(text)) = (*field == fields::DEAL_NAME, value.as_text()) {
+                patch = patch.name(text);
+            }
+        }
+        Ok(cosell::mapping::PartnerCenterWrite {
+            patch,
+            issues: Vec::new(),
+        })
+    }
+
+    fn crm_write(
+        &self,
+        changes: &[(cosell::mapping::FieldId, Value)],
+        _context: CrmWriteContext<'_>,
+    ) -> Result<CrmWrite, MappingError> {
+        let mut write = CrmWrite::default();
+        for (field, value) in changes {
+            if let (true, Some(text)) = (*field == fields::DEAL_NAME, value.as_text()) {
+                write.body.insert("subject".into(), json!(text));
+            }
+        }
+        Ok(write)
+    }
+}
+
+#[test]
+fn field_mapping_can_be_written_by_hand_for_any_entity() {
+    let mapping: Box<dyn FieldMapping> = Box::new(LeadMapping {
+        schema: cosell::mapping::Schema::cosell(),
+    });
+    let pc = mapping
+        .referral_to_canonical(&json!({"name": "Lead A"}))
+        .unwrap();
+    let crm = mapping
+        .crm_to_canonical(&json!({"subject": "Lead B"}))
+        .unwrap();
+    let baseline = mapping
+        .schema()
+        .record()
+        .with(fields::DEAL_NAME, Value::text("Lead B"));
+    let plan = diff::three_way(mapping.schema(), &baseline, &pc.record, &crm.record);
+    let write = mapping
+        .crm_write(
+            &cosell::mapping::changes_of(plan.crm()),
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert_eq!(write.body["subject"], "Lead A");
+    let write = mapping
+        .partner_center_write(&[(fields::DEAL_NAME, Value::text("C"))], &crm.record)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&write.patch).unwrap()[0]["path"],
+        "/name"
+    );
+}

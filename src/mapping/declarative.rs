@@ -708,7 +708,11 @@ impl FieldMapping for DeclarativeMapping {
                     continue;
                 }
             }
-            let policy = self.schema.field(field).map(FieldSpec::conflict_policy);
+            let spec = self.schema.field(field);
+            if spec.is_none_or(|spec| spec.sync_direction() == Direction::None) {
+                continue;
+            }
+            let policy = spec.map(FieldSpec::conflict_policy);
             if policy == Some(Policy::StickyTrue) && value.as_bool() == Some(false) {
                 write
                     .issues
@@ -809,7 +813,8 @@ impl FieldMapping for DeclarativeMapping {
                 .field(field)
                 .map(FieldSpec::sync_direction)
                 .unwrap_or(Direction::None);
-            if direction == Direction::None && !context.create {
+            // A field that is not synced is not written, not even on create.
+            if direction == Direction::None {
                 continue;
             }
             if field == fields::STATUS && self.status.is_some() {
