@@ -5,7 +5,7 @@ use serde_json::{Map, Value as Json};
 use super::cosell::fields;
 use super::error::{HoldReason, MappingError, MappingIssue};
 use super::normalize::round_to_scale;
-use super::path::WirePath;
+use super::path::{WirePath, wrap_items};
 use super::plan::{
     CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
 };
@@ -751,13 +751,7 @@ impl FieldMapping for DeclarativeMapping {
             };
             let (segments, each) = path.pointer_segments();
             let json = match each {
-                Some(rest) => {
-                    let mut wrapper = Map::new();
-                    let item_path = WirePath::parse(&format!("x[].{}", rest.join(".")))
-                        .unwrap_or_else(|_| WirePath::key("x"));
-                    item_path.write(&mut wrapper, json);
-                    wrapper.remove("x").unwrap_or(Json::Null)
-                }
+                Some(rest) => wrap_items(json, &rest),
                 None => json,
             };
             let segments: Vec<&str> = segments.iter().map(String::as_str).collect();

@@ -139,8 +139,9 @@ impl WirePath {
         (segments, None)
     }
 
-    /// Write `value` at the path into `root`, creating objects (and arrays for indexes) on the
-    /// way; through `[]`, `value` (an array) becomes an array of objects.
+    /// Write `value` at the path into `root`, creating objects on the way; through `[]`, `value`
+    /// (an array) becomes an array of objects. An index step is written as an object key: index
+    /// steps belong in Partner Center paths, where they become JSON Pointer segments.
     pub fn write(&self, root: &mut Map<String, Json>, value: Json) {
         let (segments, each_rest) = self.pointer_segments();
         let value = match each_rest {
@@ -170,7 +171,8 @@ fn write_segments(map: &mut Map<String, Json>, segments: &[String], value: Json)
     }
 }
 
-fn wrap_items(value: Json, rest: &[String]) -> Json {
+/// `value`'s items, each wrapped in objects along `rest` (`["id"]`: `x` → `{"id": x}`).
+pub(crate) fn wrap_items(value: Json, rest: &[String]) -> Json {
     match value {
         Json::Array(items) => Json::Array(
             items
