@@ -251,6 +251,22 @@ pub struct DeclarativeMapping {
 
 /// Builds a [`DeclarativeMapping`]; mistakes are collected and returned by
 /// [`build`](Self::build).
+///
+/// ```
+/// use cosell::mapping::{dynamics365, fields, Direction, StatusRules, Value};
+///
+/// let mapping = dynamics365()
+///     .update("referral_id", |rule| rule.crm("contoso_referralid"))
+///     .update("notes", |rule| rule.default_on_create(Value::text("From Partner Center")))
+///     .direction("sales_stage", Direction::PartnerCenterToCrm)
+///     .remove("microsoft_crm_id")
+///     .currency_scale("CLF", 4)
+///     .build()?;
+/// assert_eq!(mapping.rule(fields::REFERRAL_ID).unwrap().crm_path(), Some("contoso_referralid"));
+/// assert!(mapping.rule(fields::MICROSOFT_CRM_ID).is_none());
+/// assert_eq!(mapping.status_rules(), Some(&StatusRules::Dataverse));
+/// # Ok::<(), cosell::mapping::MappingError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct MappingBuilder {
     schema: SchemaBuilder,

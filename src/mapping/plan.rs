@@ -256,6 +256,32 @@ pub struct CrmWriteContext<'a> {
 /// Maps one CRM entity to the canonical co-sell record and back. Implement it by hand for any
 /// entity, or build one with [`DeclarativeMapping::builder`](crate::mapping::DeclarativeMapping::builder).
 /// Mapping does no I/O.
+///
+/// ```
+/// use cosell::diff;
+/// use cosell::mapping::{changes_of, dynamics365, CrmWriteContext, FieldMapping};
+/// use serde_json::json;
+///
+/// let mapping = dynamics365().build()?;
+/// let referral = json!({"name": "Contoso", "status": "Active", "substatus": "Accepted",
+///     "details": {"dealValue": "1200.50", "currency": "EUR"}});
+/// let row = json!({"name": "Contoso", "statecode": 1, "statuscode": 3, "estimatedvalue": 1200.5,
+///     "transactioncurrencyid": {"isocurrencycode": "EUR"}});
+/// let pc = mapping.referral_to_canonical(&referral)?;
+/// let crm = mapping.crm_to_canonical(&row)?;
+///
+/// // The CRM record was won since the last sync (the baseline is the referral as it was).
+/// let plan = diff::three_way(mapping.schema(), &pc.record, &pc.record, &crm.record);
+/// let write = mapping.partner_center_write(&changes_of(plan.partner_center()), &pc.record)?;
+/// assert_eq!(
+///     serde_json::to_value(&write.patch).unwrap(),
+///     json!([{"op": "replace", "path": "/status", "value": "Closed"},
+///            {"op": "replace", "path": "/substatus", "value": "Won"}]),
+/// );
+/// let write = mapping.crm_write(&changes_of(plan.crm()), CrmWriteContext::default())?;
+/// assert!(write.is_empty());
+/// # Ok::<(), cosell::mapping::MappingError>(())
+/// ```
 pub trait FieldMapping {
     /// The canonical schema the mapping fills (directions, policies, normalization).
     fn schema(&self) -> &Schema;
