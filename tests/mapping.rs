@@ -1566,3 +1566,29 @@ fn field_mapping_can_be_written_by_hand_for_any_entity() {
         "/name"
     );
 }
+
+#[test]
+fn accepting_on_salesforce_keeps_the_records_sales_stage() {
+    let mapping = salesforce().build().unwrap();
+    let current = Record::default()
+        .with(fields::STATUS, Value::choice("on_hold"))
+        .with(fields::SALES_STAGE, Value::choice("Propose"));
+    let context = CrmWriteContext {
+        create: false,
+        current: Some(&current),
+    };
+    let write = mapping
+        .crm_write(&[(fields::STATUS, Value::choice("active"))], context)
+        .unwrap();
+    assert_eq!(write.body["StageName"], "Proposal/Price Quote");
+    let write = mapping
+        .crm_write(
+            &[(fields::STATUS, Value::choice("active"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        write.body["StageName"], "Qualification",
+        "the configured active stage"
+    );
+}

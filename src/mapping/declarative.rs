@@ -917,7 +917,14 @@ impl FieldMapping for DeclarativeMapping {
             .map(str::to_owned);
         match (&status_code, &self.status) {
             (Some(code), _) => {
-                self.write_crm_status(code, &context, sales_stage_wire.as_deref(), &mut write)
+                // Reopening or accepting keeps the record's own sales stage when it has one.
+                let sales_stage = sales_stage_wire.or_else(|| {
+                    let current = context.current?.get(fields::SALES_STAGE).clone();
+                    let compiled = self.compiled(fields::SALES_STAGE)?;
+                    let wire = compiled.rule.crm_transform.encode(&current).ok()?;
+                    wire.as_str().map(str::to_owned)
+                });
+                self.write_crm_status(code, &context, sales_stage.as_deref(), &mut write)
             }
             (None, Some(StatusRules::Stages { .. })) => {
                 if let Some(current) = current_status.as_deref()
