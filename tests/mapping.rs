@@ -1592,3 +1592,39 @@ fn accepting_on_salesforce_keeps_the_records_sales_stage() {
         "the configured active stage"
     );
 }
+
+#[test]
+fn hostile_input_gives_typed_errors_or_absent_values_never_a_panic() {
+    let mapping = salesforce().build().unwrap();
+    for referral in [
+        json!([1, 2]),
+        json!("x"),
+        json!(null),
+        json!({"details": 5}),
+        json!({"customerProfile": {"team": "nobody"}}),
+    ] {
+        let projected = mapping.referral_to_canonical(&referral).unwrap();
+        // A null parent reads as null, a missing one as absent: neither holds a name.
+        assert!(projected.record.get(fields::DEAL_NAME).is_blank());
+    }
+    let error = mapping
+        .referral_to_canonical(&json!({"details": {"dealValue": "1e99999"}}))
+        .unwrap_err();
+    assert!(matches!(error, MappingError::WrongType { ref field, .. } if field == "deal_value"));
+    let error = mapping
+        .referral_to_canonical(&json!({"details": {"closingDateTime": "next tuesday"}}))
+        .unwrap_err();
+    assert!(
+        matches!(error, MappingError::WrongType { ref field, ref value, .. } if field == "close_date" && value == "next tuesday")
+    );
+    for path in ["", "a[", "[0]", "a[x]", "a..b", "a[0]b", "a[][]"] {
+        assert!(cosell::mapping::WirePath::parse(path).is_err(), "{path:?}");
+    }
+    let error = mapping
+        .crm_write(
+            &[(fields::CURRENCY, Value::choice("€"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(error, MappingError::Unwritable { ref field, .. } if field == "currency"));
+}
