@@ -25,23 +25,52 @@
 //! ```
 
 mod cosell;
+mod declarative;
+mod defaults;
+mod error;
 mod normalize;
+mod path;
+mod plan;
 mod policy;
 mod record;
+mod resolve;
 mod schema;
+mod transform;
+mod validate;
 mod value;
+mod wire;
 
 pub use cosell::{COSELL_SCHEMA_VERSION, fields};
+pub use declarative::{
+    CrmEntity, DeclarativeMapping, FieldRule, MappingBuilder, Relation, StatusRules, status,
+};
+pub use defaults::{
+    REFERRAL_LINK_TEMPLATE, dynamics365, dynamics365_with, salesforce, salesforce_stages,
+    salesforce_with,
+};
+pub use error::{HoldReason, MappingError, MappingIssue};
 pub use normalize::{
     DateRule, KindMismatch, Normalization, Normalized, nearest_utc_midnight, round_to_scale,
     truncate_chars, utc_midnight,
 };
+pub use path::WirePath;
+pub use plan::{
+    CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
+    audit_trail_with, changes_of,
+};
 pub use policy::{Direction, Policy, Side};
 pub use record::Record;
+pub use resolve::{
+    AccountCandidate, AccountResolver, ContactQuery, ContactResolver, CurrencyResolver,
+    CustomerQuery, EmailContactMatch, ExactAccountMatch, Lookup, LookupTarget, Resolution,
+};
 pub use schema::{
     FieldId, FieldSpec, NormalizeError, Schema, SchemaBuilder, SchemaError, Truncation,
 };
+pub use transform::{Transform, ValueMap};
+pub use validate::{ValidationProblem, validate_dataverse, validate_salesforce};
 pub use value::{ChoiceSet, Value, ValueKind};
+pub use wire::{dataverse_json, referral_json, salesforce_json};
 
 #[cfg(test)]
 mod tests {

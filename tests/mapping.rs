@@ -1,0 +1,1630 @@
+//! Field mappings: the default Dynamics 365 and Salesforce mappings, round trips,
+//! customisation, dates, amounts, validation and errors.
+
+use std::collections::HashMap;
+
+use cosell::dataverse::{ChoiceOption, ColumnMetadata, TableMetadata};
+use cosell::diff;
+use cosell::mapping::{
+    AccountCandidate, CrmWrite, CrmWriteContext, DeclarativeMapping, Direction, EmailContactMatch,
+    ExactAccountMatch, FieldMapping, FieldRule, FieldSpec, HoldReason, LookupTarget, MappingError,
+    MappingIssue, Policy, Record, Resolution, Transform, ValidationProblem, Value, ValueKind,
+    ValueMap, dynamics365, fields, salesforce, validate_dataverse, validate_salesforce,
+};
+use cosell::partner_center::Referral;
+use cosell::salesforce::SObjectDescribe;
+use jiff::civil::{Date, date};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value as Json, json};
+
+fn fixture(path: &str) -> Json {
+    let text = std::fs::read_to_string(format!("tests/fixtures/{path}")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The sample referral, read through the typed model and back to JSON, as a sync would.
+fn sample_referral() -> Json {
+    let text = std::fs::read("tests/fixtures/partner_center/incoming_cosell.json").unwrap();
+    let referral = Referral::from_json(&text).unwrap();
+    serde_json::to_value(&referral).unwrap()
+}
+
+fn create() -> CrmWriteContext<'static> {
+    CrmWriteContext {
+        create: true,
+        current: None,
+    }
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+const REFERRAL_ID: &str = "a4b2c9d0-1111-4e2a-9c3b-5d6e7f800001";
+const LINK: &str = "https://partner.microsoft.com/dashboard/referrals/v2/leads/a4b2c9d0-1111-4e2a-9c3b-5d6e7f800001/details";
+
+fn assert_sample_canonical(record: &Record) {
+    assert_eq!(
+        record.get(fields::DEAL_NAME),
+        &Value::text("Contoso Retail - Azure data platform")
+    );
+    assert_eq!(
+        record.get(fields::NOTES),
+        &Value::text("Customer wants to consolidate three warehouses.")
+    );
+    assert_eq!(
+        record.get(fields::DEAL_VALUE).as_decimal(),
+        Some(dec("250000.75"))
+    );
+    assert_eq!(record.get(fields::CURRENCY), &Value::choice("USD"));
+    assert_eq!(
+        record.get(fields::CLOSE_DATE),
+        &Value::Date(date(2019, 3, 25))
+    );
+    assert_eq!(record.get(fields::STATUS), &Value::choice("on_hold"));
+    // "100" is not a sales stage: reported, left absent.
+    assert!(record.get(fields::SALES_STAGE).is_absent());
+    assert_eq!(
+        record.get(fields::HELP_REQUESTED),
+        &Value::choice("CustomerTechnicalArchitecture")
+    );
+    assert_eq!(
+        record.get(fields::VISIBLE_TO_MICROSOFT_SELLERS),
+        &Value::Bool(true)
+    );
+    assert_eq!(
+        record.get(fields::SOLUTIONS),
+        &Value::multi_choice(["SOL-15974-MQF"])
+    );
+    assert_eq!(
+        record.get(fields::MICROSOFT_CRM_ID),
+        &Value::text("7-ABCDEF123")
+    );
+    assert_eq!(
+        record.get(fields::CUSTOMER_NAME),
+        &Value::text("Contoso Retail")
+    );
+    assert_eq!(
+        record.get(fields::CUSTOMER_ADDRESS_LINE1),
+        &Value::text("1 Microsoft Way")
+    );
+    assert_eq!(record.get(fields::CUSTOMER_CITY), &Value::text("Redmond"));
+    assert_eq!(record.get(fields::CUSTOMER_STATE), &Value::text("WA"));
+    assert_eq!(
+        record.get(fields::CUSTOMER_POSTAL_CODE),
+        &Value::text("98052")
+    );
+    assert_eq!(record.get(fields::CUSTOMER_COUNTRY), &Value::choice("US"));
+    assert_eq!(record.get(fields::CONTACT_FIRST_NAME), &Value::text("Ana"));
+    assert_eq!(
+        record.get(fields::CONTACT_LAST_NAME),
+        &Value::text("O'Neil")
+    );
+    assert_eq!(
+        record.get(fields::CONTACT_EMAIL),
+        &Value::text("ana@contoso-retail.example")
+    );
+    assert_eq!(
+        record.get(fields::CONTACT_PHONE),
+        &Value::text("0000000000")
+    );
+    assert_eq!(record.get(fields::REFERRAL_ID), &Value::text(REFERRAL_ID));
+    assert_eq!(record.get(fields::REFERRAL_LINK), &Value::text(LINK));
+    assert_eq!(record.get(fields::CRM_ID), &Value::text(""));
+    assert!(record.get(fields::SYNC_WITH_PARTNER_CENTER).is_absent());
+    assert!(record.get(fields::AUDIT_TRAIL).is_absent());
+    assert_eq!(
+        record.modified().map(|t| t.to_string()).as_deref(),
+        Some("2018-10-31T08:15:00.1234567Z")
+    );
+}
+
+#[test]
+fn dynamics_default_maps_the_sample_referral_into_a_create() {
+    let mapping = dynamics365().build().unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    assert_sample_canonical(&projected.record);
+    assert!(projected.issues.contains(&MappingIssue::UnmappedValue {
+        field: "sales_stage".into(),
+        value: "100".into()
+    }));
+
+    let write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    let body = &write.body;
+    assert_eq!(body["name"], "Contoso Retail - Azure data platform");
+    assert_eq!(
+        body["description"],
+        "Customer wants to consolidate three warehouses."
+    );
+    assert_eq!(body["estimatedvalue"].to_string(), "250000.75");
+    assert_eq!(body["estimatedclosedate"], "2019-03-25");
+    assert_eq!(body["statuscode"], 2, "a new referral is on hold");
+    assert!(
+        !body.contains_key("statecode"),
+        "Dataverse never takes statecode on create"
+    );
+    assert!(
+        !body.contains_key("salesstage"),
+        "unmapped stage is not written"
+    );
+    assert_eq!(body["cosell_howcanmicrosofthelp"], "2");
+    assert_eq!(body["cosell_sharewithmicrosoftsellers"], true);
+    assert_eq!(body["cosell_solutions"], "SOL-15974-MQF");
+    assert_eq!(body["cosell_microsoftcrmid"], "7-ABCDEF123");
+    assert_eq!(body["cosell_referralid"], REFERRAL_ID);
+    assert_eq!(body["cosell_referrallink"], LINK);
+    assert_eq!(
+        body["cosell_syncwithpartnercenter"], true,
+        "referrals from Partner Center set the gate"
+    );
+    assert!(
+        !body.contains_key("opportunityid"),
+        "the CRM id is read only"
+    );
+    assert!(write.state.is_none());
+    assert_eq!(write.lookups.len(), 3);
+
+    let account = write
+        .lookups
+        .iter()
+        .find(|l| matches!(l.target, LookupTarget::Account(_)))
+        .unwrap();
+    assert_eq!(account.property, "customerid_account@odata.bind");
+    assert_eq!(
+        Json::Object(account.create_body.clone()),
+        json!({"name": "Contoso Retail", "address1_line1": "1 Microsoft Way", "address1_city": "Redmond",
+               "address1_stateorprovince": "WA", "address1_postalcode": "98052", "address1_country": "US"})
+    );
+    let LookupTarget::Account(customer) = &account.target else {
+        unreachable!()
+    };
+    assert_eq!(customer.name.as_deref(), Some("Contoso Retail"));
+    assert_eq!(customer.postal_code.as_deref(), Some("98052"));
+    assert_eq!(customer.country.as_deref(), Some("US"));
+    let contact = write
+        .lookups
+        .iter()
+        .find(|l| matches!(l.target, LookupTarget::Contact(_)))
+        .unwrap();
+    assert_eq!(contact.property, "parentcontactid@odata.bind");
+    assert_eq!(
+        Json::Object(contact.create_body.clone()),
+        json!({"firstname": "Ana", "lastname": "O'Neil", "emailaddress1": "ana@contoso-retail.example", "telephone1": "0000000000"})
+    );
+    assert!(
+        write
+            .lookups
+            .iter()
+            .any(|l| l.target == LookupTarget::Currency("USD".into())
+                && l.property == "transactioncurrencyid@odata.bind")
+    );
+}
+
+#[test]
+fn salesforce_default_maps_the_same_referral_into_a_create() {
+    let mapping = salesforce().build().unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    assert_sample_canonical(&projected.record);
+
+    let write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    let body = &write.body;
+    assert_eq!(body["Name"], "Contoso Retail - Azure data platform");
+    assert_eq!(
+        body["Description"],
+        "Customer wants to consolidate three warehouses."
+    );
+    assert_eq!(body["Amount"].to_string(), "250000.75");
+    assert_eq!(body["CurrencyIsoCode"], "USD");
+    assert_eq!(body["CloseDate"], "2019-03-25");
+    assert_eq!(
+        body["StageName"], "Prospecting",
+        "the configured on-hold stage"
+    );
+    assert_eq!(
+        body["Microsoft_Help_Requested__c"],
+        "CustomerTechnicalArchitecture"
+    );
+    assert_eq!(body["Share_With_Microsoft_Sellers__c"], true);
+    assert_eq!(body["Microsoft_Solutions__c"], "SOL-15974-MQF");
+    assert_eq!(body["Microsoft_CRM_Id__c"], "7-ABCDEF123");
+    assert_eq!(body["Referral_Id__c"], REFERRAL_ID);
+    assert_eq!(body["Referral_Link__c"], LINK);
+    assert_eq!(body["Sync_With_Partner_Center__c"], true);
+    assert!(!body.contains_key("Id"));
+    assert!(write.state.is_none(), "Salesforce closes through StageName");
+    let account = write
+        .lookups
+        .iter()
+        .find(|l| matches!(l.target, LookupTarget::Account(_)))
+        .unwrap();
+    assert_eq!(account.property, "AccountId");
+    assert_eq!(
+        Json::Object(account.create_body.clone()),
+        json!({"Name": "Contoso Retail", "BillingStreet": "1 Microsoft Way", "BillingCity": "Redmond",
+               "BillingState": "WA", "BillingPostalCode": "98052", "BillingCountry": "US"})
+    );
+    let contact = write
+        .lookups
+        .iter()
+        .find(|l| matches!(l.target, LookupTarget::Contact(_)))
+        .unwrap();
+    assert_eq!(contact.property, "ContactId");
+    assert_eq!(contact.create_body["Email"], "ana@contoso-retail.example");
+    assert!(
+        !write
+            .lookups
+            .iter()
+            .any(|l| matches!(l.target, LookupTarget::Currency(_)))
+    );
+}
+
+fn assert_crm_fixture_canonical(record: &Record) {
+    assert_eq!(
+        record.get(fields::DEAL_NAME),
+        &Value::text("Contoso Retail - Azure data platform (phase 2)")
+    );
+    assert_eq!(
+        record.get(fields::NOTES),
+        &Value::text("Three warehouses, two regions.")
+    );
+    assert_eq!(
+        record.get(fields::DEAL_VALUE).as_decimal(),
+        Some(dec("312000.50"))
+    );
+    assert_eq!(record.get(fields::CURRENCY), &Value::choice("EUR"));
+    assert_eq!(
+        record.get(fields::CLOSE_DATE),
+        &Value::Date(date(2019, 4, 30))
+    );
+    assert_eq!(record.get(fields::STATUS), &Value::choice("won"));
+    assert_eq!(record.get(fields::SALES_STAGE), &Value::choice("Close"));
+    assert_eq!(
+        record.get(fields::HELP_REQUESTED),
+        &Value::choice("ProofOfConceptOrDemo")
+    );
+    assert_eq!(
+        record.get(fields::VISIBLE_TO_MICROSOFT_SELLERS),
+        &Value::Bool(true)
+    );
+    assert_eq!(
+        record.get(fields::SOLUTIONS),
+        &Value::multi_choice(["SOL-15974-MQF", "SOL-20001-ABC"])
+    );
+    assert_eq!(
+        record.get(fields::MICROSOFT_CRM_ID),
+        &Value::text("7-ABCDEF123")
+    );
+    assert_eq!(
+        record.get(fields::CUSTOMER_NAME),
+        &Value::text("Contoso Retail")
+    );
+    assert_eq!(
+        record.get(fields::CUSTOMER_ADDRESS_LINE1),
+        &Value::text("1 Microsoft Way")
+    );
+    assert_eq!(record.get(fields::CUSTOMER_CITY), &Value::text("Redmond"));
+    assert_eq!(record.get(fields::CUSTOMER_STATE), &Value::text("WA"));
+    assert_eq!(
+        record.get(fields::CUSTOMER_POSTAL_CODE),
+        &Value::text("98052")
+    );
+    assert_eq!(record.get(fields::CUSTOMER_COUNTRY), &Value::choice("US"));
+    assert_eq!(record.get(fields::CONTACT_FIRST_NAME), &Value::text("Ana"));
+    assert_eq!(
+        record.get(fields::CONTACT_LAST_NAME),
+        &Value::text("O'Neil")
+    );
+    assert_eq!(
+        record.get(fields::CONTACT_EMAIL),
+        &Value::text("ana@contoso-retail.example")
+    );
+    assert_eq!(
+        record.get(fields::CONTACT_PHONE),
+        &Value::text("0000000000")
+    );
+    assert_eq!(record.get(fields::REFERRAL_ID), &Value::text(REFERRAL_ID));
+    assert_eq!(record.get(fields::REFERRAL_LINK), &Value::text(LINK));
+    assert_eq!(
+        record.get(fields::SYNC_WITH_PARTNER_CENTER),
+        &Value::Bool(true)
+    );
+    assert_eq!(
+        record.get(fields::AUDIT_TRAIL),
+        &Value::text("2019-04-02 synced")
+    );
+    assert_eq!(
+        record.modified().map(|t| t.to_string()).as_deref(),
+        Some("2019-04-02T10:00:00Z")
+    );
+}
+
+#[test]
+fn dynamics_record_maps_back_to_the_same_canonical_fields() {
+    let mapping = dynamics365().build().unwrap();
+    let projected = mapping
+        .crm_to_canonical(&fixture("mapping/dynamics_opportunity_expanded.json"))
+        .unwrap();
+    assert_crm_fixture_canonical(&projected.record);
+    assert_eq!(
+        projected.record.get(fields::CRM_ID),
+        &Value::text("c0ffee00-3333-4a5e-8f00-0123456789ab")
+    );
+    assert!(projected.issues.is_empty(), "{:?}", projected.issues);
+}
+
+#[test]
+fn salesforce_record_maps_back_to_the_same_canonical_fields() {
+    let mapping = salesforce().build().unwrap();
+    let projected = mapping
+        .crm_to_canonical(&fixture("mapping/salesforce_opportunity_expanded.json"))
+        .unwrap();
+    assert_crm_fixture_canonical(&projected.record);
+    assert_eq!(
+        projected.record.get(fields::CRM_ID),
+        &Value::text("006Dn00000A1b2CIAR")
+    );
+}
+
+#[test]
+fn crm_changes_become_a_partner_center_patch_with_replace_and_add_only() {
+    let mapping = dynamics365().build().unwrap();
+    let referral = mapping
+        .referral_to_canonical(&sample_referral())
+        .unwrap()
+        .record;
+    let mut accepted = referral.clone();
+    accepted.set(fields::STATUS, Value::choice("active"));
+    let changes = [
+        (fields::STATUS, Value::choice("won")),
+        (fields::DEAL_VALUE, Value::Decimal(dec("300000.10"))),
+        (fields::CLOSE_DATE, Value::Date(date(2019, 4, 30))),
+        (fields::SOLUTIONS, Value::multi_choice(["SOL-1", "SOL-2"])),
+        (
+            fields::CRM_ID,
+            Value::text("c0ffee00-3333-4a5e-8f00-0123456789ab"),
+        ),
+        (fields::NOTES, Value::Null),
+    ];
+    let write = mapping.partner_center_write(&changes, &accepted).unwrap();
+    assert_eq!(
+        serde_json::to_value(&write.patch).unwrap(),
+        json!([
+            {"op": "replace", "path": "/status", "value": "Closed"},
+            {"op": "replace", "path": "/substatus", "value": "Won"},
+            {"op": "replace", "path": "/details/dealValue", "value": "300000.1"},
+            {"op": "replace", "path": "/details/closingDateTime", "value": "2019-04-30T00:00:00Z"},
+            {"op": "replace", "path": "/details/requirements/solutions", "value": [{"id": "SOL-1"}, {"id": "SOL-2"}]},
+            {"op": "replace", "path": "/externalReferenceId", "value": "c0ffee00-3333-4a5e-8f00-0123456789ab"},
+            {"op": "replace", "path": "/details/notes", "value": null},
+        ])
+    );
+    assert!(write.issues.is_empty());
+
+    // A field the referral never had is added, not replaced.
+    let mut sparse = Record::default();
+    sparse.set(fields::STATUS, Value::choice("active"));
+    let write = mapping
+        .partner_center_write(&[(fields::MICROSOFT_CRM_ID, Value::text("7-X"))], &sparse)
+        .unwrap();
+    assert_eq!(
+        write.patch.operations()[0].path,
+        "/trackingInfo/microsoftMsxId"
+    );
+    assert_eq!(serde_json::to_value(&write.patch).unwrap()[0]["op"], "add");
+}
+
+#[test]
+fn status_rules_hold_edits_to_closed_and_unaccepted_referrals() {
+    let mapping = salesforce().build().unwrap();
+    let closed = Record::default().with(fields::STATUS, Value::choice("won"));
+    let write = mapping
+        .partner_center_write(&[(fields::NOTES, Value::text("late edit"))], &closed)
+        .unwrap();
+    assert!(write.patch.is_empty());
+    assert_eq!(
+        write.issues,
+        [MappingIssue::Held {
+            field: "notes".into(),
+            reason: HoldReason::ReferralClosed
+        }]
+    );
+
+    let pending = Record::default().with(fields::STATUS, Value::choice("on_hold"));
+    let write = mapping
+        .partner_center_write(&[(fields::NOTES, Value::text("local"))], &pending)
+        .unwrap();
+    assert!(write.patch.is_empty());
+    assert_eq!(
+        write.issues,
+        [MappingIssue::Held {
+            field: "notes".into(),
+            reason: HoldReason::NotAccepted
+        }]
+    );
+
+    // Moving the CRM record out of on-hold accepts the referral, edits included.
+    let write = mapping
+        .partner_center_write(
+            &[
+                (fields::STATUS, Value::choice("active")),
+                (fields::NOTES, Value::text("go")),
+            ],
+            &pending,
+        )
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&write.patch).unwrap(),
+        json!([
+            {"op": "replace", "path": "/status", "value": "Active"},
+            {"op": "replace", "path": "/substatus", "value": "Accepted"},
+            {"op": "add", "path": "/details/notes", "value": "go"},
+        ])
+    );
+
+    // Visibility to Microsoft sellers is never sent as false.
+    let active = Record::default().with(fields::STATUS, Value::choice("active"));
+    let write = mapping
+        .partner_center_write(
+            &[(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false))],
+            &active,
+        )
+        .unwrap();
+    assert!(write.patch.is_empty());
+    assert_eq!(
+        write.issues,
+        [MappingIssue::Held {
+            field: "visible_to_microsoft_sellers".into(),
+            reason: HoldReason::Irreversible
+        }]
+    );
+}
+
+#[test]
+fn dynamics_closes_through_a_state_change_and_salesforce_through_the_stage() {
+    let dynamics = dynamics365().build().unwrap();
+    let open = Record::default().with(fields::STATUS, Value::choice("active"));
+    let context = CrmWriteContext {
+        create: false,
+        current: Some(&open),
+    };
+    for (status, state, reason) in [
+        ("won", 1, 3),
+        ("lost", 2, 5),
+        ("declined", 2, 4),
+        ("expired", 2, 4),
+    ] {
+        let write = dynamics
+            .crm_write(&[(fields::STATUS, Value::choice(status))], context)
+            .unwrap();
+        let change = write.state.unwrap();
+        assert_eq!(
+            (change.state_code, change.status_code),
+            (state, reason),
+            "{status}"
+        );
+        assert_eq!(change.is_win(), status == "won");
+        assert!(write.body.is_empty(), "no statecode in the body");
+    }
+    let write = dynamics
+        .crm_write(&[(fields::STATUS, Value::choice("on_hold"))], context)
+        .unwrap();
+    assert_eq!(Json::Object(write.body), json!({"statuscode": 2}));
+
+    let sf = salesforce().build().unwrap();
+    let context = CrmWriteContext {
+        create: false,
+        current: Some(&open),
+    };
+    for (status, stage) in [
+        ("won", "Closed Won"),
+        ("lost", "Closed Lost"),
+        ("expired", "Closed Lost"),
+        ("on_hold", "Prospecting"),
+    ] {
+        let write = sf
+            .crm_write(&[(fields::STATUS, Value::choice(status))], context)
+            .unwrap();
+        assert_eq!(write.body["StageName"], stage);
+    }
+    // An open referral's sales stage moves the stage; a closed one's does not.
+    let write = sf
+        .crm_write(&[(fields::SALES_STAGE, Value::choice("Propose"))], context)
+        .unwrap();
+    assert_eq!(write.body["StageName"], "Proposal/Price Quote");
+    let won = Record::default().with(fields::STATUS, Value::choice("won"));
+    let write = sf
+        .crm_write(
+            &[(fields::SALES_STAGE, Value::choice("Propose"))],
+            CrmWriteContext {
+                create: false,
+                current: Some(&won),
+            },
+        )
+        .unwrap();
+    assert!(!write.body.contains_key("StageName"));
+}
+
+#[test]
+fn update_bodies_hold_only_the_changed_columns() {
+    let mapping = dynamics365().build().unwrap();
+    let write = mapping
+        .crm_write(
+            &[
+                (fields::DEAL_NAME, Value::text("Renamed")),
+                (fields::NOTES, Value::Null),
+            ],
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        Json::Object(write.body.clone()),
+        json!({"name": "Renamed", "description": null})
+    );
+    assert!(write.lookups.is_empty());
+    // Customer fields are written on create only.
+    let write = mapping
+        .crm_write(
+            &[(fields::CUSTOMER_CITY, Value::text("Oslo"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert!(write.is_empty());
+    let patch = mapping
+        .crm_write(
+            &[(fields::DEAL_NAME, Value::text("Renamed"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap()
+        .to_dataverse_patch();
+    assert_eq!(
+        serde_json::to_value(&patch).unwrap(),
+        json!({"name": "Renamed"})
+    );
+}
+
+#[test]
+fn lookups_resolve_through_replaceable_resolvers() {
+    let mapping = dynamics365().build().unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    let mut write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    let accounts = ExactAccountMatch::new(vec![
+        AccountCandidate {
+            id: "acc-near".into(),
+            name: Some("Contoso Retail Inc".into()),
+            postal_code: Some("98052".into()),
+            country: Some("US".into()),
+        },
+        AccountCandidate {
+            id: "acc-1".into(),
+            name: Some("contoso retail".into()),
+            postal_code: Some("98052".into()),
+            country: Some("us".into()),
+        },
+    ]);
+    let currencies = HashMap::from([("USD".to_string(), "cur-usd".to_string())]);
+    let left = write.resolve(&accounts, &EmailContactMatch::default(), &currencies);
+    assert_eq!(
+        write.body["customerid_account@odata.bind"],
+        "/accounts(acc-1)"
+    );
+    assert_eq!(
+        write.body["transactioncurrencyid@odata.bind"],
+        "/transactioncurrencies(cur-usd)"
+    );
+    assert_eq!(left.len(), 1, "the contact is to be created");
+    assert_eq!(left[0].1, Resolution::Create);
+    let (contact, _) = left[0].clone();
+    write.bind(&contact, "con-9");
+    assert_eq!(write.body["parentcontactid@odata.bind"], "/contacts(con-9)");
+    assert!(write.lookups.is_empty());
+
+    // Never a fuzzy merge: a near name creates, two exact matches are ambiguous.
+    let mut fresh = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    let near_only = ExactAccountMatch::new(vec![AccountCandidate {
+        id: "x".into(),
+        name: Some("Contoso Retail Inc".into()),
+        postal_code: Some("98052".into()),
+        country: Some("US".into()),
+    }]);
+    let left = fresh.resolve(&near_only, &EmailContactMatch::default(), &currencies);
+    assert!(
+        left.iter()
+            .any(|(l, r)| matches!(l.target, LookupTarget::Account(_)) && *r == Resolution::Create)
+    );
+    let twice = ExactAccountMatch::new(vec![
+        AccountCandidate {
+            id: "a".into(),
+            name: Some("Contoso Retail".into()),
+            postal_code: Some("98052".into()),
+            country: Some("US".into()),
+        },
+        AccountCandidate {
+            id: "b".into(),
+            name: Some("Contoso Retail".into()),
+            postal_code: Some("98052".into()),
+            country: Some("US".into()),
+        },
+    ]);
+    let mut fresh = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    let left = fresh.resolve(&twice, &EmailContactMatch::default(), &currencies);
+    assert!(
+        left.iter()
+            .any(|(_, r)| *r == Resolution::Ambiguous(vec!["a".into(), "b".into()]))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips.
+
+/// The CRM record the target would hold after a create: the body, the expanded account,
+/// contact and currency the lookups point to, and the state a state change reaches.
+fn materialize(write: &CrmWrite, dataverse: bool) -> Json {
+    let mut record = write.body.clone();
+    for lookup in &write.lookups {
+        let (read, body) = match (&lookup.target, dataverse) {
+            (LookupTarget::Account(_), true) => ("customerid_account", lookup.create_body.clone()),
+            (LookupTarget::Account(_), false) => ("Account", lookup.create_body.clone()),
+            (LookupTarget::Contact(_), true) => ("parentcontactid", lookup.create_body.clone()),
+            (LookupTarget::Contact(_), false) => ("Contact", lookup.create_body.clone()),
+            (LookupTarget::Currency(code), _) => {
+                let mut currency = Map::new();
+                currency.insert("isocurrencycode".into(), json!(code));
+                ("transactioncurrencyid", currency)
+            }
+            _ => unreachable!(),
+        };
+        record.insert(read.into(), Json::Object(body));
+    }
+    if dataverse {
+        record.insert(
+            "opportunityid".into(),
+            json!("c0ffee00-0000-4000-8000-000000000001"),
+        );
+        match &write.state {
+            Some(state) => {
+                record.insert("statecode".into(), json!(state.state_code));
+                record.insert("statuscode".into(), json!(state.status_code));
+            }
+            None => {
+                record.insert("statecode".into(), json!(0));
+            }
+        }
+    } else {
+        record.insert("Id".into(), json!("006000000000001AAA"));
+    }
+    Json::Object(record)
+}
+
+fn through_crm(
+    mapping: &DeclarativeMapping,
+    canonical: &cosell::mapping::Projection,
+    dataverse: bool,
+) -> cosell::mapping::Projection {
+    let write = mapping
+        .crm_write(&canonical.create_changes(), create())
+        .unwrap();
+    mapping
+        .crm_to_canonical(&materialize(&write, dataverse))
+        .unwrap()
+}
+
+/// Fields a CRM round trip keeps exactly.
+const REVERSIBLE: [cosell::mapping::FieldId; 20] = [
+    fields::DEAL_NAME,
+    fields::NOTES,
+    fields::DEAL_VALUE,
+    fields::CURRENCY,
+    fields::CLOSE_DATE,
+    fields::HELP_REQUESTED,
+    fields::VISIBLE_TO_MICROSOFT_SELLERS,
+    fields::SOLUTIONS,
+    fields::MICROSOFT_CRM_ID,
+    fields::CUSTOMER_NAME,
+    fields::CUSTOMER_ADDRESS_LINE1,
+    fields::CUSTOMER_CITY,
+    fields::CUSTOMER_STATE,
+    fields::CUSTOMER_POSTAL_CODE,
+    fields::CUSTOMER_COUNTRY,
+    fields::CONTACT_FIRST_NAME,
+    fields::CONTACT_LAST_NAME,
+    fields::CONTACT_EMAIL,
+    fields::REFERRAL_ID,
+    fields::REFERRAL_LINK,
+];
+
+#[test]
+fn the_sample_referral_survives_a_round_trip_through_both_crms() {
+    for (mapping, dataverse) in [
+        (dynamics365().build().unwrap(), true),
+        (salesforce().build().unwrap(), false),
+    ] {
+        let first = mapping.referral_to_canonical(&sample_referral()).unwrap();
+        let back = through_crm(&mapping, &first, dataverse);
+        for field in REVERSIBLE
+            .iter()
+            .chain([&fields::STATUS, &fields::CONTACT_PHONE])
+        {
+            assert_eq!(
+                back.record.get(*field),
+                first.record.get(*field),
+                "field {field}"
+            );
+        }
+    }
+}
+
+prop_compose! {
+    fn text_value()(text in "[A-Za-z0-9 ,.'-]{0,40}") -> String { text }
+}
+
+prop_compose! {
+    fn referral()(
+        name in "[A-Za-z][A-Za-z0-9 -]{0,150}",
+        notes in proptest::option::of(text_value()),
+        cents in 0i64..10_000_000_000_000,
+        scale in 0u32..=4,
+        currency in prop::sample::select(vec!["USD", "EUR", "JPY", "KWD", "gbp"]),
+        day in 0i64..3_000,
+        offset_minutes in prop::sample::select(vec![-660i64, -300, -180, 0, 60, 330, 540, 720]),
+        status in prop::sample::select(vec![("New", "Pending"), ("New", "Received"), ("Active", "Accepted"), ("Closed", "Won"), ("Closed", "Lost"), ("Closed", "Declined"), ("Closed", "Expired")]),
+        stage in prop::sample::select(vec!["Qualify", "Develop", "Propose", "Close", "2"]),
+        help in prop::sample::select(vec!["GeneralOrOther", "CustomerTechnicalArchitecture", "QuotesOrLicensing"]),
+        visible in any::<bool>(),
+        solutions in prop::collection::btree_set("SOL-[0-9]{3}", 1..4),
+        msx in "7-[A-Z0-9]{6}",
+        customer in "[A-Z][a-z]{2,20}( [A-Z][a-z]{2,10})?",
+        city in "[A-Z][a-z]{2,15}",
+        postal in "[0-9]{5}",
+        country in prop::sample::select(vec!["US", "de", "IN", "JP"]),
+        first in "[A-Z][a-z]{1,10}",
+        last in "[A-Z][a-z]{1,10}",
+        id in "[a-f0-9]{8}-[a-f0-9]{4}",
+    ) -> Json {
+        let midnight = date(2020, 1, 1).checked_add(jiff::Span::new().days(day)).unwrap();
+        let closing = midnight.to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp()
+            - jiff::SignedDuration::from_mins(offset_minutes);
+        json!({
+            "id": id,
+            "name": name,
+            "status": status.0,
+            "substatus": status.1,
+            "salesStage": stage,
+            "externalReferenceId": null,
+            "customerProfile": {
+                "name": customer,
+                "address": {"addressLine1": "1 Main St", "city": city, "state": "ST", "postalCode": postal, "country": country},
+                "team": [{"firstName": first, "lastName": last, "email": format!("{}@example.com", first.to_lowercase()), "phoneNumber": "0100"}]
+            },
+            "consent": {"consentToShareReferralWithMicrosoftSellers": visible},
+            "details": {
+                "notes": notes,
+                "dealValue": Decimal::new(cents, scale).to_string(),
+                "currency": currency,
+                "closingDateTime": closing.to_string(),
+                "requirements": {"solutions": solutions.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()}
+            },
+            "inviteContext": {"assistanceRequestCode": help},
+            "trackingInfo": {"microsoftMsxId": msx}
+        })
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn round_trip_keeps_reversible_fields_and_lossy_ones_are_stable(referral in referral()) {
+        for (mapping, dataverse) in [(dynamics365().build().unwrap(), true), (salesforce().build().unwrap(), false)] {
+            let first = mapping.referral_to_canonical(&referral).unwrap();
+            let second = through_crm(&mapping, &first, dataverse);
+            for field in REVERSIBLE {
+                prop_assert_eq!(second.record.get(field), first.record.get(field), "field {}", field);
+            }
+            // The close date is the seller's local date, whatever their offset.
+            let picked: Date = referral["details"]["closingDateTime"].as_str().unwrap()
+                .parse::<jiff::Timestamp>().unwrap().checked_add(jiff::SignedDuration::from_hours(12)).unwrap()
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+            prop_assert_eq!(second.record.get(fields::CLOSE_DATE), &Value::Date(picked));
+            // Lossy fields (declined/expired → lost, stages folded into Salesforce's picklist,
+            // names cut to the target's limit) are stable on a second pass.
+            let third = through_crm(&mapping, &second, dataverse);
+            prop_assert!(diff::is_same(mapping.schema(), &second.record, &third.record),
+                "second pass changed: {:?}", diff::two_way(mapping.schema(), &second.record, &third.record));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customisation: each a few lines of user code.
+
+#[test]
+fn customise_override_one_fields_target() {
+    let mapping = dynamics365()
+        .update("referral_link", |rule| rule.crm("contoso_partnercenterurl"))
+        .build()
+        .unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    let write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    assert_eq!(write.body["contoso_partnercenterurl"], LINK);
+    assert!(!write.body.contains_key("cosell_referrallink"));
+}
+
+#[test]
+fn customise_add_a_field_with_a_value_map() {
+    let mapping = salesforce()
+        .field(
+            FieldSpec::new("industry", ValueKind::Choice)
+                .direction(Direction::Both)
+                .policy(Policy::CrmWins),
+            FieldRule::new("industry")
+                .partner_center("details.requirements.industries[0].id")
+                .crm("Industry")
+                .crm_transform(Transform::Map(
+                    ValueMap::new()
+                        .pair("Retail", "Retail & Consumer")
+                        .pair("Banking", "Finance"),
+                )),
+        )
+        .build()
+        .unwrap();
+    let industry = mapping.schema().id("industry").unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    assert_eq!(projected.record.get(industry), &Value::choice("Retail"));
+    let write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    assert_eq!(write.body["Industry"], "Retail & Consumer");
+
+    // A value the map does not know is reported, never dropped silently.
+    let crm = mapping
+        .crm_to_canonical(&json!({"Industry": "Mining"}))
+        .unwrap();
+    assert!(crm.record.get(industry).is_absent());
+    assert_eq!(
+        crm.issues,
+        [MappingIssue::UnmappedValue {
+            field: "industry".into(),
+            value: "Mining".into()
+        }]
+    );
+    let write = mapping
+        .crm_write(
+            &[(industry, Value::choice("Energy"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert!(write.body.is_empty());
+    assert_eq!(
+        write.issues,
+        [MappingIssue::UnmappedValue {
+            field: "industry".into(),
+            value: "Energy".into()
+        }]
+    );
+}
+
+#[test]
+fn customise_remove_a_field() {
+    let mapping = dynamics365().remove("microsoft_crm_id").build().unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    assert!(projected.record.get(fields::MICROSOFT_CRM_ID).is_absent());
+    let write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    assert!(!write.body.contains_key("cosell_microsoftcrmid"));
+    assert_eq!(
+        mapping
+            .schema()
+            .field(fields::MICROSOFT_CRM_ID)
+            .unwrap()
+            .sync_direction(),
+        Direction::None
+    );
+}
+
+#[test]
+fn customise_change_a_direction() {
+    let mapping = salesforce()
+        .direction("notes", Direction::PartnerCenterToCrm)
+        .build()
+        .unwrap();
+    assert_eq!(
+        mapping
+            .schema()
+            .field(fields::NOTES)
+            .unwrap()
+            .sync_direction(),
+        Direction::PartnerCenterToCrm
+    );
+    // The diff engine now sends CRM edits of the notes nowhere.
+    let schema = mapping.schema();
+    let base = schema.record().with(fields::NOTES, Value::text("a"));
+    let crm = base.clone().with(fields::NOTES, Value::text("b"));
+    let plan = diff::three_way(schema, &base, &base, &crm);
+    assert!(plan.partner_center().is_empty());
+}
+
+#[test]
+fn customise_renamed_columns_and_a_required_field_with_a_default() {
+    let mapping = dynamics365()
+        .update("solutions", |rule| rule.crm("new_solutionids"))
+        .update("customer_postal_code", |rule| rule.required(true))
+        .update("notes", |rule| {
+            rule.default_on_create(Value::text("From Partner Center"))
+        })
+        .build()
+        .unwrap();
+    let write = mapping
+        .crm_write(
+            &[
+                (fields::DEAL_NAME, Value::text("x")),
+                (fields::CUSTOMER_POSTAL_CODE, Value::text("1")),
+            ],
+            create(),
+        )
+        .unwrap();
+    assert_eq!(write.body["description"], "From Partner Center");
+    let error = mapping
+        .crm_write(&[(fields::DEAL_NAME, Value::text("x"))], create())
+        .unwrap_err();
+    assert_eq!(
+        error,
+        MappingError::MissingRequired {
+            field: "customer_postal_code".into()
+        }
+    );
+    assert!(error.to_string().contains("customer_postal_code"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates and amounts.
+
+#[test]
+fn closing_midnights_east_and_west_land_on_the_sellers_date_in_both_crms() {
+    // (instant, seller's UTC offset in minutes, the date they picked)
+    let cases = [
+        ("2022-03-24T18:30:00Z", 330, date(2022, 3, 25)),
+        ("2022-01-30T23:00:00Z", 60, date(2022, 1, 31)),
+        ("2022-06-30T05:00:00Z", -300, date(2022, 6, 30)),
+    ];
+    for (mapping, column) in [
+        (dynamics365().build().unwrap(), "estimatedclosedate"),
+        (salesforce().build().unwrap(), "CloseDate"),
+    ] {
+        for (instant, offset, picked) in cases {
+            // The seller's local midnight is that instant: the rule only uses UTC arithmetic,
+            // so the process's own zone never enters.
+            let zone =
+                jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(offset * 60).unwrap());
+            let local = instant
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .to_zoned_datetime(zone);
+            assert_eq!((local.date(), local.hour(), local.minute()), (picked, 0, 0));
+
+            let referral = json!({"name": "Deal", "status": "Active", "substatus": "Accepted", "details": {"closingDateTime": instant}});
+            let projected = mapping.referral_to_canonical(&referral).unwrap();
+            assert_eq!(
+                projected.record.get(fields::CLOSE_DATE),
+                &Value::Date(picked)
+            );
+            let write = mapping
+                .crm_write(&projected.create_changes(), create())
+                .unwrap();
+            assert_eq!(
+                write.body[column],
+                picked.to_string(),
+                "{instant} in {column}"
+            );
+
+            // And back: the CRM's date goes to Partner Center as that date's UTC midnight.
+            let crm = mapping
+                .crm_to_canonical(&json!({column: picked.to_string()}))
+                .unwrap();
+            let active = Record::default().with(fields::STATUS, Value::choice("active"));
+            let patch = mapping
+                .partner_center_write(
+                    &[(
+                        fields::CLOSE_DATE,
+                        crm.record.get(fields::CLOSE_DATE).clone(),
+                    )],
+                    &active,
+                )
+                .unwrap()
+                .patch;
+            assert_eq!(
+                serde_json::to_value(&patch).unwrap()[0]["value"],
+                format!("{picked}T00:00:00Z")
+            );
+        }
+    }
+}
+
+#[test]
+fn large_and_four_decimal_amounts_keep_their_value() {
+    let active = Record::default().with(fields::STATUS, Value::choice("active"));
+    for amount in [
+        "98765432109876.5432",
+        "0.0001",
+        "1234.5678",
+        "79228162514264.3375",
+    ] {
+        let referral = json!({"name": "Deal", "details": {"dealValue": amount, "currency": "USD"}});
+        for (mapping, column) in [
+            (dynamics365().build().unwrap(), "estimatedvalue"),
+            (salesforce().build().unwrap(), "Amount"),
+        ] {
+            let projected = mapping.referral_to_canonical(&referral).unwrap();
+            assert_eq!(
+                projected.raw.get(fields::DEAL_VALUE).as_decimal(),
+                Some(dec(amount))
+            );
+            let write = mapping
+                .crm_write(&projected.create_changes(), create())
+                .unwrap();
+            assert_eq!(write.decimals[column], dec(amount));
+            assert!(
+                write
+                    .body_json()
+                    .contains(&format!("\"{column}\":{amount}")),
+                "{}",
+                write.body_json()
+            );
+            let typed = if column == "Amount" {
+                serde_json::to_string(&write.to_salesforce_patch()).unwrap()
+            } else {
+                serde_json::to_string(&write.to_dataverse_patch()).unwrap()
+            };
+            assert!(typed.contains(&format!("\"{column}\":{amount}")), "{typed}");
+            // Partner Center takes the amount as a string, every digit kept.
+            let patch = mapping
+                .partner_center_write(
+                    &[(fields::DEAL_VALUE, Value::Decimal(dec(amount)))],
+                    &active,
+                )
+                .unwrap()
+                .patch;
+            assert_eq!(serde_json::to_value(&patch).unwrap()[0]["value"], amount);
+        }
+    }
+    // Read back from a CRM, an amount with up to 15 significant digits (all a JSON number holds
+    // without the `arbitrary-precision` feature) keeps its value, four decimals included.
+    for (mapping, column) in [
+        (dynamics365().build().unwrap(), "estimatedvalue"),
+        (salesforce().build().unwrap(), "Amount"),
+    ] {
+        let record: Json =
+            serde_json::from_str(&format!("{{\"{column}\": 12345678901.2345}}")).unwrap();
+        let back = mapping.crm_to_canonical(&record).unwrap();
+        assert_eq!(
+            back.raw.get(fields::DEAL_VALUE).as_decimal(),
+            Some(dec("12345678901.2345"))
+        );
+        assert_eq!(
+            back.record
+                .get(fields::DEAL_VALUE)
+                .as_decimal()
+                .unwrap()
+                .to_string(),
+            "12345678901.23"
+        );
+    }
+}
+
+#[test]
+fn amounts_compare_at_their_currencys_scale() {
+    let mapping = dynamics365().build().unwrap();
+    let same = |pc: &str, crm: &str, currency: &str| {
+        let a = mapping
+            .referral_to_canonical(&json!({"details": {"dealValue": pc, "currency": currency}}))
+            .unwrap();
+        let b = mapping
+            .crm_to_canonical(&json!({"estimatedvalue": crm.parse::<f64>().unwrap(), "transactioncurrencyid": {"isocurrencycode": currency}}))
+            .unwrap();
+        diff::is_same(mapping.schema(), &a.record, &b.record)
+    };
+    assert!(
+        same("1234.5678", "1234.57", "USD"),
+        "Dynamics keeps 4 places, USD compares at 2"
+    );
+    assert!(same("1500.4", "1500", "JPY"), "JPY has no minor unit");
+    assert!(same("1.2345", "1.235", "KWD"), "KWD compares at 3");
+    assert!(!same("10.00", "10.01", "USD"));
+    assert!(!same("1.234", "1.235", "KWD"));
+    let custom = dynamics365().currency_scale("USD", 0).build().unwrap();
+    assert_eq!(custom.currency_scale("usd"), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalization, validation and errors.
+
+#[test]
+fn names_are_cut_to_each_targets_limit_and_the_cut_is_reported() {
+    let long = "N".repeat(400);
+    let referral = json!({"name": long});
+    for (mapping, column, limit) in [
+        (dynamics365().build().unwrap(), "name", 300),
+        (salesforce().build().unwrap(), "Name", 120),
+    ] {
+        let projected = mapping.referral_to_canonical(&referral).unwrap();
+        assert_eq!(
+            projected
+                .record
+                .get(fields::DEAL_NAME)
+                .as_text()
+                .unwrap()
+                .chars()
+                .count(),
+            limit
+        );
+        assert!(projected.issues.contains(&MappingIssue::Truncated {
+            field: "deal_name".into(),
+            original_chars: 400,
+            max_chars: limit
+        }));
+        let write = mapping
+            .crm_write(
+                &[(fields::DEAL_NAME, Value::text(long.clone()))],
+                CrmWriteContext::default(),
+            )
+            .unwrap();
+        assert_eq!(write.body[column].as_str().unwrap().len(), limit);
+        assert_eq!(write.issues.len(), 1);
+    }
+}
+
+#[test]
+fn stored_forms_never_look_like_changes() {
+    let mapping = salesforce().build().unwrap();
+    let pc = mapping
+        .referral_to_canonical(&json!({"details": {"notes": "", "requirements": {"solutions": [{"id": "B"}, {"id": "A"}]}}}))
+        .unwrap();
+    let crm = mapping
+        .crm_to_canonical(&json!({"Description": null, "Microsoft_Solutions__c": "A\nB\n"}))
+        .unwrap();
+    assert_eq!(
+        pc.record.get(fields::NOTES),
+        &Value::Null,
+        "empty notes are null"
+    );
+    assert!(diff::is_same(mapping.schema(), &pc.record, &crm.record));
+}
+
+#[test]
+fn wrong_wire_types_are_typed_errors_naming_field_and_value() {
+    let mapping = dynamics365().build().unwrap();
+    let error = mapping
+        .referral_to_canonical(&json!({"details": {"dealValue": "lots"}}))
+        .unwrap_err();
+    match &error {
+        MappingError::WrongType {
+            field, path, value, ..
+        } => {
+            assert_eq!(field, "deal_value");
+            assert_eq!(path, "details.dealValue");
+            assert_eq!(value, &json!("lots"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(error.to_string().contains("deal_value") && error.to_string().contains("lots"));
+    let error = mapping
+        .crm_to_canonical(&json!({"cosell_syncwithpartnercenter": [1]}))
+        .unwrap_err();
+    assert!(
+        matches!(error, MappingError::WrongType { ref field, .. } if field == "sync_with_partner_center")
+    );
+    let error = DeclarativeMapping::builder(cosell::mapping::Schema::cosell_builder())
+        .rule(FieldRule::new("deal_name").crm("a[x]"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, MappingError::BadPath { ref field, .. } if field == "deal_name"));
+    let error = dynamics365()
+        .update("no_such_field", |rule| rule)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        MappingError::UnknownField {
+            field: "no_such_field".into()
+        }
+    );
+}
+
+fn column(name: &str, type_name: &str, options: &[i32]) -> (String, ColumnMetadata) {
+    (
+        name.to_owned(),
+        ColumnMetadata {
+            logical_name: name.into(),
+            attribute_type_name: Some(type_name.into()),
+            options: options
+                .iter()
+                .map(|value| ChoiceOption {
+                    value: *value,
+                    label: None,
+                })
+                .collect(),
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn dataverse_validation_reports_missing_columns_wrong_types_and_unmapped_choices() {
+    let mapping = dynamics365().build().unwrap();
+    let table = TableMetadata {
+        logical_name: "opportunity".into(),
+        columns: [
+            column("name", "StringType", &[]),
+            column("description", "MemoType", &[]),
+            column("estimatedvalue", "StringType", &[]),
+            column("estimatedclosedate", "DateTimeType", &[]),
+            column("salesstage", "PicklistType", &[0, 1, 2, 3, 4]),
+            column(
+                "cosell_howcanmicrosofthelp",
+                "MultiSelectPicklistType",
+                &[1, 2, 3, 4, 5],
+            ),
+            column("cosell_sharewithmicrosoftsellers", "BooleanType", &[]),
+            column("cosell_solutions", "MemoType", &[]),
+            column("cosell_microsoftcrmid", "StringType", &[]),
+            column("cosell_referralid", "StringType", &[]),
+            column("cosell_referrallink", "StringType", &[]),
+            column("opportunityid", "UniqueidentifierType", &[]),
+            column("cosell_syncwithpartnercenter", "BooleanType", &[]),
+            column("statecode", "StateType", &[0, 1, 2]),
+            column("statuscode", "StatusType", &[1, 2, 3, 4]),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let problems = validate_dataverse(&mapping, &table);
+    assert_eq!(
+        problems,
+        [
+            ValidationProblem::WrongType {
+                field: "deal_value".into(),
+                column: "estimatedvalue".into(),
+                found: "StringType".into(),
+                expected: "a column for decimal values".into()
+            },
+            ValidationProblem::UnmappedChoice {
+                field: "sales_stage".into(),
+                column: "salesstage".into(),
+                value: "4".into(),
+                problem: "not in the value map"
+            },
+            ValidationProblem::UnmappedChoice {
+                field: "help_requested".into(),
+                column: "cosell_howcanmicrosofthelp".into(),
+                value: "6".into(),
+                problem: "not in the target"
+            },
+            ValidationProblem::MissingColumn {
+                field: "audit_trail".into(),
+                column: "cosell_audit".into()
+            },
+            ValidationProblem::UnmappedChoice {
+                field: "status".into(),
+                column: "statuscode".into(),
+                value: "5".into(),
+                problem: "not in the target"
+            },
+        ]
+    );
+}
+
+#[test]
+fn salesforce_validation_reads_the_describe() {
+    let describe: SObjectDescribe =
+        serde_json::from_value(fixture("salesforce/describe_opportunity.json")).unwrap();
+    let problems = validate_salesforce(&salesforce().build().unwrap(), &describe);
+    // The fixture describes a handful of fields: the co-sell ones it lacks are missing, and its
+    // help-requested picklist holds values the default map does not know.
+    assert!(problems.contains(&ValidationProblem::MissingColumn {
+        field: "notes".into(),
+        column: "Description".into()
+    }));
+    assert!(!problems.iter().any(|p| matches!(p, ValidationProblem::MissingColumn { column, .. } if column == "Name" || column == "CloseDate" || column == "Amount")));
+    assert!(problems.iter().any(|p| matches!(p, ValidationProblem::UnmappedChoice { field, .. } if field == "help_requested")), "{problems:?}");
+    assert!(problems.contains(&ValidationProblem::UnmappedChoice {
+        field: "status".into(),
+        column: "StageName".into(),
+        value: "Closed Lost".into(),
+        problem: "not in the target"
+    }));
+    assert!(problems.contains(&ValidationProblem::UnmappedChoice {
+        field: "sales_stage".into(),
+        column: "StageName".into(),
+        value: "Qualification".into(),
+        problem: "not in the target"
+    }));
+    // An inactive picklist value needs no mapping.
+    assert!(!problems.iter().any(
+        |p| matches!(p, ValidationProblem::UnmappedChoice { value, .. } if value == "Retired")
+    ));
+}
+
+#[test]
+fn typed_client_models_map_through_their_json() {
+    let row: cosell::dataverse::Opportunity =
+        serde_json::from_value(fixture("dataverse/opportunity.json")).unwrap();
+    let mapping = dynamics365().build().unwrap();
+    let projected = mapping
+        .crm_to_canonical(&cosell::mapping::dataverse_json(&row))
+        .unwrap();
+    let record = &projected.record;
+    assert_eq!(
+        record.get(fields::DEAL_NAME),
+        &Value::text("Fabrikam renewal 2025")
+    );
+    // The typed row keeps no difference between a null and a missing `description`.
+    assert!(record.get(fields::NOTES).is_absent());
+    assert_eq!(
+        record.get(fields::DEAL_VALUE).as_decimal(),
+        Some(dec("125000.50"))
+    );
+    assert_eq!(
+        record.get(fields::CLOSE_DATE),
+        &Value::Date(date(2025, 9, 30))
+    );
+    assert_eq!(record.get(fields::STATUS), &Value::choice("active"));
+    assert_eq!(record.get(fields::SALES_STAGE), &Value::choice("Develop"));
+    assert_eq!(
+        record.get(fields::HELP_REQUESTED),
+        &Value::choice("GeneralOrOther")
+    );
+    assert_eq!(
+        record.get(fields::SOLUTIONS),
+        &Value::multi_choice(["Azure Migrate"])
+    );
+    assert_eq!(
+        record.get(fields::REFERRAL_ID),
+        &Value::text("a1b2c3d4-referral")
+    );
+    assert_eq!(
+        record.get(fields::CRM_ID),
+        &Value::text("c0ffee00-3333-4a5e-8f00-0123456789ab")
+    );
+    assert_eq!(record.get(fields::AUDIT_TRAIL), &Value::Null);
+    // "1,9": the first mapped code wins, the unknown 9 is never read.
+    assert!(projected.issues.is_empty(), "{:?}", projected.issues);
+
+    let sf: cosell::salesforce::Opportunity =
+        serde_json::from_value(fixture("salesforce/opportunity.json")).unwrap();
+    let mapping = salesforce().build().unwrap();
+    let projected = mapping
+        .crm_to_canonical(&cosell::mapping::salesforce_json(&sf))
+        .unwrap();
+    let record = &projected.record;
+    assert_eq!(
+        record.get(fields::CRM_ID),
+        &Value::text("006Dn00000A1b2CIAR")
+    );
+    assert_eq!(
+        record.get(fields::STATUS),
+        &Value::choice("on_hold"),
+        "Prospecting is the on-hold stage"
+    );
+    assert_eq!(
+        record.get(fields::DEAL_VALUE).as_decimal(),
+        Some(dec("125000.55"))
+    );
+    assert_eq!(record.get(fields::CUSTOMER_NAME), &Value::text("Fabrikam"));
+    assert_eq!(
+        record.get(fields::SOLUTIONS),
+        &Value::multi_choice(["sol-1", "sol-2"])
+    );
+    assert!(record.modified().is_some());
+    assert!(projected.issues.contains(&MappingIssue::UnmappedValue {
+        field: "help_requested".into(),
+        value: "Technical".into()
+    }));
+}
+
+#[test]
+fn text_limits_come_from_metadata_and_the_audit_trail_stays_bounded() {
+    let describe: SObjectDescribe =
+        serde_json::from_value(fixture("salesforce/describe_opportunity.json")).unwrap();
+    let mapping = salesforce()
+        .update_field("deal_name", |field| field.max_chars(10_000))
+        .build()
+        .unwrap()
+        .with_limits_from_salesforce(&describe)
+        .unwrap();
+    let rules = mapping
+        .schema()
+        .field(fields::DEAL_NAME)
+        .unwrap()
+        .normalization_rules();
+    assert_eq!(rules.max_chars, Some(120));
+    assert_eq!(
+        mapping
+            .schema()
+            .field(fields::REFERRAL_ID)
+            .unwrap()
+            .normalization_rules()
+            .max_chars,
+        Some(64)
+    );
+    let trail = cosell::mapping::audit_trail_with(Some("b\na"), "c", 3);
+    assert_eq!(trail, "c\nb");
+}
+
+/// A mapping for another CRM entity, written by hand: a lead with a title and a budget.
+struct LeadMapping {
+    schema: cosell::mapping::Schema,
+}
+
+impl FieldMapping for LeadMapping {
+    fn schema(&self) -> &cosell::mapping::Schema {
+        &self.schema
+    }
+
+    fn referral_to_canonical(
+        &self,
+        referral: &Json,
+    ) -> Result<cosell::mapping::Projection, MappingError> {
+        let mut record = self.schema.record();
+        record.set(
+            fields::DEAL_NAME,
+            referral["name"].as_str().map_or(Value::Absent, Value::text),
+        );
+        Ok(cosell::mapping::Projection {
+            raw: record.clone(),
+            record,
+            issues: Vec::new(),
+        })
+    }
+
+    fn crm_to_canonical(&self, lead: &Json) -> Result<cosell::mapping::Projection, MappingError> {
+        let mut record = self.schema.record();
+        record.set(
+            fields::DEAL_NAME,
+            lead["subject"].as_str().map_or(Value::Absent, Value::text),
+        );
+        Ok(cosell::mapping::Projection {
+            raw: record.clone(),
+            record,
+            issues: Vec::new(),
+        })
+    }
+
+    fn partner_center_write(
+        &self,
+        changes: &[(cosell::mapping::FieldId, Value)],
+        _current: &Record,
+    ) -> Result<cosell::mapping::PartnerCenterWrite, MappingError> {
+        let mut patch = cosell::partner_center::ReferralPatch::new();
+        for (field, value) in changes {
+            if let (true, Some(text)) = (*field == fields::DEAL_NAME, value.as_text()) {
+                patch = patch.name(text);
+            }
+        }
+        Ok(cosell::mapping::PartnerCenterWrite {
+            patch,
+            issues: Vec::new(),
+        })
+    }
+
+    fn crm_write(
+        &self,
+        changes: &[(cosell::mapping::FieldId, Value)],
+        _context: CrmWriteContext<'_>,
+    ) -> Result<CrmWrite, MappingError> {
+        let mut write = CrmWrite::default();
+        for (field, value) in changes {
+            if let (true, Some(text)) = (*field == fields::DEAL_NAME, value.as_text()) {
+                write.body.insert("subject".into(), json!(text));
+            }
+        }
+        Ok(write)
+    }
+}
+
+#[test]
+fn field_mapping_can_be_written_by_hand_for_any_entity() {
+    let mapping: Box<dyn FieldMapping> = Box::new(LeadMapping {
+        schema: cosell::mapping::Schema::cosell(),
+    });
+    let pc = mapping
+        .referral_to_canonical(&json!({"name": "Lead A"}))
+        .unwrap();
+    let crm = mapping
+        .crm_to_canonical(&json!({"subject": "Lead B"}))
+        .unwrap();
+    let baseline = mapping
+        .schema()
+        .record()
+        .with(fields::DEAL_NAME, Value::text("Lead B"));
+    let plan = diff::three_way(mapping.schema(), &baseline, &pc.record, &crm.record);
+    let write = mapping
+        .crm_write(
+            &cosell::mapping::changes_of(plan.crm()),
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert_eq!(write.body["subject"], "Lead A");
+    let write = mapping
+        .partner_center_write(&[(fields::DEAL_NAME, Value::text("C"))], &crm.record)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&write.patch).unwrap()[0]["path"],
+        "/name"
+    );
+}
+
+#[test]
+fn accepting_on_salesforce_keeps_the_records_sales_stage() {
+    let mapping = salesforce().build().unwrap();
+    let current = Record::default()
+        .with(fields::STATUS, Value::choice("on_hold"))
+        .with(fields::SALES_STAGE, Value::choice("Propose"));
+    let context = CrmWriteContext {
+        create: false,
+        current: Some(&current),
+    };
+    let write = mapping
+        .crm_write(&[(fields::STATUS, Value::choice("active"))], context)
+        .unwrap();
+    assert_eq!(write.body["StageName"], "Proposal/Price Quote");
+    let write = mapping
+        .crm_write(
+            &[(fields::STATUS, Value::choice("active"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        write.body["StageName"], "Qualification",
+        "the configured active stage"
+    );
+}
+
+#[test]
+fn hostile_input_gives_typed_errors_or_absent_values_never_a_panic() {
+    let mapping = salesforce().build().unwrap();
+    for referral in [
+        json!([1, 2]),
+        json!("x"),
+        json!(null),
+        json!({"details": 5}),
+        json!({"customerProfile": {"team": "nobody"}}),
+    ] {
+        let projected = mapping.referral_to_canonical(&referral).unwrap();
+        // A null parent reads as null, a missing one as absent: neither holds a name.
+        assert!(projected.record.get(fields::DEAL_NAME).is_blank());
+    }
+    let error = mapping
+        .referral_to_canonical(&json!({"details": {"dealValue": "1e99999"}}))
+        .unwrap_err();
+    assert!(matches!(error, MappingError::WrongType { ref field, .. } if field == "deal_value"));
+    let error = mapping
+        .referral_to_canonical(&json!({"details": {"closingDateTime": "next tuesday"}}))
+        .unwrap_err();
+    assert!(
+        matches!(error, MappingError::WrongType { ref field, ref value, .. } if field == "close_date" && value == "next tuesday")
+    );
+    for path in ["", "a[", "[0]", "a[x]", "a..b", "a[0]b", "a[][]"] {
+        assert!(cosell::mapping::WirePath::parse(path).is_err(), "{path:?}");
+    }
+    let error = mapping
+        .crm_write(
+            &[(fields::CURRENCY, Value::choice("€"))],
+            CrmWriteContext::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(error, MappingError::Unwritable { ref field, .. } if field == "currency"));
+}
