@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::client::{Dataverse, SUPPRESS_FLOWS_HEADER, WriteOptions};
 use super::key::{RecordKey, check_identifier};
+use super::multipart::{boundary_of, split_head, split_parts};
 use super::profile::DataverseProfile;
 use super::table::id_from_entity_id;
 use crate::error::{ApiError, DecodeError, Error, Result, body_excerpt, decode_json};
@@ -452,7 +453,7 @@ pub fn read_batch_response(content_type: &str, body: &[u8]) -> Result<Vec<BatchP
     let boundary = boundary_of(content_type)
         .ok_or_else(|| decode_error("Content-Type", "no multipart boundary", body))?;
     let mut parts = Vec::new();
-    for part in split_parts(&text, &boundary) {
+    for part in split_parts(&text, &boundary).parts {
         let (headers, content) = split_head(part);
         let part_type = header_value(headers, "content-type").unwrap_or_default();
         if part_type
@@ -462,6 +463,7 @@ pub fn read_batch_response(content_type: &str, body: &[u8]) -> Result<Vec<BatchP
             let inner = boundary_of(&part_type)
                 .ok_or_else(|| decode_error("Content-Type", "no change set boundary", body))?;
             let responses = split_parts(content, &inner)
+                .parts
                 .into_iter()
                 .map(|p| read_http_part(p, body))
                 .collect::<Result<Vec<_>>>()?;
@@ -481,65 +483,6 @@ fn decode_error(path: &str, message: &str, body: &[u8]) -> Error {
         request_id: None,
         body_excerpt: body_excerpt(body),
     })
-}
-
-fn boundary_of(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"').to_owned())
-            .filter(|b| !b.is_empty())
-    })
-}
-
-/// The parts between `--boundary` lines, without their leading line end and trailing CRLF.
-fn split_parts<'a>(text: &'a str, boundary: &str) -> Vec<&'a str> {
-    let delimiter = format!("--{boundary}");
-    let mut parts = Vec::new();
-    let Some(start) = text.find(&delimiter) else {
-        return parts;
-    };
-    let mut rest = &text[start + delimiter.len()..];
-    loop {
-        if rest.starts_with("--") {
-            break;
-        }
-        // The rest of the delimiter line (transport padding, line end).
-        rest = rest.split_once('\n').map_or("", |(_, after)| after);
-        match rest.find(&delimiter) {
-            Some(end) => {
-                let part = &rest[..end];
-                let part = part
-                    .strip_suffix("\r\n")
-                    .or_else(|| part.strip_suffix('\n'))
-                    .unwrap_or(part);
-                parts.push(part);
-                rest = &rest[end + delimiter.len()..];
-            }
-            None => {
-                if !rest.trim().is_empty() {
-                    parts.push(rest);
-                }
-                break;
-            }
-        }
-    }
-    parts
-}
-
-/// Splits headers from content at the first empty line.
-fn split_head(part: &str) -> (&str, &str) {
-    let crlf = part.find("\r\n\r\n").map(|i| (i, 4));
-    let lf = part.find("\n\n").map(|i| (i, 2));
-    let cut = match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    };
-    match cut {
-        Some((i, len)) => (&part[..i], &part[i + len..]),
-        None => (part, ""),
-    }
 }
 
 fn header_lines(head: &str) -> impl Iterator<Item = (&str, &str)> {

@@ -45,6 +45,7 @@ mod currency;
 mod filter;
 mod key;
 mod metadata;
+pub(crate) mod multipart;
 mod opportunity;
 mod profile;
 mod query;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::error::{BAD_PAYLOAD, DvError};
 use super::store::{State, WriteContext};
 use super::{API_PATH, Call, DataverseService};
+use crate::dataverse::multipart::{self, boundary_of, split_head};
 use crate::testkit::frame::ServiceReply;
 
 const OPERATION: &str = "dataverse.batch";
@@ -165,38 +166,13 @@ fn resolve_reference(
     Ok(())
 }
 
-fn boundary_of(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"').to_owned())
-            .filter(|b| !b.is_empty())
-    })
-}
-
-/// The parts between `--boundary` lines, up to `--boundary--`.
+/// The parts between `--boundary` lines, up to `--boundary--`; anything less is malformed.
 fn split_parts<'a>(text: &'a str, boundary: &str) -> Result<Vec<&'a str>, DvError> {
-    let delimiter = format!("--{boundary}");
-    let start = text.find(&delimiter).ok_or_else(malformed)?;
-    let mut rest = &text[start + delimiter.len()..];
-    let mut parts = Vec::new();
-    loop {
-        if rest.starts_with("--") {
-            return Ok(parts);
-        }
-        rest = rest
-            .split_once('\n')
-            .map(|(_, after)| after)
-            .ok_or_else(malformed)?;
-        let end = rest.find(&delimiter).ok_or_else(malformed)?;
-        let part = &rest[..end];
-        parts.push(
-            part.strip_suffix("\r\n")
-                .or_else(|| part.strip_suffix('\n'))
-                .unwrap_or(part),
-        );
-        rest = &rest[end + delimiter.len()..];
+    let split = multipart::split_parts(text, boundary);
+    if split.complete {
+        Ok(split.parts)
+    } else {
+        Err(malformed())
     }
 }
 
@@ -205,19 +181,6 @@ fn malformed() -> DvError {
         BAD_PAYLOAD,
         "The batch request body is not a well-formed multipart message.",
     )
-}
-
-fn split_head(part: &str) -> (&str, &str) {
-    let crlf = part.find("\r\n\r\n").map(|i| (i, 4));
-    let lf = part.find("\n\n").map(|i| (i, 2));
-    let cut = match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    };
-    match cut {
-        Some((i, len)) => (&part[..i], &part[i + len..]),
-        None => (part, ""),
-    }
 }
 
 fn headers_of(head: &str) -> HeaderMap {
