@@ -29,6 +29,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
 use http::{HeaderMap, Method};
@@ -75,6 +76,9 @@ impl fmt::Display for Continuation {
 /// Reads one page from a response.
 pub type PageDecoder<T> = fn(&Response) -> Result<Page<T>>;
 
+/// Sees every page's response before it is decoded (for example to read usage headers).
+pub type ResponseObserver = Arc<dyn Fn(&Response) + Send + Sync>;
+
 enum State {
     Start(Box<RequestBuilder>),
     Next(String),
@@ -87,6 +91,7 @@ pub struct Pager<T> {
     state: State,
     page_headers: HeaderMap,
     decode: PageDecoder<T>,
+    observer: Option<ResponseObserver>,
     operation: &'static str,
 }
 
@@ -113,6 +118,7 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
             state: State::Start(Box::new(first)),
             page_headers: HeaderMap::new(),
             decode,
+            observer: None,
         }
     }
 
@@ -125,6 +131,12 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
     /// `Sforce-Query-Options: batchSize=…`).
     pub fn page_headers(mut self, headers: HeaderMap) -> Self {
         self.page_headers = headers;
+        self
+    }
+
+    /// Calls `observer` with every page's response, before it is decoded.
+    pub fn on_response(mut self, observer: ResponseObserver) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -177,6 +189,9 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
                 return Err(error);
             }
         };
+        if let Some(observer) = &self.observer {
+            observer(&response);
+        }
         let page = (self.decode)(&response)?;
         self.state = match &page.next_link {
             Some(link) if !link.is_empty() => State::Next(link.clone()),

@@ -1101,7 +1101,11 @@ async fn query_follows_next_records_url_and_resends_the_batch_size() {
         .await;
     Mock::given(method("GET"))
         .and(path(format!("{API}/query/01gRO0000016PIAYA2-6")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(6..7, None, 7)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(page(6..7, None, 7))
+                .insert_header("Sforce-Limit-Info", "api-usage=42/15000"),
+        )
         .expect(1)
         .mount(&h.server)
         .await;
@@ -1116,6 +1120,9 @@ async fn query_follows_next_records_url_and_resends_the_batch_size() {
     );
     let rest: Vec<Opportunity> = pager.into_stream().try_collect().await.unwrap();
     assert_eq!(rest.len(), 4);
+    // The last page's usage header reached the client.
+    let usage = h.sf.last_limit_info().unwrap().api_usage.unwrap();
+    assert_eq!((usage.used, usage.limit), (42, 15000));
     assert_eq!(rest[3].name.as_deref(), Some("Deal 6"));
     assert_eq!(
         rest[0].attributes.as_ref().unwrap().sobject_type.as_deref(),

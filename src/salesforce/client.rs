@@ -113,9 +113,8 @@ impl Salesforce {
         &self.inner.pipeline
     }
 
-    /// The `Sforce-Limit-Info` of the last answer that carried one: the org's API usage.
-    ///
-    /// Query pages fetched by a [`Pager`](crate::paging::Pager) do not update it.
+    /// The `Sforce-Limit-Info` of the last answer that carried one (query pages included): the
+    /// org's API usage.
     pub fn last_limit_info(&self) -> Option<LimitInfo> {
         lock(&self.inner.limits).clone()
     }

@@ -3,6 +3,7 @@
 use http::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 use super::client::Salesforce;
 use super::soql::Soql;
@@ -134,6 +135,9 @@ impl Salesforce {
         {
             headers.insert("sforce-query-options", value);
         }
-        Pager::new(first, query_page::<T>).page_headers(headers)
+        let client = self.clone();
+        Pager::new(first, query_page::<T>)
+            .page_headers(headers)
+            .on_response(Arc::new(move |response| client.observe(response)))
     }
 }
