@@ -6,7 +6,7 @@
 //! token on each use; every new one is handed to a [`RefreshTokenSink`] so it can be stored.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,10 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::entra::EntraAuthority;
-use super::token_endpoint::{TokenResponse, post_form};
+use super::token_endpoint::{RotatingRefreshToken, TokenResponse, post_form};
 use super::{AccessToken, TokenProvider};
 use crate::error::{AuthError, Error, Result};
-use crate::http::{Pipeline, lock};
+use crate::http::Pipeline;
 
 /// Which form of token request the endpoint takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,18 +293,15 @@ impl DeviceCodeFlow {
 pub struct RefreshTokenProvider {
     authority: EntraAuthority,
     pipeline: Pipeline,
-    client_id: String,
-    client_secret: Option<SecretString>,
     scope: DelegatedScope,
-    refresh_token: Mutex<SecretString>,
-    sink: Option<RefreshTokenSink>,
+    refresh_token: RotatingRefreshToken,
 }
 
 impl fmt::Debug for RefreshTokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenProvider")
             .field("authority", &self.authority)
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.refresh_token.client_id())
             .field("scope", &self.scope)
             .field("refresh_token", &"[redacted]")
             .finish_non_exhaustive()
@@ -322,11 +319,8 @@ impl RefreshTokenProvider {
         Ok(RefreshTokenProvider {
             pipeline: authority.pipeline()?,
             authority,
-            client_id: client_id.into(),
-            client_secret: None,
             scope,
-            refresh_token: Mutex::new(refresh_token),
-            sink: None,
+            refresh_token: RotatingRefreshToken::new(client_id.into(), refresh_token),
         })
     }
 
@@ -351,13 +345,13 @@ impl RefreshTokenProvider {
 
     /// The client secret, for confidential client applications.
     pub fn client_secret(mut self, secret: SecretString) -> Self {
-        self.client_secret = Some(secret);
+        self.refresh_token.set_client_secret(secret);
         self
     }
 
     /// Where rotated refresh tokens go.
     pub fn on_rotate(mut self, sink: RefreshTokenSink) -> Self {
-        self.sink = Some(sink);
+        self.refresh_token.set_sink(sink);
         self
     }
 }
@@ -365,33 +359,15 @@ impl RefreshTokenProvider {
 #[async_trait]
 impl TokenProvider for RefreshTokenProvider {
     async fn token(&self) -> Result<AccessToken> {
-        let current = lock(&self.refresh_token).clone();
         let tenant = self.authority.tenant().to_owned();
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("client_id", self.client_id.as_str()),
-            ("refresh_token", current.expose_secret()),
-            self.scope.param(),
-        ];
-        if let Some(secret) = &self.client_secret {
-            form.push(("client_secret", secret.expose_secret()));
-        }
-        // Not idempotent: the endpoint may rotate the refresh token on use.
-        let response: TokenResponse = post_form(
-            &self.pipeline,
-            &self.scope.token_path(&tenant),
-            &form,
-            false,
-        )
-        .await?;
-        if let Some(rotated) = &response.refresh_token
-            && rotated.expose_secret() != current.expose_secret()
-        {
-            *lock(&self.refresh_token) = rotated.clone();
-            if let Some(sink) = &self.sink {
-                sink(rotated);
-            }
-        }
+        let response = self
+            .refresh_token
+            .redeem(
+                &self.pipeline,
+                &self.scope.token_path(&tenant),
+                &[self.scope.param()],
+            )
+            .await?;
         Ok(response.to_access_token(self.authority.now()))
     }
 }

@@ -147,3 +147,68 @@ pub(crate) fn into_auth_error(error: Error) -> Error {
     };
     Error::from(auth)
 }
+
+/// A refresh token that the token endpoint may rotate on use, with the client it belongs to:
+/// what the Entra ID and the Salesforce refresh-token flows both hold.
+pub(crate) struct RotatingRefreshToken {
+    client_id: String,
+    client_secret: Option<SecretString>,
+    current: std::sync::Mutex<SecretString>,
+    sink: Option<super::RefreshTokenSink>,
+}
+
+impl RotatingRefreshToken {
+    pub(crate) fn new(client_id: String, refresh_token: SecretString) -> Self {
+        RotatingRefreshToken {
+            client_id,
+            client_secret: None,
+            current: std::sync::Mutex::new(refresh_token),
+            sink: None,
+        }
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn set_client_secret(&mut self, secret: SecretString) {
+        self.client_secret = Some(secret);
+    }
+
+    pub(crate) fn set_sink(&mut self, sink: super::RefreshTokenSink) {
+        self.sink = Some(sink);
+    }
+
+    /// Redeems the refresh token at the endpoint `path` of `pipeline`, with `extra` form
+    /// fields (a scope or resource). A rotated refresh token replaces the current one and goes
+    /// to the sink.
+    pub(crate) async fn redeem(
+        &self,
+        pipeline: &Pipeline,
+        path: &[&str],
+        extra: &[(&str, &str)],
+    ) -> Result<TokenResponse> {
+        use secrecy::ExposeSecret;
+        let current = crate::http::lock(&self.current).clone();
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", current.expose_secret()),
+            ("client_id", self.client_id.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        if let Some(secret) = &self.client_secret {
+            form.push(("client_secret", secret.expose_secret()));
+        }
+        // Not idempotent: with rotation on, the first use may retire the refresh token.
+        let response: TokenResponse = post_form(pipeline, path, &form, false).await?;
+        if let Some(rotated) = &response.refresh_token
+            && rotated.expose_secret() != current.expose_secret()
+        {
+            *crate::http::lock(&self.current) = rotated.clone();
+            if let Some(sink) = &self.sink {
+                sink(rotated);
+            }
+        }
+        Ok(response)
+    }
+}

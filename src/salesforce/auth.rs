@@ -11,7 +11,7 @@
 //! [`AccessToken::instance_url`]); it is checked like any base URL (`https` only).
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,7 +19,9 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::auth::token_endpoint::{TokenEndpointProfile, TokenResponse, post_form};
+use crate::auth::token_endpoint::{
+    RotatingRefreshToken, TokenEndpointProfile, TokenResponse, post_form,
+};
 use crate::auth::{AccessToken, RefreshTokenSink, TokenProvider};
 use crate::error::{AuthError, Error, Result};
 use crate::http::{
@@ -410,17 +412,14 @@ impl TokenProvider for JwtBearerFlow {
 pub struct RefreshTokenFlow {
     login: SalesforceLogin,
     pipeline: Pipeline,
-    client_id: String,
-    client_secret: Option<SecretString>,
-    refresh_token: Mutex<SecretString>,
-    sink: Option<RefreshTokenSink>,
+    refresh_token: RotatingRefreshToken,
 }
 
 impl fmt::Debug for RefreshTokenFlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenFlow")
             .field("login", &self.login)
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.refresh_token.client_id())
             .field("refresh_token", &"[redacted]")
             .finish_non_exhaustive()
     }
@@ -436,22 +435,19 @@ impl RefreshTokenFlow {
         Ok(RefreshTokenFlow {
             pipeline: login.pipeline()?,
             login,
-            client_id: client_id.into(),
-            client_secret: None,
-            refresh_token: Mutex::new(refresh_token),
-            sink: None,
+            refresh_token: RotatingRefreshToken::new(client_id.into(), refresh_token),
         })
     }
 
     /// The consumer secret, for apps that require it with refresh tokens.
     pub fn client_secret(mut self, secret: SecretString) -> Self {
-        self.client_secret = Some(secret);
+        self.refresh_token.set_client_secret(secret);
         self
     }
 
     /// Where a rotated refresh token goes (store it: the old one may stop working).
     pub fn on_rotate(mut self, sink: RefreshTokenSink) -> Self {
-        self.sink = Some(sink);
+        self.refresh_token.set_sink(sink);
         self
     }
 }
@@ -459,25 +455,10 @@ impl RefreshTokenFlow {
 #[async_trait]
 impl TokenProvider for RefreshTokenFlow {
     async fn token(&self) -> Result<AccessToken> {
-        let current = crate::http::lock(&self.refresh_token).clone();
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", current.expose_secret()),
-            ("client_id", self.client_id.as_str()),
-        ];
-        if let Some(secret) = &self.client_secret {
-            form.push(("client_secret", secret.expose_secret()));
-        }
-        // Not idempotent: with rotation on, the first use may retire the refresh token.
-        let response: TokenResponse = post_form(&self.pipeline, &TOKEN_PATH, &form, false).await?;
-        if let Some(rotated) = &response.refresh_token
-            && rotated.expose_secret() != current.expose_secret()
-        {
-            *crate::http::lock(&self.refresh_token) = rotated.clone();
-            if let Some(sink) = &self.sink {
-                sink(rotated);
-            }
-        }
+        let response = self
+            .refresh_token
+            .redeem(&self.pipeline, &TOKEN_PATH, &[])
+            .await?;
         self.login.to_token(&response)
     }
 }
