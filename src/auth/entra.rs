@@ -6,10 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::token_endpoint::{TokenEndpointProfile, TokenResponse, post_form};
+use super::token_endpoint::{TokenResponse, post_form, token_pipeline};
 use super::{AccessToken, TokenProvider};
 use crate::error::Result;
-use crate::http::{Clock, Pipeline, RetryPolicy, Sleeper, SystemClock, TokioSleeper};
+use crate::http::{ClientOptions, Clock, Pipeline, RetryPolicy, Sleeper};
 
 /// Where Entra ID tokens come from: the authority host (public cloud by default; sovereign
 /// clouds and test servers by URL) and the tenant.
@@ -25,9 +25,7 @@ use crate::http::{Clock, Pipeline, RetryPolicy, Sleeper, SystemClock, TokioSleep
 pub struct EntraAuthority {
     authority: String,
     tenant: String,
-    retry: RetryPolicy,
-    clock: Arc<dyn Clock>,
-    sleeper: Arc<dyn Sleeper>,
+    options: ClientOptions,
 }
 
 impl fmt::Debug for EntraAuthority {
@@ -45,9 +43,7 @@ impl EntraAuthority {
         EntraAuthority {
             authority: "https://login.microsoftonline.com/".to_owned(),
             tenant: tenant.into(),
-            retry: RetryPolicy::default(),
-            clock: Arc::new(SystemClock),
-            sleeper: Arc::new(TokioSleeper),
+            options: ClientOptions::default(),
         }
     }
 
@@ -62,19 +58,25 @@ impl EntraAuthority {
 
     /// The clock used for token expiry.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.options = self.options.clock(clock);
         self
     }
 
     /// What waits between polls and retries.
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.options = self.options.sleeper(sleeper);
         self
     }
 
     /// Retries of token requests.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.options = self.options.retry_policy(retry);
+        self
+    }
+
+    /// Every transport setting of token requests at once.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -84,20 +86,15 @@ impl EntraAuthority {
     }
 
     pub(crate) fn now(&self) -> jiff::Timestamp {
-        self.clock.now()
+        self.options.clock_or_system().now()
     }
 
     pub(crate) fn pipeline(&self) -> Result<Pipeline> {
-        Pipeline::builder(TokenEndpointProfile)
-            .base_url(&self.authority)?
-            .retry_policy(self.retry.clone())
-            .clock(self.clock.clone())
-            .sleeper(self.sleeper.clone())
-            .build()
+        token_pipeline(&self.authority, &self.options)
     }
 
-    pub(crate) fn sleeper_handle(&self) -> &Arc<dyn Sleeper> {
-        &self.sleeper
+    pub(crate) fn sleeper_handle(&self) -> Arc<dyn Sleeper> {
+        self.options.sleeper_or_tokio()
     }
 }
 

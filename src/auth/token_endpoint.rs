@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::AccessToken;
 use crate::error::{AuthError, Error, Result, Service};
-use crate::http::{Pipeline, ServiceProfile};
+use crate::http::{ClientOptions, Pipeline, ServiceProfile};
 
 /// The pipeline profile of OAuth token endpoints (Entra ID, Salesforce).
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,6 +93,14 @@ fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option
         Some(NumberOrText::Text(t)) => t.trim().parse().ok(),
         None => None,
     })
+}
+
+/// The pipeline of a token endpoint below `url`.
+pub(crate) fn token_pipeline(url: &str, options: &ClientOptions) -> Result<Pipeline> {
+    Pipeline::builder(TokenEndpointProfile)
+        .base_url(url)?
+        .options(options.clone())
+        .build()
 }
 
 /// Posts a form to a token endpoint and reads the answer; failures become [`Error::Auth`] with

@@ -74,6 +74,20 @@ impl ClientOptions {
         self
     }
 
+    /// The clock set, or the system clock.
+    pub(crate) fn clock_or_system(&self) -> Arc<dyn Clock> {
+        self.clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(super::SystemClock))
+    }
+
+    /// The sleeper set, or the tokio timer.
+    pub(crate) fn sleeper_or_tokio(&self) -> Arc<dyn Sleeper> {
+        self.sleeper
+            .clone()
+            .unwrap_or_else(|| Arc::new(super::TokioSleeper))
+    }
+
     /// Applies every setting that was made to a pipeline builder.
     pub(crate) fn apply(self, mut builder: PipelineBuilder) -> PipelineBuilder {
         if let Some(retry) = self.retry {

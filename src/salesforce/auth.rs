@@ -19,14 +19,10 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::auth::token_endpoint::{
-    RotatingRefreshToken, TokenEndpointProfile, TokenResponse, post_form,
-};
+use crate::auth::token_endpoint::{RotatingRefreshToken, TokenResponse, post_form, token_pipeline};
 use crate::auth::{AccessToken, RefreshTokenSink, TokenProvider};
 use crate::error::{AuthError, Error, Result};
-use crate::http::{
-    Clock, Pipeline, RetryPolicy, Sleeper, SystemClock, TokioSleeper, validate_base_url,
-};
+use crate::http::{ClientOptions, Clock, Pipeline, RetryPolicy, Sleeper, validate_base_url};
 
 const TOKEN_PATH: [&str; 3] = ["services", "oauth2", "token"];
 const PRODUCTION: &str = "https://login.salesforce.com/";
@@ -48,9 +44,7 @@ const SANDBOX: &str = "https://test.salesforce.com/";
 pub struct SalesforceLogin {
     /// Checked by `validate_base_url` (or one of the two constants), with a trailing `/`.
     url: String,
-    retry: RetryPolicy,
-    clock: Arc<dyn Clock>,
-    sleeper: Arc<dyn Sleeper>,
+    options: ClientOptions,
     session_lifetime: Option<Duration>,
 }
 
@@ -89,28 +83,32 @@ impl SalesforceLogin {
     fn at(url: &'static str) -> Self {
         SalesforceLogin {
             url: url.to_owned(),
-            retry: RetryPolicy::default(),
-            clock: Arc::new(SystemClock),
-            sleeper: Arc::new(TokioSleeper),
+            options: ClientOptions::default(),
             session_lifetime: None,
         }
     }
 
     /// The clock used for JWT expiry and token lifetimes.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.options = self.options.clock(clock);
         self
     }
 
     /// What waits between retries.
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.options = self.options.sleeper(sleeper);
         self
     }
 
     /// Retries of token requests.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.options = self.options.retry_policy(retry);
+        self
+    }
+
+    /// Every transport setting of token requests at once.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -127,12 +125,11 @@ impl SalesforceLogin {
     }
 
     fn pipeline(&self) -> Result<Pipeline> {
-        Pipeline::builder(TokenEndpointProfile)
-            .base_url(&self.url)?
-            .retry_policy(self.retry.clone())
-            .clock(self.clock.clone())
-            .sleeper(self.sleeper.clone())
-            .build()
+        token_pipeline(&self.url, &self.options)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.options.clock_or_system().now()
     }
 
     /// The default JWT audience for this login host: the sandbox login for sandboxes, the
@@ -150,7 +147,7 @@ impl SalesforceLogin {
     }
 
     fn to_token(&self, response: &TokenResponse) -> Result<AccessToken> {
-        let now = self.clock.now();
+        let now = self.now();
         let mut token = response.to_access_token(now);
         if let Some(instance) = token.instance_url() {
             validate_base_url(instance)
@@ -368,7 +365,7 @@ impl JwtBearerFlow {
             iss: &self.consumer_key,
             sub: &self.username,
             aud: &self.audience,
-            exp: self.login.clock.now().as_second().saturating_add(lifetime),
+            exp: self.login.now().as_second().saturating_add(lifetime),
         };
         let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         jsonwebtoken::encode(&header, &claims, &self.key)
