@@ -1029,6 +1029,34 @@ async fn a_failed_change_set_rolls_back_its_other_operations() {
 }
 
 #[tokio::test]
+async fn a_batch_answer_cut_off_before_its_closing_boundary_is_a_decode_error() {
+    let h = harness().await;
+    let whole = fixture("batch_mixed_response.txt", &h.server);
+    let cut = whole[..whole.len() * 2 / 3].to_owned();
+    Mock::given(method("POST"))
+        .and(path("/api/data/v9.2/$batch"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(cut, "multipart/mixed; boundary=batchresponse_7a3c"),
+        )
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let batch = Batch::new()
+        .operation(BatchOperation::create("accounts", &json!({"name": "Fabrikam"})).unwrap());
+    let err = h.dataverse.execute_batch(&batch).await.unwrap_err();
+    let Error::Decode(decode) = &err else {
+        panic!("expected a decode error, got {err:?}")
+    };
+    assert_eq!(decode.path, "$batch");
+    assert!(
+        decode.message.contains("closing boundary"),
+        "{}",
+        decode.message
+    );
+}
+
+#[tokio::test]
 async fn a_batch_stopped_early_reports_the_rest_as_not_executed() {
     let h = harness().await;
     let body = "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 400 Bad Request\r\n\

@@ -452,8 +452,15 @@ pub fn read_batch_response(content_type: &str, body: &[u8]) -> Result<Vec<BatchP
     let text = String::from_utf8_lossy(body);
     let boundary = boundary_of(content_type)
         .ok_or_else(|| decode_error("Content-Type", "no multipart boundary", body))?;
+    // An answer cut off before its closing boundary would make operations that ran look as if
+    // they never did: refuse it rather than guess.
+    let cut_off = |what| decode_error("$batch", what, body);
+    let outer = split_parts(&text, &boundary);
+    if !outer.complete {
+        return Err(cut_off("the batch answer ends before its closing boundary"));
+    }
     let mut parts = Vec::new();
-    for part in split_parts(&text, &boundary).parts {
+    for part in outer.parts {
         let (headers, content) = split_head(part);
         let part_type = header_value(headers, "content-type").unwrap_or_default();
         if part_type
@@ -462,7 +469,11 @@ pub fn read_batch_response(content_type: &str, body: &[u8]) -> Result<Vec<BatchP
         {
             let inner = boundary_of(&part_type)
                 .ok_or_else(|| decode_error("Content-Type", "no change set boundary", body))?;
-            let responses = split_parts(content, &inner)
+            let change_set = split_parts(content, &inner);
+            if !change_set.complete {
+                return Err(cut_off("a change set ends before its closing boundary"));
+            }
+            let responses = change_set
                 .parts
                 .into_iter()
                 .map(|p| read_http_part(p, body))
