@@ -4,14 +4,14 @@
 //! with its ETag as `cosell` would, then plays a CRM user editing it, and prints what the
 //! emulated organisation recorded.
 //!
-//! Run with `cargo run --example dataverse_emulator --features testkit`.
+//! Run with `cargo run --example dataverse_emulator`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
 use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
-use cosell::testkit::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
+use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> cosell::Result<()> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = Emulator::start().await?;
     let control = emulator.dataverse();
     control.seed_sample()?;

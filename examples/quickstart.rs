@@ -1,7 +1,7 @@
 //! A tour of cosell against the built-in emulator: no credentials, no network.
 //!
 //! ```text
-//! cargo run --example quickstart --features testkit
+//! cargo run --example quickstart
 //! ```
 //!
 //! It starts the emulated Partner Center, Dataverse and Salesforce on loopback ports, then:
@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use cosell::FieldUpdate;
 use cosell::auth::{
     CachedTokenProvider, ClientCredentials, DelegatedScope, DeviceCodeFlow, EntraAuthority,
     RefreshTokenProvider,
@@ -41,10 +42,12 @@ use cosell::salesforce::{
     ClientCredentialsFlow, CoSellFieldSet, CoSellFields, Opportunity as SalesforceOpportunity,
     Salesforce, SalesforceLogin,
 };
-use cosell::testkit::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
 use cosell::webhook::{EventName, TrustPolicy, WebhookVerifier};
-use cosell::{FieldUpdate, Result};
+use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
 use tokio::sync::mpsc;
+
+/// What the tour fails with: an SDK error, an emulator error, or the tour's own complaint.
+type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
 /// The webhooks API's token audience.
 const WEBHOOKS_SCOPE: &str = "https://api.partnercenter.microsoft.com/.default";
@@ -120,7 +123,8 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 2. A webhook receiver that verifies each callback before reading it.
-    let (receiver_url, mut callbacks) = start_receiver().await?;
+    let (receiver_url, mut callbacks) =
+        start_receiver(emulator.partner_center().certificate_url()).await?;
     say!(out, "== 2. Webhook receiver listening on {receiver_url}");
 
     // 3. Register it, refusing to take the events over from another integration.
@@ -133,8 +137,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
             &EventName::REFERRAL_EVENTS,
             Overwrite::Refuse,
         )
-        .await
-        .map_err(|e| cosell::Error::validation(e.to_string()))?;
+        .await?;
     say!(
         out,
         "== 3. Registered for {} events ({:?})",
@@ -145,13 +148,13 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     // 4. Microsoft shares a referral; the emulator delivers a signed callback.
     let shared = emulator
         .partner_center()
-        .share_referral(&sample_referral()?)?;
-    let shared_id = shared.id.clone().unwrap_or_default();
+        .share_referral(sample_referral())?;
+    let shared_id = shared["id"].as_str().unwrap_or_default().to_owned();
     let (event, referral_id) = tokio::time::timeout(Duration::from_secs(10), callbacks.recv())
         .await
         .ok()
         .flatten()
-        .ok_or_else(|| cosell::Error::validation("no verified callback arrived"))?;
+        .ok_or("no verified callback arrived")?;
     say!(
         out,
         "== 4. Microsoft shared referral {shared_id}; verified callback `{event}` for {referral_id}"
@@ -330,9 +333,9 @@ fn referral_name(referral: &Referral) -> String {
         .unwrap_or_else(|| "Co-sell opportunity".to_owned())
 }
 
-/// What Microsoft shares in step 4.
-fn sample_referral() -> Result<Referral> {
-    let body = serde_json::json!({
+/// What Microsoft shares in step 4, as the service's JSON.
+fn sample_referral() -> serde_json::Value {
+    serde_json::json!({
         "name": "Fabrikam: Azure migration",
         "type": "Shared",
         "qualification": "SalesQualified",
@@ -343,25 +346,23 @@ fn sample_referral() -> Result<Referral> {
         },
         "consent": {"consentToToShareInfoWithOthers": true, "consentToShareReferralWithMicrosoftSellers": true},
         "details": {"dealValue": 125000, "currency": "GBP", "notes": "Move 40 VMs before the lease ends."}
-    });
-    Referral::from_json(body.to_string().as_bytes())
+    })
 }
 
-/// Starts an axum receiver on a free loopback port; each verified callback's event name and
-/// referral id arrive on the returned channel.
-async fn start_receiver() -> Result<(String, mpsc::Receiver<(String, String)>)> {
-    let verifier = WebhookVerifier::new(TrustPolicy::emulator())
-        .map_err(|e| cosell::Error::config(e.to_string()))?;
+/// Starts an axum receiver on a free loopback port that trusts the emulator's signing
+/// certificate (served over plain http at `certificate_url`, on loopback); each verified
+/// callback's event name and referral id arrive on the returned channel.
+async fn start_receiver(
+    certificate_url: &str,
+) -> Result<(String, mpsc::Receiver<(String, String)>)> {
+    let policy = TrustPolicy::partner_center().allow_loopback_location(certificate_url)?;
+    let verifier = WebhookVerifier::new(policy)?;
     let (sender, receiver) = mpsc::channel(16);
     let app = axum::Router::new()
         .route("/webhook", axum::routing::post(callback))
         .with_state((verifier, sender));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| cosell::Error::config(format!("cannot listen on loopback: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| cosell::Error::config(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -6,10 +6,11 @@
 //! WEBHOOK_BIND=0.0.0.0:8080 cargo run --example webhook_receiver
 //! # trust certificates from another location too (exact host + path prefix):
 //! WEBHOOK_CERT_LOCATIONS=certs.contoso.example/pc/ cargo run --example webhook_receiver
-//! # verify the testkit emulator's deliveries (certificates on loopback http):
-//! WEBHOOK_EMULATOR=1 cargo run --example webhook_receiver --features testkit
+//! # verify a local emulator's deliveries (its certificate URL, plain http on loopback):
+//! WEBHOOK_LOOPBACK_CERT_URL=http://127.0.0.1:7803/cert/pcnotifications-dispatch.microsoft.com.cer \
+//!     cargo run --example webhook_receiver
 //! # sign, deliver and verify a few callbacks locally, then exit:
-//! cargo run --example webhook_receiver --features testkit -- --self-test
+//! cargo run --example webhook_receiver -- --self-test
 //! ```
 //!
 //! Put the receiver behind TLS (Partner Center delivers only to https URLs) and register its
@@ -120,12 +121,12 @@ async fn process(mut ids: mpsc::Receiver<String>, done: Option<mpsc::Sender<Stri
 }
 
 fn trust_policy() -> Result<TrustPolicy, String> {
-    let emulator = std::env::var("WEBHOOK_EMULATOR").is_ok_and(|v| v == "1");
-    let mut policy = if emulator {
-        emulator_policy()?
-    } else {
-        TrustPolicy::partner_center()
-    };
+    let mut policy = TrustPolicy::partner_center();
+    if let Ok(url) = std::env::var("WEBHOOK_LOOPBACK_CERT_URL") {
+        policy = policy
+            .allow_loopback_location(&url)
+            .map_err(|e| format!("WEBHOOK_LOOPBACK_CERT_URL: {e}"))?;
+    }
     if let Ok(locations) = std::env::var("WEBHOOK_CERT_LOCATIONS") {
         for location in locations
             .split(',')
@@ -143,16 +144,6 @@ fn trust_policy() -> Result<TrustPolicy, String> {
         }
     }
     Ok(policy)
-}
-
-#[cfg(feature = "testkit")]
-fn emulator_policy() -> Result<TrustPolicy, String> {
-    Ok(TrustPolicy::emulator())
-}
-
-#[cfg(not(feature = "testkit"))]
-fn emulator_policy() -> Result<TrustPolicy, String> {
-    Err("WEBHOOK_EMULATOR=1 needs the testkit feature: add `--features testkit`".to_owned())
 }
 
 fn app(verifier: WebhookVerifier, work: mpsc::Sender<String>) -> Router {
@@ -206,15 +197,8 @@ async fn main() -> ExitCode {
     }
 }
 
-#[cfg(not(feature = "testkit"))]
-async fn self_test() -> ExitCode {
-    eprintln!("--self-test signs callbacks with the test signer: add `--features testkit`");
-    ExitCode::from(2)
-}
-
 /// Serves the test certificate on loopback, delivers a signed event twice and a forged one,
 /// and checks the answers: 200, 200 (duplicate, not processed again), 401.
-#[cfg(feature = "testkit")]
 async fn self_test() -> ExitCode {
     use axum::routing::get;
     use cosell::webhook::{TEST_SIGNER_CERTIFICATE_PEM, TestSigner};
@@ -233,7 +217,9 @@ async fn self_test() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let verifier = match WebhookVerifier::new(TrustPolicy::emulator()) {
+    let certificate_url = format!("http://{address}/cert/test.cer");
+    let policy = TrustPolicy::partner_center().allow_loopback_location(&certificate_url);
+    let verifier = match policy.and_then(WebhookVerifier::new) {
         Ok(verifier) => verifier,
         Err(e) => {
             eprintln!("cannot build the verifier: {e}");
@@ -249,7 +235,7 @@ async fn self_test() -> ExitCode {
     );
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let signer = TestSigner::new().with_certificate_url(format!("http://{address}/cert/test.cer"));
+    let signer = TestSigner::new().with_certificate_url(certificate_url);
     let body = br#"{"EventName":"referral-updated","ResourceUri":"https://api.partnercenter.microsoft.com/engagements/v1/referrals/4f0c31e1","ResourceName":"referral","ResourceChangeUtcDate":"2025-01-02T03:04:05Z"}"#;
     let mut forged = body.to_vec();
     forged[30] ^= 1;

@@ -46,9 +46,6 @@ pub mod money;
 pub mod paging;
 pub mod partner_center;
 pub mod salesforce;
-#[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
-pub mod testkit;
 pub mod webhook;
 
 pub use error::{Error, Result};

@@ -1247,10 +1247,13 @@ async fn optional_chain_check_against_configured_roots() {
     ));
 }
 
-// --- the real HTTPS fetcher, against a loopback server under the emulator policy -------------
+// --- the real HTTP fetcher, against a loopback server the policy names ------------------------
 
 fn http_verifier(server: &MockServer) -> (WebhookVerifier, TestSigner) {
-    let verifier = WebhookVerifier::builder(TrustPolicy::emulator())
+    let policy = TrustPolicy::partner_center()
+        .allow_loopback_location(&format!("{}/cert/dispatch.cer", server.uri()))
+        .unwrap();
+    let verifier = WebhookVerifier::builder(policy)
         .fetcher(Arc::new(
             HttpCertificateFetcher::new(Duration::from_secs(5)).unwrap(),
         ))
@@ -1340,40 +1343,52 @@ async fn the_http_fetcher_enforces_the_size_limit() {
     );
 }
 
-#[tokio::test]
-async fn the_emulator_policy_allows_only_loopback_http() {
-    let policy = TrustPolicy::emulator();
-    assert!(
-        policy
-            .check_certificate_url("http://127.0.0.1:1234/cert/a.cer")
-            .is_ok()
-    );
-    assert!(
-        policy
-            .check_certificate_url("http://[::1]:1234/cert/a.cer")
-            .is_ok()
-    );
-    assert!(
-        policy
-            .check_certificate_url("http://localhost:1234/cert/a.cer")
-            .is_ok()
-    );
-    assert!(
-        policy
-            .check_certificate_url("http://localhost:1234/other/a.cer")
-            .is_err()
-    );
-    assert!(
-        policy
-            .check_certificate_url("http://10.1.2.3/cert/a.cer")
-            .is_err()
-    );
-    assert!(
-        policy
-            .check_certificate_url("http://3psostorageacct.blob.core.windows.net/cert/a.cer")
-            .is_err()
-    );
-    assert!(policy.check_certificate_url(CERT_URL).is_ok());
+#[test]
+fn a_loopback_location_allows_only_its_own_host_port_and_folder() {
+    let policy = TrustPolicy::partner_center()
+        .allow_loopback_location("http://127.0.0.1:1234/cert/a.cer")
+        .unwrap()
+        .allow_loopback_location("http://[::1]:1234/cert/a.cer")
+        .unwrap()
+        .allow_loopback_location("http://localhost:1234/cert/a.cer")
+        .unwrap();
+    for allowed in [
+        "http://127.0.0.1:1234/cert/a.cer",
+        "http://127.0.0.1:1234/cert/b.cer",
+        "http://[::1]:1234/cert/a.cer",
+        "http://localhost:1234/cert/a.cer",
+        CERT_URL,
+    ] {
+        assert!(policy.check_certificate_url(allowed).is_ok(), "{allowed}");
+    }
+    for refused in [
+        "http://localhost:1234/other/a.cer",
+        "http://127.0.0.1:1235/cert/a.cer",
+        "http://127.0.0.2:1234/cert/a.cer",
+        "http://127.0.0.1:1234/cert/../a.cer",
+        "http://127.0.0.1:1234/cert/a.cer?x=1",
+        "http://u:p@127.0.0.1:1234/cert/a.cer",
+        "http://10.1.2.3/cert/a.cer",
+        "http://3psostorageacct.blob.core.windows.net/cert/a.cer",
+    ] {
+        assert!(policy.check_certificate_url(refused).is_err(), "{refused}");
+    }
+    // Only loopback, only plain http: nothing remote can be trusted this way.
+    for bad in [
+        "http://10.1.2.3/cert/a.cer",
+        "http://evil.example/cert/a.cer",
+        "https://127.0.0.1/cert/a.cer",
+        "http://127.0.0.1:1234/cert/a.cer#x",
+        "not a url",
+    ] {
+        assert!(
+            matches!(
+                TrustPolicy::partner_center().allow_loopback_location(bad),
+                Err(WebhookError::CertificateUrlNotAllowed { .. })
+            ),
+            "{bad}"
+        );
+    }
 }
 
 #[test]

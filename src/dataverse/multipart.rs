@@ -1,4 +1,4 @@
-//! The `multipart/mixed` framing of `$batch`, read by the client and by the emulator.
+//! The `multipart/mixed` framing of `$batch` answers.
 
 /// The `boundary` parameter of a multipart content type.
 pub(crate) fn boundary_of(content_type: &str) -> Option<String> {

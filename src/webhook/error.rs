@@ -8,7 +8,7 @@ use jiff::Timestamp;
 pub enum UrlRefusal {
     /// The header is not an absolute URL.
     NotAUrl,
-    /// The scheme is not `https` (plain `http` only for loopback under the emulator policy).
+    /// The scheme is not `https` (plain `http` only for a loopback location the policy names).
     InsecureScheme,
     /// The URL names a port other than the scheme's default.
     NonDefaultPort,

@@ -17,8 +17,9 @@
 //! timestamp in the signature, so deduplicate with [`WebhookEvent::dedupe_key`] and treat
 //! events as hints: fetch the referral by [`WebhookEvent::referral_id`].
 //!
-//! With the `testkit` feature, [`TestSigner`] signs bodies as Partner Center does, and
-//! [`TrustPolicy::emulator`] accepts certificates from loopback `http`.
+//! For tests of your own receiver, [`TestSigner`] signs bodies as Partner Center does (with a
+//! public test key), and [`TrustPolicy::allow_loopback_location`] trusts a certificate served
+//! over plain `http` on this machine, such as a local emulator's.
 //!
 //! ```no_run
 //! use cosell::webhook::{TrustPolicy, WebhookError, WebhookVerifier};
@@ -36,8 +37,7 @@ mod error;
 mod event;
 mod fetcher;
 mod policy;
-#[cfg(feature = "testkit")]
-mod testkit;
+mod test_signer;
 mod verifier;
 mod wire_case;
 
@@ -49,9 +49,7 @@ pub use policy::{
     ChainCheck, PARTNER_CENTER_CERTIFICATE_CN, PARTNER_CENTER_CERTIFICATE_HOST,
     PARTNER_CENTER_CERTIFICATE_PATH, TrustPolicy,
 };
-#[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
-pub use testkit::{
+pub use test_signer::{
     TEST_SIGNER_CERTIFICATE_DER, TEST_SIGNER_CERTIFICATE_PEM, TEST_SIGNER_KEY_PKCS8, TestSigner,
 };
 pub use verifier::{

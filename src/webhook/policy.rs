@@ -77,7 +77,16 @@ pub struct TrustPolicy {
     cache_ttl: Duration,
     fetch_timeout: Duration,
     chain: Option<ChainCheck>,
-    loopback_http: bool,
+    loopback: Vec<LoopbackLocation>,
+}
+
+/// A plain-`http` certificate location on this machine (a local emulator): exact host and
+/// port, and a path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LoopbackLocation {
+    host: String,
+    port: Option<u16>,
+    path_prefix: String,
 }
 
 impl Default for TrustPolicy {
@@ -111,25 +120,59 @@ impl TrustPolicy {
             cache_ttl: Duration::from_secs(24 * 60 * 60),
             fetch_timeout: Duration::from_secs(15),
             chain: None,
-            loopback_http: false,
+            loopback: Vec::new(),
         }
     }
 
-    /// A policy for the testkit emulator: certificates from plain `http` on a loopback host
-    /// (`127.0.0.1`, `::1`, `localhost`), any port, below `/cert/`, as well as the real
-    /// Partner Center location. Never use it in production.
+    /// Also allows certificates served over plain `http` from a loopback host (`127.0.0.0/8`,
+    /// `::1`, `localhost`): a local emulator's certificate URL in tests. The location allowed is
+    /// that URL's exact host and port and its folder (the path up to its last `/`); every other
+    /// rule still applies. A URL that is not `http` on a loopback host is refused, so no remote
+    /// server can be trusted this way.
     ///
     /// ```
-    /// let policy = cosell::webhook::TrustPolicy::emulator();
-    /// assert!(policy.check_certificate_url("http://127.0.0.1:8080/cert/test.cer").is_ok());
-    /// assert!(policy.check_certificate_url("http://10.0.0.1/cert/test.cer").is_err());
+    /// use cosell::webhook::TrustPolicy;
+    ///
+    /// let policy = TrustPolicy::partner_center()
+    ///     .allow_loopback_location("http://127.0.0.1:7803/cert/signing.cer")?;
+    /// assert!(policy.check_certificate_url("http://127.0.0.1:7803/cert/other.cer").is_ok());
+    /// assert!(policy.check_certificate_url("http://127.0.0.1:9999/cert/signing.cer").is_err());
+    /// assert!(TrustPolicy::partner_center().allow_loopback_location("http://10.0.0.1/cert/x.cer").is_err());
+    /// # Ok::<(), cosell::webhook::WebhookError>(())
     /// ```
-    #[cfg(feature = "testkit")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
-    pub fn emulator() -> Self {
-        let mut policy = Self::partner_center();
-        policy.loopback_http = true;
-        policy
+    ///
+    /// # Errors
+    /// [`WebhookError::CertificateUrlNotAllowed`] when the URL is not `http`, not on a loopback
+    /// host, or carries user-info, a query or a fragment.
+    pub fn allow_loopback_location(mut self, certificate_url: &str) -> Result<Self, WebhookError> {
+        let refuse = |reason| WebhookError::CertificateUrlNotAllowed {
+            url: bounded(certificate_url),
+            reason,
+        };
+        let parsed = Url::parse(certificate_url).map_err(|_| refuse(UrlRefusal::NotAUrl))?;
+        if parsed.scheme() != "http" {
+            return Err(refuse(UrlRefusal::InsecureScheme));
+        }
+        if !crate::http::is_loopback(&parsed) {
+            return Err(refuse(UrlRefusal::HostNotAllowed));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(refuse(UrlRefusal::UserInfo));
+        }
+        if parsed.query().is_some() {
+            return Err(refuse(UrlRefusal::Query));
+        }
+        if parsed.fragment().is_some() {
+            return Err(refuse(UrlRefusal::Fragment));
+        }
+        let path = parsed.path();
+        let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        self.loopback.push(LoopbackLocation {
+            host: parsed.host_str().unwrap_or_default().to_ascii_lowercase(),
+            port: parsed.port(),
+            path_prefix: folder.to_owned(),
+        });
+        Ok(self)
     }
 
     /// Adds an allowed certificate location: `host` must match exactly (no suffix matching),
@@ -240,8 +283,15 @@ impl TrustPolicy {
             reason,
         };
         let parsed = Url::parse(url).map_err(|_| refuse(UrlRefusal::NotAUrl))?;
-        let loopback = crate::http::is_loopback(&parsed);
-        let plain_loopback = self.loopback_http && loopback;
+        let loopback = (parsed.scheme() == "http" && crate::http::is_loopback(&parsed))
+            .then(|| {
+                let host = parsed.host_str().unwrap_or_default();
+                self.loopback
+                    .iter()
+                    .find(|l| l.host == host && l.port == parsed.port())
+            })
+            .flatten();
+        let plain_loopback = loopback.is_some();
         match parsed.scheme() {
             "https" => {}
             "http" if plain_loopback => {}
@@ -261,8 +311,8 @@ impl TrustPolicy {
             return Err(refuse(UrlRefusal::Fragment));
         }
         let path = parsed.path();
-        if plain_loopback {
-            return if path_below(path, PARTNER_CENTER_CERTIFICATE_PATH) {
+        if let Some(location) = loopback {
+            return if path_below(path, &location.path_prefix) {
                 Ok(parsed)
             } else {
                 Err(refuse(UrlRefusal::PathNotAllowed))

@@ -1,0 +1,95 @@
+//! Turning changes into signed event deliveries (the documented PascalCase payload and
+//! signature headers).
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::PartnerCenterState;
+use super::deliveries::Outgoing;
+use super::store::{Document, text};
+use crate::lock;
+
+/// What happened to a referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Created,
+    Updated,
+}
+
+/// `ResourceChangeUtcDate` as documented: seven fractional digits and a `+00:00` offset.
+fn change_date(at: Timestamp) -> String {
+    format!(
+        "{}.{:07}+00:00",
+        at.strftime("%Y-%m-%dT%H:%M:%S"),
+        at.subsec_nanosecond() / 100
+    )
+}
+
+/// Signs `body` and queues it for the registered URL if the registration includes `event`.
+/// Returns the delivery ids (empty when nothing is registered for the event).
+pub(crate) fn send(
+    state: &PartnerCenterState,
+    event: &str,
+    resource_uri: String,
+    resource_name: &str,
+    referral_id: Option<String>,
+) -> Vec<usize> {
+    let Some((url, ms_header)) = lock(&state.webhooks).subscriber_for(event) else {
+        return Vec::new();
+    };
+    let body = json!({
+        "EventName": event,
+        "ResourceUri": resource_uri,
+        "ResourceName": resource_name,
+        "AuditUri": null,
+        "ResourceChangeUtcDate": change_date(Timestamp::now()),
+    });
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    // Signing with the embedded test key cannot fail; an event that could not be signed is
+    // not sent at all, as Partner Center would not send it unsigned.
+    let Some(headers) = state.signer.headers(&body, ms_header) else {
+        return Vec::new();
+    };
+    state.deliveries.dispatch(Outgoing {
+        event_name: event.to_owned(),
+        referral_id,
+        url,
+        body,
+        headers,
+    })
+}
+
+/// Sends the events of a referral change: `referral-{created,updated}`, and
+/// `related-referral-{created,updated}` too when another referral shares its engagement.
+pub(crate) fn referral_changed(
+    state: &PartnerCenterState,
+    change: Change,
+    referral: &Document,
+    related: bool,
+) {
+    let Some(id) = text(referral, "id") else {
+        return;
+    };
+    let action = match change {
+        Change::Created => "created",
+        Change::Updated => "updated",
+    };
+    let resource_uri = format!("{}engagements/v1/referrals/{id}", state.webhooks_origin());
+    send(
+        state,
+        &format!("referral-{action}"),
+        resource_uri.clone(),
+        "referral",
+        Some(id.to_owned()),
+    );
+    if related {
+        send(
+            state,
+            &format!("related-referral-{action}"),
+            resource_uri,
+            "referral",
+            Some(id.to_owned()),
+        );
+    }
+}

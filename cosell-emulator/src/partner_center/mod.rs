@@ -1,0 +1,95 @@
+//! Emulated Partner Center: the referrals API, the webhook registration API, and signed
+//! webhook deliveries.
+//!
+//! - Referrals (`…/v1.0/engagements/referrals`): list with the `$filter` forms the SDK's
+//!   builder writes, `$orderby`, `$top`, `$select` and server pages of at most 100 linked by
+//!   `@odata.nextLink`; get; create; JSON Patch (`replace` / `add`) and the legacy PUT, with
+//!   an ETag that changes on every write, `If-Match` checks (412 `preconditionFailed`) and the
+//!   status transition table enforced. Tokens must be for `https://api.partner.microsoft.com`.
+//! - Webhooks (`…/webhooks/v1/`): events, one registration per tenant (a second POST is
+//!   409; a PUT without one creates it, since the service's answer is undocumented),
+//!   validation events (not throttled). Tokens must be for
+//!   `https://api.partnercenter.microsoft.com`.
+//! - Deliveries: every referral change, through the API or through
+//!   [`PartnerCenterControl`] playing Microsoft's side, is POSTed to the registered URL if the
+//!   registration includes its event, signed with the emulator's own test certificate
+//!   ([`SIGNING_CERTIFICATE_PEM`]), which the webhooks port serves below `/cert/` over plain
+//!   HTTP on loopback: a receiver under test trusts that URL (and only in tests).
+
+mod certificate;
+mod control;
+mod deliveries;
+mod events;
+mod patch;
+mod query;
+mod referrals;
+mod registration;
+mod signer;
+mod store;
+mod transitions;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+
+pub use control::PartnerCenterControl;
+pub use deliveries::{Delivery, DeliveryAttempt, DeliveryPolicy, DeliveryState};
+pub use signer::{SIGNING_CERTIFICATE_DER, SIGNING_CERTIFICATE_PEM};
+
+use super::frame::{EmulatedService, EmulatorUrls, ServiceContext};
+use super::tokens::TokenStore;
+use deliveries::Deliveries;
+use registration::WebhookState;
+use store::ReferralStore;
+
+/// The most referrals one page holds, as the service documents.
+pub(crate) const MAX_PAGE_SIZE: usize = 100;
+
+/// Everything the two services and the control API share.
+pub(crate) struct PartnerCenterState {
+    pub(crate) referrals: Mutex<ReferralStore>,
+    pub(crate) webhooks: Mutex<WebhookState>,
+    pub(crate) deliveries: Deliveries,
+    pub(crate) signer: signer::Signer,
+    pub(crate) tokens: Arc<TokenStore>,
+    pub(crate) urls: EmulatorUrls,
+    pub(crate) page_size: AtomicUsize,
+}
+
+impl PartnerCenterState {
+    /// `http://127.0.0.1:<webhooks port>/`: where certificates and event resource URIs live.
+    pub(crate) fn webhooks_origin(&self) -> &str {
+        self.urls
+            .partner_center_webhooks
+            .trim_end_matches("webhooks/v1/")
+    }
+}
+
+pub(crate) fn start(
+    context: &ServiceContext,
+) -> (
+    PartnerCenterControl,
+    Arc<dyn EmulatedService>,
+    Arc<dyn EmulatedService>,
+) {
+    let webhooks_origin = context
+        .urls
+        .partner_center_webhooks
+        .trim_end_matches("webhooks/v1/")
+        .to_owned();
+    let state = Arc::new(PartnerCenterState {
+        referrals: Mutex::new(ReferralStore::new(
+            context.urls.partner_center_referrals.clone(),
+        )),
+        webhooks: Mutex::new(WebhookState::default()),
+        deliveries: Deliveries::start(context.faults.clone()),
+        signer: signer::Signer::new(certificate::certificate_url(&webhooks_origin)),
+        tokens: context.tokens.clone(),
+        urls: context.urls.clone(),
+        page_size: AtomicUsize::new(MAX_PAGE_SIZE),
+    });
+    (
+        PartnerCenterControl::new(state.clone()),
+        Arc::new(referrals::ReferralsService::new(state.clone())),
+        Arc::new(registration::WebhooksService::new(state)),
+    )
+}
