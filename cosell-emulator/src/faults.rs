@@ -39,6 +39,9 @@ pub enum Fault {
     Latency(Duration),
     /// Handle the request, then send the status and part of the body and close the connection.
     CloseMidAnswer,
+    /// Handle the request (a write is applied), then close the connection before sending any
+    /// byte of the answer: the client cannot know whether its request took effect.
+    AnswerLost,
     /// Deliver a webhook event twice.
     DuplicateDelivery,
     /// Hold a webhook event back and deliver it after the next one.

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::connection::{CutSwitch, CuttableListener};
 use super::dataverse::DataverseControl;
 use super::faults::{Fault, FaultPlan};
 use super::journal::{Journal, JournalEntry};
@@ -429,6 +430,10 @@ fn serve(
         let shared = shared.clone();
         async move {
             let (parts, body) = request.into_parts();
+            let switch = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<CutSwitch>>()
+                .map(|info| info.0.clone());
             let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
                 .await
                 .unwrap_or_default();
@@ -473,6 +478,13 @@ fn serve(
                     cut_short = true;
                     service.handle(request).await
                 }
+                Some(Fault::AnswerLost) => {
+                    let reply = service.handle(request).await;
+                    if let Some(switch) = &switch {
+                        switch.cut();
+                    }
+                    reply
+                }
                 _ => service.handle(request).await,
             };
             shared
@@ -484,7 +496,11 @@ fn serve(
     let router = axum::Router::new().fallback(handler);
     tokio::spawn(async move {
         // The server ends when the task is aborted on drop.
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(
+            CuttableListener(listener),
+            router.into_make_service_with_connect_info::<CutSwitch>(),
+        )
+        .await;
     })
 }
 

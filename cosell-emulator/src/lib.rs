@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+mod connection;
 mod dataverse;
 mod error;
 mod faults;
