@@ -238,6 +238,9 @@ pub enum Error {
         /// The failure of the last attempt.
         last: Box<Error>,
     },
+    /// The sync store refused or failed an operation (a lost lock, a broken rule, its backend).
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Error {

@@ -46,6 +46,7 @@ pub mod money;
 pub mod paging;
 pub mod partner_center;
 pub mod salesforce;
+pub mod store;
 pub mod webhook;
 
 pub use error::{Error, Result};

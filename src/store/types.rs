@@ -1,0 +1,330 @@
+//! What a sync store keeps: the records of links, baselines, checkpoints, events, leases, dead
+//! letters, audit entries and unmapped values.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A Partner Center tenant (the partner's Entra tenant id or any stable name): everything a store
+/// keeps is keyed by it, so one store serves many tenants.
+///
+/// ```
+/// let tenant = cosell::store::TenantId::new("contoso").unwrap();
+/// assert_eq!(tenant.as_str(), "contoso");
+/// assert!(cosell::store::TenantId::new("  ").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// A tenant id: any non-blank text of at most 200 characters, trimmed.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] for blank or longer text.
+    pub fn new(id: impl Into<String>) -> crate::Result<Self> {
+        let id = id.into();
+        let trimmed = id.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 200 {
+            return Err(crate::Error::validation(
+                "a tenant id must be non-blank text of at most 200 characters",
+            ));
+        }
+        Ok(TenantId(trimmed.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = crate::Error;
+
+    fn try_from(id: String) -> crate::Result<Self> {
+        TenantId::new(id)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(id: TenantId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One side's record of a pair: a Partner Center referral or a CRM record, by id. Ids are
+/// compared as given: normalise them first (GUIDs lower-case without braces, Salesforce ids in
+/// their 18-character form).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordRef {
+    /// A referral, by its id.
+    Referral(String),
+    /// A CRM record (Dataverse opportunity, Salesforce Opportunity), by its id.
+    Crm(String),
+}
+
+impl fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordRef::Referral(id) => write!(f, "referral {id}"),
+            RecordRef::Crm(id) => write!(f, "CRM record {id}"),
+        }
+    }
+}
+
+/// The stable identity of a pair, given when its link is first stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PairId(pub uuid::Uuid);
+
+impl PairId {
+    /// A new, random pair id.
+    pub fn random() -> Self {
+        PairId(uuid::Uuid::new_v4())
+    }
+}
+
+impl fmt::Display for PairId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LinkState {
+    /// One side is being created: the other side's id is not known yet (or its write-back has
+    /// not landed). After a crash, look the missing side up before creating it again.
+    Pending,
+    /// Both sides exist and are kept in step.
+    Linked,
+    /// The pair is no longer synced (a CRM record deleted or merged); kept so that neither side is
+    /// ever recreated for it.
+    Unlinked,
+}
+
+/// The coupling of a referral and a CRM record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// The pair's identity.
+    pub pair: PairId,
+    /// The referral's id, once known.
+    pub referral_id: Option<String>,
+    /// The CRM record's id, once known.
+    pub crm_id: Option<String>,
+    /// Where the link stands.
+    pub state: LinkState,
+    /// Why it was unlinked, when it was.
+    pub reason: Option<String>,
+    /// When the link was first stored.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl Link {
+    /// A new link in `state` between the ids known so far.
+    pub fn new(
+        referral_id: Option<String>,
+        crm_id: Option<String>,
+        state: LinkState,
+        now: Timestamp,
+    ) -> Self {
+        Link {
+            pair: PairId::random(),
+            referral_id,
+            crm_id,
+            state,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The records of the pair that are known.
+    pub fn records(&self) -> Vec<RecordRef> {
+        let mut records = Vec::new();
+        if let Some(id) = &self.referral_id {
+            records.push(RecordRef::Referral(id.clone()));
+        }
+        if let Some(id) = &self.crm_id {
+            records.push(RecordRef::Crm(id.clone()));
+        }
+        records
+    }
+}
+
+/// What both sides agreed on after the last successful sync of a pair: the canonical snapshot
+/// (as the mapping encodes it), its hash, and each side's version at that time. Stored only after
+/// the writes it describes succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// The canonical record, encoded by the mapping.
+    pub snapshot: serde_json::Value,
+    /// The hash of the snapshot (the convergence hash), to recognise echoes cheaply.
+    pub hash: String,
+    /// The referral's `eTag` after the sync.
+    pub referral_etag: Option<String>,
+    /// The referral's `updatedDateTime` after the sync.
+    pub referral_modified: Option<Timestamp>,
+    /// The CRM record's version (Dataverse ETag, Salesforce `LastModifiedDate`) after the sync.
+    pub crm_version: Option<String>,
+    /// The CRM record's modification time after the sync.
+    pub crm_modified: Option<Timestamp>,
+    /// Changes the field policies held back, as already reported (so a held change is reported
+    /// once, and again only when it changes).
+    pub held: Option<serde_json::Value>,
+    /// When it was stored.
+    pub updated_at: Timestamp,
+}
+
+/// How far a listing of one side has been settled: the server modification time of the last
+/// settled record and, for ties on that time, the greatest id settled at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The server timestamp of the last settled record.
+    pub at: Timestamp,
+    /// Among records stamped `at`, the greatest id settled.
+    pub last_id: Option<String>,
+}
+
+/// A time-limited exclusive claim on a name (a sweep, a webhook registration, an inbox event),
+/// with a fencing token that grows with every grant: a store refuses an update fenced by a token
+/// that is no longer the current holder's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// What is claimed.
+    pub name: String,
+    /// Who holds it.
+    pub owner: String,
+    /// The fencing token: larger than every token granted before it by the same store.
+    pub token: u64,
+    /// When the claim lapses unless renewed.
+    pub expires_at: Timestamp,
+}
+
+/// The lock on one pair: held by one worker at a time, over every known id of the pair, with a
+/// fencing token checked by each store update of the pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairLock {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The ids locked, sorted.
+    pub records: Vec<RecordRef>,
+    /// Who holds it.
+    pub owner: String,
+    /// The fencing token.
+    pub token: u64,
+    /// When the lock lapses unless renewed.
+    pub expires_at: Timestamp,
+}
+
+/// The id of an inbox event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InboxId(pub u64);
+
+/// A verified webhook event waiting to be processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxEvent {
+    /// Its id in the inbox.
+    pub id: InboxId,
+    /// The tenant it was delivered for.
+    pub tenant: TenantId,
+    /// Its deduplication key (the webhook event's `dedupe_key`).
+    pub dedupe_key: String,
+    /// The event, as received (after verification).
+    pub payload: serde_json::Value,
+    /// When it was stored.
+    pub received_at: Timestamp,
+    /// How many times it was claimed.
+    pub attempts: u32,
+    /// Not to be claimed before this time (after a failed attempt).
+    pub not_before: Timestamp,
+}
+
+/// An inbox event claimed by a worker, with the lease that lets it complete the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedEvent {
+    /// The event.
+    pub event: InboxEvent,
+    /// The claim: complete or release the event with it before it expires.
+    pub lease: Lease,
+}
+
+/// The id of a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DeadLetterId(pub u64);
+
+/// Work that failed after its retries, kept until someone retries or discards it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Its id.
+    pub id: DeadLetterId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The records concerned.
+    pub records: Vec<RecordRef>,
+    /// What failed, in words (the typed error's message).
+    pub error: String,
+    /// The kind of failure (e.g. `throttled`, `validation`, `conflict`), for grouping.
+    pub kind: String,
+    /// What is needed to retry it (for example the event).
+    pub payload: serde_json::Value,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// When it was dead-lettered.
+    pub at: Timestamp,
+}
+
+/// One line of the audit trail: what the sync did to a pair, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The pair, when it has one.
+    pub pair: Option<PairId>,
+    /// The records concerned.
+    pub records: Vec<RecordRef>,
+    /// When.
+    pub at: Timestamp,
+    /// The outcome (`created`, `updated`, `held`, `conflict`, …).
+    pub outcome: String,
+    /// The canonical fields concerned.
+    pub fields: Vec<String>,
+    /// More detail: a reason, an error, or field values when the retention settings allow them.
+    pub detail: Option<String>,
+}
+
+/// An option value the mapping could not map, recorded once per distinct value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmappedValue {
+    /// The canonical field.
+    pub field: String,
+    /// The value as the source sent it.
+    pub value: String,
+    /// When it was first seen.
+    pub first_seen: Timestamp,
+    /// When it was last seen.
+    pub last_seen: Timestamp,
+    /// How many times it was seen.
+    pub count: u64,
+}
+
+/// What [`SyncStore::purge`](super::SyncStore::purge) removes besides expired event marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Audit entries older than this go (`None`: kept).
+    pub audit_before: Option<Timestamp>,
+    /// Dead letters older than this go (`None`: kept).
+    pub dead_letters_before: Option<Timestamp>,
+}
