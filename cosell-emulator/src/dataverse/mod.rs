@@ -1,7 +1,7 @@
 //! Emulated Dataverse Web API (v9.2) of the organisation [`DATAVERSE_ORG_URL`].
 //!
-//! Speaks the service's wire format, so the crate's [`Dataverse`](crate::dataverse::Dataverse)
-//! client runs against it with only the base URL changed:
+//! Speaks the service's wire format, so a Dataverse Web API client runs against it with only the
+//! base URL changed:
 //!
 //! - any table ([`DataverseControl::add_table`]); seeded: `opportunities` (with the co-sell
 //!   columns `cosell_*` and the alternate key `cosell_referralid`), `accounts` (key

@@ -12,8 +12,9 @@ use crate::lock;
 
 /// Salesforce's emulated state, and a CRM user's side of it.
 ///
-/// The org holds `Opportunity` (with the co-sell custom fields of
-/// [`CoSellFieldSet::default`](crate::salesforce::CoSellFieldSet)), `Account`, `Contact` and
+/// The org holds `Opportunity` (with the co-sell custom fields `Referral_Id__c` — an External
+/// ID —, `Referral_Link__c`, `Sync_With_Partner_Center__c` and the others of the default
+/// Salesforce mapping), `Account`, `Contact` and
 /// `OpportunityStage` (seeded with the standard stages). Records written here get ids and
 /// `CreatedDate` / `LastModifiedDate` / `SystemModstamp` as the service gives them.
 ///

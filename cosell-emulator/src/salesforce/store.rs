@@ -217,7 +217,7 @@ fn schemas() -> Vec<ObjectSchema> {
             "Other",
         ]),
         FieldSchema::new("NextStep", FieldType::String),
-        // The co-sell custom fields, under the names `CoSellFieldSet::default()` uses.
+        // The co-sell custom fields, under the default Salesforce mapping's names.
         FieldSchema::custom("Referral_Id__c", FieldType::String, true),
         FieldSchema::custom("Referral_Link__c", FieldType::Url, false),
         FieldSchema::custom("Sync_With_Partner_Center__c", FieldType::Boolean, false),
