@@ -4,8 +4,8 @@
 //! trail, unmapped option values and rotated refresh tokens — all keyed by tenant.
 //!
 //! [`SyncStore`] is the contract; [`MemoryStore`] keeps everything in memory (tests, single
-//! processes that can afford to forget). Every implementation must pass the
-//! [`conformance`] suite.
+//! processes that can afford to forget); `SqliteStore` (feature `sqlite`, on by default) keeps it
+//! in one durable file. Every implementation must pass the [`conformance`] suite.
 //!
 //! Locks and leases are time-limited and fenced: each grant carries a token larger than any
 //! granted before, and each update made under a lock or lease names its token. A worker that
@@ -35,6 +35,8 @@
 pub mod conformance;
 mod error;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod types;
 
 use std::time::Duration;
@@ -45,6 +47,9 @@ use secrecy::SecretString;
 
 pub use error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteStore;
 pub use types::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
     Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, TenantId, UnmappedValue,
