@@ -5,7 +5,8 @@
 //!
 //! [`SyncStore`] is the contract; [`MemoryStore`] keeps everything in memory (tests, single
 //! processes that can afford to forget); `SqliteStore` (feature `sqlite`, on by default) keeps it
-//! in one durable file. Every implementation must pass the [`conformance`] suite.
+//! in one durable file; `PostgresStore` (feature `postgres`) in a database shared by workers on
+//! many machines. Every implementation must pass the [`conformance`] suite.
 //!
 //! Locks and leases are time-limited and fenced: each grant carries a token larger than any
 //! granted before, and each update made under a lock or lease names its token. A worker that
@@ -35,6 +36,8 @@
 pub mod conformance;
 mod error;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod types;
@@ -47,6 +50,9 @@ use secrecy::SecretString;
 
 pub use error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
