@@ -162,33 +162,20 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
 
     /// Fetches the next page; `None` once the listing is exhausted.
     ///
-    /// On an error the pager stays where it was, so the same page can be asked for again.
+    /// On an error the pager stays where it was, the first page included, so the same page can
+    /// be asked for again.
     pub async fn next_page(&mut self) -> Result<Option<Page<T>>> {
-        let request = match std::mem::replace(&mut self.state, State::Done) {
+        let request = match &self.state {
             State::Done => return Ok(None),
-            State::Start(first) => *first,
-            State::Next(link) => {
-                self.state = State::Next(link.clone());
-                self.pipeline
-                    .link(Method::GET, link)
-                    .operation(self.operation)
-            }
+            // The first request is kept until its page arrives: a failure must not turn the
+            // listing into an empty one.
+            State::Start(first) => first.duplicate(),
+            State::Next(link) => self
+                .pipeline
+                .link(Method::GET, link.clone())
+                .operation(self.operation),
         };
-        let retry_state = match &request.target {
-            crate::http::RequestTarget::Link(link) => Some(link.clone()),
-            crate::http::RequestTarget::Segments(_) => None,
-        };
-        let request = request.headers(&self.page_headers);
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                // Keep the position: a first page cannot be rebuilt once sent, a link can.
-                if let Some(link) = retry_state {
-                    self.state = State::Next(link);
-                }
-                return Err(error);
-            }
-        };
+        let response = request.headers(&self.page_headers).send().await?;
         if let Some(observer) = &self.observer {
             observer(&response);
         }

@@ -39,7 +39,6 @@ pub use pipeline::{Pipeline, PipelineBuilder, Timeouts};
 pub use profile::{
     ErrorDetails, GenericProfile, ServiceProfile, classify_status, parse_error_body,
 };
-pub(crate) use request::Target as RequestTarget;
 pub use request::{RequestBuilder, Response};
 pub use retry::{RetryPolicy, parse_retry_after};
 

@@ -150,6 +150,28 @@ impl RequestBuilder {
         self.error.get_or_insert(error);
     }
 
+    /// A copy to send again (the first page of a pager, after a failure). A builder error is
+    /// copied as its message, with its kind where it has one.
+    pub(crate) fn duplicate(&self) -> RequestBuilder {
+        RequestBuilder {
+            pipeline: self.pipeline.clone(),
+            method: self.method.clone(),
+            target: self.target.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            idempotent: self.idempotent,
+            operation: self.operation,
+            accept: self.accept.clone(),
+            correlation_id: self.correlation_id.clone(),
+            error: self.error.as_ref().map(|error| match error {
+                Error::Config(message) => Error::Config(message.clone()),
+                Error::Validation(message) => Error::Validation(message.clone()),
+                other => Error::Validation(other.to_string()),
+            }),
+        }
+    }
+
     /// Sends the request (with retries) and returns the answer.
     ///
     /// # Errors
