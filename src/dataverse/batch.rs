@@ -575,6 +575,7 @@ impl Dataverse {
         let mut request = self
             .pipeline()
             .post(["$batch"])
+            .literal_path()
             .operation("dataverse.batch")
             .body(body, &format!("multipart/mixed; boundary={boundary}"));
         if batch.continue_on_error {

@@ -217,6 +217,7 @@ impl Dataverse {
         let wire: EntityWire = self
             .pipeline()
             .get([entity.as_str()])
+            .literal_path()
             .operation("dataverse.metadata")
             .query(
                 "$select",
@@ -254,6 +255,7 @@ impl Dataverse {
             };
             self.pipeline()
                 .get([entity.as_str(), "Attributes", cast])
+                .literal_path()
                 .operation("dataverse.metadata")
                 .query("$select", "LogicalName")
                 .query("$expand", expand)

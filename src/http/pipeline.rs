@@ -301,14 +301,14 @@ impl Pipeline {
                 Some(auth) => Some(auth.token().await?),
                 None => None,
             };
-            let url = self.url_for(&req, token.as_ref())?;
+            let (url, traced_path) = self.url_for(&req, token.as_ref())?;
             let span = tracing::debug_span!(
                 "cosell.request",
                 service = %profile.service(),
                 operation = req.operation,
                 http.method = %req.method,
                 server.address = url.host_str().unwrap_or_default(),
-                url.path = url.path(),
+                url.template = traced_path,
                 attempt,
                 http.status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
@@ -369,8 +369,10 @@ impl Pipeline {
         }
     }
 
-    fn url_for(&self, req: &RequestBuilder, token: Option<&AccessToken>) -> Result<Url> {
+    /// The URL to send to, and its path as traces show it.
+    fn url_for(&self, req: &RequestBuilder, token: Option<&AccessToken>) -> Result<(Url, String)> {
         let base = self.inner.base.resolve(token)?;
+        let traced_path = req.traced_path(&base);
         let mut url = match &req.target {
             Target::Segments(segments) => {
                 let mut url = base.clone();
@@ -400,7 +402,7 @@ impl Pipeline {
         if !req.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&req.query);
         }
-        Ok(url)
+        Ok((url, traced_path))
     }
 
     async fn attempt(

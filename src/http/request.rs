@@ -36,6 +36,7 @@ pub struct RequestBuilder {
     pub(crate) body: Option<Bytes>,
     pub(crate) idempotent: bool,
     pub(crate) operation: &'static str,
+    pub(crate) template: Option<String>,
     pub(crate) accept: Vec<StatusCode>,
     pub(crate) correlation_id: Option<String>,
     pub(crate) error: Option<Error>,
@@ -56,6 +57,7 @@ impl RequestBuilder {
             body: None,
             idempotent,
             operation: "request",
+            template: None,
             accept: Vec::new(),
             correlation_id: None,
             error: None,
@@ -134,6 +136,51 @@ impl RequestBuilder {
         self
     }
 
+    /// How traces show the path below the base URL: the path with each value replaced by a
+    /// `{name}` placeholder (`opportunities({key})`, `sobjects/Opportunity/{id}`). Key values
+    /// and record ids are customer data, so a request that declares no template shows `{}` for
+    /// each path segment (and `{link}` for a server's link).
+    ///
+    /// ```no_run
+    /// # async fn run(pipeline: cosell::http::Pipeline, id: &str) -> cosell::Result<()> {
+    /// let item: serde_json::Value = pipeline
+    ///     .get(["items", id])
+    ///     .path_template("items/{id}")
+    ///     .send_json()
+    ///     .await?;
+    /// # let _ = item; Ok(()) }
+    /// ```
+    pub fn path_template(mut self, template: impl Into<String>) -> Self {
+        self.template = Some(template.into());
+        self
+    }
+
+    /// Declares that the path holds no values (only names of tables, resources and the like),
+    /// so traces may show it as it is.
+    pub(crate) fn literal_path(self) -> Self {
+        match &self.target {
+            Target::Segments(segments) => {
+                let template = segments.join("/");
+                self.path_template(template)
+            }
+            Target::Link(_) => self,
+        }
+    }
+
+    /// The path as traces show it, below the base path `base`.
+    pub(crate) fn traced_path(&self, base: &Url) -> String {
+        match (&self.target, &self.template) {
+            (Target::Link(_), None) => "{link}".to_owned(),
+            (Target::Link(_), Some(template)) => template.clone(),
+            (Target::Segments(segments), template) => {
+                let below = template
+                    .clone()
+                    .unwrap_or_else(|| vec!["{}"; segments.len()].join("/"));
+                format!("{}/{below}", base.path().trim_end_matches('/'))
+            }
+        }
+    }
+
     /// Treats `status` as success although it is not 2xx (Salesforce's 300 on upsert, 304).
     pub fn accept_status(mut self, status: StatusCode) -> Self {
         self.accept.push(status);
@@ -162,6 +209,7 @@ impl RequestBuilder {
             body: self.body.clone(),
             idempotent: self.idempotent,
             operation: self.operation,
+            template: self.template.clone(),
             accept: self.accept.clone(),
             correlation_id: self.correlation_id.clone(),
             error: self.error.as_ref().map(|error| match error {

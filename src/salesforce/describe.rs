@@ -296,6 +296,7 @@ impl Salesforce {
     pub async fn describe(&self, sobject: &str) -> Result<SObjectDescribe> {
         let request = self
             .read(["sobjects", sobject_name(sobject)?, "describe"])
+            .literal_path()
             .operation("salesforce.describe");
         self.send(request).await?.json()
     }

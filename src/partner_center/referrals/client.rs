@@ -185,7 +185,15 @@ impl PartnerCenter {
         correlation_id: Option<&str>,
     ) -> RequestBuilder {
         let segments: Vec<&str> = std::iter::once(REFERRALS).chain(id).collect();
-        let request = self.pipeline.request(method, segments).operation(operation);
+        let template = match id {
+            Some(_) => format!("{REFERRALS}/{{id}}"),
+            None => REFERRALS.to_owned(),
+        };
+        let request = self
+            .pipeline
+            .request(method, segments)
+            .path_template(template)
+            .operation(operation);
         match correlation_id.or(self.correlation_id.as_deref()) {
             Some(id) => request.correlation_id(id),
             None => request,

@@ -229,6 +229,7 @@ impl WebhooksClient {
         let response = self
             .pipeline
             .get(["registration", "events"])
+            .literal_path()
             .operation("webhooks.events")
             .send()
             .await?;
@@ -263,6 +264,7 @@ impl WebhooksClient {
         let response = match self
             .pipeline
             .get(["registration"])
+            .literal_path()
             .operation("webhooks.registration.get")
             .accept_status(StatusCode::NO_CONTENT)
             .send()
@@ -304,6 +306,7 @@ impl WebhooksClient {
         let request = self
             .pipeline
             .post(["registration"])
+            .literal_path()
             .operation("webhooks.registration.create")
             .json(&registration.write_body())
             // MS-RequestId, the same on every attempt, is the API's idempotency key.
@@ -333,6 +336,7 @@ impl WebhooksClient {
         let request = self
             .pipeline
             .put(["registration"])
+            .literal_path()
             .operation("webhooks.registration.update")
             .json(&registration.write_body());
         self.send_registration(request).await
@@ -365,6 +369,7 @@ impl WebhooksClient {
         let response = self
             .pipeline
             .post(["registration", "validationEvents"])
+            .literal_path()
             .operation("webhooks.validation.send")
             // No body, but a length: front ends answer a POST without one with 411.
             .header("content-length", "0")
@@ -394,6 +399,7 @@ impl WebhooksClient {
         let response = self
             .pipeline
             .get(["registration", "validationEvents", correlation_id])
+            .path_template("registration/validationEvents/{correlation_id}")
             .operation("webhooks.validation.get")
             .send()
             .await?;
