@@ -319,6 +319,16 @@ impl Error {
         }
     }
 
+    /// Whether the failure was a time-out: no answer in time (an attempt's time limit or the
+    /// call's retry deadline), or the server's own 408.
+    pub fn is_timeout(&self) -> bool {
+        match self.last() {
+            Error::Transport(transport) => transport.timed_out,
+            Error::Api(api) => api.kind == ApiErrorKind::Timeout,
+            _ => false,
+        }
+    }
+
     /// Whether the write lost a race: a stale ETag (412) or a conflicting state (409).
     pub fn is_conflict(&self) -> bool {
         matches!(

@@ -529,3 +529,44 @@ async fn path_segments_are_escaped() {
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0].1, "name eq 'x&y'");
 }
+
+/// A slowly dripping answer is cut off at the retry deadline: the deadline bounds the whole
+/// call, attempts in flight included. The tokio clock is paused, so no time really passes.
+#[tokio::test(start_paused = true)]
+async fn the_deadline_bounds_the_whole_call_an_answer_in_flight_included() {
+    use cosell::http::Timeouts;
+
+    let server = MockServer::start().await;
+    // Longer than the whole test's virtual time: the server never answers in time.
+    Mock::given(method("GET"))
+        .respond_with(ok_json().set_delay(Duration::from_secs(3600)))
+        .mount(&server)
+        .await;
+    // The system clock and the tokio timer, as in production; each attempt may run 120 s.
+    let pipeline = Pipeline::builder(GenericProfile)
+        .base_url(&server.uri())
+        .unwrap()
+        .timeouts(Timeouts {
+            connect: Duration::from_secs(600),
+            read: Duration::from_secs(600),
+            request: Duration::from_secs(120),
+        })
+        .retry_policy(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(100))
+                .jitter_seed(3)
+                .deadline(Some(Duration::from_secs(180))),
+        )
+        .build()
+        .unwrap();
+
+    let started = tokio::time::Instant::now();
+    let err = pipeline.get(["slow"]).send().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains("180"), "{err}");
+    assert!(
+        (Duration::from_secs(180)..=Duration::from_millis(180_010)).contains(&took),
+        "the call took {took:?} of virtual time"
+    );
+}

@@ -176,6 +176,36 @@ impl PipelineBuilder {
     }
 }
 
+/// How far a call got, kept outside its future so that a call cut off by the deadline can say.
+#[derive(Debug, Default)]
+struct Progress {
+    attempts: u32,
+    /// Whether any attempt was started: from then on the request may have reached the server.
+    sent: bool,
+}
+
+impl Progress {
+    fn deadline_passed(&self, deadline: Duration) -> Error {
+        let error = Error::Transport(TransportError {
+            message: format!(
+                "no answer within the call's deadline of {} s",
+                deadline.as_secs_f64()
+            ),
+            maybe_sent: self.sent,
+            timed_out: true,
+            source: None,
+        });
+        if self.attempts > 1 {
+            Error::RetriesExhausted {
+                attempts: self.attempts,
+                last: Box::new(error),
+            }
+        } else {
+            error
+        }
+    }
+}
+
 /// The outcome of one attempt.
 enum Attempt {
     Done(Box<Response>),
@@ -268,7 +298,18 @@ impl Pipeline {
         self.inner.auth.as_ref()
     }
 
-    pub(crate) async fn execute(&self, mut req: RequestBuilder) -> Result<Response> {
+    pub(crate) async fn execute(&self, req: RequestBuilder) -> Result<Response> {
+        let Some(deadline) = self.inner.retry.deadline_limit() else {
+            return self.run(req, &mut Progress::default()).await;
+        };
+        // The deadline bounds the whole call: an attempt still waiting for (or reading) its
+        // answer when it passes is abandoned, not only the waits between attempts.
+        let mut progress = Progress::default();
+        let outcome = tokio::time::timeout(deadline, self.run(req, &mut progress)).await;
+        outcome.unwrap_or_else(|_| Err(progress.deadline_passed(deadline)))
+    }
+
+    async fn run(&self, mut req: RequestBuilder, progress: &mut Progress) -> Result<Response> {
         if let Some(error) = req.error.take() {
             return Err(error);
         }
@@ -297,6 +338,7 @@ impl Pipeline {
 
         loop {
             attempt += 1;
+            progress.attempts = attempt;
             let token = match &inner.auth {
                 Some(auth) => Some(auth.token().await?),
                 None => None,
@@ -313,6 +355,7 @@ impl Pipeline {
                 http.status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             );
+            progress.sent = true;
             let outcome = self
                 .attempt(
                     &req,

@@ -79,7 +79,10 @@ impl RetryPolicy {
         self
     }
 
-    /// The time a call may take, retries and waits included; `None` for no limit.
+    /// The time a call may take, retries, waits and answers being read included; `None` for no
+    /// limit. A retry whose wait would end past the deadline is not made (the call fails with
+    /// the last failure), and an attempt still running at the deadline is abandoned: the call
+    /// fails with a time-out ([`Error::is_timeout`](crate::Error::is_timeout)).
     pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self
