@@ -2,7 +2,8 @@
 //!
 //! Every fallible call in `cosell` returns [`Result<T>`]. An [`Error`] tells apart what the
 //! server said ([`Error::Api`]), what went wrong on the way there ([`Error::Transport`]), an
-//! answer that did not decode ([`Error::Decode`]), a token that could not be had
+//! answer that did not decode ([`Error::Decode`]) or was larger than its limit
+//! ([`Error::AnswerTooLarge`]), a token that could not be had
 //! ([`Error::Auth`]), bad configuration ([`Error::Config`]) and input refused before anything was
 //! sent ([`Error::Validation`]).
 //!
@@ -183,6 +184,40 @@ impl fmt::Display for DecodeError {
     }
 }
 
+/// A success answer larger than its limit; nothing of it was kept.
+#[derive(Debug, Clone)]
+pub struct AnswerTooLarge {
+    /// The API that answered.
+    pub service: Service,
+    /// The operation whose answer it was (`dataverse.query`).
+    pub operation: &'static str,
+    /// The limit, in bytes.
+    pub limit: u64,
+    /// The size the answer declared (`Content-Length`), when it declared one.
+    pub declared: Option<u64>,
+    /// The answer's status.
+    pub status: StatusCode,
+    /// The server's id for the request.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for AnswerTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} answer to `{}` is larger than its limit of {} bytes",
+            self.service, self.operation, self.limit
+        )?;
+        if let Some(declared) = self.declared {
+            write!(f, " (Content-Length {declared})")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
 /// A token could not be obtained.
 #[derive(Debug, Clone)]
 pub struct AuthError {
@@ -230,6 +265,10 @@ pub enum Error {
     /// The input was refused before any request was sent.
     #[error("invalid input: {0}")]
     Validation(String),
+    /// A success answer was larger than the limit for its operation
+    /// ([`AnswerLimits`](crate::http::AnswerLimits)); it was not read further.
+    #[error("{0}")]
+    AnswerTooLarge(Box<AnswerTooLarge>),
     /// The retry deadline passed before the call could succeed; holds the last failure.
     #[error("gave up after {attempts} attempt(s): {last}")]
     RetriesExhausted {
@@ -271,6 +310,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self.last() {
             Error::Api(api) => Some(api.status),
+            Error::AnswerTooLarge(large) => Some(large.status),
             Error::Decode(d) => d.status,
             Error::Auth(a) => a.status,
             _ => None,
@@ -281,6 +321,7 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self.last() {
             Error::Api(api) => api.request_id.as_deref(),
+            Error::AnswerTooLarge(large) => large.request_id.as_deref(),
             Error::Decode(d) => d.request_id.as_deref(),
             Error::Auth(a) => a.request_id.as_deref(),
             _ => None,
@@ -356,6 +397,12 @@ impl Error {
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
         Error::Api(Box::new(e))
+    }
+}
+
+impl From<AnswerTooLarge> for Error {
+    fn from(e: AnswerTooLarge) -> Self {
+        Error::AnswerTooLarge(Box::new(e))
     }
 }
 

@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::http::{Pipeline, RequestBuilder, Response};
+use crate::http::{AnswerKind, Pipeline, RequestBuilder, Response};
 
 /// One page of a listing.
 #[derive(Debug, Clone)]
@@ -93,6 +93,7 @@ pub struct Pager<T> {
     decode: PageDecoder<T>,
     observer: Option<ResponseObserver>,
     operation: &'static str,
+    max_answer: Option<u64>,
 }
 
 impl<T> fmt::Debug for Pager<T> {
@@ -110,12 +111,15 @@ impl<T> fmt::Debug for Pager<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Pager<T> {
-    /// A pager that sends `first` for the first page and reads pages with `decode`.
+    /// A pager that sends `first` for the first page and reads pages with `decode`. Every page
+    /// is read with the size limit of a [`Listing`](AnswerKind::Listing), or the one `first`
+    /// sets with [`max_answer_bytes`](RequestBuilder::max_answer_bytes).
     pub fn new(first: RequestBuilder, decode: PageDecoder<T>) -> Self {
         Pager {
             pipeline: first.pipeline.clone(),
             operation: first.operation,
-            state: State::Start(Box::new(first)),
+            max_answer: first.max_answer,
+            state: State::Start(Box::new(first.answer_kind(AnswerKind::Listing))),
             page_headers: HeaderMap::new(),
             decode,
             observer: None,
@@ -170,10 +174,17 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
             // The first request is kept until its page arrives: a failure must not turn the
             // listing into an empty one.
             State::Start(first) => first.duplicate(),
-            State::Next(link) => self
-                .pipeline
-                .link(Method::GET, link.clone())
-                .operation(self.operation),
+            State::Next(link) => {
+                let request = self
+                    .pipeline
+                    .link(Method::GET, link.clone())
+                    .operation(self.operation)
+                    .answer_kind(AnswerKind::Listing);
+                match self.max_answer {
+                    Some(bytes) => request.max_answer_bytes(bytes),
+                    None => request,
+                }
+            }
         };
         let response = request.headers(&self.page_headers).send().await?;
         if let Some(observer) = &self.observer {

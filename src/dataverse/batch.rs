@@ -14,7 +14,7 @@ use super::multipart::{boundary_of, split_head, split_parts};
 use super::profile::DataverseProfile;
 use super::table::id_from_entity_id;
 use crate::error::{ApiError, DecodeError, Error, Result, body_excerpt, decode_json};
-use crate::http::ServiceProfile;
+use crate::http::{AnswerKind, ServiceProfile};
 
 /// The most operations one `$batch` may hold.
 pub const MAX_BATCH_OPERATIONS: usize = 1000;
@@ -576,6 +576,7 @@ impl Dataverse {
             .pipeline()
             .post(["$batch"])
             .literal_path()
+            .answer_kind(AnswerKind::Listing)
             .operation("dataverse.batch")
             .body(body, &format!("multipart/mixed; boundary={boundary}"));
         if batch.continue_on_error {

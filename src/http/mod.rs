@@ -25,6 +25,7 @@
 
 mod base_url;
 mod clock;
+mod limits;
 mod options;
 mod pipeline;
 mod profile;
@@ -34,6 +35,7 @@ mod retry;
 pub use base_url::{BaseUrl, is_loopback, validate_base_url};
 pub(crate) use clock::lock;
 pub use clock::{Clock, ManualClock, RecordingSleeper, Sleeper, SystemClock, TokioSleeper};
+pub use limits::{AnswerKind, AnswerLimits};
 pub use options::ClientOptions;
 pub use pipeline::{Pipeline, PipelineBuilder, Timeouts};
 pub use profile::{

@@ -9,11 +9,12 @@ use url::Url;
 
 use super::base_url::{BaseUrl, validate_base_url};
 use super::clock::{Clock, Sleeper, SystemClock, TokioSleeper, lock};
+use super::limits::{AnswerLimits, read_capped};
 use super::profile::ServiceProfile;
 use super::request::{RequestBuilder, Response, Target};
 use super::retry::{RetryPolicy, parse_retry_after};
 use crate::auth::{AccessToken, TokenProvider};
-use crate::error::{ApiError, Error, Result, TransportError, body_excerpt};
+use crate::error::{AnswerTooLarge, ApiError, Error, Result, TransportError, body_excerpt};
 
 /// Connection and answer time limits of one attempt.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +54,7 @@ struct Inner {
     sleeper: Arc<dyn Sleeper>,
     rng: Mutex<fastrand::Rng>,
     default_headers: HeaderMap,
+    limits: AnswerLimits,
 }
 
 /// Builds a [`Pipeline`].
@@ -68,6 +70,7 @@ pub struct PipelineBuilder {
     timeouts: Timeouts,
     client: Option<reqwest::Client>,
     default_headers: HeaderMap,
+    limits: AnswerLimits,
     error: Option<Error>,
 }
 
@@ -111,6 +114,12 @@ impl PipelineBuilder {
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
+        self
+    }
+
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -171,6 +180,7 @@ impl PipelineBuilder {
                 sleeper: self.sleeper,
                 rng: Mutex::new(rng),
                 default_headers: self.default_headers,
+                limits: self.limits,
             }),
         })
     }
@@ -226,6 +236,7 @@ impl Pipeline {
             timeouts: Timeouts::default(),
             client: None,
             default_headers: HeaderMap::new(),
+            limits: AnswerLimits::default(),
             error: None,
         }
     }
@@ -516,8 +527,40 @@ impl Pipeline {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(body) => body,
+        let request_id = profile
+            .request_id_headers()
+            .iter()
+            .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+            .map(str::to_owned);
+        let success = status.is_success() || req.accept.contains(&status);
+        // An error answer is read only as far as its code and excerpt need.
+        let limit = if success {
+            req.max_answer
+                .unwrap_or_else(|| inner.limits.for_kind(req.answer_kind))
+        } else {
+            inner.limits.error_limit()
+        };
+        let too_large = |declared| {
+            tracing::debug!(limit, ?declared, "answer over its size limit");
+            Attempt::Failed {
+                error: Error::from(AnswerTooLarge {
+                    service: profile.service(),
+                    operation: req.operation,
+                    limit,
+                    declared,
+                    status,
+                    request_id: request_id.clone(),
+                }),
+                retryable: false,
+            }
+        };
+        let declared = response.content_length();
+        if success && declared.is_some_and(|length| length > limit) {
+            return too_large(declared);
+        }
+        let body = match read_capped(response, limit).await {
+            Ok(capped) if capped.cut && success => return too_large(declared),
+            Ok(capped) => capped.body,
             Err(e) => {
                 return Attempt::Failed {
                     retryable: req.idempotent,
@@ -527,13 +570,8 @@ impl Pipeline {
         };
         span.record("http.status", status.as_u16());
         span.record("latency_ms", sent_at.elapsed().as_millis() as u64);
-        let request_id = profile
-            .request_id_headers()
-            .iter()
-            .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-            .map(str::to_owned);
 
-        if status.is_success() || req.accept.contains(&status) {
+        if success {
             return Attempt::Done(Box::new(Response {
                 status,
                 headers,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::limits::AnswerKind;
 use super::pipeline::Pipeline;
 use crate::error::{DecodeError, Error, Result, body_excerpt, decode_json};
 
@@ -37,6 +38,8 @@ pub struct RequestBuilder {
     pub(crate) idempotent: bool,
     pub(crate) operation: &'static str,
     pub(crate) template: Option<String>,
+    pub(crate) answer_kind: AnswerKind,
+    pub(crate) max_answer: Option<u64>,
     pub(crate) accept: Vec<StatusCode>,
     pub(crate) correlation_id: Option<String>,
     pub(crate) error: Option<Error>,
@@ -58,6 +61,8 @@ impl RequestBuilder {
             idempotent,
             operation: "request",
             template: None,
+            answer_kind: AnswerKind::Record,
+            max_answer: None,
             accept: Vec::new(),
             correlation_id: None,
             error: None,
@@ -181,6 +186,21 @@ impl RequestBuilder {
         }
     }
 
+    /// What the answer holds, which picks its size limit from the pipeline's
+    /// [`AnswerLimits`](super::AnswerLimits) (a record unless said otherwise).
+    pub fn answer_kind(mut self, kind: AnswerKind) -> Self {
+        self.answer_kind = kind;
+        self
+    }
+
+    /// The largest success answer this request reads, in bytes, instead of the pipeline's
+    /// limit for its [`AnswerKind`]; a larger one fails with
+    /// [`Error::AnswerTooLarge`](crate::Error::AnswerTooLarge).
+    pub fn max_answer_bytes(mut self, bytes: u64) -> Self {
+        self.max_answer = Some(bytes);
+        self
+    }
+
     /// Treats `status` as success although it is not 2xx (Salesforce's 300 on upsert, 304).
     pub fn accept_status(mut self, status: StatusCode) -> Self {
         self.accept.push(status);
@@ -210,6 +230,8 @@ impl RequestBuilder {
             idempotent: self.idempotent,
             operation: self.operation,
             template: self.template.clone(),
+            answer_kind: self.answer_kind,
+            max_answer: self.max_answer,
             accept: self.accept.clone(),
             correlation_id: self.correlation_id.clone(),
             error: self.error.as_ref().map(|error| match error {

@@ -17,7 +17,8 @@ use super::wire;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
 use crate::http::{
-    ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts,
+    AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
+    Timeouts,
 };
 use crate::paging::Pager;
 
@@ -103,6 +104,12 @@ impl PartnerCenterBuilder {
     /// Sends through this `reqwest` client (its redirect policy should be `none`).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.options = self.options.http_client(client);
+        self
+    }
+
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.options = self.options.answer_limits(limits);
         self
     }
 

@@ -43,8 +43,8 @@ use serde_json::Value;
 use crate::auth::TokenProvider;
 use crate::error::{Result, Service};
 use crate::http::{
-    ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy, ServiceProfile,
-    Sleeper, Timeouts, parse_error_body,
+    AnswerLimits, ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy,
+    ServiceProfile, Sleeper, Timeouts, parse_error_body,
 };
 use crate::webhook::decode_ignoring_case;
 
@@ -151,6 +151,12 @@ impl WebhooksClientBuilder {
     /// Sends through this `reqwest` client (its redirect policy should be `none`).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.pipeline = self.pipeline.http_client(client);
+        self
+    }
+
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.pipeline = self.pipeline.answer_limits(limits);
         self
     }
 
