@@ -13,6 +13,8 @@
 //! fn describe(err: &Error) -> &'static str {
 //!     if err.is_conflict() {
 //!         "someone else changed the record: re-read and try again"
+//!     } else if err.is_outcome_unknown() {
+//!         "our write may or may not have landed: re-read before writing again"
 //!     } else if err.is_retryable() {
 //!         "transient: try again later"
 //!     } else {
@@ -269,6 +271,21 @@ pub enum Error {
     /// ([`AnswerLimits`](crate::http::AnswerLimits)); it was not read further.
     #[error("{0}")]
     AnswerTooLarge(Box<AnswerTooLarge>),
+    /// Whether a conditional write took effect is unknown: an attempt may have reached the
+    /// server with no answer coming back (or the server failed while handling it), and a
+    /// replay then found its precondition failed — possibly because of that very attempt.
+    /// Not a conflict: re-read the resource and decide again.
+    #[error(
+        "the outcome of the write is unknown after {attempts} attempt(s): an attempt may have taken effect ({lost}), then a replay failed its precondition ({replay}); re-read the resource"
+    )]
+    OutcomeUnknown {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The failure of the attempt that may have taken effect.
+        lost: Box<Error>,
+        /// What the replay got (a precondition failure).
+        replay: Box<Error>,
+    },
     /// The retry deadline passed before the call could succeed; holds the last failure.
     #[error("gave up after {attempts} attempt(s): {last}")]
     RetriesExhausted {
@@ -368,6 +385,13 @@ impl Error {
             Error::Api(api) => api.kind == ApiErrorKind::Timeout,
             _ => false,
         }
+    }
+
+    /// Whether a conditional write may or may not have taken effect ([`Error::OutcomeUnknown`]):
+    /// re-read the resource before deciding what to write. Never a conflict. (A
+    /// [`TransportError`] with `maybe_sent` on a write leaves the outcome unknown too.)
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
     }
 
     /// Whether the write lost a race: a stale ETag (412) or a conflicting state (409).

@@ -570,3 +570,105 @@ async fn the_deadline_bounds_the_whole_call_an_answer_in_flight_included() {
         "the call took {took:?} of virtual time"
     );
 }
+
+/// A server that answers every request with `answer` and then closes the connection, counting
+/// the requests.
+async fn closing_server(answer: &'static str) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut request = vec![0u8; 16 * 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(answer.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (format!("http://{address}/api/"), count)
+}
+
+/// The status line and half a body, then the connection closes.
+const BROKEN_SUCCESS: &str =
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"id\":\"par";
+
+/// A write answered with success took effect even when its body broke off: it is not replayed
+/// (a conditional replay would fail its own precondition), and only decoding its result fails.
+#[tokio::test]
+async fn a_write_whose_success_answer_broke_off_is_a_success_and_is_not_replayed() {
+    let (base, count) = closing_server(BROKEN_SUCCESS).await;
+    let (pipeline, _) = pipeline_for(&base, GenericProfile, policy(), None);
+    let response = pipeline
+        .patch(["items", "1"])
+        .header("if-match", "\"7\"")
+        .idempotent(true)
+        .json(&serde_json::json!({"name": "n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status.as_u16(), 200);
+    assert!(!response.complete);
+    assert!(response.body.is_empty());
+    let err = response.json::<serde_json::Value>().unwrap_err();
+    let Error::Transport(transport) = &err else {
+        panic!("expected a transport error, got {err:?}");
+    };
+    assert!(
+        transport.maybe_sent && transport.message.contains("took effect"),
+        "{err}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// A read whose answer broke off is simply read again.
+#[tokio::test]
+async fn a_read_whose_answer_broke_off_is_retried() {
+    let (base, count) = closing_server(BROKEN_SUCCESS).await;
+    let (pipeline, _) = pipeline_for(&base, GenericProfile, policy(), None);
+    let err = pipeline.get(["items", "1"]).send().await.unwrap_err();
+    assert!(matches!(err.last(), Error::Transport(_)), "{err:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+/// After a server failure the write may have taken effect, so a 412 on the replay is "outcome
+/// unknown"; after a rate limit (refused before processing) or on a first attempt, a 412 is a
+/// conflict.
+#[tokio::test]
+async fn a_412_on_a_replay_is_outcome_unknown_only_after_an_attempt_that_may_have_taken_effect() {
+    for (first, expect_unknown) in [(Some(500), true), (Some(429), false), (None, false)] {
+        let h = harness().await;
+        if let Some(status) = first {
+            Mock::given(method("PATCH"))
+                .respond_with(ResponseTemplate::new(status))
+                .up_to_n_times(1)
+                .mount(&h.server)
+                .await;
+        }
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(412))
+            .mount(&h.server)
+            .await;
+        let err = h
+            .pipeline
+            .patch(["items", "1"])
+            .header("if-match", "\"7\"")
+            .idempotent(true)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.is_outcome_unknown(),
+            expect_unknown,
+            "after {first:?}: {err:?}"
+        );
+        assert_eq!(
+            err.is_conflict(),
+            !expect_unknown,
+            "after {first:?}: {err:?}"
+        );
+    }
+}

@@ -292,7 +292,9 @@ impl Table {
     /// ```
     ///
     /// # Errors
-    /// 412 when the row changed, 404 when it is gone.
+    /// 412 when the row changed, 404 when it is gone;
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) when an attempt may have been
+    /// applied without an answer and the replay found the version moved (re-read the row).
     pub async fn update_if_match<R: Serialize + ?Sized>(
         &self,
         key: impl Into<RecordKey>,

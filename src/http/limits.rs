@@ -91,18 +91,18 @@ impl AnswerLimits {
     }
 }
 
-/// A body read up to a limit.
-pub(crate) struct Capped {
-    pub(crate) body: Bytes,
-    /// Whether the body went on past the limit (and was cut there).
-    pub(crate) cut: bool,
+/// How the reading of a body ended.
+pub(crate) enum BodyEnd {
+    /// The whole body arrived.
+    Whole,
+    /// The body went on past the limit and was cut there.
+    Cut,
+    /// The connection broke before the body ended.
+    Broken(reqwest::Error),
 }
 
-/// Reads `response`'s body, stopping at `limit` bytes.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    limit: u64,
-) -> Result<Capped, reqwest::Error> {
+/// Reads `response`'s body, stopping at `limit` bytes; answers what arrived and how it ended.
+pub(crate) async fn read_capped(mut response: reqwest::Response, limit: u64) -> (Bytes, BodyEnd) {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     // A declared length only sizes the first allocation, never beyond the limit or 1 MiB: the
     // declaration may be false.
@@ -111,19 +111,18 @@ pub(crate) async fn read_capped(
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0);
     let mut body = BytesMut::with_capacity(expected.min(limit).min(1024 * 1024));
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok(Capped {
-                body: body.freeze(),
-                cut: true,
-            });
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return (body.freeze(), BodyEnd::Cut);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return (body.freeze(), BodyEnd::Whole),
+            Err(e) => return (body.freeze(), BodyEnd::Broken(e)),
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(Capped {
-        body: body.freeze(),
-        cut: false,
-    })
 }

@@ -3,18 +3,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tracing::Instrument;
 use url::Url;
 
 use super::base_url::{BaseUrl, validate_base_url};
 use super::clock::{Clock, Sleeper, SystemClock, TokioSleeper, lock};
-use super::limits::{AnswerLimits, read_capped};
+use super::limits::{AnswerLimits, BodyEnd, read_capped};
 use super::profile::ServiceProfile;
 use super::request::{RequestBuilder, Response, Target};
 use super::retry::{RetryPolicy, parse_retry_after};
 use crate::auth::{AccessToken, TokenProvider};
-use crate::error::{AnswerTooLarge, ApiError, Error, Result, TransportError, body_excerpt};
+use crate::error::{
+    AnswerTooLarge, ApiError, ApiErrorKind, Error, Result, TransportError, body_excerpt,
+};
 
 /// Connection and answer time limits of one attempt.
 #[derive(Debug, Clone, Copy)]
@@ -219,7 +222,15 @@ impl Progress {
 /// The outcome of one attempt.
 enum Attempt {
     Done(Box<Response>),
-    Failed { error: Error, retryable: bool },
+    Failed {
+        error: Error,
+        /// Whether sending the request again is allowed and may succeed.
+        retryable: bool,
+        /// Whether the request may have taken effect although no answer said so: it may have
+        /// reached the server (no answer came back) or the server failed while handling it.
+        /// Kept apart from what the server said, to judge what a replay answers.
+        maybe_applied: bool,
+    },
     TokenRejected(Error),
 }
 
@@ -346,6 +357,8 @@ impl Pipeline {
         let started = inner.clock.now();
         let mut attempt: u32 = 0;
         let mut token_replayed = false;
+        // The failure of the first attempt that may have taken effect unanswered.
+        let mut lost: Option<Error> = None;
 
         loop {
             attempt += 1;
@@ -377,7 +390,7 @@ impl Pipeline {
                 )
                 .instrument(span)
                 .await;
-            let (error, retryable) = match outcome {
+            let (error, retryable, maybe_applied) = match outcome {
                 Attempt::Done(response) => return Ok(*response),
                 Attempt::TokenRejected(error) => match (&inner.auth, &token) {
                     (Some(auth), Some(token)) if !token_replayed => {
@@ -387,9 +400,27 @@ impl Pipeline {
                         attempt -= 1;
                         continue;
                     }
-                    _ => (error, false),
+                    _ => (error, false, false),
                 },
-                Attempt::Failed { error, retryable } => (error, retryable),
+                Attempt::Failed {
+                    error,
+                    retryable,
+                    maybe_applied,
+                } => {
+                    // A precondition that fails on a replay may fail because of the earlier
+                    // attempt itself: what became of the write is unknown, it is no conflict.
+                    if error.kind() == Some(ApiErrorKind::PreconditionFailed)
+                        && let Some(lost) = lost.take()
+                    {
+                        tracing::debug!(attempt, "precondition failed on a replay");
+                        return Err(Error::OutcomeUnknown {
+                            attempts: attempt,
+                            lost: Box::new(lost),
+                            replay: Box::new(error),
+                        });
+                    }
+                    (error, retryable, maybe_applied)
+                }
             };
             let exhausted = |error: Error| {
                 if attempt > 1 {
@@ -417,6 +448,9 @@ impl Pipeline {
                 if elapsed.saturating_add(delay) > deadline {
                     return Err(exhausted(error));
                 }
+            }
+            if maybe_applied && lost.is_none() {
+                lost = Some(error);
             }
             tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
             inner.sleeper.sleep(delay).await;
@@ -483,6 +517,7 @@ impl Pipeline {
                     return Attempt::Failed {
                         error: Error::config("the access token is not a valid header value"),
                         retryable: false,
+                        maybe_applied: false,
                     };
                 }
             }
@@ -522,6 +557,7 @@ impl Pipeline {
                 return Attempt::Failed {
                     retryable: !maybe_sent || req.idempotent,
                     error: Error::Transport(transport_error(e, maybe_sent)),
+                    maybe_applied: maybe_sent,
                 };
             }
         };
@@ -552,21 +588,32 @@ impl Pipeline {
                     request_id: request_id.clone(),
                 }),
                 retryable: false,
+                maybe_applied: false,
             }
         };
         let declared = response.content_length();
         if success && declared.is_some_and(|length| length > limit) {
             return too_large(declared);
         }
-        let body = match read_capped(response, limit).await {
-            Ok(capped) if capped.cut && success => return too_large(declared),
-            Ok(capped) => capped.body,
-            Err(e) => {
-                return Attempt::Failed {
-                    retryable: req.idempotent,
-                    error: Error::Transport(transport_error(e, true)),
-                };
+        let (body, end) = read_capped(response, limit).await;
+        // Whether the body arrived whole, for a success answer; an error answer is judged by
+        // its status, whatever part of its body arrived.
+        let complete = match end {
+            BodyEnd::Cut if success => return too_large(declared),
+            BodyEnd::Broken(e) if success => {
+                // Reading again is harmless; a write that answered with success took effect,
+                // and a replay could only repeat it or fail its own precondition.
+                if is_safe(&req.method) {
+                    return Attempt::Failed {
+                        retryable: req.idempotent,
+                        error: Error::Transport(transport_error(e, true)),
+                        maybe_applied: false,
+                    };
+                }
+                tracing::debug!("the answer to a write broke off after its success status");
+                false
             }
+            BodyEnd::Whole | BodyEnd::Cut | BodyEnd::Broken(_) => true,
         };
         span.record("http.status", status.as_u16());
         span.record("latency_ms", sent_at.elapsed().as_millis() as u64);
@@ -575,7 +622,8 @@ impl Pipeline {
             return Attempt::Done(Box::new(Response {
                 status,
                 headers,
-                body,
+                body: if complete { body } else { Bytes::new() },
+                complete,
                 request_id,
                 correlation_id: Some(correlation_id.to_owned()),
                 url,
@@ -605,13 +653,21 @@ impl Pipeline {
         if profile.rejects_token(&api) {
             return Attempt::TokenRejected(api.into());
         }
-        let retryable = profile.is_transient(&api)
-            && (req.idempotent || profile.refused_before_processing(&api));
+        let refused = profile.refused_before_processing(&api);
+        let retryable = profile.is_transient(&api) && (req.idempotent || refused);
+        // A server failure does not say the request was left undone.
+        let maybe_applied = api.kind == ApiErrorKind::Server && !refused;
         Attempt::Failed {
             error: api.into(),
             retryable,
+            maybe_applied,
         }
     }
+}
+
+/// Whether a method only reads (RFC 9110 "safe"): sending it again changes nothing.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 fn transport_error(e: reqwest::Error, maybe_sent: bool) -> TransportError {

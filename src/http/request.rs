@@ -8,7 +8,7 @@ use url::Url;
 
 use super::limits::AnswerKind;
 use super::pipeline::Pipeline;
-use crate::error::{DecodeError, Error, Result, body_excerpt, decode_json};
+use crate::error::{DecodeError, Error, Result, TransportError, body_excerpt, decode_json};
 
 /// Where a request goes, relative to the pipeline's base URL.
 #[derive(Debug, Clone)]
@@ -268,6 +268,11 @@ pub struct Response {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// Whether the body arrived whole. `false` only when the answer to a write broke off after
+    /// its success status: the write took effect, but its result was lost. `body` is then
+    /// empty, and decoding it ([`json`](Self::json), [`annotate`](Self::annotate),
+    /// [`decode_error`](Self::decode_error)) gives a transport error that says so.
+    pub complete: bool,
     /// The server's request id.
     pub request_id: Option<String>,
     /// The correlation id that was sent.
@@ -280,7 +285,24 @@ impl Response {
     /// Decodes the body as JSON; a failure names the JSON path and keeps the status and request
     /// id.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        if !self.complete {
+            return Err(self.broken_off());
+        }
         decode_json(&self.body).map_err(|e| self.annotate(e))
+    }
+
+    /// What decoding a body that broke off gives: the request took effect, its result is lost.
+    fn broken_off(&self) -> Error {
+        Error::Transport(TransportError {
+            message: format!(
+                "the answer broke off after its success status {}: the request took effect, \
+                 but its result was not received",
+                self.status.as_u16()
+            ),
+            maybe_sent: true,
+            timed_out: false,
+            source: None,
+        })
     }
 
     /// A header's value as text.
@@ -295,6 +317,9 @@ impl Response {
 
     /// Adds this response's status, request id and body excerpt to a decode error.
     pub fn annotate(&self, error: Error) -> Error {
+        if !self.complete {
+            return self.broken_off();
+        }
         match error {
             Error::Decode(mut d) => {
                 d.status = Some(self.status);
@@ -311,6 +336,9 @@ impl Response {
     /// A decode error about this response, for answers that are JSON but not of the expected
     /// shape.
     pub fn decode_error(&self, path: &str, message: impl Into<String>) -> Error {
+        if !self.complete {
+            return self.broken_off();
+        }
         Error::from(DecodeError {
             path: path.to_owned(),
             message: message.into(),

@@ -9,7 +9,11 @@ use jiff::Timestamp;
 /// Retried: connection failures, 408, 429, 500, 502, 503, 504, and whatever else an API's
 /// profile classifies as transient (Salesforce's 403 `REQUEST_LIMIT_EXCEEDED`). A request that is
 /// not idempotent is retried only when it provably never reached the server, or when the server
-/// refused it before processing (a rate limit).
+/// refused it before processing (a rate limit). A success answer whose body breaks off is not
+/// sent again unless the request only reads: a write that was answered with success took
+/// effect. When an attempt may have taken effect unanswered (no answer came back after sending,
+/// or a server failure) and a replay then fails its precondition (412), the call fails with
+/// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown), never with a conflict.
 ///
 /// The wait is the server's `Retry-After` (seconds or an HTTP date) when it sends one, and
 /// otherwise full-jitter exponential back-off: a random delay between zero and

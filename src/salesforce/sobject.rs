@@ -279,7 +279,9 @@ impl Salesforce {
     /// # Errors
     /// An [`Error::Api`] of kind [`PreconditionFailed`](ApiErrorKind::PreconditionFailed)
     /// (`is_conflict()`) when the record changed: code `RECORD_MODIFIED` when step 1 found it,
-    /// Salesforce's own `412` when step 2 did.
+    /// Salesforce's own `412` when step 2 did. [`Error::OutcomeUnknown`] when an attempt of
+    /// step 2 may have been applied without an answer and its replay got `412`: re-read the
+    /// record.
     pub async fn update_if_unmodified_since<T: Serialize + ?Sized>(
         &self,
         sobject: &str,

@@ -725,9 +725,15 @@ impl UpdateReferral<'_> {
     /// that only replaces is retried like any idempotent call; one with `add` is retried only
     /// when it provably never reached the server.
     ///
+    /// `None` without [`return_representation`](Self::return_representation), and also when
+    /// the update was answered with success but the answer broke off before the referral
+    /// arrived (the update took effect).
+    ///
     /// # Errors
     /// [`Error::Validation`] for an empty id or patch, or a transition the table rules out;
-    /// a conflict [`Error::Api`] ([`Error::is_conflict`]) for a stale `If-Match`.
+    /// a conflict [`Error::Api`] ([`Error::is_conflict`]) for a stale `If-Match`;
+    /// [`Error::OutcomeUnknown`] when an attempt may have been applied without an answer and
+    /// its replay found the eTag moved (re-read the referral).
     pub async fn send(self) -> Result<Option<Referral>> {
         require_id(&self.id)?;
         if self.patch.is_empty() {
