@@ -157,7 +157,19 @@ pub struct TransportError {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-/// A response that arrived but could not be decoded into the expected type.
+/// What a [`DecodeError`] was decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecodeOrigin {
+    /// A server's answer.
+    Response,
+    /// JSON the caller passed in ([`Referral::from_json`](crate::partner_center::Referral::from_json),
+    /// a webhook body, a record read elsewhere).
+    Input,
+}
+
+/// JSON that could not be decoded into the expected type: a server's answer, or input the
+/// caller passed in.
 #[derive(Debug, Clone)]
 pub struct DecodeError {
     /// The JSON path at which decoding failed (`.value[3].details.dealValue`), `.` for the root.
@@ -170,13 +182,19 @@ pub struct DecodeError {
     pub request_id: Option<String>,
     /// The start of the raw body.
     pub body_excerpt: String,
+    /// What was being decoded.
+    pub origin: DecodeOrigin,
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.origin {
+            DecodeOrigin::Response => "the response",
+            DecodeOrigin::Input => "the given JSON",
+        };
         write!(
             f,
-            "could not decode the response at `{}`: {}",
+            "could not decode {what} at `{}`: {}",
             self.path, self.message
         )?;
         if let Some(id) = &self.request_id {
@@ -457,7 +475,8 @@ pub fn body_excerpt(body: &[u8]) -> String {
     text
 }
 
-/// Decodes JSON, naming the failing path in the error.
+/// Decodes JSON, naming the failing path in the error (of origin [`DecodeOrigin::Input`];
+/// [`Response::json`](crate::http::Response::json) reports its failures as the response's).
 ///
 /// ```
 /// #[derive(serde::Deserialize, Debug)]
@@ -474,6 +493,7 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
             status: None,
             request_id: None,
             body_excerpt: body_excerpt(body),
+            origin: DecodeOrigin::Input,
         })
     };
     let mut de = serde_json::Deserializer::from_slice(body);

@@ -317,6 +317,72 @@ fn pascal_case_documents_are_read() {
     );
 }
 
+/// The create sample of the reference (`reference/partner-center.md` §1.6) as Microsoft's
+/// documentation writes such samples: PascalCase keys and booleans as strings.
+#[test]
+fn the_documentation_sample_with_string_booleans_is_read() {
+    let referral = Referral::from_json(&fixture_bytes("docs_sample_pascal_case")).unwrap();
+    let consent = referral.consent.value().unwrap();
+    assert_eq!(
+        consent.consent_to_to_share_info_with_others.value(),
+        Some(&true)
+    );
+    assert_eq!(consent.consent_to_contact.value(), Some(&true));
+    assert_eq!(
+        consent
+            .consent_to_microsoft_to_contact_specific_partners
+            .value(),
+        Some(&false)
+    );
+    assert_eq!(
+        consent
+            .consent_to_share_referral_with_microsoft_sellers
+            .value(),
+        Some(&false)
+    );
+    let details = referral.details.value().unwrap();
+    assert_eq!(details.customer_requested_contact.value(), Some(&true));
+    assert_eq!(details.deal_value.value(), Some(&Decimal::from(75_000)));
+    assert_eq!(
+        referral.external_reference_id.as_deref(),
+        Some("crm-opp-000123")
+    );
+    let customer = referral.customer_profile.value().unwrap();
+    assert_eq!(customer.name.as_deref(), Some("Fabrikam Ltd"));
+    // Written back as the service's camelCase, with JSON booleans.
+    let written = serde_json::to_value(&referral).unwrap();
+    assert_eq!(written["consent"]["consentToContact"], Value::Bool(true));
+    assert_eq!(
+        written["consent"]["consentToShareReferralWithMicrosoftSellers"],
+        Value::Bool(false)
+    );
+
+    let err = Referral::from_json(br#"{"consent": {"consentToContact": "perhaps"}}"#).unwrap_err();
+    let Error::Decode(decode) = &err else {
+        panic!("expected a decode error, got {err:?}");
+    };
+    assert!(decode.path.contains("consentToContact"), "{}", decode.path);
+}
+
+/// Bytes the caller passed in are not "a response": the error says what was decoded.
+#[tokio::test]
+async fn decode_errors_name_their_source() {
+    let err = Referral::from_json(br#"{"createdDateTime": "yesterday"}"#).unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains("response"), "{text}");
+    assert!(text.contains("createdDateTime"), "{text}");
+
+    let h = harness().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"createdDateTime": "yesterday"})),
+        )
+        .mount(&h.server)
+        .await;
+    let err = h.client.referrals().get("r-1").await.unwrap_err();
+    assert!(err.to_string().contains("response"), "{err}");
+}
+
 #[test]
 fn decode_errors_name_the_path() {
     let err = Referral::from_json(br#"{"details":{"dealValue":"lots"}}"#).unwrap_err();

@@ -8,7 +8,9 @@ use url::Url;
 
 use super::limits::AnswerKind;
 use super::pipeline::Pipeline;
-use crate::error::{DecodeError, Error, Result, TransportError, body_excerpt, decode_json};
+use crate::error::{
+    DecodeError, DecodeOrigin, Error, Result, TransportError, body_excerpt, decode_json,
+};
 
 /// Where a request goes, relative to the pipeline's base URL.
 #[derive(Debug, Clone)]
@@ -323,6 +325,7 @@ impl Response {
         match error {
             Error::Decode(mut d) => {
                 d.status = Some(self.status);
+                d.origin = DecodeOrigin::Response;
                 d.request_id.clone_from(&self.request_id);
                 if d.body_excerpt.is_empty() {
                     d.body_excerpt = body_excerpt(&self.body);
@@ -345,6 +348,7 @@ impl Response {
             status: Some(self.status),
             request_id: self.request_id.clone(),
             body_excerpt: body_excerpt(&self.body),
+            origin: DecodeOrigin::Response,
         })
     }
 }

@@ -3,8 +3,10 @@
 //! Field names travel in camelCase. Every field is [`Nullable`]: absent, explicitly `null`, or a
 //! value, so an explicit `null` (a field cleared in Partner Center) survives decoding and
 //! encoding. Every struct keeps the fields it does not know in `extra`, so a referral read,
-//! changed and written back (legacy PUT) loses nothing. Serde's derive reads the exact camelCase names;
-//! [`Referral::from_json`] (used by the client) also reads other casings.
+//! changed and written back (legacy PUT) loses nothing. Serde's derive reads the exact camelCase
+//! names; [`Referral::from_json`] (used by the client) also reads other casings. Flags are read
+//! from JSON booleans and from the strings `"true"` / `"false"`, as Microsoft's documentation
+//! samples write them, and written as JSON booleans.
 
 use jiff::Timestamp;
 use rust_decimal::Decimal;
@@ -136,7 +138,7 @@ pub struct Referral {
     #[serde(skip_serializing_if = "Nullable::is_absent")]
     pub registration_status: Nullable<String>,
     /// Whether the referral is marked as a favourite.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub favorite: Nullable<bool>,
     /// The marketing campaign id.
     #[serde(skip_serializing_if = "Nullable::is_absent")]
@@ -148,7 +150,7 @@ pub struct Referral {
     #[serde(skip_serializing_if = "Nullable::is_absent")]
     pub quality: Nullable<String>,
     /// Whether the referral was flagged as spam.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub is_spam: Nullable<bool>,
     /// The partner's MPN id.
     #[serde(skip_serializing_if = "Nullable::is_absent")]
@@ -224,7 +226,9 @@ impl Referral {
     }
 
     /// Decodes a referral from JSON, reading field names case-insensitively (the service and
-    /// its docs have used both camelCase and PascalCase). A failure names the JSON path.
+    /// its docs have used both camelCase and PascalCase) and flags from booleans or `"true"` /
+    /// `"false"`. A failure is an [`Error::Decode`](crate::Error::Decode) naming the JSON path,
+    /// of origin [`DecodeOrigin::Input`](crate::error::DecodeOrigin::Input).
     ///
     /// ```
     /// let referral = cosell::partner_center::Referral::from_json(
@@ -316,7 +320,7 @@ pub struct CustomerProfile {
     #[serde(skip_serializing_if = "Nullable::is_absent")]
     pub ids: Nullable<CustomerProfileIds>,
     /// Whether customer matching has finished.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub is_matching_complete: Nullable<bool>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -439,7 +443,7 @@ pub struct ContactPreference {
     #[serde(skip_serializing_if = "Nullable::is_absent")]
     pub locale: Nullable<String>,
     /// Whether notifications are off.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub disable_notifications: Nullable<bool>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -452,16 +456,16 @@ pub struct ContactPreference {
 pub struct Consent {
     /// Consent to share the customer's information with others. The wire key really is
     /// `consentToToShareInfoWithOthers`, with the doubled "To".
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub consent_to_to_share_info_with_others: Nullable<bool>,
     /// Consent to be contacted.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub consent_to_contact: Nullable<bool>,
     /// Consent for Microsoft to contact specific partners.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub consent_to_microsoft_to_contact_specific_partners: Nullable<bool>,
     /// Share the referral with Microsoft sellers: `false` makes a private deal.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub consent_to_share_referral_with_microsoft_sellers: Nullable<bool>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -489,7 +493,7 @@ pub struct ReferralDetails {
     #[serde(skip_serializing_if = "Nullable::is_absent")]
     pub requirements: Nullable<ReferralRequirements>,
     /// Whether the customer asked to be contacted.
-    #[serde(skip_serializing_if = "Nullable::is_absent")]
+    #[serde(with = "wire::flag", skip_serializing_if = "Nullable::is_absent")]
     pub customer_requested_contact: Nullable<bool>,
     /// What the customer did (marketplace leads).
     #[serde(skip_serializing_if = "Nullable::is_absent")]

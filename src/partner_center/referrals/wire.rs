@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::model::Referral;
-use crate::error::{DecodeError, Error, Result, body_excerpt};
+use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 use crate::http::Response;
 use crate::paging::Page;
 
@@ -233,6 +233,7 @@ fn decode_error(body: &[u8], path: String, message: String) -> Error {
         status: None,
         request_id: None,
         body_excerpt: body_excerpt(body),
+        origin: DecodeOrigin::Input,
     })
 }
 
@@ -307,6 +308,43 @@ pub(crate) mod amount {
             Some(Raw::Blank(text)) => Err(serde::de::Error::custom(format!(
                 "`{text}` is not a decimal number"
             ))),
+        }
+    }
+}
+
+/// Serde helpers for a flag: a JSON boolean, or the strings `"true"` / `"false"` (any case) as
+/// Microsoft's documentation samples write them. Written as a JSON boolean.
+pub(crate) mod flag {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::Nullable;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Nullable<bool>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Nullable<bool>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Text(String),
+        }
+        match Option::<Raw>::deserialize(deserializer)? {
+            None => Ok(Nullable::Null),
+            Some(Raw::Flag(flag)) => Ok(Nullable::Value(flag)),
+            Some(Raw::Text(text)) => match text.trim() {
+                t if t.eq_ignore_ascii_case("true") => Ok(Nullable::Value(true)),
+                t if t.eq_ignore_ascii_case("false") => Ok(Nullable::Value(false)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "`{text}` is not a boolean (true or false)"
+                ))),
+            },
         }
     }
 }
