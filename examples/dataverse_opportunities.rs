@@ -143,6 +143,9 @@ async fn run() -> cosell::Result<()> {
     {
         Ok(()) => println!("updated {id}"),
         Err(e) if e.is_conflict() => println!("{id} changed since it was read; re-read and retry"),
+        Err(e) if e.is_outcome_unknown() => {
+            println!("{id}: the update may or may not have landed; re-read before writing again")
+        }
         Err(e) => return Err(e),
     }
     Ok(())

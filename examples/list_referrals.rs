@@ -95,16 +95,19 @@ async fn run(provider: Arc<dyn TokenProvider>) -> cosell::Result<()> {
         shown += 1;
         let customer = referral
             .customer_profile
-            .as_ref()
+            .value()
             .and_then(|c| c.name.as_deref())
             .unwrap_or("?");
         let value = referral
             .details
-            .as_ref()
+            .value()
             .map(|d| {
                 format!(
                     "{} {}",
-                    d.deal_value.map(|v| v.to_string()).unwrap_or_default(),
+                    d.deal_value
+                        .value()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
                     d.currency.as_deref().unwrap_or_default()
                 )
             })
@@ -112,14 +115,15 @@ async fn run(provider: Arc<dyn TokenProvider>) -> cosell::Result<()> {
         println!(
             "{id}  {status}/{substatus}  {customer}  {value}  updated {updated}",
             id = referral.id.as_deref().unwrap_or("?"),
-            status = referral.status.as_ref().map(|s| s.as_str()).unwrap_or("?"),
+            status = referral.status.value().map(|s| s.as_str()).unwrap_or("?"),
             substatus = referral
                 .substatus
-                .as_ref()
+                .value()
                 .map(|s| s.as_str())
                 .unwrap_or("?"),
             updated = referral
                 .updated_date_time
+                .value()
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
         );

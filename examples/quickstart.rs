@@ -195,10 +195,10 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     say!(
         out,
         "   now {}/{} (eTag {})",
-        accepted.status.as_ref().map(|s| s.as_str()).unwrap_or("?"),
+        accepted.status.value().map(|s| s.as_str()).unwrap_or("?"),
         accepted
             .substatus
-            .as_ref()
+            .value()
             .map(|s| s.as_str())
             .unwrap_or("?"),
         accepted.e_tag.as_deref().unwrap_or("?")
@@ -329,8 +329,9 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
 fn referral_name(referral: &Referral) -> String {
     referral
         .name
-        .clone()
-        .unwrap_or_else(|| "Co-sell opportunity".to_owned())
+        .as_deref()
+        .unwrap_or("Co-sell opportunity")
+        .to_owned()
 }
 
 /// What Microsoft shares in step 4, as the service's JSON.

@@ -2,7 +2,8 @@
 //!
 //! Every fallible call in `cosell` returns [`Result<T>`]. An [`Error`] tells apart what the
 //! server said ([`Error::Api`]), what went wrong on the way there ([`Error::Transport`]), an
-//! answer that did not decode ([`Error::Decode`]), a token that could not be had
+//! answer that did not decode ([`Error::Decode`]) or was larger than its limit
+//! ([`Error::AnswerTooLarge`]), a token that could not be had
 //! ([`Error::Auth`]), bad configuration ([`Error::Config`]) and input refused before anything was
 //! sent ([`Error::Validation`]).
 //!
@@ -12,6 +13,8 @@
 //! fn describe(err: &Error) -> &'static str {
 //!     if err.is_conflict() {
 //!         "someone else changed the record: re-read and try again"
+//!     } else if err.is_outcome_unknown() {
+//!         "our write may or may not have landed: re-read before writing again"
 //!     } else if err.is_retryable() {
 //!         "transient: try again later"
 //!     } else {
@@ -154,7 +157,19 @@ pub struct TransportError {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-/// A response that arrived but could not be decoded into the expected type.
+/// What a [`DecodeError`] was decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecodeOrigin {
+    /// A server's answer.
+    Response,
+    /// JSON the caller passed in ([`Referral::from_json`](crate::partner_center::Referral::from_json),
+    /// a webhook body, a record read elsewhere).
+    Input,
+}
+
+/// JSON that could not be decoded into the expected type: a server's answer, or input the
+/// caller passed in.
 #[derive(Debug, Clone)]
 pub struct DecodeError {
     /// The JSON path at which decoding failed (`.value[3].details.dealValue`), `.` for the root.
@@ -167,15 +182,55 @@ pub struct DecodeError {
     pub request_id: Option<String>,
     /// The start of the raw body.
     pub body_excerpt: String,
+    /// What was being decoded.
+    pub origin: DecodeOrigin,
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.origin {
+            DecodeOrigin::Response => "the response",
+            DecodeOrigin::Input => "the given JSON",
+        };
         write!(
             f,
-            "could not decode the response at `{}`: {}",
+            "could not decode {what} at `{}`: {}",
             self.path, self.message
         )?;
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// A success answer larger than its limit; nothing of it was kept.
+#[derive(Debug, Clone)]
+pub struct AnswerTooLarge {
+    /// The API that answered.
+    pub service: Service,
+    /// The operation whose answer it was (`dataverse.query`).
+    pub operation: &'static str,
+    /// The limit, in bytes.
+    pub limit: u64,
+    /// The size the answer declared (`Content-Length`), when it declared one.
+    pub declared: Option<u64>,
+    /// The answer's status.
+    pub status: StatusCode,
+    /// The server's id for the request.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for AnswerTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} answer to `{}` is larger than its limit of {} bytes",
+            self.service, self.operation, self.limit
+        )?;
+        if let Some(declared) = self.declared {
+            write!(f, " (Content-Length {declared})")?;
+        }
         if let Some(id) = &self.request_id {
             write!(f, " [request id {id}]")?;
         }
@@ -230,6 +285,25 @@ pub enum Error {
     /// The input was refused before any request was sent.
     #[error("invalid input: {0}")]
     Validation(String),
+    /// A success answer was larger than the limit for its operation
+    /// ([`AnswerLimits`](crate::http::AnswerLimits)); it was not read further.
+    #[error("{0}")]
+    AnswerTooLarge(Box<AnswerTooLarge>),
+    /// Whether a conditional write took effect is unknown: an attempt may have reached the
+    /// server with no answer coming back (or the server failed while handling it), and a
+    /// replay then found its precondition failed — possibly because of that very attempt.
+    /// Not a conflict: re-read the resource and decide again.
+    #[error(
+        "the outcome of the write is unknown after {attempts} attempt(s): an attempt may have taken effect ({lost}), then a replay failed its precondition ({replay}); re-read the resource"
+    )]
+    OutcomeUnknown {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The failure of the attempt that may have taken effect.
+        lost: Box<Error>,
+        /// What the replay got (a precondition failure).
+        replay: Box<Error>,
+    },
     /// The retry deadline passed before the call could succeed; holds the last failure.
     #[error("gave up after {attempts} attempt(s): {last}")]
     RetriesExhausted {
@@ -274,6 +348,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self.last() {
             Error::Api(api) => Some(api.status),
+            Error::AnswerTooLarge(large) => Some(large.status),
             Error::Decode(d) => d.status,
             Error::Auth(a) => a.status,
             _ => None,
@@ -284,6 +359,7 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self.last() {
             Error::Api(api) => api.request_id.as_deref(),
+            Error::AnswerTooLarge(large) => large.request_id.as_deref(),
             Error::Decode(d) => d.request_id.as_deref(),
             Error::Auth(a) => a.request_id.as_deref(),
             _ => None,
@@ -322,6 +398,23 @@ impl Error {
         }
     }
 
+    /// Whether the failure was a time-out: no answer in time (an attempt's time limit or the
+    /// call's retry deadline), or the server's own 408.
+    pub fn is_timeout(&self) -> bool {
+        match self.last() {
+            Error::Transport(transport) => transport.timed_out,
+            Error::Api(api) => api.kind == ApiErrorKind::Timeout,
+            _ => false,
+        }
+    }
+
+    /// Whether a conditional write may or may not have taken effect ([`Error::OutcomeUnknown`]):
+    /// re-read the resource before deciding what to write. Never a conflict. (A
+    /// [`TransportError`] with `maybe_sent` on a write leaves the outcome unknown too.)
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
+    }
+
     /// Whether the write lost a race: a stale ETag (412) or a conflicting state (409).
     pub fn is_conflict(&self) -> bool {
         matches!(
@@ -352,6 +445,12 @@ impl From<ApiError> for Error {
     }
 }
 
+impl From<AnswerTooLarge> for Error {
+    fn from(e: AnswerTooLarge) -> Self {
+        Error::AnswerTooLarge(Box::new(e))
+    }
+}
+
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(Box::new(e))
@@ -379,7 +478,8 @@ pub fn body_excerpt(body: &[u8]) -> String {
     text
 }
 
-/// Decodes JSON, naming the failing path in the error.
+/// Decodes JSON, naming the failing path in the error (of origin [`DecodeOrigin::Input`];
+/// [`Response::json`](crate::http::Response::json) reports its failures as the response's).
 ///
 /// ```
 /// #[derive(serde::Deserialize, Debug)]
@@ -396,6 +496,7 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
             status: None,
             request_id: None,
             body_excerpt: body_excerpt(body),
+            origin: DecodeOrigin::Input,
         })
     };
     let mut de = serde_json::Deserializer::from_slice(body);

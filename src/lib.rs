@@ -43,6 +43,7 @@ mod field_update;
 pub mod http;
 pub mod mapping;
 pub mod money;
+mod nullable;
 pub mod paging;
 pub mod partner_center;
 pub mod salesforce;
@@ -51,3 +52,4 @@ pub mod webhook;
 
 pub use error::{Error, Result};
 pub use field_update::FieldUpdate;
+pub use nullable::Nullable;

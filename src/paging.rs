@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::http::{Pipeline, RequestBuilder, Response};
+use crate::http::{AnswerKind, Pipeline, RequestBuilder, Response};
 
 /// One page of a listing.
 #[derive(Debug, Clone)]
@@ -93,6 +93,7 @@ pub struct Pager<T> {
     decode: PageDecoder<T>,
     observer: Option<ResponseObserver>,
     operation: &'static str,
+    max_answer: Option<u64>,
 }
 
 impl<T> fmt::Debug for Pager<T> {
@@ -110,12 +111,15 @@ impl<T> fmt::Debug for Pager<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Pager<T> {
-    /// A pager that sends `first` for the first page and reads pages with `decode`.
+    /// A pager that sends `first` for the first page and reads pages with `decode`. Every page
+    /// is read with the size limit of a [`Listing`](AnswerKind::Listing), or the one `first`
+    /// sets with [`max_answer_bytes`](RequestBuilder::max_answer_bytes).
     pub fn new(first: RequestBuilder, decode: PageDecoder<T>) -> Self {
         Pager {
             pipeline: first.pipeline.clone(),
             operation: first.operation,
-            state: State::Start(Box::new(first)),
+            max_answer: first.max_answer,
+            state: State::Start(Box::new(first.answer_kind(AnswerKind::Listing))),
             page_headers: HeaderMap::new(),
             decode,
             observer: None,
@@ -162,33 +166,27 @@ impl<T: DeserializeOwned + Send + 'static> Pager<T> {
 
     /// Fetches the next page; `None` once the listing is exhausted.
     ///
-    /// On an error the pager stays where it was, so the same page can be asked for again.
+    /// On an error the pager stays where it was, the first page included, so the same page can
+    /// be asked for again.
     pub async fn next_page(&mut self) -> Result<Option<Page<T>>> {
-        let request = match std::mem::replace(&mut self.state, State::Done) {
+        let request = match &self.state {
             State::Done => return Ok(None),
-            State::Start(first) => *first,
+            // The first request is kept until its page arrives: a failure must not turn the
+            // listing into an empty one.
+            State::Start(first) => first.duplicate(),
             State::Next(link) => {
-                self.state = State::Next(link.clone());
-                self.pipeline
-                    .link(Method::GET, link)
+                let request = self
+                    .pipeline
+                    .link(Method::GET, link.clone())
                     .operation(self.operation)
-            }
-        };
-        let retry_state = match &request.target {
-            crate::http::RequestTarget::Link(link) => Some(link.clone()),
-            crate::http::RequestTarget::Segments(_) => None,
-        };
-        let request = request.headers(&self.page_headers);
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                // Keep the position: a first page cannot be rebuilt once sent, a link can.
-                if let Some(link) = retry_state {
-                    self.state = State::Next(link);
+                    .answer_kind(AnswerKind::Listing);
+                match self.max_answer {
+                    Some(bytes) => request.max_answer_bytes(bytes),
+                    None => request,
                 }
-                return Err(error);
             }
         };
+        let response = request.headers(&self.page_headers).send().await?;
         if let Some(observer) = &self.observer {
             observer(&response);
         }

@@ -196,3 +196,170 @@ async fn the_quickstart_shows_every_step_of_the_tour() {
         assert!(text.contains(step), "missing `{step}` in:\n{text}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conditional writes whose answer was lost
+// ---------------------------------------------------------------------------------------------
+
+fn entra_tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
+    let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso").unwrap();
+    let credentials =
+        ClientCredentials::new(authority, "app", SecretString::from("secret"), scope).unwrap();
+    Arc::new(cosell::auth::CachedTokenProvider::new(credentials))
+}
+
+fn dataverse(emulator: &Emulator) -> cosell::dataverse::Dataverse {
+    cosell::dataverse::Dataverse::builder(&emulator.urls().dataverse)
+        .token_provider(entra_tokens(
+            emulator,
+            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+        ))
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .build()
+        .unwrap()
+}
+
+fn partner_center(emulator: &Emulator) -> cosell::partner_center::PartnerCenter {
+    cosell::partner_center::PartnerCenter::builder()
+        .base_url(emulator.urls().partner_center_referrals.clone())
+        .token_provider(entra_tokens(
+            emulator,
+            "https://api.partner.microsoft.com/.default",
+        ))
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .build()
+        .unwrap()
+}
+
+fn salesforce(emulator: &Emulator) -> cosell::salesforce::Salesforce {
+    let login = cosell::salesforce::SalesforceLogin::new(&emulator.urls().salesforce).unwrap();
+    let flow =
+        cosell::salesforce::ClientCredentialsFlow::new(login, "app", SecretString::from("secret"))
+            .unwrap();
+    cosell::salesforce::Salesforce::builder(Arc::new(cosell::auth::CachedTokenProvider::new(flow)))
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .build()
+        .unwrap()
+}
+
+/// The next `operation` request to `api` is handled, and its answer never sent.
+fn lose_next_answer(emulator: &Emulator, api: EmulatedApi, operation: &str) {
+    emulator.faults().add(
+        FaultRule::new(api, Fault::AnswerLost)
+            .operation(operation)
+            .trigger(Trigger::First(1)),
+    );
+}
+
+fn assert_outcome_unknown(err: &Error) {
+    assert!(err.is_outcome_unknown(), "{err:?}");
+    assert!(!err.is_conflict(), "our own write is not a conflict: {err}");
+    assert!(!err.is_retryable(), "{err}");
+    let Error::OutcomeUnknown { lost, replay, .. } = err else {
+        unreachable!()
+    };
+    assert!(
+        matches!(lost.last(), Error::Transport(t) if t.maybe_sent),
+        "{lost:?}"
+    );
+    assert_eq!(replay.status().map(|s| s.as_u16()), Some(412));
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_dataverse_update_if_match_is_outcome_unknown() {
+    let emulator = Emulator::start().await.unwrap();
+    let id = emulator
+        .dataverse()
+        .seed("opportunities", serde_json::json!({"name": "Deal"}))
+        .unwrap();
+    let client = dataverse(&emulator);
+    let row: serde_json::Value = client
+        .opportunities()
+        .retrieve(id, &cosell::dataverse::Retrieve::new())
+        .await
+        .unwrap();
+    let etag = row["@odata.etag"].as_str().unwrap();
+    lose_next_answer(&emulator, EmulatedApi::Dataverse, "dataverse.update");
+
+    let err = client
+        .opportunities()
+        .update_if_match(id, &serde_json::json!({"description": "ours"}), etag)
+        .await
+        .unwrap_err();
+    assert_outcome_unknown(&err);
+    // The first attempt took effect; the replay was refused.
+    let stored = emulator.dataverse().record("opportunities", id).unwrap();
+    assert_eq!(stored["description"], "ours");
+    assert_eq!(
+        emulator.count(EmulatedApi::Dataverse, "dataverse.update"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_referral_patch_with_if_match_is_outcome_unknown() {
+    let emulator = Emulator::start().await.unwrap();
+    let seeded = emulator
+        .partner_center()
+        .seed_referral(serde_json::json!({
+            "name": "Deal", "status": "Active", "substatus": "Accepted",
+            "details": {"notes": "theirs"}
+        }))
+        .unwrap();
+    let id = seeded["id"].as_str().unwrap();
+    let etag = seeded["eTag"].as_str().unwrap();
+    lose_next_answer(
+        &emulator,
+        EmulatedApi::PartnerCenterReferrals,
+        "referrals.update",
+    );
+
+    let err = partner_center(&emulator)
+        .referrals()
+        .update(
+            id,
+            cosell::partner_center::ReferralPatch::new().notes("ours"),
+        )
+        .if_match(etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_outcome_unknown(&err);
+    let stored = emulator.partner_center().referral(id).unwrap();
+    assert_eq!(stored["details"]["notes"], "ours");
+    assert_eq!(
+        emulator.count(EmulatedApi::PartnerCenterReferrals, "referrals.update"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_salesforce_update_if_unmodified_since_is_outcome_unknown() {
+    let emulator = Emulator::start().await.unwrap();
+    // Last modified long ago, so that our own write moves it past the read time.
+    let id = emulator
+        .salesforce()
+        .seed(
+            "Opportunity",
+            serde_json::json!({
+                "Name": "Deal", "StageName": "Prospecting", "CloseDate": "2026-06-30",
+                "LastModifiedDate": "2020-01-01T00:00:00.000+0000"
+            }),
+        )
+        .unwrap();
+    lose_next_answer(&emulator, EmulatedApi::Salesforce, "update");
+
+    let err = salesforce(&emulator)
+        .update_if_unmodified_since(
+            "Opportunity",
+            &id,
+            &serde_json::json!({"Description": "ours"}),
+            "2020-01-01T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_outcome_unknown(&err);
+    let stored = emulator.salesforce().record("Opportunity", &id).unwrap();
+    assert_eq!(stored["Description"], "ours");
+    assert_eq!(emulator.count(EmulatedApi::Salesforce, "update"), 2);
+}

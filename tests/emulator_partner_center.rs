@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cosell::Nullable;
 use cosell::auth::{
     CachedTokenProvider, ClientCredentials, EntraAuthority, StaticToken, TokenProvider,
 };
@@ -141,10 +142,10 @@ impl Bench {
                 .unwrap(),
             Backend::Mock(_) => {
                 let mut stored = referral.clone();
-                stored.id = Some(mock_id.into());
-                stored.engagement_id = Some(format!("eng-{mock_id}"));
-                stored.e_tag = Some("\"e0\"".into());
-                stored.created_date_time = Some("2026-03-01T12:00:00Z".parse().unwrap());
+                stored.id = Nullable::Value(mock_id.into());
+                stored.engagement_id = Nullable::Value(format!("eng-{mock_id}"));
+                stored.e_tag = Nullable::Value("\"e0\"".into());
+                stored.created_date_time = Nullable::Value("2026-03-01T12:00:00Z".parse().unwrap());
                 stored.updated_date_time = stored.created_date_time;
                 stored
             }
@@ -259,14 +260,17 @@ fn referral(name: &str, status: &str, substatus: &str, direction: &str) -> Refer
 }
 
 fn with_server_fields(mut referral: Referral, id: &str, etag: &str) -> Value {
-    referral.id = Some(id.into());
-    referral.e_tag = Some(etag.into());
-    referral.engagement_id = Some(format!("eng-{id}"));
+    referral.id = Nullable::Value(id.into());
+    referral.e_tag = Nullable::Value(etag.into());
+    referral.engagement_id = Nullable::Value(format!("eng-{id}"));
     serde_json::to_value(referral).unwrap()
 }
 
 fn names(referrals: &[Referral]) -> Vec<String> {
-    referrals.iter().map(|r| r.name.clone().unwrap()).collect()
+    referrals
+        .iter()
+        .map(|r| r.name.clone().into_value().unwrap())
+        .collect()
 }
 
 fn stale_etag_answer() -> ResponseTemplate {
@@ -294,8 +298,8 @@ async fn list_with_filters_and_paging(b: &Bench) {
     let active_incoming: Vec<Referral> = all
         .iter()
         .filter(|r| {
-            r.status == Some(ReferralStatus::Active)
-                && r.direction == Some(ReferralDirection::Incoming)
+            r.status == Nullable::Value(ReferralStatus::Active)
+                && r.direction == Nullable::Value(ReferralDirection::Incoming)
         })
         .cloned()
         .collect();
@@ -330,7 +334,7 @@ async fn list_with_filters_and_paging(b: &Bench) {
 
     let new_pending: Vec<Referral> = all
         .iter()
-        .filter(|r| r.status == Some(ReferralStatus::New))
+        .filter(|r| r.status == Nullable::Value(ReferralStatus::New))
         .take(5)
         .cloned()
         .collect();
@@ -358,7 +362,7 @@ async fn list_with_filters_and_paging(b: &Bench) {
     assert!(
         listed
             .iter()
-            .all(|r| r.substatus == Some(ReferralSubstatus::Pending))
+            .all(|r| r.substatus == Nullable::Value(ReferralSubstatus::Pending))
     );
 
     let newest: Vec<Referral> = all.iter().rev().take(3).cloned().collect();
@@ -389,7 +393,7 @@ async fn get_and_not_found(b: &Bench) {
             "ref-get",
         )
         .await;
-    let id = stored.id.clone().unwrap();
+    let id = stored.id.clone().into_value().unwrap();
     b.script(
         Mock::given(method("GET")).and(path(format!("{BASE}/{id}"))),
         ResponseTemplate::new(200).set_body_json(&stored),
@@ -398,7 +402,7 @@ async fn get_and_not_found(b: &Bench) {
     let fetched = b.referrals.referrals().get(&id).await.unwrap();
     assert_eq!(fetched.id, stored.id);
     assert_eq!(fetched.e_tag, stored.e_tag);
-    assert!(fetched.e_tag.is_some());
+    assert!(fetched.e_tag.value().is_some());
     assert_eq!(fetched.name.as_deref(), Some("Fabrikam"));
     assert_eq!(fetched.extra["futureField"], json!({"kept": [1, 2]}));
 
@@ -422,23 +426,29 @@ async fn create(b: &Bench) {
             .and(header("content-type", "application/json")),
         ResponseTemplate::new(200).set_body_json({
             let mut created = referral("Contoso", "Active", "Accepted", "Outgoing");
-            created.created_date_time = Some("2026-03-01T12:00:00Z".parse().unwrap());
+            created.created_date_time = Nullable::Value("2026-03-01T12:00:00Z".parse().unwrap());
             with_server_fields(created, "ref-new", "\"e0\"")
         }),
     )
     .await;
     let mut new = referral("Contoso", "", "", "");
-    new.status = None;
-    new.substatus = None;
-    new.direction = None;
+    new.status = Nullable::Absent;
+    new.substatus = Nullable::Absent;
+    new.direction = Nullable::Absent;
     let created = b.referrals.referrals().create(&new).send().await.unwrap();
     assert!(created.id.as_deref().is_some_and(|id| !id.is_empty()));
-    assert!(created.engagement_id.is_some());
-    assert!(created.e_tag.is_some());
-    assert!(created.created_date_time.is_some());
-    assert_eq!(created.status, Some(ReferralStatus::Active));
-    assert_eq!(created.substatus, Some(ReferralSubstatus::Accepted));
-    assert_eq!(created.direction, Some(ReferralDirection::Outgoing));
+    assert!(created.engagement_id.value().is_some());
+    assert!(created.e_tag.value().is_some());
+    assert!(created.created_date_time.value().is_some());
+    assert_eq!(created.status, Nullable::Value(ReferralStatus::Active));
+    assert_eq!(
+        created.substatus,
+        Nullable::Value(ReferralSubstatus::Accepted)
+    );
+    assert_eq!(
+        created.direction,
+        Nullable::Value(ReferralDirection::Outgoing)
+    );
     assert_eq!(created.name.as_deref(), Some("Contoso"));
     assert_eq!(
         created.extra["futureField"],
@@ -455,14 +465,14 @@ async fn patch_put_and_stale_etags(b: &Bench) {
             "ref-upd",
         )
         .await;
-    let id = stored.id.clone().unwrap();
-    let e0 = stored.e_tag.clone().unwrap();
+    let id = stored.id.clone().into_value().unwrap();
+    let e0 = stored.e_tag.clone().into_value().unwrap();
 
     // Accept it, asking for the result back.
     let mut accepted = stored.clone();
-    accepted.status = Some(ReferralStatus::Active);
-    accepted.substatus = Some(ReferralSubstatus::Accepted);
-    accepted.e_tag = Some("\"e1\"".into());
+    accepted.status = Nullable::Value(ReferralStatus::Active);
+    accepted.substatus = Nullable::Value(ReferralSubstatus::Accepted);
+    accepted.e_tag = Nullable::Value("\"e1\"".into());
     b.script(
         Mock::given(method("PATCH"))
             .and(path(format!("{BASE}/{id}")))
@@ -483,10 +493,13 @@ async fn patch_put_and_stale_etags(b: &Bench) {
         .await
         .unwrap()
         .expect("a representation");
-    assert_eq!(updated.status, Some(ReferralStatus::Active));
-    assert_eq!(updated.substatus, Some(ReferralSubstatus::Accepted));
+    assert_eq!(updated.status, Nullable::Value(ReferralStatus::Active));
+    assert_eq!(
+        updated.substatus,
+        Nullable::Value(ReferralSubstatus::Accepted)
+    );
     assert_eq!(updated.name.as_deref(), Some("Tailspin"));
-    let e1 = updated.e_tag.clone().unwrap();
+    let e1 = updated.e_tag.clone().into_value().unwrap();
     assert_ne!(e1, e0, "every write changes the eTag");
 
     // A note, without a representation: 204.
@@ -527,8 +540,8 @@ async fn patch_put_and_stale_etags(b: &Bench) {
 
     // Read again, PUT with the fresh eTag.
     let mut noted = accepted.clone();
-    noted.e_tag = Some("\"e2\"".into());
-    noted.details.as_mut().unwrap().notes = Some("called the buyer".into());
+    noted.e_tag = Nullable::Value("\"e2\"".into());
+    noted.details.value_mut().unwrap().notes = Nullable::Value("called the buyer".into());
     b.script(
         Mock::given(method("GET")).and(path(format!("{BASE}/{id}"))),
         ResponseTemplate::new(200).set_body_json(&noted),
@@ -536,14 +549,14 @@ async fn patch_put_and_stale_etags(b: &Bench) {
     .await;
     let mut fresh = b.referrals.referrals().get(&id).await.unwrap();
     assert_eq!(
-        fresh.details.as_ref().unwrap().notes.as_deref(),
+        fresh.details.value().unwrap().notes.as_deref(),
         Some("called the buyer")
     );
-    let e2 = fresh.e_tag.clone().unwrap();
+    let e2 = fresh.e_tag.clone().into_value().unwrap();
     assert_ne!(e2, e1);
-    fresh.external_reference_id = Some("crm-opp-42".into());
+    fresh.external_reference_id = Nullable::Value("crm-opp-42".into());
     let mut saved_answer = fresh.clone();
-    saved_answer.e_tag = Some("\"e3\"".into());
+    saved_answer.e_tag = Nullable::Value("\"e3\"".into());
     b.script(
         Mock::given(method("PUT"))
             .and(path(format!("{BASE}/{id}")))
@@ -560,7 +573,7 @@ async fn patch_put_and_stale_etags(b: &Bench) {
         .unwrap();
     assert_eq!(saved.external_reference_id.as_deref(), Some("crm-opp-42"));
     assert_eq!(saved.extra["futureField"], json!({"kept": [1, 2]}));
-    assert_ne!(saved.e_tag, Some(e2));
+    assert_ne!(saved.e_tag, Nullable::Value(e2));
 
     // The old eTag is stale for PATCH too.
     b.script(
@@ -860,7 +873,7 @@ async fn deliveries_verify_with_the_sdk_verifier_and_name_the_changed_referral()
     let shared = pc
         .share_referral(&referral("Northwind", "New", "Pending", "Incoming"))
         .unwrap();
-    let id = shared.id.clone().unwrap();
+    let id = shared.id.clone().into_value().unwrap();
     b.referrals
         .referrals()
         .update_referral(
@@ -984,7 +997,7 @@ async fn a_receiver_that_answers_500_gets_ten_attempts_then_the_event_is_parked(
     );
     let parked = pc.parked();
     assert_eq!(parked.len(), 1);
-    assert_eq!(parked[0].referral_id, shared.id);
+    assert_eq!(parked[0].referral_id, shared.id.into_value());
     assert_eq!(parked[0].event_name, "referral-created");
     assert_eq!(parked[0].attempts.len(), 10);
     assert!(parked[0].attempts.iter().all(|a| a.status == Some(500)));
@@ -1047,6 +1060,7 @@ async fn delivery_faults_duplicate_reorder_and_drop_events() {
         pc.share_referral(&referral(name, "New", "Pending", "Incoming"))
             .unwrap()
             .id
+            .into_value()
             .unwrap()
     };
     let (first, second, third, fourth) = (share("1"), share("2"), share("3"), share("4"));
@@ -1148,9 +1162,9 @@ async fn updated_date_time_ranges_engagements_and_external_ids_filter() {
         .seed_referral(&referral("old", "New", "Pending", "Incoming"))
         .unwrap();
     let mut recent = referral("recent", "New", "Pending", "Incoming");
-    recent.external_reference_id = Some("crm-7".into());
+    recent.external_reference_id = Nullable::Value("crm-7".into());
     let recent = pc.seed_referral(&recent).unwrap();
-    let since = recent.updated_date_time.unwrap();
+    let since = recent.updated_date_time.into_value().unwrap();
     let list = |query: cosell::partner_center::referrals::ReferralQuery| {
         b.referrals
             .referrals()
@@ -1207,7 +1221,7 @@ async fn updated_date_time_ranges_engagements_and_external_ids_filter() {
     assert!(
         selected
             .iter()
-            .all(|r| r.id.is_some() && r.details.is_none())
+            .all(|r| r.id.value().is_some() && r.details.value().is_none())
     );
 }
 
@@ -1218,7 +1232,7 @@ async fn patches_with_other_operations_and_forbidden_transitions_are_refused() {
     let shared = pc
         .share_referral(&referral("D", "New", "Pending", "Incoming"))
         .unwrap();
-    let id = shared.id.clone().unwrap();
+    let id = shared.id.clone().into_value().unwrap();
 
     let err = b
         .referrals
@@ -1380,7 +1394,7 @@ async fn the_api_answers_before_the_delivery_is_made() {
     let pending = pc.deliveries();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].state, DeliveryState::Pending);
-    assert_eq!(pending[0].referral_id, created.id);
+    assert_eq!(pending[0].referral_id, created.id.into_value());
     release.notify_one();
     pc.wait_for_deliveries().await;
     assert_eq!(pc.deliveries()[0].state, DeliveryState::Delivered);

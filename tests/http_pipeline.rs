@@ -529,3 +529,146 @@ async fn path_segments_are_escaped() {
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0].1, "name eq 'x&y'");
 }
+
+/// A slowly dripping answer is cut off at the retry deadline: the deadline bounds the whole
+/// call, attempts in flight included. The tokio clock is paused, so no time really passes.
+#[tokio::test(start_paused = true)]
+async fn the_deadline_bounds_the_whole_call_an_answer_in_flight_included() {
+    use cosell::http::Timeouts;
+
+    let server = MockServer::start().await;
+    // Longer than the whole test's virtual time: the server never answers in time.
+    Mock::given(method("GET"))
+        .respond_with(ok_json().set_delay(Duration::from_secs(3600)))
+        .mount(&server)
+        .await;
+    // The system clock and the tokio timer, as in production; each attempt may run 120 s.
+    let pipeline = Pipeline::builder(GenericProfile)
+        .base_url(&server.uri())
+        .unwrap()
+        .timeouts(Timeouts {
+            connect: Duration::from_secs(600),
+            read: Duration::from_secs(600),
+            request: Duration::from_secs(120),
+        })
+        .retry_policy(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(100))
+                .jitter_seed(3)
+                .deadline(Some(Duration::from_secs(180))),
+        )
+        .build()
+        .unwrap();
+
+    let started = tokio::time::Instant::now();
+    let err = pipeline.get(["slow"]).send().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains("180"), "{err}");
+    assert!(
+        (Duration::from_secs(180)..=Duration::from_millis(180_010)).contains(&took),
+        "the call took {took:?} of virtual time"
+    );
+}
+
+/// A server that answers every request with `answer` and then closes the connection, counting
+/// the requests.
+async fn closing_server(answer: &'static str) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut request = vec![0u8; 16 * 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(answer.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (format!("http://{address}/api/"), count)
+}
+
+/// The status line and half a body, then the connection closes.
+const BROKEN_SUCCESS: &str =
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"id\":\"par";
+
+/// A write answered with success took effect even when its body broke off: it is not replayed
+/// (a conditional replay would fail its own precondition), and only decoding its result fails.
+#[tokio::test]
+async fn a_write_whose_success_answer_broke_off_is_a_success_and_is_not_replayed() {
+    let (base, count) = closing_server(BROKEN_SUCCESS).await;
+    let (pipeline, _) = pipeline_for(&base, GenericProfile, policy(), None);
+    let response = pipeline
+        .patch(["items", "1"])
+        .header("if-match", "\"7\"")
+        .idempotent(true)
+        .json(&serde_json::json!({"name": "n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status.as_u16(), 200);
+    assert!(!response.complete);
+    assert!(response.body.is_empty());
+    let err = response.json::<serde_json::Value>().unwrap_err();
+    let Error::Transport(transport) = &err else {
+        panic!("expected a transport error, got {err:?}");
+    };
+    assert!(
+        transport.maybe_sent && transport.message.contains("took effect"),
+        "{err}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// A read whose answer broke off is simply read again.
+#[tokio::test]
+async fn a_read_whose_answer_broke_off_is_retried() {
+    let (base, count) = closing_server(BROKEN_SUCCESS).await;
+    let (pipeline, _) = pipeline_for(&base, GenericProfile, policy(), None);
+    let err = pipeline.get(["items", "1"]).send().await.unwrap_err();
+    assert!(matches!(err.last(), Error::Transport(_)), "{err:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+/// After a server failure the write may have taken effect, so a 412 on the replay is "outcome
+/// unknown"; after a rate limit (refused before processing) or on a first attempt, a 412 is a
+/// conflict.
+#[tokio::test]
+async fn a_412_on_a_replay_is_outcome_unknown_only_after_an_attempt_that_may_have_taken_effect() {
+    for (first, expect_unknown) in [(Some(500), true), (Some(429), false), (None, false)] {
+        let h = harness().await;
+        if let Some(status) = first {
+            Mock::given(method("PATCH"))
+                .respond_with(ResponseTemplate::new(status))
+                .up_to_n_times(1)
+                .mount(&h.server)
+                .await;
+        }
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(412))
+            .mount(&h.server)
+            .await;
+        let err = h
+            .pipeline
+            .patch(["items", "1"])
+            .header("if-match", "\"7\"")
+            .idempotent(true)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.is_outcome_unknown(),
+            expect_unknown,
+            "after {first:?}: {err:?}"
+        );
+        assert_eq!(
+            err.is_conflict(),
+            !expect_unknown,
+            "after {first:?}: {err:?}"
+        );
+    }
+}

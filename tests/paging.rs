@@ -185,3 +185,90 @@ async fn a_failed_page_can_be_asked_for_again() {
     assert!(pager.next_page().await.unwrap().is_none());
     assert!(pager.is_done());
 }
+
+#[tokio::test]
+async fn a_failed_first_page_can_be_asked_for_again() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    // The first page fails once with a transient answer, then with a permanent one, then works.
+    Mock::given(method("GET"))
+        .and(query_param("$top", "1"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("$top", "1"))
+        .respond_with(ResponseTemplate::new(400))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("$top", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "value": [{"id": 1}], "@odata.nextLink": format!("{base}/api/items?$skiptoken=p2")
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("$skiptoken", "p2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"value": [{"id": 2}]})),
+        )
+        .mount(&server)
+        .await;
+    let pipeline = Pipeline::builder(GenericProfile)
+        .base_url(&format!("{base}/api/"))
+        .unwrap()
+        .retry_policy(cosell::http::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("prefer", HeaderValue::from_static("odata.maxpagesize=1"));
+    let mut pager: Pager<Item> =
+        Pager::odata(pipeline.get(["items"]).query("$top", "1")).page_headers(headers);
+
+    let first = pager.next_page().await.unwrap_err();
+    assert_eq!(first.status().map(|s| s.as_u16()), Some(503));
+    assert!(
+        !pager.is_done(),
+        "a failed first page does not end the listing"
+    );
+    let second = pager.next_page().await.unwrap_err();
+    assert_eq!(second.status().map(|s| s.as_u16()), Some(400));
+    assert_eq!(
+        pager.next_page().await.unwrap().unwrap().items,
+        vec![Item { id: 1 }]
+    );
+    assert_eq!(
+        pager.next_page().await.unwrap().unwrap().items,
+        vec![Item { id: 2 }]
+    );
+    assert!(pager.next_page().await.unwrap().is_none());
+
+    // Every attempt at the first page was the same request, page headers included.
+    let seen = server.received_requests().await.unwrap();
+    assert_eq!(seen.len(), 4);
+    for request in &seen[..3] {
+        assert_eq!(request.url.query(), Some("%24top=1"));
+        assert_eq!(
+            request.headers.get("prefer").unwrap(),
+            "odata.maxpagesize=1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_first_request_that_cannot_be_built_fails_every_time() {
+    let pipeline = Pipeline::builder(GenericProfile)
+        .base_url("http://127.0.0.1:1/api/")
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut pager: Pager<Item> = Pager::odata(pipeline.get(["items"]).header("bad\nname", "x"));
+    for _ in 0..2 {
+        let err = pager.next_page().await.unwrap_err();
+        assert!(matches!(err, Error::Validation(_)), "{err:?}");
+    }
+    assert!(!pager.is_done());
+}

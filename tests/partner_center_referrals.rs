@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cosell::Error;
+use cosell::Nullable;
 use cosell::auth::StaticToken;
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
@@ -118,7 +119,7 @@ fn unknown_fields_survive_at_every_level() {
     let incoming = fixture("incoming_cosell");
     assert_eq!(incoming.extra["partnerRole"]["id"], "ServicesPartner");
     assert!(incoming.extra.contains_key("@odata.context"));
-    let details = incoming.details.as_ref().unwrap();
+    let details = incoming.details.value().unwrap();
     assert_eq!(
         details.extra["futureDetailsField"]["nested"],
         json!([1, 2, 3])
@@ -127,11 +128,16 @@ fn unknown_fields_survive_at_every_level() {
     assert_eq!(written["details"]["futureDetailsField"]["nested"][2], 3);
 
     let closed = fixture("closed_won");
-    assert_eq!(closed.tracking_info.unwrap().extra["regionalFlag"], "EMEA");
+    assert_eq!(
+        closed.tracking_info.into_value().unwrap().extra["regionalFlag"],
+        "EMEA"
+    );
     let outgoing = fixture("outgoing_private_deal");
     assert_eq!(outgoing.extra["solutionPlay"]["unknownToo"], true);
     assert_eq!(
-        outgoing.team.unwrap()[0].email_validation_status.as_deref(),
+        outgoing.team.into_value().unwrap()[0]
+            .email_validation_status
+            .as_deref(),
         Some("Valid")
     );
 }
@@ -139,16 +145,29 @@ fn unknown_fields_survive_at_every_level() {
 #[test]
 fn typed_fields_read_as_documented() {
     let incoming = fixture("incoming_cosell");
-    assert_eq!(incoming.status, Some(ReferralStatus::New));
-    assert_eq!(incoming.substatus, Some(ReferralSubstatus::Pending));
-    assert_eq!(incoming.referral_type, Some(ReferralType::Shared));
-    assert_eq!(incoming.direction, Some(ReferralDirection::Incoming));
+    assert_eq!(incoming.status, Nullable::Value(ReferralStatus::New));
     assert_eq!(
-        incoming.sales_stage,
-        Some(SalesStage::Unknown("100".into()))
+        incoming.substatus,
+        Nullable::Value(ReferralSubstatus::Pending)
     );
     assert_eq!(
-        incoming.created_date_time.unwrap().subsec_nanosecond(),
+        incoming.referral_type,
+        Nullable::Value(ReferralType::Shared)
+    );
+    assert_eq!(
+        incoming.direction,
+        Nullable::Value(ReferralDirection::Incoming)
+    );
+    assert_eq!(
+        incoming.sales_stage,
+        Nullable::Value(SalesStage::Unknown("100".into()))
+    );
+    assert_eq!(
+        incoming
+            .created_date_time
+            .into_value()
+            .unwrap()
+            .subsec_nanosecond(),
         457_954_200,
         "seven fractional digits"
     );
@@ -160,10 +179,16 @@ fn typed_fields_read_as_documented() {
         incoming.deal_value(),
         Some(Decimal::from_str("250000.75").unwrap())
     );
-    let customer = incoming.customer_profile.as_ref().unwrap();
-    assert_eq!(customer.size, Some(CustomerSize::From1001To5000Employees));
-    let ids = customer.ids.as_ref().unwrap().to_list();
-    assert_eq!(ids[0].profile_type, Some(CustomerProfileIdType::Duns));
+    let customer = incoming.customer_profile.value().unwrap();
+    assert_eq!(
+        customer.size,
+        Nullable::Value(CustomerSize::From1001To5000Employees)
+    );
+    let ids = customer.ids.value().unwrap().to_list();
+    assert_eq!(
+        ids[0].profile_type,
+        Nullable::Value(CustomerProfileIdType::Duns)
+    );
     assert_eq!(incoming.category(), ReferralCategory::CoSellOpportunity);
 
     let closed = fixture("closed_won");
@@ -172,29 +197,99 @@ fn typed_fields_read_as_documented() {
         Some(Decimal::from_str("1234567.89").unwrap())
     );
     assert!(closed.is_closed());
-    assert_eq!(closed.sales_stage, Some(SalesStage::Close));
+    assert_eq!(closed.sales_stage, Nullable::Value(SalesStage::Close));
 
     let outgoing = fixture("outgoing_private_deal");
     assert!(matches!(
-        outgoing.customer_profile.unwrap().ids,
-        Some(CustomerProfileIds::Object(ref map)) if map.is_empty()
+        outgoing.customer_profile.into_value().unwrap().ids,
+        Nullable::Value(CustomerProfileIds::Object(ref map)) if map.is_empty()
     ));
 
     let lead = fixture("marketplace_lead");
     assert_eq!(lead.category(), ReferralCategory::MarketplaceLead);
     assert_eq!(
         lead.consent
-            .as_ref()
+            .value()
             .unwrap()
             .consent_to_to_share_info_with_others,
-        Some(true),
+        Nullable::Value(true),
         "PascalCase consent key read"
     );
     assert_eq!(lead.deal_value(), None);
     assert_eq!(
-        lead.customer_profile.unwrap().size,
-        Some(CustomerSize::Unknown(String::new()))
+        lead.customer_profile.into_value().unwrap().size,
+        Nullable::Value(CustomerSize::Unknown(String::new()))
     );
+}
+
+/// A field cleared in Partner Center (an explicit `null`) stays `null` through the typed model,
+/// so the mapping sees "cleared", as it does from the raw JSON, and not "unknown".
+#[test]
+fn explicit_nulls_survive_decoding_and_encoding() {
+    use cosell::mapping::{FieldMapping, dynamics365, fields, referral_json};
+
+    let raw = json!({
+        "id": "r-1", "name": "Deal", "externalReferenceId": null,
+        "details": {"notes": null, "dealValue": null, "closingDateTime": null, "currency": "USD"},
+        "trackingInfo": {"microsoftMsxId": null},
+        "customerProfile": {
+            "name": "Contoso",
+            "address": {"city": null, "country": "US"},
+            "team": [{"firstName": "Ana", "email": null}]
+        },
+        "inviteContext": null
+    });
+    let referral = Referral::from_json(&serde_json::to_vec(&raw).unwrap()).unwrap();
+    let details = referral.details.value().unwrap();
+    assert!(details.notes.is_null() && details.requirements.is_absent());
+    assert!(referral.invite_context.is_null() && referral.status.is_absent());
+    let encoded = serde_json::to_value(&referral).unwrap();
+    for pointer in [
+        "/externalReferenceId",
+        "/details/notes",
+        "/details/dealValue",
+        "/details/closingDateTime",
+        "/trackingInfo/microsoftMsxId",
+        "/customerProfile/address/city",
+        "/customerProfile/team/0/email",
+        "/inviteContext",
+    ] {
+        assert_eq!(
+            encoded.pointer(pointer),
+            Some(&Value::Null),
+            "{pointer} in {encoded}"
+        );
+    }
+    // What was absent stays absent.
+    assert!(encoded.get("status").is_none(), "{encoded}");
+    assert!(
+        encoded["details"].get("requirements").is_none(),
+        "{encoded}"
+    );
+
+    let mapping = dynamics365().build().unwrap();
+    let typed = mapping
+        .referral_to_canonical(&referral_json(&referral))
+        .unwrap();
+    let untyped = mapping.referral_to_canonical(&raw).unwrap();
+    assert_eq!(typed.raw, untyped.raw);
+    for field in [
+        fields::NOTES,
+        fields::DEAL_VALUE,
+        fields::CLOSE_DATE,
+        fields::MICROSOFT_CRM_ID,
+        fields::CRM_ID,
+        fields::CUSTOMER_CITY,
+        fields::CONTACT_EMAIL,
+        fields::HELP_REQUESTED,
+    ] {
+        assert!(
+            typed.raw.get(field).is_null(),
+            "{field:?} is {:?}, not null",
+            typed.raw.get(field)
+        );
+    }
+    assert!(typed.raw.get(fields::SALES_STAGE).is_absent());
 }
 
 #[test]
@@ -207,13 +302,85 @@ fn pascal_case_documents_are_read() {
     .unwrap();
     assert_eq!(referral.engagement_id.as_deref(), Some("e"));
     assert_eq!(referral.external_reference_id.as_deref(), Some("crm-1"));
-    assert_eq!(referral.status, Some(ReferralStatus::Active));
-    let address = referral.customer_profile.unwrap().address.unwrap();
+    assert_eq!(referral.status, Nullable::Value(ReferralStatus::Active));
+    let address = referral
+        .customer_profile
+        .into_value()
+        .unwrap()
+        .address
+        .into_value()
+        .unwrap();
     assert_eq!(address.country.as_deref(), Some("US"));
     assert_eq!(
-        referral.details.unwrap().deal_value,
-        Some(Decimal::from(10))
+        referral.details.into_value().unwrap().deal_value,
+        Nullable::Value(Decimal::from(10))
     );
+}
+
+/// The create sample of the reference (`reference/partner-center.md` §1.6) as Microsoft's
+/// documentation writes such samples: PascalCase keys and booleans as strings.
+#[test]
+fn the_documentation_sample_with_string_booleans_is_read() {
+    let referral = Referral::from_json(&fixture_bytes("docs_sample_pascal_case")).unwrap();
+    let consent = referral.consent.value().unwrap();
+    assert_eq!(
+        consent.consent_to_to_share_info_with_others.value(),
+        Some(&true)
+    );
+    assert_eq!(consent.consent_to_contact.value(), Some(&true));
+    assert_eq!(
+        consent
+            .consent_to_microsoft_to_contact_specific_partners
+            .value(),
+        Some(&false)
+    );
+    assert_eq!(
+        consent
+            .consent_to_share_referral_with_microsoft_sellers
+            .value(),
+        Some(&false)
+    );
+    let details = referral.details.value().unwrap();
+    assert_eq!(details.customer_requested_contact.value(), Some(&true));
+    assert_eq!(details.deal_value.value(), Some(&Decimal::from(75_000)));
+    assert_eq!(
+        referral.external_reference_id.as_deref(),
+        Some("crm-opp-000123")
+    );
+    let customer = referral.customer_profile.value().unwrap();
+    assert_eq!(customer.name.as_deref(), Some("Fabrikam Ltd"));
+    // Written back as the service's camelCase, with JSON booleans.
+    let written = serde_json::to_value(&referral).unwrap();
+    assert_eq!(written["consent"]["consentToContact"], Value::Bool(true));
+    assert_eq!(
+        written["consent"]["consentToShareReferralWithMicrosoftSellers"],
+        Value::Bool(false)
+    );
+
+    let err = Referral::from_json(br#"{"consent": {"consentToContact": "perhaps"}}"#).unwrap_err();
+    let Error::Decode(decode) = &err else {
+        panic!("expected a decode error, got {err:?}");
+    };
+    assert!(decode.path.contains("consentToContact"), "{}", decode.path);
+}
+
+/// Bytes the caller passed in are not "a response": the error says what was decoded.
+#[tokio::test]
+async fn decode_errors_name_their_source() {
+    let err = Referral::from_json(br#"{"createdDateTime": "yesterday"}"#).unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains("response"), "{text}");
+    assert!(text.contains("createdDateTime"), "{text}");
+
+    let h = harness().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"createdDateTime": "yesterday"})),
+        )
+        .mount(&h.server)
+        .await;
+    let err = h.client.referrals().get("r-1").await.unwrap_err();
+    assert!(err.to_string().contains("response"), "{err}");
 }
 
 #[test]
@@ -602,11 +769,11 @@ fn new_referral() -> Referral {
     for field in ["id", "engagementId", "eTag", "createdDateTime"] {
         referral.extra.remove(field);
     }
-    referral.id = None;
-    referral.engagement_id = None;
-    referral.e_tag = None;
-    referral.status = None;
-    referral.substatus = None;
+    referral.id = Nullable::Absent;
+    referral.engagement_id = Nullable::Absent;
+    referral.e_tag = Nullable::Absent;
+    referral.status = Nullable::Absent;
+    referral.substatus = Nullable::Absent;
     referral
 }
 
@@ -640,7 +807,7 @@ async fn create_posts_the_referral_and_returns_the_populated_one() {
             created.id.as_deref(),
             Some("b5c3d0e1-3333-4f3b-8d4c-6e7f8a900002")
         );
-        assert_eq!(created.status, Some(ReferralStatus::Active));
+        assert_eq!(created.status, Nullable::Value(ReferralStatus::Active));
 
         let request = &h.requests().await[0];
         assert_standard_headers(request);
@@ -681,18 +848,18 @@ async fn create_refuses_an_incomplete_referral_before_sending() {
     let mut shared = new_referral();
     shared
         .consent
-        .as_mut()
+        .value_mut()
         .unwrap()
-        .consent_to_share_referral_with_microsoft_sellers = Some(true);
-    shared.details.as_mut().unwrap().requirements = None;
+        .consent_to_share_referral_with_microsoft_sellers = Nullable::Value(true);
+    shared.details.value_mut().unwrap().requirements = Nullable::Absent;
     shared
         .customer_profile
-        .as_mut()
+        .value_mut()
         .unwrap()
         .address
-        .as_mut()
+        .value_mut()
         .unwrap()
-        .country = Some("GBR".into());
+        .country = Nullable::Value("GBR".into());
     let err = h
         .client
         .referrals()
@@ -723,8 +890,8 @@ async fn update_sends_a_json_patch_with_if_match_and_prefer() {
         .substatus(ReferralSubstatus::Won)
         .deal_value(Decimal::from_str("10000.50").unwrap())
         .add_team_member(&Member {
-            first_name: Some("Jo".into()),
-            email: Some("jo@contoso.example".into()),
+            first_name: Nullable::Value("Jo".into()),
+            email: Nullable::Value("jo@contoso.example".into()),
             ..Member::default()
         });
     let updated = h
@@ -738,7 +905,7 @@ async fn update_sends_a_json_patch_with_if_match_and_prefer() {
         .await
         .unwrap()
         .expect("a representation");
-    assert_eq!(updated.substatus, Some(ReferralSubstatus::Won));
+    assert_eq!(updated.substatus, Nullable::Value(ReferralSubstatus::Won));
 
     let request = &h.requests().await[0];
     assert_eq!(request.method.as_str(), "PATCH");
@@ -963,7 +1130,7 @@ async fn legacy_put_requires_if_match_and_drops_links() {
         .mount(&h.server)
         .await;
     let mut referral = fixture("incoming_cosell");
-    referral.external_reference_id = Some("crm-lead-42".into());
+    referral.external_reference_id = Nullable::Value("crm-lead-42".into());
     let saved = h
         .client
         .referrals()
@@ -996,7 +1163,7 @@ async fn legacy_put_requires_if_match_and_drops_links() {
     );
 
     // No eTag and no explicit If-Match: refused before sending.
-    referral.e_tag = None;
+    referral.e_tag = Nullable::Absent;
     let err = h
         .client
         .referrals()

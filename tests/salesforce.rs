@@ -1662,6 +1662,7 @@ proptest! {
             status: http::StatusCode::OK,
             headers: http::HeaderMap::new(),
             body: bytes.clone().into(),
+            complete: true,
             request_id: None,
             correlation_id: None,
             url: "https://x.my.salesforce.com/services/data/v62.0/query".parse().unwrap(),

@@ -116,6 +116,7 @@ pub(crate) async fn post_form<T: serde::de::DeserializeOwned>(
         .finish();
     let result = pipeline
         .post(segments)
+        .literal_path()
         .operation("oauth.token")
         .idempotent(idempotent)
         .body(body, "application/x-www-form-urlencoded")

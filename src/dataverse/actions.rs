@@ -177,6 +177,7 @@ impl Dataverse {
         check_identifier(name, "action")?;
         let response = self
             .write_request(Method::POST, name, self.write_defaults())
+            .literal_path()
             .operation("dataverse.action")
             .json(parameters)
             .send()

@@ -13,8 +13,8 @@ use super::key::{RecordKey, check_identifier};
 use super::multipart::{boundary_of, split_head, split_parts};
 use super::profile::DataverseProfile;
 use super::table::id_from_entity_id;
-use crate::error::{ApiError, DecodeError, Error, Result, body_excerpt, decode_json};
-use crate::http::ServiceProfile;
+use crate::error::{ApiError, DecodeError, DecodeOrigin, Error, Result, body_excerpt, decode_json};
+use crate::http::{AnswerKind, ServiceProfile};
 
 /// The most operations one `$batch` may hold.
 pub const MAX_BATCH_OPERATIONS: usize = 1000;
@@ -367,7 +367,14 @@ impl BatchResponse {
     /// # Errors
     /// A decode error naming the JSON path.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        decode_json(&self.body)
+        decode_json(&self.body).map_err(|e| match e {
+            Error::Decode(mut d) => {
+                d.status = Some(self.status);
+                d.origin = DecodeOrigin::Response;
+                Error::Decode(d)
+            }
+            other => other,
+        })
     }
 
     /// The `OData-EntityId` (or `Location`) header: the URL of a created or updated row.
@@ -493,6 +500,7 @@ fn decode_error(path: &str, message: &str, body: &[u8]) -> Error {
         status: None,
         request_id: None,
         body_excerpt: body_excerpt(body),
+        origin: DecodeOrigin::Input,
     })
 }
 
@@ -575,6 +583,8 @@ impl Dataverse {
         let mut request = self
             .pipeline()
             .post(["$batch"])
+            .literal_path()
+            .answer_kind(AnswerKind::Listing)
             .operation("dataverse.batch")
             .body(body, &format!("multipart/mixed; boundary={boundary}"));
         if batch.continue_on_error {

@@ -10,7 +10,9 @@ use super::profile::DataverseProfile;
 use super::table::Table;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
-use crate::http::{ClientOptions, Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper, Timeouts};
+use crate::http::{
+    AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper, Timeouts,
+};
 
 /// The header that keeps a write from triggering Power Automate flows.
 pub const SUPPRESS_FLOWS_HEADER: &str = "MSCRM.SuppressCallbackRegistrationExpanderJob";
@@ -303,6 +305,12 @@ impl DataverseBuilder {
     /// Sends through this `reqwest` client.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.options = self.options.http_client(client);
+        self
+    }
+
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.options = self.options.answer_limits(limits);
         self
     }
 

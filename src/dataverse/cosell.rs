@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::FieldUpdate;
-use crate::error::{DecodeError, Error, Result, body_excerpt};
+use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 
 /// The names of the co-sell custom columns on the opportunity table.
 ///
@@ -228,6 +228,7 @@ fn wrong_type(column: &str, expected: &str, value: &Value) -> Error {
         status: None,
         request_id: None,
         body_excerpt: body_excerpt(value.to_string().as_bytes()),
+        origin: DecodeOrigin::Input,
     })
 }
 

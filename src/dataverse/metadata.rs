@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::client::Dataverse;
 use super::key::check_identifier;
 use crate::error::{Error, Result};
+use crate::http::AnswerKind;
 
 /// What a table looks like in this organisation.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -217,6 +218,8 @@ impl Dataverse {
         let wire: EntityWire = self
             .pipeline()
             .get([entity.as_str()])
+            .literal_path()
+            .answer_kind(AnswerKind::Listing)
             .operation("dataverse.metadata")
             .query(
                 "$select",
@@ -254,6 +257,8 @@ impl Dataverse {
             };
             self.pipeline()
                 .get([entity.as_str(), "Attributes", cast])
+                .literal_path()
+                .answer_kind(AnswerKind::Listing)
                 .operation("dataverse.metadata")
                 .query("$select", "LogicalName")
                 .query("$expand", expand)

@@ -100,7 +100,8 @@ impl Table {
     fn collection(&self, method: Method) -> RequestBuilder {
         let mut request = self
             .dataverse
-            .write_request(method, &self.entity_set, &self.write);
+            .write_request(method, &self.entity_set, &self.write)
+            .literal_path();
         if let Err(e) = check_identifier(&self.entity_set, "table") {
             request.error.get_or_insert(e);
         }
@@ -108,7 +109,7 @@ impl Table {
     }
 
     fn row(&self, method: Method, key: &RecordKey, write: bool) -> RequestBuilder {
-        match key.segment(&self.entity_set) {
+        let request = match key.segment(&self.entity_set) {
             Ok(segment) if write => self.dataverse.write_request(method, &segment, &self.write),
             Ok(segment) => self.dataverse.pipeline().request(method, [segment]),
             Err(e) => {
@@ -116,7 +117,9 @@ impl Table {
                 request.error = Some(e);
                 request
             }
-        }
+        };
+        // Key values are customer data: traces show where they go, not what they are.
+        request.path_template(format!("{}({{key}})", self.entity_set))
     }
 
     /// Creates a row; answers its GUID, read from the `OData-EntityId` header of the
@@ -289,7 +292,9 @@ impl Table {
     /// ```
     ///
     /// # Errors
-    /// 412 when the row changed, 404 when it is gone.
+    /// 412 when the row changed, 404 when it is gone;
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) when an attempt may have been
+    /// applied without an answer and the replay found the version moved (re-read the row).
     pub async fn update_if_match<R: Serialize + ?Sized>(
         &self,
         key: impl Into<RecordKey>,
@@ -507,6 +512,7 @@ impl Table {
             .dataverse
             .pipeline()
             .get([self.entity_set.as_str()])
+            .literal_path()
             .operation("dataverse.query");
         if let Err(e) = check_identifier(&self.entity_set, "table") {
             first.error = Some(e);

@@ -25,6 +25,7 @@
 
 mod base_url;
 mod clock;
+mod limits;
 mod options;
 mod pipeline;
 mod profile;
@@ -34,12 +35,12 @@ mod retry;
 pub use base_url::{BaseUrl, is_loopback, validate_base_url};
 pub(crate) use clock::lock;
 pub use clock::{Clock, ManualClock, RecordingSleeper, Sleeper, SystemClock, TokioSleeper};
+pub use limits::{AnswerKind, AnswerLimits};
 pub use options::ClientOptions;
 pub use pipeline::{Pipeline, PipelineBuilder, Timeouts};
 pub use profile::{
     ErrorDetails, GenericProfile, ServiceProfile, classify_status, parse_error_body,
 };
-pub(crate) use request::Target as RequestTarget;
 pub use request::{RequestBuilder, Response};
 pub use retry::{RetryPolicy, parse_retry_after};
 

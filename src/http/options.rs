@@ -4,10 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::clock::{Clock, Sleeper};
+use super::limits::AnswerLimits;
 use super::pipeline::{PipelineBuilder, Timeouts};
 use super::retry::RetryPolicy;
 
-/// Retries, time limits, the HTTP client, and injected time: the settings every client takes.
+/// Retries, time limits, answer size limits, the HTTP client, and injected time: the settings
+/// every client takes.
 ///
 /// Each client builder has a setter for each of these; build one `ClientOptions` to give
 /// several clients the same settings.
@@ -28,6 +30,7 @@ pub struct ClientOptions {
     sleeper: Option<Arc<dyn Sleeper>>,
     timeouts: Option<Timeouts>,
     http_client: Option<reqwest::Client>,
+    answer_limits: Option<AnswerLimits>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -38,6 +41,7 @@ impl fmt::Debug for ClientOptions {
             .field("sleeper", &self.sleeper)
             .field("timeouts", &self.timeouts)
             .field("http_client", &self.http_client.is_some())
+            .field("answer_limits", &self.answer_limits)
             .finish()
     }
 }
@@ -74,6 +78,12 @@ impl ClientOptions {
         self
     }
 
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.answer_limits = Some(limits);
+        self
+    }
+
     /// The clock set, or the system clock.
     pub(crate) fn clock_or_system(&self) -> Arc<dyn Clock> {
         self.clock
@@ -104,6 +114,9 @@ impl ClientOptions {
         }
         if let Some(client) = self.http_client {
             builder = builder.http_client(client);
+        }
+        if let Some(limits) = self.answer_limits {
+            builder = builder.answer_limits(limits);
         }
         builder
     }

@@ -3,17 +3,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tracing::Instrument;
 use url::Url;
 
 use super::base_url::{BaseUrl, validate_base_url};
 use super::clock::{Clock, Sleeper, SystemClock, TokioSleeper, lock};
+use super::limits::{AnswerLimits, BodyEnd, read_capped};
 use super::profile::ServiceProfile;
 use super::request::{RequestBuilder, Response, Target};
 use super::retry::{RetryPolicy, parse_retry_after};
 use crate::auth::{AccessToken, TokenProvider};
-use crate::error::{ApiError, Error, Result, TransportError, body_excerpt};
+use crate::error::{
+    AnswerTooLarge, ApiError, ApiErrorKind, Error, Result, TransportError, body_excerpt,
+};
 
 /// Connection and answer time limits of one attempt.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +57,7 @@ struct Inner {
     sleeper: Arc<dyn Sleeper>,
     rng: Mutex<fastrand::Rng>,
     default_headers: HeaderMap,
+    limits: AnswerLimits,
 }
 
 /// Builds a [`Pipeline`].
@@ -68,6 +73,7 @@ pub struct PipelineBuilder {
     timeouts: Timeouts,
     client: Option<reqwest::Client>,
     default_headers: HeaderMap,
+    limits: AnswerLimits,
     error: Option<Error>,
 }
 
@@ -111,6 +117,12 @@ impl PipelineBuilder {
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
+        self
+    }
+
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -171,15 +183,54 @@ impl PipelineBuilder {
                 sleeper: self.sleeper,
                 rng: Mutex::new(rng),
                 default_headers: self.default_headers,
+                limits: self.limits,
             }),
         })
+    }
+}
+
+/// How far a call got, kept outside its future so that a call cut off by the deadline can say.
+#[derive(Debug, Default)]
+struct Progress {
+    attempts: u32,
+    /// Whether any attempt was started: from then on the request may have reached the server.
+    sent: bool,
+}
+
+impl Progress {
+    fn deadline_passed(&self, deadline: Duration) -> Error {
+        let error = Error::Transport(TransportError {
+            message: format!(
+                "no answer within the call's deadline of {} s",
+                deadline.as_secs_f64()
+            ),
+            maybe_sent: self.sent,
+            timed_out: true,
+            source: None,
+        });
+        if self.attempts > 1 {
+            Error::RetriesExhausted {
+                attempts: self.attempts,
+                last: Box::new(error),
+            }
+        } else {
+            error
+        }
     }
 }
 
 /// The outcome of one attempt.
 enum Attempt {
     Done(Box<Response>),
-    Failed { error: Error, retryable: bool },
+    Failed {
+        error: Error,
+        /// Whether sending the request again is allowed and may succeed.
+        retryable: bool,
+        /// Whether the request may have taken effect although no answer said so: it may have
+        /// reached the server (no answer came back) or the server failed while handling it.
+        /// Kept apart from what the server said, to judge what a replay answers.
+        maybe_applied: bool,
+    },
     TokenRejected(Error),
 }
 
@@ -196,6 +247,7 @@ impl Pipeline {
             timeouts: Timeouts::default(),
             client: None,
             default_headers: HeaderMap::new(),
+            limits: AnswerLimits::default(),
             error: None,
         }
     }
@@ -268,7 +320,18 @@ impl Pipeline {
         self.inner.auth.as_ref()
     }
 
-    pub(crate) async fn execute(&self, mut req: RequestBuilder) -> Result<Response> {
+    pub(crate) async fn execute(&self, req: RequestBuilder) -> Result<Response> {
+        let Some(deadline) = self.inner.retry.deadline_limit() else {
+            return self.run(req, &mut Progress::default()).await;
+        };
+        // The deadline bounds the whole call: an attempt still waiting for (or reading) its
+        // answer when it passes is abandoned, not only the waits between attempts.
+        let mut progress = Progress::default();
+        let outcome = tokio::time::timeout(deadline, self.run(req, &mut progress)).await;
+        outcome.unwrap_or_else(|_| Err(progress.deadline_passed(deadline)))
+    }
+
+    async fn run(&self, mut req: RequestBuilder, progress: &mut Progress) -> Result<Response> {
         if let Some(error) = req.error.take() {
             return Err(error);
         }
@@ -294,25 +357,29 @@ impl Pipeline {
         let started = inner.clock.now();
         let mut attempt: u32 = 0;
         let mut token_replayed = false;
+        // The failure of the first attempt that may have taken effect unanswered.
+        let mut lost: Option<Error> = None;
 
         loop {
             attempt += 1;
+            progress.attempts = attempt;
             let token = match &inner.auth {
                 Some(auth) => Some(auth.token().await?),
                 None => None,
             };
-            let url = self.url_for(&req, token.as_ref())?;
+            let (url, traced_path) = self.url_for(&req, token.as_ref())?;
             let span = tracing::debug_span!(
                 "cosell.request",
                 service = %profile.service(),
                 operation = req.operation,
                 http.method = %req.method,
                 server.address = url.host_str().unwrap_or_default(),
-                url.path = url.path(),
+                url.template = traced_path,
                 attempt,
                 http.status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             );
+            progress.sent = true;
             let outcome = self
                 .attempt(
                     &req,
@@ -323,7 +390,7 @@ impl Pipeline {
                 )
                 .instrument(span)
                 .await;
-            let (error, retryable) = match outcome {
+            let (error, retryable, maybe_applied) = match outcome {
                 Attempt::Done(response) => return Ok(*response),
                 Attempt::TokenRejected(error) => match (&inner.auth, &token) {
                     (Some(auth), Some(token)) if !token_replayed => {
@@ -333,9 +400,27 @@ impl Pipeline {
                         attempt -= 1;
                         continue;
                     }
-                    _ => (error, false),
+                    _ => (error, false, false),
                 },
-                Attempt::Failed { error, retryable } => (error, retryable),
+                Attempt::Failed {
+                    error,
+                    retryable,
+                    maybe_applied,
+                } => {
+                    // A precondition that fails on a replay may fail because of the earlier
+                    // attempt itself: what became of the write is unknown, it is no conflict.
+                    if error.kind() == Some(ApiErrorKind::PreconditionFailed)
+                        && let Some(lost) = lost.take()
+                    {
+                        tracing::debug!(attempt, "precondition failed on a replay");
+                        return Err(Error::OutcomeUnknown {
+                            attempts: attempt,
+                            lost: Box::new(lost),
+                            replay: Box::new(error),
+                        });
+                    }
+                    (error, retryable, maybe_applied)
+                }
             };
             let exhausted = |error: Error| {
                 if attempt > 1 {
@@ -364,13 +449,18 @@ impl Pipeline {
                     return Err(exhausted(error));
                 }
             }
+            if maybe_applied && lost.is_none() {
+                lost = Some(error);
+            }
             tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
             inner.sleeper.sleep(delay).await;
         }
     }
 
-    fn url_for(&self, req: &RequestBuilder, token: Option<&AccessToken>) -> Result<Url> {
+    /// The URL to send to, and its path as traces show it.
+    fn url_for(&self, req: &RequestBuilder, token: Option<&AccessToken>) -> Result<(Url, String)> {
         let base = self.inner.base.resolve(token)?;
+        let traced_path = req.traced_path(&base);
         let mut url = match &req.target {
             Target::Segments(segments) => {
                 let mut url = base.clone();
@@ -400,7 +490,7 @@ impl Pipeline {
         if !req.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&req.query);
         }
-        Ok(url)
+        Ok((url, traced_path))
     }
 
     async fn attempt(
@@ -427,6 +517,7 @@ impl Pipeline {
                     return Attempt::Failed {
                         error: Error::config("the access token is not a valid header value"),
                         retryable: false,
+                        maybe_applied: false,
                     };
                 }
             }
@@ -466,33 +557,73 @@ impl Pipeline {
                 return Attempt::Failed {
                     retryable: !maybe_sent || req.idempotent,
                     error: Error::Transport(transport_error(e, maybe_sent)),
+                    maybe_applied: maybe_sent,
                 };
             }
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => {
-                return Attempt::Failed {
-                    retryable: req.idempotent,
-                    error: Error::Transport(transport_error(e, true)),
-                };
-            }
-        };
-        span.record("http.status", status.as_u16());
-        span.record("latency_ms", sent_at.elapsed().as_millis() as u64);
         let request_id = profile
             .request_id_headers()
             .iter()
             .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
             .map(str::to_owned);
+        let success = status.is_success() || req.accept.contains(&status);
+        // An error answer is read only as far as its code and excerpt need.
+        let limit = if success {
+            req.max_answer
+                .unwrap_or_else(|| inner.limits.for_kind(req.answer_kind))
+        } else {
+            inner.limits.error_limit()
+        };
+        let too_large = |declared| {
+            tracing::debug!(limit, ?declared, "answer over its size limit");
+            Attempt::Failed {
+                error: Error::from(AnswerTooLarge {
+                    service: profile.service(),
+                    operation: req.operation,
+                    limit,
+                    declared,
+                    status,
+                    request_id: request_id.clone(),
+                }),
+                retryable: false,
+                maybe_applied: false,
+            }
+        };
+        let declared = response.content_length();
+        if success && declared.is_some_and(|length| length > limit) {
+            return too_large(declared);
+        }
+        let (body, end) = read_capped(response, limit).await;
+        // Whether the body arrived whole, for a success answer; an error answer is judged by
+        // its status, whatever part of its body arrived.
+        let complete = match end {
+            BodyEnd::Cut if success => return too_large(declared),
+            BodyEnd::Broken(e) if success => {
+                // Reading again is harmless; a write that answered with success took effect,
+                // and a replay could only repeat it or fail its own precondition.
+                if is_safe(&req.method) {
+                    return Attempt::Failed {
+                        retryable: req.idempotent,
+                        error: Error::Transport(transport_error(e, true)),
+                        maybe_applied: false,
+                    };
+                }
+                tracing::debug!("the answer to a write broke off after its success status");
+                false
+            }
+            BodyEnd::Whole | BodyEnd::Cut | BodyEnd::Broken(_) => true,
+        };
+        span.record("http.status", status.as_u16());
+        span.record("latency_ms", sent_at.elapsed().as_millis() as u64);
 
-        if status.is_success() || req.accept.contains(&status) {
+        if success {
             return Attempt::Done(Box::new(Response {
                 status,
                 headers,
-                body,
+                body: if complete { body } else { Bytes::new() },
+                complete,
                 request_id,
                 correlation_id: Some(correlation_id.to_owned()),
                 url,
@@ -522,13 +653,21 @@ impl Pipeline {
         if profile.rejects_token(&api) {
             return Attempt::TokenRejected(api.into());
         }
-        let retryable = profile.is_transient(&api)
-            && (req.idempotent || profile.refused_before_processing(&api));
+        let refused = profile.refused_before_processing(&api);
+        let retryable = profile.is_transient(&api) && (req.idempotent || refused);
+        // A server failure does not say the request was left undone.
+        let maybe_applied = api.kind == ApiErrorKind::Server && !refused;
         Attempt::Failed {
             error: api.into(),
             retryable,
+            maybe_applied,
         }
     }
+}
+
+/// Whether a method only reads (RFC 9110 "safe"): sending it again changes nothing.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 fn transport_error(e: reqwest::Error, maybe_sent: bool) -> TransportError {

@@ -6,8 +6,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::limits::AnswerKind;
 use super::pipeline::Pipeline;
-use crate::error::{DecodeError, Error, Result, body_excerpt, decode_json};
+use crate::error::{
+    DecodeError, DecodeOrigin, Error, Result, TransportError, body_excerpt, decode_json,
+};
 
 /// Where a request goes, relative to the pipeline's base URL.
 #[derive(Debug, Clone)]
@@ -36,6 +39,9 @@ pub struct RequestBuilder {
     pub(crate) body: Option<Bytes>,
     pub(crate) idempotent: bool,
     pub(crate) operation: &'static str,
+    pub(crate) template: Option<String>,
+    pub(crate) answer_kind: AnswerKind,
+    pub(crate) max_answer: Option<u64>,
     pub(crate) accept: Vec<StatusCode>,
     pub(crate) correlation_id: Option<String>,
     pub(crate) error: Option<Error>,
@@ -56,6 +62,9 @@ impl RequestBuilder {
             body: None,
             idempotent,
             operation: "request",
+            template: None,
+            answer_kind: AnswerKind::Record,
+            max_answer: None,
             accept: Vec::new(),
             correlation_id: None,
             error: None,
@@ -134,6 +143,66 @@ impl RequestBuilder {
         self
     }
 
+    /// How traces show the path below the base URL: the path with each value replaced by a
+    /// `{name}` placeholder (`opportunities({key})`, `sobjects/Opportunity/{id}`). Key values
+    /// and record ids are customer data, so a request that declares no template shows `{}` for
+    /// each path segment (and `{link}` for a server's link).
+    ///
+    /// ```no_run
+    /// # async fn run(pipeline: cosell::http::Pipeline, id: &str) -> cosell::Result<()> {
+    /// let item: serde_json::Value = pipeline
+    ///     .get(["items", id])
+    ///     .path_template("items/{id}")
+    ///     .send_json()
+    ///     .await?;
+    /// # let _ = item; Ok(()) }
+    /// ```
+    pub fn path_template(mut self, template: impl Into<String>) -> Self {
+        self.template = Some(template.into());
+        self
+    }
+
+    /// Declares that the path holds no values (only names of tables, resources and the like),
+    /// so traces may show it as it is.
+    pub(crate) fn literal_path(self) -> Self {
+        match &self.target {
+            Target::Segments(segments) => {
+                let template = segments.join("/");
+                self.path_template(template)
+            }
+            Target::Link(_) => self,
+        }
+    }
+
+    /// The path as traces show it, below the base path `base`.
+    pub(crate) fn traced_path(&self, base: &Url) -> String {
+        match (&self.target, &self.template) {
+            (Target::Link(_), None) => "{link}".to_owned(),
+            (Target::Link(_), Some(template)) => template.clone(),
+            (Target::Segments(segments), template) => {
+                let below = template
+                    .clone()
+                    .unwrap_or_else(|| vec!["{}"; segments.len()].join("/"));
+                format!("{}/{below}", base.path().trim_end_matches('/'))
+            }
+        }
+    }
+
+    /// What the answer holds, which picks its size limit from the pipeline's
+    /// [`AnswerLimits`](super::AnswerLimits) (a record unless said otherwise).
+    pub fn answer_kind(mut self, kind: AnswerKind) -> Self {
+        self.answer_kind = kind;
+        self
+    }
+
+    /// The largest success answer this request reads, in bytes, instead of the pipeline's
+    /// limit for its [`AnswerKind`]; a larger one fails with
+    /// [`Error::AnswerTooLarge`](crate::Error::AnswerTooLarge).
+    pub fn max_answer_bytes(mut self, bytes: u64) -> Self {
+        self.max_answer = Some(bytes);
+        self
+    }
+
     /// Treats `status` as success although it is not 2xx (Salesforce's 300 on upsert, 304).
     pub fn accept_status(mut self, status: StatusCode) -> Self {
         self.accept.push(status);
@@ -148,6 +217,31 @@ impl RequestBuilder {
 
     fn fail(&mut self, error: Error) {
         self.error.get_or_insert(error);
+    }
+
+    /// A copy to send again (the first page of a pager, after a failure). A builder error is
+    /// copied as its message, with its kind where it has one.
+    pub(crate) fn duplicate(&self) -> RequestBuilder {
+        RequestBuilder {
+            pipeline: self.pipeline.clone(),
+            method: self.method.clone(),
+            target: self.target.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            idempotent: self.idempotent,
+            operation: self.operation,
+            template: self.template.clone(),
+            answer_kind: self.answer_kind,
+            max_answer: self.max_answer,
+            accept: self.accept.clone(),
+            correlation_id: self.correlation_id.clone(),
+            error: self.error.as_ref().map(|error| match error {
+                Error::Config(message) => Error::Config(message.clone()),
+                Error::Validation(message) => Error::Validation(message.clone()),
+                other => Error::Validation(other.to_string()),
+            }),
+        }
     }
 
     /// Sends the request (with retries) and returns the answer.
@@ -176,6 +270,11 @@ pub struct Response {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// Whether the body arrived whole. `false` only when the answer to a write broke off after
+    /// its success status: the write took effect, but its result was lost. `body` is then
+    /// empty, and decoding it ([`json`](Self::json), [`annotate`](Self::annotate),
+    /// [`decode_error`](Self::decode_error)) gives a transport error that says so.
+    pub complete: bool,
     /// The server's request id.
     pub request_id: Option<String>,
     /// The correlation id that was sent.
@@ -188,7 +287,24 @@ impl Response {
     /// Decodes the body as JSON; a failure names the JSON path and keeps the status and request
     /// id.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        if !self.complete {
+            return Err(self.broken_off());
+        }
         decode_json(&self.body).map_err(|e| self.annotate(e))
+    }
+
+    /// What decoding a body that broke off gives: the request took effect, its result is lost.
+    fn broken_off(&self) -> Error {
+        Error::Transport(TransportError {
+            message: format!(
+                "the answer broke off after its success status {}: the request took effect, \
+                 but its result was not received",
+                self.status.as_u16()
+            ),
+            maybe_sent: true,
+            timed_out: false,
+            source: None,
+        })
     }
 
     /// A header's value as text.
@@ -203,9 +319,13 @@ impl Response {
 
     /// Adds this response's status, request id and body excerpt to a decode error.
     pub fn annotate(&self, error: Error) -> Error {
+        if !self.complete {
+            return self.broken_off();
+        }
         match error {
             Error::Decode(mut d) => {
                 d.status = Some(self.status);
+                d.origin = DecodeOrigin::Response;
                 d.request_id.clone_from(&self.request_id);
                 if d.body_excerpt.is_empty() {
                     d.body_excerpt = body_excerpt(&self.body);
@@ -219,12 +339,16 @@ impl Response {
     /// A decode error about this response, for answers that are JSON but not of the expected
     /// shape.
     pub fn decode_error(&self, path: &str, message: impl Into<String>) -> Error {
+        if !self.complete {
+            return self.broken_off();
+        }
         Error::from(DecodeError {
             path: path.to_owned(),
             message: message.into(),
             status: Some(self.status),
             request_id: self.request_id.clone(),
             body_excerpt: body_excerpt(&self.body),
+            origin: DecodeOrigin::Response,
         })
     }
 }

@@ -9,7 +9,11 @@ use jiff::Timestamp;
 /// Retried: connection failures, 408, 429, 500, 502, 503, 504, and whatever else an API's
 /// profile classifies as transient (Salesforce's 403 `REQUEST_LIMIT_EXCEEDED`). A request that is
 /// not idempotent is retried only when it provably never reached the server, or when the server
-/// refused it before processing (a rate limit).
+/// refused it before processing (a rate limit). A success answer whose body breaks off is not
+/// sent again unless the request only reads: a write that was answered with success took
+/// effect. When an attempt may have taken effect unanswered (no answer came back after sending,
+/// or a server failure) and a replay then fails its precondition (412), the call fails with
+/// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown), never with a conflict.
 ///
 /// The wait is the server's `Retry-After` (seconds or an HTTP date) when it sends one, and
 /// otherwise full-jitter exponential back-off: a random delay between zero and
@@ -79,7 +83,10 @@ impl RetryPolicy {
         self
     }
 
-    /// The time a call may take, retries and waits included; `None` for no limit.
+    /// The time a call may take, retries, waits and answers being read included; `None` for no
+    /// limit. A retry whose wait would end past the deadline is not made (the call fails with
+    /// the last failure), and an attempt still running at the deadline is abandoned: the call
+    /// fails with a time-out ([`Error::is_timeout`](crate::Error::is_timeout)).
     pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self

@@ -10,8 +10,8 @@ use super::profile::SalesforceProfile;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
 use crate::http::{
-    ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts, lock,
-    validate_base_url,
+    AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
+    Timeouts, lock, validate_base_url,
 };
 
 /// The API version used unless [`SalesforceBuilder::api_version`] says otherwise.
@@ -203,6 +203,12 @@ impl SalesforceBuilder {
     /// Sends through this `reqwest` client (its redirect policy should be `none`).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.options = self.options.http_client(client);
+        self
+    }
+
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.options = self.options.answer_limits(limits);
         self
     }
 

@@ -93,6 +93,7 @@ impl Salesforce {
     ) -> Result<Vec<SaveResult>> {
         let request = self
             .write(method, segments)
+            .literal_path()
             .operation(operation)
             .idempotent(idempotent)
             .json(&json!({ "allOrNone": all_or_none, "records": records }));
@@ -262,6 +263,7 @@ impl Salesforce {
         for chunk in ids.chunks(COLLECTION_LIMIT) {
             let request = self
                 .write(Method::DELETE, ["composite", "sobjects"])
+                .literal_path()
                 .operation("salesforce.collections.delete")
                 .query("ids", chunk.join(","))
                 .query("allOrNone", all_or_none.to_string());

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::picklist::MultiSelect;
 use super::soql::check_identifier;
-use crate::error::{DecodeError, Error, Result, body_excerpt};
+use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 
 /// The API names of the co-sell custom fields. Every org names them itself; the defaults are
 /// the names `cosell`'s default mapping suggests. A field set to `None` is one the org does not
@@ -204,6 +204,7 @@ fn get<T: DeserializeOwned>(
                     status: None,
                     request_id: None,
                     body_excerpt: body_excerpt(value.to_string().as_bytes()),
+                    origin: DecodeOrigin::Input,
                 })
             }),
     }

@@ -11,6 +11,7 @@ use super::client::Salesforce;
 use super::sobject::sobject_name;
 use super::soql::Soql;
 use crate::error::Result;
+use crate::http::AnswerKind;
 
 /// A field's data type (`type` in a describe answer); open, so new types read as
 /// [`Unknown`](Self::Unknown).
@@ -296,6 +297,8 @@ impl Salesforce {
     pub async fn describe(&self, sobject: &str) -> Result<SObjectDescribe> {
         let request = self
             .read(["sobjects", sobject_name(sobject)?, "describe"])
+            .literal_path()
+            .answer_kind(AnswerKind::Listing)
             .operation("salesforce.describe");
         self.send(request).await?.json()
     }

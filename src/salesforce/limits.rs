@@ -159,7 +159,10 @@ impl super::Salesforce {
     /// # Errors
     /// [`Error::Api`](crate::Error::Api).
     pub async fn limits(&self) -> crate::Result<std::collections::BTreeMap<String, OrgLimit>> {
-        let request = self.read(["limits"]).operation("salesforce.limits");
+        let request = self
+            .read(["limits"])
+            .literal_path()
+            .operation("salesforce.limits");
         self.send(request).await?.json()
     }
 }

@@ -127,6 +127,7 @@ impl Salesforce {
         };
         let first = self
             .read([resource])
+            .literal_path()
             .query("q", soql.as_str())
             .operation(operation);
         let mut headers = HeaderMap::new();

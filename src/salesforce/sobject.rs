@@ -146,6 +146,7 @@ impl Salesforce {
     pub async fn create<T: Serialize + ?Sized>(&self, sobject: &str, record: &T) -> Result<String> {
         let request = self
             .write(Method::POST, ["sobjects", sobject_name(sobject)?])
+            .literal_path()
             .operation("salesforce.create")
             .json(record);
         let response = self.send(request).await?;
@@ -177,6 +178,7 @@ impl Salesforce {
     ) -> Result<T> {
         let mut request = self
             .read(["sobjects", sobject_name(sobject)?, record_id(id)?])
+            .path_template(format!("sobjects/{sobject}/{{id}}"))
             .operation("salesforce.retrieve");
         if let Some(list) = field_list(fields)? {
             request = request.query("fields", list);
@@ -210,6 +212,7 @@ impl Salesforce {
                 sobject_name(external_id_field)?,
                 record_id(value)?,
             ])
+            .path_template(format!("sobjects/{sobject}/{external_id_field}/{{value}}"))
             .operation("salesforce.retrieve_by_external_id");
         if let Some(list) = field_list(fields)? {
             request = request.query("fields", list);
@@ -241,6 +244,7 @@ impl Salesforce {
                 Method::PATCH,
                 ["sobjects", sobject_name(sobject)?, record_id(id)?],
             )
+            .path_template(format!("sobjects/{sobject}/{{id}}"))
             .operation("salesforce.update")
             // Setting fields to given values twice has the effect of setting them once.
             .idempotent(true)
@@ -275,7 +279,9 @@ impl Salesforce {
     /// # Errors
     /// An [`Error::Api`] of kind [`PreconditionFailed`](ApiErrorKind::PreconditionFailed)
     /// (`is_conflict()`) when the record changed: code `RECORD_MODIFIED` when step 1 found it,
-    /// Salesforce's own `412` when step 2 did.
+    /// Salesforce's own `412` when step 2 did. [`Error::OutcomeUnknown`] when an attempt of
+    /// step 2 may have been applied without an answer and its replay got `412`: re-read the
+    /// record.
     pub async fn update_if_unmodified_since<T: Serialize + ?Sized>(
         &self,
         sobject: &str,
@@ -293,6 +299,7 @@ impl Salesforce {
         let request = self
             .read(["sobjects", sobject, id])
             .query("fields", "LastModifiedDate")
+            .path_template(format!("sobjects/{sobject}/{{id}}"))
             .operation("salesforce.conditional_update.check");
         let response = self.send(request).await?;
         let stamp: Stamp = response.json()?;
@@ -303,6 +310,7 @@ impl Salesforce {
         }
         let request = self
             .write(Method::PATCH, ["sobjects", sobject, id])
+            .path_template(format!("sobjects/{sobject}/{{id}}"))
             .operation("salesforce.conditional_update")
             .idempotent(true)
             .header(
@@ -332,6 +340,7 @@ impl Salesforce {
                 Method::DELETE,
                 ["sobjects", sobject_name(sobject)?, record_id(id)?],
             )
+            .path_template(format!("sobjects/{sobject}/{{id}}"))
             .operation("salesforce.delete");
         self.send(request).await?;
         Ok(())
@@ -374,6 +383,7 @@ impl Salesforce {
                     record_id(value)?,
                 ],
             )
+            .path_template(format!("sobjects/{sobject}/{external_id_field}/{{value}}"))
             .operation("salesforce.upsert")
             // Keyed by the external id: a replay updates what the first attempt created.
             .idempotent(true)

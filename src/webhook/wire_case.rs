@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::error::{DecodeError, Error, Result, body_excerpt, decode_json};
+use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt, decode_json};
 
 /// Decodes `body` into `T` after renaming, at every depth, each object key that equals one of
 /// `names` ignoring ASCII case to that name. Unknown keys are left as they are.
@@ -18,6 +18,7 @@ pub(crate) fn decode_ignoring_case<T: DeserializeOwned>(body: &[u8], names: &[&s
             status: None,
             request_id: None,
             body_excerpt: body_excerpt(body),
+            origin: DecodeOrigin::Input,
         })
     })
 }

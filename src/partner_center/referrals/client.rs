@@ -14,10 +14,12 @@ use super::profile::{CORRELATION_ID_HEADER, ReferralsProfile};
 use super::query::{ReferralOrderField, ReferralQuery, SortOrder};
 use super::transition::check_transition;
 use super::wire;
+use crate::Nullable;
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
 use crate::http::{
-    ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper, Timeouts,
+    AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
+    Timeouts,
 };
 use crate::paging::Pager;
 
@@ -106,6 +108,12 @@ impl PartnerCenterBuilder {
         self
     }
 
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.options = self.options.answer_limits(limits);
+        self
+    }
+
     /// Every transport setting at once (shared by several clients).
     pub fn options(mut self, options: ClientOptions) -> Self {
         self.options = options;
@@ -185,7 +193,15 @@ impl PartnerCenter {
         correlation_id: Option<&str>,
     ) -> RequestBuilder {
         let segments: Vec<&str> = std::iter::once(REFERRALS).chain(id).collect();
-        let request = self.pipeline.request(method, segments).operation(operation);
+        let template = match id {
+            Some(_) => format!("{REFERRALS}/{{id}}"),
+            None => REFERRALS.to_owned(),
+        };
+        let request = self
+            .pipeline
+            .request(method, segments)
+            .path_template(template)
+            .operation(operation);
         match correlation_id.or(self.correlation_id.as_deref()) {
             Some(id) => request.correlation_id(id),
             None => request,
@@ -210,8 +226,10 @@ fn require_id(id: &str) -> Result<()> {
 /// Decodes a referral answer; the `ETag` header fills a missing `eTag` field.
 fn referral_from(response: &Response) -> Result<Referral> {
     let mut referral = wire::decode_referral(&response.body).map_err(|e| response.annotate(e))?;
-    if referral.e_tag.is_none() {
-        referral.e_tag = response.etag().map(str::to_owned);
+    if referral.e_tag.value().is_none()
+        && let Some(etag) = response.etag()
+    {
+        referral.e_tag = etag.to_owned().into();
     }
     Ok(referral)
 }
@@ -220,7 +238,7 @@ fn referral_from(response: &Response) -> Result<Referral> {
 /// body.
 fn write_body(referral: &Referral) -> Referral {
     let mut body = referral.clone();
-    body.links = None;
+    body.links = Nullable::Absent;
     body.extra.retain(|key, _| !key.starts_with("@odata."));
     body
 }
@@ -302,12 +320,12 @@ impl<'a> Referrals<'a> {
     /// let referral = Referral::new(
     ///     ReferralType::Independent,
     ///     CustomerProfile {
-    ///         name: Some("Fabrikam Ltd".into()),
-    ///         address: Some(Address { country: Some("GB".into()), ..Default::default() }),
+    ///         name: "Fabrikam Ltd".into(),
+    ///         address: Address { country: "GB".into(), ..Default::default() }.into(),
     ///         ..Default::default()
     ///     },
-    ///     Consent { consent_to_share_referral_with_microsoft_sellers: Some(false), ..Default::default() },
-    ///     ReferralDetails { deal_value: Some(75_000.into()), currency: Some("GBP".into()), ..Default::default() },
+    ///     Consent { consent_to_share_referral_with_microsoft_sellers: false.into(), ..Default::default() },
+    ///     ReferralDetails { deal_value: rust_decimal::Decimal::from(75_000).into(), currency: "GBP".into(), ..Default::default() },
     /// );
     /// let created = client.referrals().create(&referral).send().await?;
     /// println!("created {:?}", created.id);
@@ -338,7 +356,7 @@ impl<'a> Referrals<'a> {
     ///     .return_representation()
     ///     .send()
     ///     .await?;
-    /// println!("{:?}", updated.and_then(|r| r.status));
+    /// println!("{:?}", updated.and_then(|r| r.status.into_value()));
     /// # Ok(()) }
     /// ```
     pub fn update(&self, id: &str, patch: ReferralPatch) -> UpdateReferral<'a> {
@@ -371,11 +389,11 @@ impl<'a> Referrals<'a> {
     /// ```
     pub fn update_referral(&self, current: &Referral, patch: ReferralPatch) -> UpdateReferral<'a> {
         let mut update = self.update(current.id.as_deref().unwrap_or_default(), patch);
-        update.if_match.clone_from(&current.e_tag);
+        update.if_match = current.e_tag.value().cloned();
         update.current = current
             .status
-            .clone()
-            .map(|status| (status, current.substatus.clone()));
+            .value()
+            .map(|status| (status.clone(), current.substatus.value().cloned()));
         update
     }
 
@@ -387,14 +405,14 @@ impl<'a> Referrals<'a> {
     /// ```no_run
     /// # async fn run(client: cosell::partner_center::PartnerCenter) -> cosell::Result<()> {
     /// let mut referral = client.referrals().get("4f0c5b1e-0000-0000-0000-0000000000e1").await?;
-    /// referral.external_reference_id = Some("crm-lead-42".into());
+    /// referral.external_reference_id = "crm-lead-42".to_owned().into();
     /// let saved = client.referrals().put_legacy(&referral).send().await?;
     /// # let _ = saved; Ok(()) }
     /// ```
     pub fn put_legacy(&self, referral: &Referral) -> PutReferral<'a> {
         PutReferral {
             client: self.client,
-            if_match: referral.e_tag.clone(),
+            if_match: referral.e_tag.value().cloned(),
             referral: write_body(referral),
             correlation_id: None,
         }
@@ -580,22 +598,22 @@ impl CreateReferral<'_> {
 
 fn validate_new_referral(referral: &Referral, lenient: bool) -> Result<()> {
     let mut problems = Vec::new();
-    if referral.referral_type.is_none() {
+    if referral.referral_type.value().is_none() {
         problems.push("`type` is required".to_owned());
     }
-    if referral.consent.is_none() {
+    if referral.consent.value().is_none() {
         problems.push("`consent` is required".to_owned());
     }
-    if referral.details.is_none() {
+    if referral.details.value().is_none() {
         problems.push("`details` is required".to_owned());
     }
-    match &referral.customer_profile {
+    match referral.customer_profile.value() {
         None => problems.push("`customerProfile` is required".to_owned()),
         Some(customer) if !lenient => {
             if customer.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
                 problems.push("`customerProfile.name` is required".to_owned());
             }
-            let country = customer.address.as_ref().and_then(|a| a.country.as_deref());
+            let country = customer.address.value().and_then(|a| a.country.as_deref());
             if !country
                 .is_some_and(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
             {
@@ -606,12 +624,12 @@ fn validate_new_referral(referral: &Referral, lenient: bool) -> Result<()> {
             }
             let helped = referral
                 .invite_context
-                .as_ref()
-                .and_then(|c| c.assistance_request_code.as_ref())
+                .value()
+                .and_then(|c| c.assistance_request_code.value())
                 .is_some_and(|code| *code != AssistanceRequestCode::NotSpecified);
-            let has_contact = customer.team.as_ref().is_some_and(|team| {
+            let has_contact = customer.team.value().is_some_and(|team| {
                 team.iter()
-                    .any(|m| m.email.is_some() || m.phone_number.is_some())
+                    .any(|m| m.email.value().is_some() || m.phone_number.value().is_some())
             });
             if helped && !has_contact {
                 problems.push(
@@ -625,14 +643,14 @@ fn validate_new_referral(referral: &Referral, lenient: bool) -> Result<()> {
     }
     let shared = referral
         .consent
-        .as_ref()
-        .and_then(|c| c.consent_to_share_referral_with_microsoft_sellers)
-        == Some(true);
+        .value()
+        .and_then(|c| c.consent_to_share_referral_with_microsoft_sellers.value())
+        == Some(&true);
     let has_solution = referral
         .details
-        .as_ref()
-        .and_then(|d| d.requirements.as_ref())
-        .and_then(|r| r.solutions.as_ref())
+        .value()
+        .and_then(|d| d.requirements.value())
+        .and_then(|r| r.solutions.value())
         .is_some_and(|s| {
             s.iter()
                 .any(|tag| tag.id.as_deref().is_some_and(|id| !id.is_empty()))
@@ -710,9 +728,15 @@ impl UpdateReferral<'_> {
     /// that only replaces is retried like any idempotent call; one with `add` is retried only
     /// when it provably never reached the server.
     ///
+    /// `None` without [`return_representation`](Self::return_representation), and also when
+    /// the update was answered with success but the answer broke off before the referral
+    /// arrived (the update took effect).
+    ///
     /// # Errors
     /// [`Error::Validation`] for an empty id or patch, or a transition the table rules out;
-    /// a conflict [`Error::Api`] ([`Error::is_conflict`]) for a stale `If-Match`.
+    /// a conflict [`Error::Api`] ([`Error::is_conflict`]) for a stale `If-Match`;
+    /// [`Error::OutcomeUnknown`] when an attempt may have been applied without an answer and
+    /// its replay found the eTag moved (re-read the referral).
     pub async fn send(self) -> Result<Option<Referral>> {
         require_id(&self.id)?;
         if self.patch.is_empty() {

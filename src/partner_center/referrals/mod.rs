@@ -12,7 +12,9 @@
 //! [`ApiErrorKind::PreconditionFailed`](crate::error::ApiErrorKind::PreconditionFailed) /
 //! [`ApiErrorKind::Conflict`](crate::error::ApiErrorKind::Conflict) via
 //! [`Error::kind`](crate::Error::kind); the service's `code` and nested `innerError` codes are in
-//! [`ApiError`](crate::error::ApiError).
+//! [`ApiError`](crate::error::ApiError). A 412 on the replay of an update whose first attempt
+//! may have been applied unanswered is not a conflict but
+//! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown): re-read the referral.
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -43,7 +43,7 @@ pub struct PatchOperation {
 ///     .status(ReferralStatus::Closed)
 ///     .substatus(ReferralSubstatus::Won)
 ///     .deal_value(Decimal::new(10_000, 0))
-///     .add_team_member(&Member { email: Some("jo@contoso.example".into()), ..Default::default() });
+///     .add_team_member(&Member { email: "jo@contoso.example".into(), ..Default::default() });
 /// assert!(!patch.is_idempotent());
 /// assert_eq!(
 ///     serde_json::to_value(&patch).unwrap()[2],

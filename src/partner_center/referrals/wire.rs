@@ -10,39 +10,41 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::model::Referral;
-use crate::error::{DecodeError, Error, Result, body_excerpt};
+use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 use crate::http::Response;
 use crate::paging::Page;
 
-/// Serde helpers for optional instants: RFC 3339 with up to nine fractional digits; a value
-/// without an offset is read as UTC; `null` and `""` are `None`. Written as RFC 3339 in UTC.
+/// Serde helpers for instants: RFC 3339 with up to nine fractional digits; a value without an
+/// offset is read as UTC; `null` and `""` are null. Written as RFC 3339 in UTC.
 pub(crate) mod timestamp {
     use jiff::Timestamp;
     use jiff::civil::DateTime;
     use jiff::tz::TimeZone;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    use crate::Nullable;
+
     pub(crate) fn serialize<S: Serializer>(
-        value: &Option<Timestamp>,
+        value: &Nullable<Timestamp>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(at) => serializer.collect_str(at),
-            None => serializer.serialize_none(),
+            Nullable::Value(at) => serializer.collect_str(at),
+            Nullable::Null | Nullable::Absent => serializer.serialize_none(),
         }
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<Option<Timestamp>, D::Error> {
+    ) -> Result<Nullable<Timestamp>, D::Error> {
         let Some(text) = Option::<String>::deserialize(deserializer)? else {
-            return Ok(None);
+            return Ok(Nullable::Null);
         };
         let text = text.trim();
         if text.is_empty() {
-            return Ok(None);
+            return Ok(Nullable::Null);
         }
-        parse(text).map(Some).ok_or_else(|| {
+        parse(text).map(Nullable::Value).ok_or_else(|| {
             serde::de::Error::custom(format!("`{text}` is not an RFC 3339 date-time"))
         })
     }
@@ -231,6 +233,7 @@ fn decode_error(body: &[u8], path: String, message: String) -> Error {
         status: None,
         request_id: None,
         body_excerpt: body_excerpt(body),
+        origin: DecodeOrigin::Input,
     })
 }
 
@@ -275,22 +278,23 @@ pub(crate) fn referral_page(response: &Response) -> Result<Page<Referral>> {
     })
 }
 
-/// Serde helpers for an optional amount: read from a number or a numeric string, written as a
-/// JSON number. Empty strings read as `None`, as the service uses them for "no value".
+/// Serde helpers for an amount: read from a number or a numeric string, written as a JSON
+/// number. Empty strings read as null, as the service uses them for "no value".
 pub(crate) mod amount {
     use super::*;
+    use crate::Nullable;
     use serde::{Deserializer, Serializer};
 
     pub(crate) fn serialize<S: Serializer>(
-        value: &Option<Decimal>,
+        value: &Nullable<Decimal>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        crate::money::option::serialize(value, serializer)
+        crate::money::option::serialize(&value.value().copied(), serializer)
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<Option<Decimal>, D::Error> {
+    ) -> Result<Nullable<Decimal>, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
@@ -298,12 +302,49 @@ pub(crate) mod amount {
             Blank(String),
         }
         match Option::<Raw>::deserialize(deserializer)? {
-            None => Ok(None),
-            Some(Raw::Amount(value)) => Ok(Some(value)),
-            Some(Raw::Blank(text)) if text.trim().is_empty() => Ok(None),
+            None => Ok(Nullable::Null),
+            Some(Raw::Amount(value)) => Ok(Nullable::Value(value)),
+            Some(Raw::Blank(text)) if text.trim().is_empty() => Ok(Nullable::Null),
             Some(Raw::Blank(text)) => Err(serde::de::Error::custom(format!(
                 "`{text}` is not a decimal number"
             ))),
+        }
+    }
+}
+
+/// Serde helpers for a flag: a JSON boolean, or the strings `"true"` / `"false"` (any case) as
+/// Microsoft's documentation samples write them. Written as a JSON boolean.
+pub(crate) mod flag {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::Nullable;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Nullable<bool>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Nullable<bool>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Text(String),
+        }
+        match Option::<Raw>::deserialize(deserializer)? {
+            None => Ok(Nullable::Null),
+            Some(Raw::Flag(flag)) => Ok(Nullable::Value(flag)),
+            Some(Raw::Text(text)) => match text.trim() {
+                t if t.eq_ignore_ascii_case("true") => Ok(Nullable::Value(true)),
+                t if t.eq_ignore_ascii_case("false") => Ok(Nullable::Value(false)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "`{text}` is not a boolean (true or false)"
+                ))),
+            },
         }
     }
 }

@@ -43,8 +43,8 @@ use serde_json::Value;
 use crate::auth::TokenProvider;
 use crate::error::{Result, Service};
 use crate::http::{
-    ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy, ServiceProfile,
-    Sleeper, Timeouts, parse_error_body,
+    AnswerLimits, ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy,
+    ServiceProfile, Sleeper, Timeouts, parse_error_body,
 };
 use crate::webhook::decode_ignoring_case;
 
@@ -154,6 +154,12 @@ impl WebhooksClientBuilder {
         self
     }
 
+    /// The largest answers read (see [`AnswerLimits`] for the defaults).
+    pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
+        self.pipeline = self.pipeline.answer_limits(limits);
+        self
+    }
+
     /// Every transport setting at once (shared by several clients).
     pub fn options(mut self, options: ClientOptions) -> Self {
         self.pipeline = self.pipeline.options(options);
@@ -229,6 +235,7 @@ impl WebhooksClient {
         let response = self
             .pipeline
             .get(["registration", "events"])
+            .literal_path()
             .operation("webhooks.events")
             .send()
             .await?;
@@ -263,6 +270,7 @@ impl WebhooksClient {
         let response = match self
             .pipeline
             .get(["registration"])
+            .literal_path()
             .operation("webhooks.registration.get")
             .accept_status(StatusCode::NO_CONTENT)
             .send()
@@ -304,6 +312,7 @@ impl WebhooksClient {
         let request = self
             .pipeline
             .post(["registration"])
+            .literal_path()
             .operation("webhooks.registration.create")
             .json(&registration.write_body())
             // MS-RequestId, the same on every attempt, is the API's idempotency key.
@@ -333,6 +342,7 @@ impl WebhooksClient {
         let request = self
             .pipeline
             .put(["registration"])
+            .literal_path()
             .operation("webhooks.registration.update")
             .json(&registration.write_body());
         self.send_registration(request).await
@@ -365,6 +375,7 @@ impl WebhooksClient {
         let response = self
             .pipeline
             .post(["registration", "validationEvents"])
+            .literal_path()
             .operation("webhooks.validation.send")
             // No body, but a length: front ends answer a POST without one with 411.
             .header("content-length", "0")
@@ -394,6 +405,7 @@ impl WebhooksClient {
         let response = self
             .pipeline
             .get(["registration", "validationEvents", correlation_id])
+            .path_template("registration/validationEvents/{correlation_id}")
             .operation("webhooks.validation.get")
             .send()
             .await?;
