@@ -1053,6 +1053,206 @@ fn closing_midnights_east_and_west_land_on_the_sellers_date_in_both_crms() {
     }
 }
 
+/// Picks a seller's close date in the CRM and sends it to Partner Center and back, through a
+/// mapping whose close dates are in `zone`.
+fn close_date_round_trip(
+    mapping: &DeclarativeMapping,
+    column: &str,
+    picked: Date,
+) -> (String, Value) {
+    let crm = mapping
+        .crm_to_canonical(&json!({column: picked.to_string()}))
+        .unwrap();
+    let referral = json!({"status": "Active", "substatus": "Accepted"});
+    let patch = mapping
+        .partner_center_write(
+            &[(
+                fields::CLOSE_DATE,
+                crm.record.get(fields::CLOSE_DATE).clone(),
+            )],
+            &mapping.referral_to_canonical(&referral).unwrap().record,
+        )
+        .unwrap()
+        .patch;
+    let instant = serde_json::to_value(&patch).unwrap()[0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let back = mapping
+        .referral_to_canonical(&json!({"details": {"closingDateTime": instant}}))
+        .unwrap();
+    (instant, back.record.get(fields::CLOSE_DATE).clone())
+}
+
+#[test]
+fn a_seller_time_zone_east_of_utc_plus_12_keeps_the_picked_date() {
+    // (zone, the date the seller picked, its local midnight in UTC, checked by hand)
+    let cases = [
+        (
+            "Pacific/Kiritimati",
+            date(2026, 3, 31),
+            "2026-03-30T10:00:00Z",
+        ), // +14
+        ("Pacific/Apia", date(2026, 3, 31), "2026-03-30T11:00:00Z"), // +13
+        (
+            "Pacific/Tongatapu",
+            date(2026, 3, 31),
+            "2026-03-30T11:00:00Z",
+        ), // +13
+        (
+            "Pacific/Auckland",
+            date(2026, 1, 15),
+            "2026-01-14T11:00:00Z",
+        ), // NZDT +13
+        (
+            "Pacific/Auckland",
+            date(2026, 7, 15),
+            "2026-07-14T12:00:00Z",
+        ), // NZST +12
+        (
+            "America/Los_Angeles",
+            date(2026, 3, 31),
+            "2026-03-31T07:00:00Z",
+        ), // PDT −7
+        (
+            "Pacific/Pago_Pago",
+            date(2026, 3, 31),
+            "2026-03-31T11:00:00Z",
+        ), // −11
+    ];
+    for (zone, picked, midnight) in cases {
+        let zone = jiff::tz::TimeZone::get(zone).unwrap();
+        for (builder, column) in [
+            (dynamics365(), "estimatedclosedate"),
+            (salesforce(), "CloseDate"),
+        ] {
+            let mapping = builder.seller_time_zone(zone.clone()).build().unwrap();
+            assert_eq!(mapping.seller_time_zone(), Some(&zone));
+            // Partner Center → CRM: the instant is the seller's local midnight.
+            let referral = json!({"name": "Deal", "details": {"closingDateTime": midnight}});
+            let projected = mapping.referral_to_canonical(&referral).unwrap();
+            assert_eq!(
+                projected.record.get(fields::CLOSE_DATE),
+                &Value::Date(picked)
+            );
+            let write = mapping
+                .crm_write(&projected.create_changes(), create())
+                .unwrap();
+            assert_eq!(write.body[column], picked.to_string(), "{zone:?}");
+            // CRM → Partner Center: the date goes as that local midnight, and reads back.
+            let (instant, back) = close_date_round_trip(&mapping, column, picked);
+            assert_eq!(instant, midnight, "{zone:?} {picked}");
+            assert_eq!(back, Value::Date(picked));
+        }
+    }
+    // Without a seller zone, the nearest UTC midnight cannot tell +14 from −10: the documented
+    // limit of the default rule.
+    let default = dynamics365().build().unwrap();
+    let projected = default
+        .referral_to_canonical(&json!({"details": {"closingDateTime": "2026-03-30T10:00:00Z"}}))
+        .unwrap();
+    assert_eq!(
+        projected.record.get(fields::CLOSE_DATE),
+        &Value::Date(date(2026, 3, 30))
+    );
+}
+
+/// Every zone name of the tz database.
+fn tz_names() -> Vec<String> {
+    let names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.to_string())
+        .collect();
+    // An empty database would make the checks below vacuous.
+    assert!(
+        names.len() > 300,
+        "the tz database holds {} zones",
+        names.len()
+    );
+    names
+}
+
+/// `picked` → instant → date under the seller zone `zone`, checked against jiff's own view of
+/// the zone: the instant falls on `picked` there, and at 00:00 wherever midnight exists.
+fn check_seller_midnight(zone: &jiff::tz::TimeZone, name: &str, picked: Date) {
+    let rule = cosell::mapping::DateRule::InTimeZone(zone.clone());
+    let instant = rule.instant_of(picked).unwrap();
+    let local = instant.to_zoned_datetime(zone.clone());
+    assert_eq!(local.date(), picked, "{name}: {picked} became {instant}");
+    assert_eq!(
+        rule.date_of(instant),
+        picked,
+        "{name}: {picked} → {instant}"
+    );
+    let midnight = zone.to_ambiguous_timestamp(picked.to_datetime(jiff::civil::Time::midnight()));
+    if !matches!(midnight.offset(), jiff::tz::AmbiguousOffset::Gap { .. }) {
+        assert_eq!(
+            local.time(),
+            jiff::civil::Time::midnight(),
+            "{name}: {picked} → {local}"
+        );
+    }
+}
+
+#[test]
+fn every_zone_in_the_tz_database_round_trips_close_dates_across_its_transitions() {
+    let from = jiff::Timestamp::from_second(0).unwrap(); // 1970
+    let until: jiff::Timestamp = "2040-01-01T00:00:00Z".parse().unwrap();
+    let day = jiff::SignedDuration::from_hours(24);
+    let mut checked = 0usize;
+    for name in tz_names() {
+        let zone = jiff::tz::TimeZone::get(&name).unwrap();
+        let transitions: Vec<jiff::Timestamp> = zone
+            .following(from)
+            .map(|transition| transition.timestamp())
+            .take_while(|at| *at < until)
+            .collect();
+        for at in transitions {
+            // The dates on both sides of each change of offset (DST and otherwise).
+            for instant in [
+                at - jiff::SignedDuration::from_nanos(1),
+                at,
+                at - day,
+                at + day,
+            ] {
+                check_seller_midnight(&zone, &name, instant.to_zoned_datetime(zone.clone()).date());
+                checked += 1;
+            }
+        }
+        for month in 1..=12 {
+            check_seller_midnight(&zone, &name, date(2026, month, 1));
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000, "only {checked} dates checked");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_zone_and_day_round_trip_through_the_mapping(
+        zone_index in any::<prop::sample::Index>(),
+        second in -2_208_988_800i64..4_102_444_800, // 1900..2100
+        dynamics in any::<bool>(),
+    ) {
+        let names = tz_names();
+        let name = &names[zone_index.index(names.len())];
+        let zone = jiff::tz::TimeZone::get(name).unwrap();
+        let picked = jiff::Timestamp::from_second(second).unwrap().to_zoned_datetime(zone.clone()).date();
+        let (builder, column) = if dynamics {
+            (dynamics365(), "estimatedclosedate")
+        } else {
+            (salesforce(), "CloseDate")
+        };
+        let mapping = builder.seller_time_zone(zone.clone()).build().unwrap();
+        let (instant, back) = close_date_round_trip(&mapping, column, picked);
+        prop_assert_eq!(back, Value::Date(picked), "{} {} → {}", name, picked, instant);
+        let instant: jiff::Timestamp = instant.parse().unwrap();
+        prop_assert_eq!(instant.to_zoned_datetime(zone).date(), picked);
+    }
+}
+
 #[test]
 fn large_and_four_decimal_amounts_keep_their_value() {
     let active = Record::default().with(fields::STATUS, Value::choice("active"));

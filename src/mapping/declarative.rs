@@ -1,10 +1,11 @@
 //! Declarative mappings: per field, where it sits on each side and how it is transformed.
 
+use jiff::tz::TimeZone;
 use serde_json::{Map, Value as Json};
 
 use super::cosell::fields;
 use super::error::{HoldReason, MappingError, MappingIssue};
-use super::normalize::round_to_scale;
+use super::normalize::{DateRule, round_to_scale};
 use super::path::{WirePath, wrap_items};
 use super::plan::{
     CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
@@ -247,6 +248,7 @@ pub struct DeclarativeMapping {
     default_scale: u32,
     partner_center_modified: Option<String>,
     crm_modified: Option<String>,
+    seller_time_zone: Option<TimeZone>,
 }
 
 /// Builds a [`DeclarativeMapping`]; mistakes are collected and returned by
@@ -281,6 +283,7 @@ pub struct MappingBuilder {
     default_scale: u32,
     partner_center_modified: Option<String>,
     crm_modified: Option<String>,
+    seller_time_zone: Option<TimeZone>,
 }
 
 /// ISO 4217 currencies without minor units.
@@ -321,6 +324,7 @@ impl DeclarativeMapping {
             default_scale: 2,
             partner_center_modified: None,
             crm_modified: None,
+            seller_time_zone: None,
         }
     }
 
@@ -335,6 +339,12 @@ impl DeclarativeMapping {
     /// The status rules, if the mapping has them.
     pub fn status_rules(&self) -> Option<&StatusRules> {
         self.status.as_ref()
+    }
+
+    /// The seller's time zone, when the mapping was given one
+    /// ([`MappingBuilder::seller_time_zone`]).
+    pub fn seller_time_zone(&self) -> Option<&TimeZone> {
+        self.seller_time_zone.as_ref()
     }
 
     /// The scale a currency's amounts are compared at (2 unless ISO 4217 or the builder says
@@ -381,6 +391,7 @@ impl DeclarativeMapping {
             default_scale: self.default_scale,
             partner_center_modified: self.partner_center_modified.clone(),
             crm_modified: self.crm_modified.clone(),
+            seller_time_zone: self.seller_time_zone.clone(),
         }
     }
 
@@ -1078,14 +1089,53 @@ impl MappingBuilder {
         self
     }
 
+    /// The seller's time zone (an IANA zone such as `Pacific/Auckland`): every instant ↔ date
+    /// conversion of the mapping (Partner Center's `closingDateTime` and the CRM's date-only
+    /// close date) uses it. An instant becomes its calendar date in the zone, and a date is
+    /// written as its local midnight in the zone, in UTC. Without it, instants are rounded to
+    /// the nearest UTC midnight, which is right only for sellers from UTC−11:59 to UTC+12:00
+    /// ([`DateRule::NearestUtcMidnight`]).
+    ///
+    /// ```
+    /// use cosell::mapping::{dynamics365, fields, FieldMapping, Value};
+    /// use jiff::civil::date;
+    ///
+    /// let tonga = jiff::tz::TimeZone::get("Pacific/Tongatapu").unwrap();
+    /// let mapping = dynamics365().seller_time_zone(tonga).build()?;
+    /// let referral = serde_json::json!({"details": {"closingDateTime": "2026-03-30T11:00:00Z"}});
+    /// let projected = mapping.referral_to_canonical(&referral)?;
+    /// assert_eq!(projected.record.get(fields::CLOSE_DATE), &Value::Date(date(2026, 3, 31)));
+    /// # Ok::<(), cosell::mapping::MappingError>(())
+    /// ```
+    pub fn seller_time_zone(mut self, zone: TimeZone) -> Self {
+        self.seller_time_zone = Some(zone);
+        self
+    }
+
     /// The mapping, or the first mistake made while building it.
     pub fn build(self) -> Result<DeclarativeMapping, MappingError> {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(error);
         }
-        let schema = self.schema.build()?;
-        let mut rules: Vec<Option<Compiled>> = vec![None; schema.len()];
-        for rule in self.rules {
+        let mut schema = self.schema;
+        let mut rules = self.rules;
+        if let Some(zone) = &self.seller_time_zone {
+            let rule = DateRule::InTimeZone(zone.clone());
+            schema = schema.date_rule(&rule);
+            for field in &mut rules {
+                for transform in [
+                    &mut field.partner_center_transform,
+                    &mut field.crm_transform,
+                ] {
+                    if let Transform::InstantToDate(held) = transform {
+                        *held = rule.clone();
+                    }
+                }
+            }
+        }
+        let schema = schema.build()?;
+        let mut compiled: Vec<Option<Compiled>> = vec![None; schema.len()];
+        for rule in rules {
             let Some(id) = schema.id(&rule.name) else {
                 return Err(MappingError::UnknownField { field: rule.name });
             };
@@ -1102,7 +1152,7 @@ impl MappingBuilder {
             };
             let partner_center = parse(&rule.partner_center)?;
             let crm = parse(&rule.crm)?;
-            rules[id.index()] = Some(Compiled {
+            compiled[id.index()] = Some(Compiled {
                 rule,
                 partner_center,
                 crm,
@@ -1110,7 +1160,7 @@ impl MappingBuilder {
         }
         Ok(DeclarativeMapping {
             schema,
-            rules,
+            rules: compiled,
             status: self.status,
             account: self.account,
             contact: self.contact,
@@ -1120,6 +1170,7 @@ impl MappingBuilder {
             default_scale: self.default_scale,
             partner_center_modified: self.partner_center_modified,
             crm_modified: self.crm_modified,
+            seller_time_zone: self.seller_time_zone,
         })
     }
 }

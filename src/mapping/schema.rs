@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::normalize::{KindMismatch, Normalization};
+use super::normalize::{DateRule, KindMismatch, Normalization};
 use super::policy::{Direction, Policy};
 use super::record::Record;
 use super::value::ValueKind;
@@ -382,6 +382,16 @@ impl SchemaBuilder {
                 self.fields[index] = change(field);
             }
             None => self.errors.push(SchemaError::UnknownField(name.to_owned())),
+        }
+        self
+    }
+
+    /// Turn every instant that lands in a date field into a date by `rule`.
+    pub(super) fn date_rule(mut self, rule: &DateRule) -> Self {
+        for field in &mut self.fields {
+            if field.kind == ValueKind::Date {
+                field.normalization.date_rule = rule.clone();
+            }
         }
         self
     }

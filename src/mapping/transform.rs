@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
 
-use super::normalize::{DateRule, round_to_scale, utc_midnight};
+use super::normalize::{DateRule, round_to_scale};
 use super::value::{ChoiceSet, Value, ValueKind};
 
 /// A two-way map between canonical codes and wire values (choice, option set and picklist
@@ -109,8 +109,8 @@ pub enum Transform {
     },
     /// An ISO code (ISO 4217 currency, ISO 3166 country): upper-cased.
     IsoCode,
-    /// A wire instant held as a canonical date by the rule; a date is written as its
-    /// `T00:00:00Z`.
+    /// A wire instant held as a canonical date by the rule; a date is written as the instant of
+    /// its midnight under the rule ([`DateRule::instant_of`]).
     InstantToDate(DateRule),
     /// A decimal rounded to this many places on write.
     Scale(u32),
@@ -299,9 +299,10 @@ impl Transform {
                     Err(format!("`{code}` is not an ISO code"))
                 }
             }
-            (Transform::InstantToDate(_), Value::Date(date)) => utc_midnight(*date)
+            (Transform::InstantToDate(rule), Value::Date(date)) => rule
+                .instant_of(*date)
                 .map(|instant| Json::String(instant.to_string()))
-                .ok_or_else(|| format!("{date} has no UTC midnight")),
+                .ok_or_else(|| format!("{date} has no midnight under {rule:?}")),
             (Transform::Scale(scale), Value::Decimal(number)) => {
                 Ok(decimal_json(round_to_scale(*number, *scale)))
             }
