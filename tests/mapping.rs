@@ -373,12 +373,9 @@ fn salesforce_record_maps_back_to_the_same_canonical_fields() {
 #[test]
 fn crm_changes_become_a_partner_center_patch_with_replace_and_add_only() {
     let mapping = dynamics365().build().unwrap();
-    let referral = mapping
-        .referral_to_canonical(&sample_referral())
-        .unwrap()
-        .record;
-    let mut accepted = referral.clone();
-    accepted.set(fields::STATUS, Value::choice("active"));
+    let mut accepted = sample_referral();
+    accepted["status"] = json!("Active");
+    accepted["substatus"] = json!("Accepted");
     let changes = [
         (fields::STATUS, Value::choice("won")),
         (fields::DEAL_VALUE, Value::Decimal(dec("300000.10"))),
@@ -406,8 +403,7 @@ fn crm_changes_become_a_partner_center_patch_with_replace_and_add_only() {
     assert!(write.issues.is_empty());
 
     // A field the referral never had is added, not replaced.
-    let mut sparse = Record::default();
-    sparse.set(fields::STATUS, Value::choice("active"));
+    let sparse = json!({"status": "Active", "substatus": "Accepted", "trackingInfo": {}});
     let write = mapping
         .partner_center_write(&[(fields::MICROSOFT_CRM_ID, Value::text("7-X"))], &sparse)
         .unwrap();
@@ -418,10 +414,67 @@ fn crm_changes_become_a_partner_center_patch_with_replace_and_add_only() {
     assert_eq!(serde_json::to_value(&write.patch).unwrap()[0]["op"], "add");
 }
 
+/// `patch` applied to `referral` by an RFC 6902 implementation, which refuses an `add` whose
+/// parent does not exist.
+fn apply_patch(referral: &Json, patch: &cosell::partner_center::referrals::ReferralPatch) -> Json {
+    let operations: json_patch::Patch =
+        serde_json::from_value(serde_json::to_value(patch).unwrap()).unwrap();
+    let mut patched = referral.clone();
+    json_patch::patch(&mut patched, &operations)
+        .unwrap_or_else(|error| panic!("{error}: {}", serde_json::to_string(patch).unwrap()));
+    patched
+}
+
+#[test]
+fn a_patch_adds_the_parent_objects_a_referral_lacks() {
+    let changes = [
+        (fields::HELP_REQUESTED, Value::choice("QuotesOrLicensing")),
+        (fields::SOLUTIONS, Value::multi_choice(["SOL-1", "SOL-2"])),
+        (fields::MICROSOFT_CRM_ID, Value::text("7-X")),
+        (fields::NOTES, Value::text("first note")),
+    ];
+    for mapping in [
+        dynamics365().build().unwrap(),
+        salesforce().build().unwrap(),
+    ] {
+        for referral in [
+            // No inviteContext, no trackingInfo, details without requirements.
+            json!({"id": "r-1", "status": "Active", "substatus": "Accepted", "details": {"dealValue": 10}}),
+            // No details at all.
+            json!({"id": "r-1", "status": "Active", "substatus": "Accepted"}),
+            // Parents present with other members, which the patch must keep.
+            json!({"id": "r-1", "status": "Active", "substatus": "Accepted",
+                   "inviteContext": {"invitedBy": {"organizationId": "msft"}},
+                   "details": {"notes": null, "requirements": {"industries": [{"id": "Retail"}]}},
+                   "trackingInfo": {"microsoftMsxId": null}}),
+            // A null parent.
+            json!({"id": "r-1", "status": "Active", "substatus": "Accepted", "details": null, "inviteContext": null}),
+        ] {
+            let write = mapping.partner_center_write(&changes, &referral).unwrap();
+            let patched = apply_patch(&referral, &write.patch);
+            let back = mapping.referral_to_canonical(&patched).unwrap();
+            for (field, value) in &changes {
+                assert_eq!(back.record.get(*field), value, "{field} in {patched}");
+            }
+            // Nothing else the referral held was lost.
+            for (path, kept) in [
+                ("/inviteContext/invitedBy/organizationId", json!("msft")),
+                ("/details/requirements/industries/0/id", json!("Retail")),
+                ("/details/dealValue", json!(10)),
+            ] {
+                if let Some(before) = referral.pointer(path) {
+                    assert_eq!(before, &kept);
+                    assert_eq!(patched.pointer(path), Some(&kept), "{path} in {patched}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn status_rules_hold_edits_to_closed_and_unaccepted_referrals() {
     let mapping = salesforce().build().unwrap();
-    let closed = Record::default().with(fields::STATUS, Value::choice("won"));
+    let closed = json!({"status": "Closed", "substatus": "Won"});
     let write = mapping
         .partner_center_write(&[(fields::NOTES, Value::text("late edit"))], &closed)
         .unwrap();
@@ -434,7 +487,7 @@ fn status_rules_hold_edits_to_closed_and_unaccepted_referrals() {
         }]
     );
 
-    let pending = Record::default().with(fields::STATUS, Value::choice("on_hold"));
+    let pending = json!({"status": "New", "substatus": "Pending"});
     let write = mapping
         .partner_center_write(&[(fields::NOTES, Value::text("local"))], &pending)
         .unwrap();
@@ -462,12 +515,12 @@ fn status_rules_hold_edits_to_closed_and_unaccepted_referrals() {
         json!([
             {"op": "replace", "path": "/status", "value": "Active"},
             {"op": "replace", "path": "/substatus", "value": "Accepted"},
-            {"op": "add", "path": "/details/notes", "value": "go"},
+            {"op": "add", "path": "/details", "value": {"notes": "go"}},
         ])
     );
 
     // Visibility to Microsoft sellers is never sent as false.
-    let active = Record::default().with(fields::STATUS, Value::choice("active"));
+    let active = json!({"status": "Active", "substatus": "Accepted"});
     let write = mapping
         .partner_center_write(
             &[(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false))],
@@ -1034,7 +1087,7 @@ fn closing_midnights_east_and_west_land_on_the_sellers_date_in_both_crms() {
             let crm = mapping
                 .crm_to_canonical(&json!({column: picked.to_string()}))
                 .unwrap();
-            let active = Record::default().with(fields::STATUS, Value::choice("active"));
+            let active = json!({"status": "Active", "substatus": "Accepted", "details": {}});
             let patch = mapping
                 .partner_center_write(
                     &[(
@@ -1063,14 +1116,14 @@ fn close_date_round_trip(
     let crm = mapping
         .crm_to_canonical(&json!({column: picked.to_string()}))
         .unwrap();
-    let referral = json!({"status": "Active", "substatus": "Accepted"});
+    let referral = json!({"status": "Active", "substatus": "Accepted", "details": {}});
     let patch = mapping
         .partner_center_write(
             &[(
                 fields::CLOSE_DATE,
                 crm.record.get(fields::CLOSE_DATE).clone(),
             )],
-            &mapping.referral_to_canonical(&referral).unwrap().record,
+            &referral,
         )
         .unwrap()
         .patch;
@@ -1255,7 +1308,7 @@ proptest! {
 
 #[test]
 fn large_and_four_decimal_amounts_keep_their_value() {
-    let active = Record::default().with(fields::STATUS, Value::choice("active"));
+    let active = json!({"status": "Active", "substatus": "Accepted", "details": {}});
     for amount in [
         "98765432109876.5432",
         "0.0001",
@@ -1706,7 +1759,7 @@ impl FieldMapping for LeadMapping {
     fn partner_center_write(
         &self,
         changes: &[(cosell::mapping::FieldId, Value)],
-        _current: &Record,
+        _referral: &Json,
     ) -> Result<cosell::mapping::PartnerCenterWrite, MappingError> {
         let mut patch = cosell::partner_center::ReferralPatch::new();
         for (field, value) in changes {
@@ -1759,7 +1812,7 @@ fn field_mapping_can_be_written_by_hand_for_any_entity() {
         .unwrap();
     assert_eq!(write.body["subject"], "Lead A");
     let write = mapping
-        .partner_center_write(&[(fields::DEAL_NAME, Value::text("C"))], &crm.record)
+        .partner_center_write(&[(fields::DEAL_NAME, Value::text("C"))], &json!({}))
         .unwrap();
     assert_eq!(
         serde_json::to_value(&write.patch).unwrap()[0]["path"],

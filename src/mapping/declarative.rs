@@ -6,7 +6,8 @@ use serde_json::{Map, Value as Json};
 use super::cosell::fields;
 use super::error::{HoldReason, MappingError, MappingIssue};
 use super::normalize::{DateRule, round_to_scale};
-use super::path::{WirePath, wrap_items};
+use super::patch::PatchTarget;
+use super::path::{Segment, WirePath, wrap_items};
 use super::plan::{
     CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
 };
@@ -16,7 +17,6 @@ use super::resolve::{ContactQuery, CustomerQuery, Lookup, LookupTarget};
 use super::schema::{FieldId, FieldSpec, Schema, SchemaBuilder};
 use super::transform::{Decoded, Transform};
 use super::value::Value;
-use crate::partner_center::ReferralPatch;
 
 /// Where a CRM value lives: on the opportunity itself, or on a record it points to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -707,11 +707,13 @@ impl FieldMapping for DeclarativeMapping {
     fn partner_center_write(
         &self,
         changes: &[(FieldId, Value)],
-        current: &Record,
+        referral: &Json,
     ) -> Result<PartnerCenterWrite, MappingError> {
         let mut write = PartnerCenterWrite::default();
-        let mut patch = ReferralPatch::new();
-        let current_status = current.get(fields::STATUS).as_choice();
+        let mut target = PatchTarget::new(referral);
+        // An unknown status is not reported here: the projection already did.
+        let current_status = self.read_status(referral, Side::PartnerCenter, &mut Vec::new());
+        let current_status = current_status.as_choice();
         let accepts = changes.iter().any(|(field, value)| {
             *field == fields::STATUS
                 && value
@@ -752,9 +754,15 @@ impl FieldMapping for DeclarativeMapping {
                     .and_then(|c| self.partner_center_status(c))
                 {
                     Some((status, substatus)) => {
-                        patch = patch
-                            .replace(["status"], status)
-                            .replace(["substatus"], substatus);
+                        for (key, wire) in [("status", status), ("substatus", substatus)] {
+                            target
+                                .set(&[Segment::Key(key.into())], Json::from(wire))
+                                .map_err(|reason| MappingError::Unwritable {
+                                    field: self.name(field),
+                                    value: value.clone(),
+                                    reason,
+                                })?;
+                        }
                     }
                     None => write
                         .issues
@@ -781,14 +789,15 @@ impl FieldMapping for DeclarativeMapping {
                 Some(rest) => wrap_items(json, &rest),
                 None => json,
             };
-            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-            patch = if current.get(field).is_absent() {
-                patch.add(segments, json)
-            } else {
-                patch.replace(segments, json)
-            };
+            target
+                .set(&segments, json)
+                .map_err(|reason| MappingError::Unwritable {
+                    field: self.name(field),
+                    value: value.clone(),
+                    reason,
+                })?;
         }
-        write.patch = patch;
+        write.patch = target.into_patch();
         Ok(write)
     }
 

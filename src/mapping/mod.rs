@@ -29,6 +29,7 @@ mod declarative;
 mod defaults;
 mod error;
 mod normalize;
+mod patch;
 mod path;
 mod plan;
 mod policy;

@@ -272,7 +272,7 @@ pub struct CrmWriteContext<'a> {
 ///
 /// // The CRM record was won since the last sync (the baseline is the referral as it was).
 /// let plan = diff::three_way(mapping.schema(), &pc.record, &pc.record, &crm.record);
-/// let write = mapping.partner_center_write(&changes_of(plan.partner_center()), &pc.record)?;
+/// let write = mapping.partner_center_write(&changes_of(plan.partner_center()), &referral)?;
 /// assert_eq!(
 ///     serde_json::to_value(&write.patch).unwrap(),
 ///     json!([{"op": "replace", "path": "/status", "value": "Closed"},
@@ -293,13 +293,14 @@ pub trait FieldMapping {
     /// mapped) onto a canonical record.
     fn crm_to_canonical(&self, record: &Json) -> Result<Projection, MappingError>;
 
-    /// Render changes into a Partner Center patch. `current` is the referral's canonical record
-    /// (status rules read it: closed referrals are read only, unaccepted ones take only the
-    /// acceptance).
+    /// Render changes into a Partner Center patch. `referral` is the referral as read (its
+    /// JSON): status rules read it (closed referrals are read only, unaccepted ones take only
+    /// the acceptance), and the patch is shaped to apply to it (a value below an object the
+    /// referral lacks is sent inside an `add` of that object).
     fn partner_center_write(
         &self,
         changes: &[(FieldId, Value)],
-        current: &Record,
+        referral: &Json,
     ) -> Result<PartnerCenterWrite, MappingError>;
 
     /// Render changes into a CRM write.
