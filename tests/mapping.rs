@@ -125,10 +125,8 @@ fn dynamics_default_maps_the_sample_referral_into_a_create() {
     let mapping = dynamics365().build().unwrap();
     let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
     assert_sample_canonical(&projected.record);
-    assert!(projected.issues.contains(&MappingIssue::UnmappedValue {
-        field: "sales_stage".into(),
-        value: "100".into()
-    }));
+    // The service's numeric stage is unknown, not a mapping problem.
+    assert_eq!(projected.issues, []);
 
     let write = mapping
         .crm_write(&projected.create_changes(), create())
@@ -1844,6 +1842,76 @@ fn accepting_on_salesforce_keeps_the_records_sales_stage() {
         write.body["StageName"], "Qualification",
         "the configured active stage"
     );
+}
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_services_own_values_are_not_reported_and_unmapped_ones_once_each() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    for mapping in [
+        dynamics365().build().unwrap(),
+        salesforce().build().unwrap(),
+    ] {
+        // Real referrals carry `Unknown` and numeric stages: no help asked, stage unknown.
+        for id in ["r-1", "r-2", "r-3"] {
+            let referral = json!({"id": id, "salesStage": "100",
+                "inviteContext": {"assistanceRequestCode": "Unknown"}});
+            let projected = mapping.referral_to_canonical(&referral).unwrap();
+            assert_eq!(projected.record.get(fields::HELP_REQUESTED), &Value::Null);
+            assert!(
+                projected.record.get(fields::SALES_STAGE).is_absent(),
+                "the CRM's stage is kept"
+            );
+            assert_eq!(projected.issues, [], "{id}");
+        }
+        // A value the map lacks is reported the first time it is seen, not on every record.
+        let unmapped = |stage: &str| MappingIssue::UnmappedValue {
+            field: "sales_stage".into(),
+            value: stage.into(),
+        };
+        let issues = |stage: &str| {
+            mapping
+                .referral_to_canonical(&json!({"salesStage": stage}))
+                .unwrap()
+                .issues
+        };
+        assert_eq!(issues("Negotiate"), [unmapped("Negotiate")]);
+        assert_eq!(issues("Negotiate"), []);
+        assert_eq!(issues("Won"), [unmapped("Won")]);
+        assert_eq!(issues("Negotiate"), []);
+        assert_eq!(issues("Won"), []);
+        // A fresh mapping has seen nothing yet.
+        let fresh = mapping.to_builder().build().unwrap();
+        assert_eq!(
+            fresh
+                .referral_to_canonical(&json!({"salesStage": "Won"}))
+                .unwrap()
+                .issues,
+            [unmapped("Won")]
+        );
+    }
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("DEBUG") && text.contains("100"), "{text}");
 }
 
 #[test]

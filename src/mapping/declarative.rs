@@ -1,5 +1,8 @@
 //! Declarative mappings: per field, where it sits on each side and how it is transformed.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value as Json};
 
@@ -235,6 +238,11 @@ pub enum StatusRules {
 }
 
 /// A mapping built from [`FieldRule`]s; implements [`FieldMapping`].
+///
+/// A value read that no value map holds is reported ([`MappingIssue::UnmappedValue`]) the
+/// first time the mapping (or a clone of it) reads it, not on every record: a service that
+/// keeps sending it would otherwise fill every projection with the same issue. Writes report
+/// every value they leave out.
 #[derive(Debug, Clone)]
 pub struct DeclarativeMapping {
     schema: Schema,
@@ -249,7 +257,12 @@ pub struct DeclarativeMapping {
     partner_center_modified: Option<String>,
     crm_modified: Option<String>,
     seller_time_zone: Option<TimeZone>,
+    /// The unmapped values read so far, each reported once.
+    unmapped_seen: Arc<Mutex<HashSet<(String, String)>>>,
 }
+
+/// How many distinct unmapped values a mapping remembers having reported.
+const UNMAPPED_MEMORY: usize = 1024;
 
 /// Builds a [`DeclarativeMapping`]; mistakes are collected and returned by
 /// [`build`](Self::build).
@@ -445,10 +458,15 @@ impl DeclarativeMapping {
                 Some(wire) => match transform.decode(spec.kind(), &wire) {
                     Decoded::Value(value) => value,
                     Decoded::Unmapped(text) => {
-                        issues.push(MappingIssue::UnmappedValue {
-                            field: spec.name().to_owned(),
-                            value: text,
-                        });
+                        self.report_unmapped(spec.name(), text, &mut issues);
+                        Value::Absent
+                    }
+                    Decoded::Unknown(text) => {
+                        tracing::debug!(
+                            field = spec.name(),
+                            value = %text,
+                            "a value the mapping declares unknown; the other side's value is kept"
+                        );
                         Value::Absent
                     }
                     Decoded::WrongType(expected) => {
@@ -523,10 +541,8 @@ impl DeclarativeMapping {
                     (Some("Closed"), Some("Declined")) => Some(status::DECLINED),
                     (Some("Closed"), Some("Expired")) => Some(status::EXPIRED),
                     (Some(status), substatus) => {
-                        issues.push(MappingIssue::UnmappedValue {
-                            field: "status".into(),
-                            value: format!("{status}/{}", substatus.unwrap_or("")),
-                        });
+                        let value = format!("{status}/{}", substatus.unwrap_or(""));
+                        self.report_unmapped("status", value, issues);
                         None
                     }
                 }
@@ -564,6 +580,33 @@ impl DeclarativeMapping {
             },
         };
         code.map(Value::choice).unwrap_or(Value::Absent)
+    }
+
+    /// Report a value read that the mapping cannot map, the first time this mapping sees it:
+    /// a service that keeps sending it would otherwise fill every projection with the same
+    /// issue. Once the memory is full, every sighting is reported again.
+    fn report_unmapped(&self, field: &str, value: String, issues: &mut Vec<MappingIssue>) {
+        let key = (field.to_owned(), value);
+        let first = {
+            let mut seen = self
+                .unmapped_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.contains(&key) {
+                false
+            } else {
+                if seen.len() < UNMAPPED_MEMORY {
+                    seen.insert(key.clone());
+                }
+                true
+            }
+        };
+        if first {
+            issues.push(MappingIssue::UnmappedValue {
+                field: key.0,
+                value: key.1,
+            });
+        }
     }
 
     fn held(&self, field: FieldId, reason: HoldReason) -> MappingIssue {
@@ -1180,6 +1223,7 @@ impl MappingBuilder {
             partner_center_modified: self.partner_center_modified,
             crm_modified: self.crm_modified,
             seller_time_zone: self.seller_time_zone,
+            unmapped_seen: Arc::default(),
         })
     }
 }

@@ -15,7 +15,8 @@ use crate::salesforce::CoSellFieldSet;
 pub const REFERRAL_LINK_TEMPLATE: &str =
     "https://partner.microsoft.com/dashboard/referrals/v2/leads/{}/details";
 
-/// Partner Center's sales stages, with the numeric strings also seen on the wire.
+/// Partner Center's sales stages, with the numeric strings also seen on the wire: `"0"` to
+/// `"3"` as the enum's positions, any other number (real referrals carry `"100"`) as unknown.
 fn partner_center_stages() -> ValueMap {
     ValueMap::new()
         .pair("Qualify", "Qualify")
@@ -26,6 +27,15 @@ fn partner_center_stages() -> ValueMap {
         .read_also("1", "Develop")
         .read_also("2", "Propose")
         .read_also("3", "Close")
+        .unknown_numbers()
+}
+
+/// Partner Center's help codes; `Unknown`, which real referrals carry, is no help requested.
+fn partner_center_help() -> ValueMap {
+    HELP_CODES
+        .iter()
+        .fold(ValueMap::new(), |map, code| map.pair(code, *code))
+        .read_as_null("Unknown")
 }
 
 /// "How can Microsoft help?" codes, as Partner Center names them.
@@ -70,7 +80,10 @@ fn partner_center_rules(builder: MappingBuilder) -> MappingBuilder {
             pc("sales_stage", "salesStage")
                 .partner_center_transform(Transform::Map(partner_center_stages())),
         )
-        .rule(pc("help_requested", "inviteContext.assistanceRequestCode"))
+        .rule(
+            pc("help_requested", "inviteContext.assistanceRequestCode")
+                .partner_center_transform(Transform::Map(partner_center_help())),
+        )
         .rule(pc(
             "visible_to_microsoft_sellers",
             "consent.consentToShareReferralWithMicrosoftSellers",

@@ -27,6 +27,8 @@ use super::value::{ChoiceSet, Value, ValueKind};
 pub struct ValueMap {
     pairs: Vec<(Arc<str>, Json)>,
     read_only: Vec<(Json, Arc<str>)>,
+    read_as_null: Vec<Json>,
+    numbers_unknown: bool,
 }
 
 impl ValueMap {
@@ -45,6 +47,56 @@ impl ValueMap {
     pub fn read_also(mut self, wire: impl Into<Json>, code: &str) -> Self {
         self.read_only.push((wire.into(), code.into()));
         self
+    }
+
+    /// Read `wire` as no value (null), without ever writing it: a service's own placeholder,
+    /// such as Partner Center's `Unknown` help request.
+    ///
+    /// ```
+    /// use cosell::mapping::ValueMap;
+    /// let help = ValueMap::new().pair("QuotesOrLicensing", 4).read_as_null("Unknown");
+    /// assert!(help.is_null(&serde_json::json!("Unknown")));
+    /// assert_eq!(help.to_code(&serde_json::json!("Unknown")), None);
+    /// ```
+    pub fn read_as_null(mut self, wire: impl Into<Json>) -> Self {
+        self.read_as_null.push(wire.into());
+        self
+    }
+
+    /// Read a number (or text of digits) the map does not hold as unknown: the field is left
+    /// absent and the value traced at debug level, not reported as unmapped. For services that
+    /// send internal numbers where the documentation names values (Partner Center's
+    /// `salesStage` `"100"`).
+    ///
+    /// ```
+    /// use cosell::mapping::ValueMap;
+    /// let stages = ValueMap::new().pair("Qualify", "Qualify").unknown_numbers();
+    /// assert!(stages.is_unknown(&serde_json::json!("100")));
+    /// assert!(!stages.is_unknown(&serde_json::json!("Negotiate")));
+    /// ```
+    pub fn unknown_numbers(mut self) -> Self {
+        self.numbers_unknown = true;
+        self
+    }
+
+    /// Whether `wire` is read as null ([`read_as_null`](Self::read_as_null)).
+    pub fn is_null(&self, wire: &Json) -> bool {
+        self.read_as_null.contains(wire)
+    }
+
+    /// Whether `wire` is read as unknown ([`unknown_numbers`](Self::unknown_numbers)) rather
+    /// than reported: a number the map does not hold.
+    pub fn is_unknown(&self, wire: &Json) -> bool {
+        self.numbers_unknown
+            && self.to_code(wire).is_none()
+            && match wire {
+                Json::Number(_) => true,
+                Json::String(text) => {
+                    let digits = text.trim();
+                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                }
+                _ => false,
+            }
     }
 
     /// The code of a wire value.
@@ -124,6 +176,8 @@ pub enum Transform {
 pub(crate) enum Decoded {
     Value(Value),
     Unmapped(String),
+    /// A value the map declares unknown: left absent, not reported.
+    Unknown(String),
     WrongType(&'static str),
 }
 
@@ -189,7 +243,15 @@ impl Transform {
                 }
                 _ => match map.to_code(wire) {
                     Some(code) => ok(Value::choice(code)),
-                    None => Unmapped(text_of(wire).unwrap_or_else(|| wire.to_string())),
+                    None if map.is_null(wire) => ok(Value::Null),
+                    None => {
+                        let text = text_of(wire).unwrap_or_else(|| wire.to_string());
+                        if map.is_unknown(wire) {
+                            Decoded::Unknown(text)
+                        } else {
+                            Unmapped(text)
+                        }
+                    }
                 },
             },
             Transform::Joined { separator, map } => {
