@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use cosell::dataverse::{ChoiceOption, ColumnMetadata, TableMetadata};
 use cosell::diff;
 use cosell::mapping::{
-    AccountCandidate, CrmWrite, CrmWriteContext, DeclarativeMapping, Direction, EmailContactMatch,
-    ExactAccountMatch, FieldMapping, FieldRule, FieldSpec, HoldReason, LookupTarget, MappingError,
-    MappingIssue, Policy, Record, Resolution, Transform, ValidationProblem, Value, ValueKind,
-    ValueMap, dynamics365, fields, salesforce, validate_dataverse, validate_salesforce,
+    AccountCandidate, CrmReadFields, CrmWrite, CrmWriteContext, DeclarativeMapping, Direction,
+    EmailContactMatch, ExactAccountMatch, FieldMapping, FieldRule, FieldSpec, HoldReason,
+    LookupTarget, MappingError, MappingIssue, Policy, Record, Resolution, Transform,
+    ValidationProblem, Value, ValueKind, ValueMap, dynamics365, fields, referral_json, salesforce,
+    validate_dataverse, validate_salesforce,
 };
 use cosell::partner_center::Referral;
 use cosell::salesforce::SObjectDescribe;
@@ -638,8 +639,72 @@ fn update_bodies_hold_only_the_changed_columns() {
     );
 }
 
-#[test]
-fn lookups_resolve_through_replaceable_resolvers() {
+/// An account resolver that asks the CRM: here, a lookup table behind an await, which fails for
+/// one name as an unreachable CRM would.
+struct QueryingResolver;
+
+#[async_trait::async_trait]
+impl cosell::mapping::AccountResolver for QueryingResolver {
+    async fn resolve_account(
+        &self,
+        customer: &cosell::mapping::CustomerQuery,
+    ) -> cosell::Result<Resolution> {
+        tokio::task::yield_now().await;
+        match customer.name.as_deref() {
+            Some("Contoso Retail") => Ok(Resolution::Existing("acc-queried".into())),
+            _ => Err(cosell::Error::validation("the CRM could not be asked")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn resolvers_are_async_and_their_errors_stop_the_write() {
+    let mapping = dynamics365().build().unwrap();
+    let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
+    let currencies = HashMap::from([("USD".to_string(), "cur-usd".to_string())]);
+    let mut write = mapping
+        .crm_write(&projected.create_changes(), create())
+        .unwrap();
+    let left = write
+        .resolve(
+            &QueryingResolver,
+            &EmailContactMatch::default(),
+            &currencies,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        write.body["customerid_account@odata.bind"],
+        "/accounts(acc-queried)"
+    );
+    assert_eq!(left.len(), 1, "the contact is to be created");
+
+    let changes: Vec<_> = projected
+        .create_changes()
+        .into_iter()
+        .map(|(field, value)| match field {
+            fields::CUSTOMER_NAME => (field, Value::text("Fabrikam")),
+            _ => (field, value),
+        })
+        .collect();
+    let mut write = mapping.crm_write(&changes, create()).unwrap();
+    let error = write
+        .resolve(
+            &QueryingResolver,
+            &EmailContactMatch::default(),
+            &currencies,
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("could not be asked"), "{error}");
+    assert!(
+        !write.body.contains_key("customerid_account@odata.bind"),
+        "nothing bound for the account"
+    );
+}
+
+#[tokio::test]
+async fn lookups_resolve_through_replaceable_resolvers() {
     let mapping = dynamics365().build().unwrap();
     let projected = mapping.referral_to_canonical(&sample_referral()).unwrap();
     let mut write = mapping
@@ -660,7 +725,10 @@ fn lookups_resolve_through_replaceable_resolvers() {
         },
     ]);
     let currencies = HashMap::from([("USD".to_string(), "cur-usd".to_string())]);
-    let left = write.resolve(&accounts, &EmailContactMatch::default(), &currencies);
+    let left = write
+        .resolve(&accounts, &EmailContactMatch::default(), &currencies)
+        .await
+        .unwrap();
     assert_eq!(
         write.body["customerid_account@odata.bind"],
         "/accounts(acc-1)"
@@ -686,7 +754,10 @@ fn lookups_resolve_through_replaceable_resolvers() {
         postal_code: Some("98052".into()),
         country: Some("US".into()),
     }]);
-    let left = fresh.resolve(&near_only, &EmailContactMatch::default(), &currencies);
+    let left = fresh
+        .resolve(&near_only, &EmailContactMatch::default(), &currencies)
+        .await
+        .unwrap();
     assert!(
         left.iter()
             .any(|(l, r)| matches!(l.target, LookupTarget::Account(_)) && *r == Resolution::Create)
@@ -708,10 +779,268 @@ fn lookups_resolve_through_replaceable_resolvers() {
     let mut fresh = mapping
         .crm_write(&projected.create_changes(), create())
         .unwrap();
-    let left = fresh.resolve(&twice, &EmailContactMatch::default(), &currencies);
+    let left = fresh
+        .resolve(&twice, &EmailContactMatch::default(), &currencies)
+        .await
+        .unwrap();
     assert!(
         left.iter()
             .any(|(_, r)| *r == Resolution::Ambiguous(vec!["a".into(), "b".into()]))
+    );
+}
+
+/// `record` as a CRM answers a query for `fields` only: the listed columns, and the listed
+/// columns of each related record.
+fn serve(record: &Json, fields: &CrmReadFields) -> Json {
+    let mut served = Map::new();
+    for column in fields.columns() {
+        if let Some(value) = record.get(column) {
+            served.insert(column.to_owned(), value.clone());
+        }
+    }
+    for (relation, related) in fields.relations() {
+        if let Some(value) = record.get(relation) {
+            let value = match value {
+                Json::Object(_) => serve(value, related),
+                other => other.clone(),
+            };
+            served.insert(relation.to_owned(), value);
+        }
+    }
+    Json::Object(served)
+}
+
+#[test]
+fn every_field_a_mapping_reads_is_in_its_derived_read_list() {
+    let industries = ValueMap::new().pair("Retail", 100_000_001);
+    let custom = dynamics365()
+        .update("referral_link", |rule| rule.crm("contoso_partnercenterurl"))
+        .field(
+            FieldSpec::new("industry", ValueKind::Choice)
+                .direction(Direction::PartnerCenterToCrm)
+                .policy(Policy::PartnerCenterWins),
+            FieldRule::new("industry")
+                .partner_center("details.requirements.industries[0].id")
+                .crm("contoso_industry")
+                .crm_transform(Transform::Map(industries)),
+        )
+        .build()
+        .unwrap();
+    let mut custom_row = fixture("mapping/dynamics_opportunity_expanded.json");
+    custom_row["contoso_partnercenterurl"] = json!("https://example.test/r/1");
+    custom_row["contoso_industry"] = json!(100_000_001);
+    for (mapping, mut row) in [
+        (
+            dynamics365().build().unwrap(),
+            fixture("mapping/dynamics_opportunity_expanded.json"),
+        ),
+        (custom, custom_row),
+        (
+            salesforce().build().unwrap(),
+            fixture("mapping/salesforce_opportunity_expanded.json"),
+        ),
+    ] {
+        // Columns and related columns nobody maps, which a query need not bring.
+        row["budgetamount"] = json!(5);
+        for relation in [
+            "customerid_account",
+            "Account",
+            "parentcontactid",
+            "Contact",
+        ] {
+            if let Some(related) = row.get_mut(relation) {
+                related["unmapped_column"] = json!("x");
+            }
+        }
+        let fields = mapping.crm_read_fields();
+        let served = serve(&row, &fields);
+        assert_ne!(served, row, "the list leaves the unmapped columns out");
+        let full = mapping.crm_to_canonical(&row).unwrap();
+        let read = mapping.crm_to_canonical(&served).unwrap();
+        assert_eq!(read.record, full.record, "{served}");
+        assert!(
+            read.record.modified().is_some(),
+            "the modification time is read"
+        );
+        // The lists fit the query builders.
+        cosell::salesforce::soql::Soql::select(fields.soql_fields())
+            .from("Opportunity")
+            .build()
+            .unwrap();
+    }
+
+    // The default Dynamics list, checked by hand.
+    let fields = dynamics365().build().unwrap().crm_read_fields();
+    assert_eq!(
+        fields.dataverse_expand(),
+        [
+            "transactioncurrencyid($select=isocurrencycode)",
+            "customerid_account($select=name,address1_line1,address1_city,address1_stateorprovince,address1_postalcode,address1_country)",
+            "parentcontactid($select=firstname,lastname,emailaddress1,telephone1)",
+        ]
+    );
+    for column in [
+        "name",
+        "cosell_sharewithmicrosoftsellers",
+        "cosell_microsoftcrmid",
+        "opportunityid",
+        "statecode",
+        "statuscode",
+        "modifiedon",
+    ] {
+        assert!(
+            fields.dataverse_select().iter().any(|held| held == column),
+            "{column}"
+        );
+    }
+    let fields = salesforce().build().unwrap().crm_read_fields();
+    for field in [
+        "Account.BillingCountry",
+        "Contact.Email",
+        "IsWon",
+        "LastModifiedDate",
+    ] {
+        assert!(fields.contains(field), "{field}");
+        assert!(
+            fields.soql_fields().iter().any(|held| held == field),
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn a_crm_record_becomes_a_referral_to_create() {
+    for (mapping, row) in [
+        (
+            dynamics365().build().unwrap(),
+            fixture("mapping/dynamics_opportunity_expanded.json"),
+        ),
+        (
+            salesforce().build().unwrap(),
+            fixture("mapping/salesforce_opportunity_expanded.json"),
+        ),
+    ] {
+        let crm = mapping.crm_to_canonical(&row).unwrap();
+        let create = mapping
+            .partner_center_create(&crm.create_changes())
+            .unwrap();
+        let referral = &create.referral;
+        assert_eq!(
+            referral.referral_type,
+            Some(cosell::partner_center::ReferralType::Independent)
+        );
+        assert!(referral.id.is_none(), "Partner Center assigns the id");
+        let profile = referral.customer_profile.as_ref().unwrap();
+        assert_eq!(profile.name.as_deref(), Some("Contoso Retail"));
+        assert_eq!(
+            profile.address.as_ref().unwrap().country.as_deref(),
+            Some("US")
+        );
+        assert_eq!(
+            profile.team.as_ref().unwrap()[0].email.as_deref(),
+            Some("ana@contoso-retail.example")
+        );
+        assert_eq!(
+            referral
+                .consent
+                .as_ref()
+                .unwrap()
+                .consent_to_share_referral_with_microsoft_sellers,
+            Some(true)
+        );
+        // Read back, the referral holds every value that flows to Partner Center.
+        let back = mapping
+            .referral_to_canonical(&referral_json(referral))
+            .unwrap();
+        for (field, spec) in mapping.schema().fields() {
+            if matches!(
+                spec.sync_direction(),
+                Direction::Both | Direction::CrmToPartnerCenter | Direction::CreateOnly
+            ) {
+                assert_eq!(
+                    back.record.get(field),
+                    crm.record.get(field),
+                    "{}",
+                    spec.name()
+                );
+            }
+        }
+        assert!(back.record.get(fields::REFERRAL_ID).is_absent());
+    }
+}
+
+#[test]
+fn a_referral_create_names_every_value_partner_center_needs() {
+    let mapping = salesforce().build().unwrap();
+    let missing = |values: &[(cosell::mapping::FieldId, Value)]| match mapping
+        .partner_center_create(values)
+        .unwrap_err()
+    {
+        MappingError::IncompleteReferral { missing } => missing
+            .into_iter()
+            .map(|missing| (missing.path, missing.field))
+            .collect::<Vec<_>>(),
+        other => panic!("{other}"),
+    };
+    let named = |path: &str, field: Option<&str>| (path.to_owned(), field.map(str::to_owned));
+    assert_eq!(
+        missing(&[]),
+        [
+            named("name", Some("deal_name")),
+            named("customerProfile.name", Some("customer_name")),
+            named("customerProfile.address.country", Some("customer_country")),
+            named("details", None),
+        ]
+    );
+    // Microsoft's help asked for: solutions, a customer contact and sharing are needed.
+    let base = [
+        (fields::DEAL_NAME, Value::text("Deal")),
+        (fields::CUSTOMER_NAME, Value::text("Fabrikam")),
+        (fields::CUSTOMER_COUNTRY, Value::choice("GBR")),
+        (fields::DEAL_VALUE, Value::Decimal(dec("100"))),
+        (fields::HELP_REQUESTED, Value::choice("QuotesOrLicensing")),
+        (fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false)),
+    ];
+    assert_eq!(
+        missing(&base),
+        [
+            named("customerProfile.address.country", Some("customer_country")),
+            named("details.requirements.solutions", Some("solutions")),
+            named("customerProfile.team[0].email", Some("contact_email")),
+            named(
+                "consent.consentToShareReferralWithMicrosoftSellers",
+                Some("visible_to_microsoft_sellers")
+            ),
+        ]
+    );
+    let error = mapping
+        .partner_center_create(&base)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`customerProfile.address.country` (field `customer_country`): `GBR` is not a two-letter ISO 3166 code"), "{error}");
+    // Shared without help: solutions still needed.
+    let shared = [
+        (fields::DEAL_NAME, Value::text("Deal")),
+        (fields::CUSTOMER_NAME, Value::text("Fabrikam")),
+        (fields::CUSTOMER_COUNTRY, Value::choice("gb")),
+        (fields::NOTES, Value::text("ERP")),
+        (fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(true)),
+    ];
+    assert_eq!(
+        missing(&shared),
+        [named("details.requirements.solutions", Some("solutions"))]
+    );
+    // A private deal needs no more than the customer and the deal.
+    let private = mapping
+        .partner_center_create(&shared[..4])
+        .unwrap()
+        .referral;
+    assert_eq!(
+        private
+            .consent
+            .unwrap()
+            .consent_to_share_referral_with_microsoft_sellers,
+        Some(false)
     );
 }
 
@@ -1783,6 +2112,27 @@ impl FieldMapping for LeadMapping {
             }
         }
         Ok(write)
+    }
+
+    fn partner_center_create(
+        &self,
+        values: &[(cosell::mapping::FieldId, Value)],
+    ) -> Result<cosell::mapping::PartnerCenterCreate, MappingError> {
+        let name = values
+            .iter()
+            .find(|(field, _)| *field == fields::DEAL_NAME)
+            .and_then(|(_, value)| value.as_text());
+        Ok(cosell::mapping::PartnerCenterCreate {
+            referral: Referral {
+                name: name.map(str::to_owned),
+                ..Referral::default()
+            },
+            issues: Vec::new(),
+        })
+    }
+
+    fn crm_read_fields(&self) -> CrmReadFields {
+        CrmReadFields::new().path("subject")
     }
 }
 

@@ -6,13 +6,16 @@ use std::sync::{Arc, Mutex};
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value as Json};
 
+mod create;
+
 use super::cosell::fields;
 use super::error::{HoldReason, MappingError, MappingIssue};
 use super::normalize::{DateRule, round_to_scale};
 use super::patch::PatchTarget;
 use super::path::{Segment, WirePath, wrap_items};
 use super::plan::{
-    CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
+    CrmReadFields, CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterCreate,
+    PartnerCenterWrite, Projection, StateChange,
 };
 use super::policy::{Direction, Policy, Side};
 use super::record::Record;
@@ -676,6 +679,37 @@ impl DeclarativeMapping {
         }
     }
 
+    /// The values a create writes: those given, and each rule's default where none is; with
+    /// the required fields left without a value.
+    fn with_create_defaults(
+        &self,
+        values: &[(FieldId, Value)],
+    ) -> (Vec<(FieldId, Value)>, Vec<FieldId>) {
+        let mut values: Vec<(FieldId, Value)> = values
+            .iter()
+            .filter(|(_, value)| !value.is_absent())
+            .cloned()
+            .collect();
+        let mut unfilled = Vec::new();
+        for (id, _) in self.schema.fields() {
+            let Some(compiled) = self.compiled(id) else {
+                continue;
+            };
+            let given = values
+                .iter()
+                .any(|(field, value)| *field == id && !value.is_null() && !value.is_blank());
+            if !given {
+                if let Some(default) = &compiled.rule.default {
+                    values.retain(|(field, _)| *field != id);
+                    values.push((id, default.clone()));
+                } else if compiled.rule.required {
+                    unfilled.push(id);
+                }
+            }
+        }
+        (values, unfilled)
+    }
+
     fn partner_center_status(&self, code: &str) -> Option<(&'static str, &'static str)> {
         match code {
             status::ACTIVE => Some(("Active", "Accepted")),
@@ -844,37 +878,78 @@ impl FieldMapping for DeclarativeMapping {
         Ok(write)
     }
 
+    fn partner_center_create(
+        &self,
+        values: &[(FieldId, Value)],
+    ) -> Result<PartnerCenterCreate, MappingError> {
+        self.render_partner_center_create(values)
+    }
+
+    fn crm_read_fields(&self) -> CrmReadFields {
+        let mut read = CrmReadFields::new();
+        for (id, _) in self.schema.fields() {
+            if id == fields::STATUS && self.status.is_some() {
+                continue;
+            }
+            let Some(compiled) = self.compiled(id) else {
+                continue;
+            };
+            let Some(path) = &compiled.crm else { continue };
+            let relation = match compiled.rule.entity {
+                CrmEntity::Account => self.account.as_ref().map(|relation| &relation.read),
+                CrmEntity::Contact => self.contact.as_ref().map(|relation| &relation.read),
+                CrmEntity::Opportunity | CrmEntity::Currency => None,
+            };
+            if matches!(
+                compiled.rule.entity,
+                CrmEntity::Account | CrmEntity::Contact
+            ) && relation.is_none()
+            {
+                // Without the relation the projection reads nothing for the field.
+                continue;
+            }
+            let keys: Vec<&str> = relation
+                .map(String::as_str)
+                .into_iter()
+                .chain(path.keys())
+                .collect();
+            read = read.path(&keys.join("."));
+        }
+        let status_columns: &[&str] = match &self.status {
+            Some(StatusRules::Dataverse) => &["statecode", "statuscode"],
+            Some(StatusRules::Stages { .. }) => &["StageName", "IsWon", "IsClosed"],
+            None => &[],
+        };
+        for column in status_columns {
+            read = read.path(column);
+        }
+        if let Some(modified) = &self.crm_modified {
+            read = read.path(modified);
+        }
+        read
+    }
+
     fn crm_write(
         &self,
         changes: &[(FieldId, Value)],
         context: CrmWriteContext<'_>,
     ) -> Result<CrmWrite, MappingError> {
         let mut write = CrmWrite::default();
-        let mut values: Vec<(FieldId, Value)> = changes
-            .iter()
-            .filter(|(_, value)| !value.is_absent())
-            .cloned()
-            .collect();
-        if context.create {
-            for (id, _) in self.schema.fields() {
-                let Some(compiled) = self.compiled(id) else {
-                    continue;
-                };
-                let given = values
-                    .iter()
-                    .any(|(field, value)| *field == id && !value.is_null() && !value.is_blank());
-                if !given {
-                    if let Some(default) = &compiled.rule.default {
-                        values.retain(|(field, _)| *field != id);
-                        values.push((id, default.clone()));
-                    } else if compiled.rule.required {
-                        return Err(MappingError::MissingRequired {
-                            field: self.name(id),
-                        });
-                    }
-                }
+        let values = if context.create {
+            let (values, unfilled) = self.with_create_defaults(changes);
+            if let Some(field) = unfilled.first() {
+                return Err(MappingError::MissingRequired {
+                    field: self.name(*field),
+                });
             }
-        }
+            values
+        } else {
+            changes
+                .iter()
+                .filter(|(_, value)| !value.is_absent())
+                .cloned()
+                .collect()
+        };
         let mut account = Map::new();
         let mut contact = Map::new();
         let mut status_code = None;

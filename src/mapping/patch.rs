@@ -60,6 +60,11 @@ impl PatchTarget {
         self.patch
     }
 
+    /// The referral as the operations leave it.
+    pub(crate) fn into_document(self) -> Json {
+        self.document
+    }
+
     /// Emit the operation for `segments`, whose parent exists, and make it on the document.
     fn apply(&mut self, segments: &[Segment], value: Json) -> Result<(), String> {
         let names: Vec<String> = segments.iter().map(Segment::to_string).collect();

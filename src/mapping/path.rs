@@ -106,6 +106,15 @@ impl WirePath {
         }
     }
 
+    /// The keys of the path, in order (indexes and `[]` left out): how a CRM path names a
+    /// column, or a related record's column.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.steps.iter().filter_map(|step| match step {
+            Step::Key(key) => Some(key.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether the path is a single key.
     pub fn is_single_key(&self) -> bool {
         self.steps.len() == 1
