@@ -112,7 +112,7 @@ fn assert_sample_canonical(record: &Record) {
     );
     assert_eq!(record.get(fields::REFERRAL_ID), &Value::text(REFERRAL_ID));
     assert_eq!(record.get(fields::REFERRAL_LINK), &Value::text(LINK));
-    assert_eq!(record.get(fields::CRM_ID), &Value::text(""));
+    assert_eq!(record.get(fields::CRM_ID), &Value::Null, "empty is null");
     assert!(record.get(fields::SYNC_WITH_PARTNER_CENTER).is_absent());
     assert!(record.get(fields::AUDIT_TRAIL).is_absent());
     assert_eq!(
@@ -281,7 +281,6 @@ fn assert_crm_fixture_canonical(record: &Record) {
         &Value::Date(date(2019, 4, 30))
     );
     assert_eq!(record.get(fields::STATUS), &Value::choice("won"));
-    assert_eq!(record.get(fields::SALES_STAGE), &Value::choice("Close"));
     assert_eq!(
         record.get(fields::HELP_REQUESTED),
         &Value::choice("ProofOfConceptOrDemo")
@@ -350,6 +349,10 @@ fn dynamics_record_maps_back_to_the_same_canonical_fields() {
         .unwrap();
     assert_crm_fixture_canonical(&projected.record);
     assert_eq!(
+        projected.record.get(fields::SALES_STAGE),
+        &Value::choice("Close")
+    );
+    assert_eq!(
         projected.record.get(fields::CRM_ID),
         &Value::text("c0ffee00-3333-4a5e-8f00-0123456789ab")
     );
@@ -363,6 +366,8 @@ fn salesforce_record_maps_back_to_the_same_canonical_fields() {
         .crm_to_canonical(&fixture("mapping/salesforce_opportunity_expanded.json"))
         .unwrap();
     assert_crm_fixture_canonical(&projected.record);
+    // `Closed Won` shows the status, not a sales stage: the stage is unknown.
+    assert!(projected.record.get(fields::SALES_STAGE).is_absent());
     assert_eq!(
         projected.record.get(fields::CRM_ID),
         &Value::text("006Dn00000A1b2CIAR")
@@ -1047,10 +1052,48 @@ fn a_referral_create_names_every_value_partner_center_needs() {
 // ---------------------------------------------------------------------------------------------
 // Round trips.
 
-/// The CRM record the target would hold after a create: the body, the expanded account,
-/// contact and currency the lookups point to, and the state a state change reaches.
-fn materialize(write: &CrmWrite, dataverse: bool) -> Json {
-    let mut record = write.body.clone();
+const DATAVERSE_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
+const SALESFORCE_ID: &str = "006000000000001AAA";
+
+/// The CRM record as the CRM stores `write` over `existing` (`None` for a create) and answers a
+/// query for what `mapping` reads: columns as sent, amounts at the columns' two decimal places
+/// (rounded half to even, as a CRM may round), empty text as null, every column read but never
+/// set as null, lookups bound to the records they name, the state a state change reaches, and
+/// the flags Salesforce derives from the stage. Text longer than the column is refused, as the
+/// CRMs refuse it.
+fn store(
+    mapping: &DeclarativeMapping,
+    write: &CrmWrite,
+    existing: Option<&Json>,
+    dataverse: bool,
+) -> Json {
+    let mut record = existing
+        .and_then(Json::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (column, value) in &write.body {
+        let value = match (write.decimals.get(column), value) {
+            (Some(exact), Json::Number(_)) => json!(
+                exact
+                    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven)
+                    .to_string()
+            ),
+            (_, Json::String(text)) if text.is_empty() => Json::Null,
+            _ => value.clone(),
+        };
+        let limit = match column.as_str() {
+            "name" => Some(300),
+            "Name" => Some(120),
+            _ => None,
+        };
+        if let (Some(limit), Some(text)) = (limit, value.as_str()) {
+            assert!(
+                text.chars().count() <= limit,
+                "{column} is too long: {text}"
+            );
+        }
+        record.insert(column.clone(), value);
+    }
     for lookup in &write.lookups {
         let (read, body) = match (&lookup.target, dataverse) {
             (LookupTarget::Account(_), true) => ("customerid_account", lookup.create_body.clone()),
@@ -1067,23 +1110,54 @@ fn materialize(write: &CrmWrite, dataverse: bool) -> Json {
         record.insert(read.into(), Json::Object(body));
     }
     if dataverse {
-        record.insert(
-            "opportunityid".into(),
-            json!("c0ffee00-0000-4000-8000-000000000001"),
-        );
-        match &write.state {
-            Some(state) => {
+        record.insert("opportunityid".into(), json!(DATAVERSE_ID));
+        match (&write.state, write.body.get("statuscode")) {
+            (Some(state), _) => {
                 record.insert("statecode".into(), json!(state.state_code));
                 record.insert("statuscode".into(), json!(state.status_code));
             }
-            None => {
+            (None, Some(_)) => {
                 record.insert("statecode".into(), json!(0));
             }
+            (None, None) => {
+                record.entry("statecode").or_insert(json!(0));
+                record.entry("statuscode").or_insert(json!(1));
+            }
         }
+        record.insert("modifiedon".into(), json!("2030-01-01T00:00:00Z"));
     } else {
-        record.insert("Id".into(), json!("006000000000001AAA"));
+        record.insert("Id".into(), json!(SALESFORCE_ID));
+        let stage = record.get("StageName").and_then(Json::as_str).unwrap_or("");
+        let (closed, won) = match stage {
+            "Closed Won" => (true, true),
+            "Closed Lost" => (true, false),
+            _ => (false, false),
+        };
+        record.insert("IsClosed".into(), json!(closed));
+        record.insert("IsWon".into(), json!(won));
+        record.insert(
+            "LastModifiedDate".into(),
+            json!("2030-01-01T00:00:00.000+0000"),
+        );
     }
-    Json::Object(record)
+    // A query answers null for the columns it selects that were never set.
+    let mut answer = Json::Object(record);
+    fill_nulls(&mut answer, &mapping.crm_read_fields());
+    answer
+}
+
+fn fill_nulls(record: &mut Json, fields: &CrmReadFields) {
+    let Json::Object(map) = record else { return };
+    for column in fields.columns() {
+        map.entry(column).or_insert(Json::Null);
+    }
+    for (relation, related) in fields.relations() {
+        if let Some(nested) = map.get_mut(relation) {
+            fill_nulls(nested, related);
+        } else {
+            map.insert(relation.to_owned(), Json::Null);
+        }
+    }
 }
 
 fn through_crm(
@@ -1095,7 +1169,7 @@ fn through_crm(
         .crm_write(&canonical.create_changes(), create())
         .unwrap();
     mapping
-        .crm_to_canonical(&materialize(&write, dataverse))
+        .crm_to_canonical(&store(mapping, &write, None, dataverse))
         .unwrap()
 }
 
@@ -1221,6 +1295,162 @@ proptest! {
             let third = through_crm(&mapping, &second, dataverse);
             prop_assert!(diff::is_same(mapping.schema(), &second.record, &third.record),
                 "second pass changed: {:?}", diff::two_way(mapping.schema(), &second.record, &third.record));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convergence: reading back what a sync wrote compares equal, so the next pass writes nothing.
+
+/// Optional JSON: a value, `null`, or no key at all.
+fn maybe<T: std::fmt::Debug + Clone + 'static>(
+    value: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<Option<T>>> {
+    prop_oneof![
+        3 => value.prop_map(|v| Some(Some(v))),
+        1 => Just(Some(None)),
+        1 => Just(None),
+    ]
+    .boxed()
+}
+
+fn put(object: &mut Map<String, Json>, key: &str, value: Option<Option<Json>>) {
+    match value {
+        Some(Some(value)) => {
+            object.insert(key.into(), value);
+        }
+        Some(None) => {
+            object.insert(key.into(), Json::Null);
+        }
+        None => {}
+    }
+}
+
+prop_compose! {
+    /// Any referral Partner Center may send: text of any script and length with stray space,
+    /// amounts of any scale in currencies of 0 to 4 decimals, any closing instant, every status,
+    /// stage and help code the service uses (numeric stages and `Unknown` included), values
+    /// null or missing.
+    fn any_referral()(
+        name in "[A-Za-z\u{e9}\u{4e2d}\u{1f600}][\\PC ]{0,330}",
+        notes in maybe("[\\PC \n]{0,60}"),
+        amount in maybe((0i64..1_000_000_000_000_000, 0u32..=6)),
+        currency in maybe(prop::sample::select(vec!["USD", "eur", "JPY", "KWD", "BHD", "CLF", "GBP"])),
+        closing in maybe(-631_152_000i64..4_102_444_800),
+        status in prop::sample::select(vec![("New", "Pending"), ("New", "Received"), ("Active", "Accepted"), ("Closed", "Won"), ("Closed", "Lost"), ("Closed", "Declined"), ("Closed", "Expired")]),
+        stage in maybe(prop::sample::select(vec!["Qualify", "Develop", "Propose", "Close", "0", "2", "100"])),
+        help in maybe(prop::sample::select(vec!["Unknown", "GeneralOrOther", "CustomerTechnicalArchitecture", "ProofOfConceptOrDemo", "QuotesOrLicensing", "PostSalesCustomerSuccess", "WorkloadSpecificValueProposition"])),
+        visible in any::<bool>(),
+        solutions in prop::collection::btree_set("SOL-[0-9]{3,5}-[A-Z]{3}", 0..4),
+        msx in maybe("7-[A-Z0-9]{6}|"),
+        customer in "[A-Z][a-z]{2,20}",
+        country in prop::sample::select(vec!["US", "de", "IN", "JP"]),
+        first in "[A-Z][a-z]{1,10}",
+        id in "[a-f0-9]{8}-[a-f0-9]{4}",
+    ) -> Json {
+        let mut details = Map::new();
+        put(&mut details, "notes", notes.map(|n| n.map(Json::from)));
+        put(&mut details, "dealValue", amount.map(|a| a.map(|(units, scale)| json!(Decimal::new(units, scale).to_string()))));
+        put(&mut details, "currency", currency.map(|c| c.map(Json::from)));
+        put(&mut details, "closingDateTime", closing.map(|c| c.map(|s| json!(jiff::Timestamp::from_second(s).unwrap().to_string()))));
+        details.insert("requirements".into(), json!({"solutions": solutions.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()}));
+        let mut referral = Map::new();
+        referral.insert("id".into(), json!(id));
+        referral.insert("name".into(), json!(name));
+        referral.insert("status".into(), json!(status.0));
+        referral.insert("substatus".into(), json!(status.1));
+        put(&mut referral, "salesStage", stage.map(|s| s.map(Json::from)));
+        referral.insert("customerProfile".into(), json!({
+            "name": customer,
+            "address": {"addressLine1": "1 Main St", "city": "Leeds", "postalCode": "LS1 1AA", "country": country},
+            "team": [{"firstName": first, "lastName": "Lee", "email": format!("{}@example.com", first.to_lowercase())}]
+        }));
+        referral.insert("consent".into(), json!({"consentToShareReferralWithMicrosoftSellers": visible}));
+        referral.insert("details".into(), Json::Object(details));
+        let mut invite = Map::new();
+        put(&mut invite, "assistanceRequestCode", help.map(|h| h.map(Json::from)));
+        referral.insert("inviteContext".into(), Json::Object(invite));
+        let mut tracking = Map::new();
+        put(&mut tracking, "microsoftMsxId", msx.map(|m| m.map(Json::from)));
+        referral.insert("trackingInfo".into(), Json::Object(tracking));
+        Json::Object(referral)
+    }
+}
+
+/// The two default mappings, each with the CRM it maps and the id its record gets.
+fn default_mappings() -> [(DeclarativeMapping, bool, &'static str); 2] {
+    [
+        (dynamics365().build().unwrap(), true, DATAVERSE_ID),
+        (salesforce().build().unwrap(), false, SALESFORCE_ID),
+    ]
+}
+
+/// What a plan would still write to either side, by field name, and its conflicts.
+fn writes_and_conflicts(mapping: &DeclarativeMapping, plan: &diff::SyncPlan) -> Vec<String> {
+    let name = |field: cosell::mapping::FieldId| mapping.schema().field(field).unwrap().name();
+    let mut found = Vec::new();
+    for change in plan.partner_center().changes() {
+        found.push(format!(
+            "PC {}: {:?} -> {:?}",
+            name(change.field),
+            change.old,
+            change.new
+        ));
+    }
+    for change in plan.crm().changes() {
+        found.push(format!(
+            "CRM {}: {:?} -> {:?}",
+            name(change.field),
+            change.old,
+            change.new
+        ));
+    }
+    for conflict in plan.conflicts() {
+        found.push(format!("conflict {}: {conflict:?}", name(conflict.field)));
+    }
+    found
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A referral written to a new CRM record and read back plans no write on either side.
+    #[test]
+    fn a_referral_written_to_a_crm_reads_back_as_written(referral in any_referral()) {
+        for (mapping, dataverse, crm_id) in default_mappings() {
+            let mut referral = referral.clone();
+            referral["externalReferenceId"] = json!(crm_id);
+            let written = mapping.referral_to_canonical(&referral).unwrap();
+            let write = mapping.crm_write(&written.create_changes(), create()).unwrap();
+            let stored = store(&mapping, &write, None, dataverse);
+            let read = mapping.crm_to_canonical(&stored).unwrap();
+            // What the sync stores once the create succeeded: the values it wrote.
+            let plan = diff::three_way(mapping.schema(), &written.record, &written.record, &read.record);
+            let left = writes_and_conflicts(&mapping, &plan);
+            prop_assert!(left.is_empty(), "{}: {:#?}\nstored: {}", mapping.schema().version(), left, stored);
+        }
+    }
+
+    /// A CRM record written to a new referral and read back plans no write on either side.
+    #[test]
+    fn a_crm_record_written_to_partner_center_reads_back_as_written(referral in any_referral()) {
+        for (mapping, dataverse, crm_id) in default_mappings() {
+            // A CRM record of any of these values: one the sync wrote, as the CRM holds it.
+            let mut referral = referral.clone();
+            referral["externalReferenceId"] = json!(crm_id);
+            let source = mapping.referral_to_canonical(&referral).unwrap();
+            let write = mapping.crm_write(&source.create_changes(), create()).unwrap();
+            let crm = mapping.crm_to_canonical(&store(&mapping, &write, None, dataverse)).unwrap();
+            let created = match mapping.partner_center_create(&crm.create_changes()) {
+                Ok(created) => created,
+                // Records Partner Center would refuse are not created.
+                Err(MappingError::IncompleteReferral { .. }) => continue,
+                Err(other) => return Err(TestCaseError::fail(other.to_string())),
+            };
+            let read = mapping.referral_to_canonical(&referral_json(&created.referral)).unwrap();
+            let plan = diff::three_way(mapping.schema(), &crm.record, &read.record, &crm.record);
+            let left = writes_and_conflicts(&mapping, &plan);
+            prop_assert!(left.is_empty(), "{}: {:#?}", mapping.schema().version(), left);
         }
     }
 }
@@ -1636,11 +1866,12 @@ proptest! {
 #[test]
 fn large_and_four_decimal_amounts_keep_their_value() {
     let active = json!({"status": "Active", "substatus": "Accepted", "details": {}});
-    for amount in [
-        "98765432109876.5432",
-        "0.0001",
-        "1234.5678",
-        "79228162514264.3375",
+    // (Partner Center's amount, as the CRM columns' two places hold it)
+    for (amount, stored) in [
+        ("98765432109876.5432", "98765432109876.54"),
+        ("0.0001", "0.00"),
+        ("1234.5678", "1234.57"),
+        ("79228162514264.3375", "79228162514264.34"),
     ] {
         let referral = json!({"name": "Deal", "details": {"dealValue": amount, "currency": "USD"}});
         for (mapping, column) in [
@@ -1652,14 +1883,16 @@ fn large_and_four_decimal_amounts_keep_their_value() {
                 projected.raw.get(fields::DEAL_VALUE).as_decimal(),
                 Some(dec(amount))
             );
+            // The CRM gets the amount at its column's places, every digit of them kept, so it
+            // stores exactly what was written.
             let write = mapping
                 .crm_write(&projected.create_changes(), create())
                 .unwrap();
-            assert_eq!(write.decimals[column], dec(amount));
+            assert_eq!(write.decimals[column].to_string(), stored);
             assert!(
                 write
                     .body_json()
-                    .contains(&format!("\"{column}\":{amount}")),
+                    .contains(&format!("\"{column}\":{}", dec(stored).normalize())),
                 "{}",
                 write.body_json()
             );
@@ -1668,7 +1901,25 @@ fn large_and_four_decimal_amounts_keep_their_value() {
             } else {
                 serde_json::to_string(&write.to_dataverse_patch()).unwrap()
             };
-            assert!(typed.contains(&format!("\"{column}\":{amount}")), "{typed}");
+            assert!(
+                typed.contains(&format!("\"{column}\":{}", dec(stored).normalize())),
+                "{typed}"
+            );
+            // A column of four places (configured) takes all four.
+            let four = mapping
+                .to_builder()
+                .update("deal_value", |rule| rule.crm_transform(Transform::Scale(4)))
+                .build()
+                .unwrap();
+            let write = four
+                .crm_write(&projected.create_changes(), create())
+                .unwrap();
+            assert_eq!(write.decimals[column], dec(amount));
+            assert!(
+                write
+                    .body_json()
+                    .contains(&format!("\"{column}\":{amount}"))
+            );
             // Partner Center takes the amount as a string, every digit kept.
             let patch = mapping
                 .partner_center_write(
@@ -1721,11 +1972,28 @@ fn amounts_compare_at_their_currencys_scale() {
         "Dynamics keeps 4 places, USD compares at 2"
     );
     assert!(same("1500.4", "1500", "JPY"), "JPY has no minor unit");
-    assert!(same("1.2345", "1.235", "KWD"), "KWD compares at 3");
+    assert!(
+        same("1.2345", "1.23", "KWD"),
+        "KWD compares at the column's 2 places, all the CRM holds"
+    );
     assert!(!same("10.00", "10.01", "USD"));
-    assert!(!same("1.234", "1.235", "KWD"));
+    assert!(!same("1.234", "1.24", "KWD"));
     let custom = dynamics365().currency_scale("USD", 0).build().unwrap();
     assert_eq!(custom.currency_scale("usd"), 0);
+    // A column of four places compares KWD at its three.
+    let four = dynamics365()
+        .update("deal_value", |rule| rule.crm_transform(Transform::Scale(4)))
+        .build()
+        .unwrap();
+    let a = four
+        .referral_to_canonical(&json!({"details": {"dealValue": "1.2345", "currency": "KWD"}}))
+        .unwrap();
+    let b = four
+        .crm_to_canonical(
+            &json!({"estimatedvalue": 1.235, "transactioncurrencyid": {"isocurrencycode": "KWD"}}),
+        )
+        .unwrap();
+    assert!(diff::is_same(four.schema(), &a.record, &b.record));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,23 +2,27 @@
 
 use std::borrow::Cow;
 
-use crate::mapping::{Direction, FieldId, Policy, Record, Schema, Side, Value};
+use crate::mapping::{FieldId, FieldSpec, Policy, Record, Schema, Side, Value};
 
 use super::resolve::{Times, resolve, sticky};
 
 /// Compare both sides against the baseline (the canonical record as it was after the last
 /// successful sync) and plan the writes that bring them in step.
 ///
-/// Per field, with the field's [`Direction`] and [`Policy`]:
+/// Per field, with the field's [`Direction`](crate::mapping::Direction) and [`Policy`]:
 /// - a side *changed* the field when its value is not [`Value::Absent`] and differs from the
-///   baseline (absent means the side did not read or does not map the field: it never counts as
-///   a change and is never written);
+///   baseline as that side stores it (absent means the side did not read or does not map the
+///   field: it never counts as a change and is never written; a side that reads back another
+///   value than the one written, [`FieldSpec::reads_back`], has not changed the field by
+///   holding that value, and a value it already holds that way is not written again);
 /// - a change on one side flows to the other where the direction allows it;
 /// - both sides changed it to the same value: nothing to write, the baseline catches up;
 /// - both sides changed it to different values, or the receiving side of a one-way field edited
 ///   it: a [`Conflict`], settled by the policy ([`Policy::Manual`] writes nothing);
 /// - [`Policy::StickyTrue`] keeps a flag true even against a one-sided change to false;
-/// - fields with [`Direction::CreateOnly`], [`Direction::Gate`] or [`Direction::None`] are
+/// - fields with [`Direction::CreateOnly`](crate::mapping::Direction::CreateOnly),
+///   [`Direction::Gate`](crate::mapping::Direction::Gate) or
+///   [`Direction::None`](crate::mapping::Direction::None) are
 ///   skipped.
 ///
 /// Values are compared as they are: normalize all three records first ([`Schema::normalize`]).
@@ -66,8 +70,10 @@ pub fn three_way(
         let base = baseline.get(field);
         let pc = partner_center.get(field);
         let cr = crm.get(field);
-        let pc_changed = !pc.is_absent() && pc != base;
-        let crm_changed = !cr.is_absent() && cr != base;
+        // Each side against the baseline as that side stores it, so reading back what was
+        // written is no change.
+        let pc_changed = !pc.is_absent() && !spec.same_on(Side::PartnerCenter, pc, base);
+        let crm_changed = !cr.is_absent() && !spec.same_on(Side::Crm, cr, base);
         if pc_changed || crm_changed {
             let values = FieldValues {
                 field,
@@ -75,14 +81,7 @@ pub fn three_way(
                 partner_center: pc,
                 crm: cr,
             };
-            plan.decide(
-                values,
-                direction,
-                spec.conflict_policy(),
-                times,
-                pc_changed,
-                crm_changed,
-            );
+            plan.decide(values, spec, times, pc_changed, crm_changed);
         }
     }
     plan
@@ -200,22 +199,32 @@ impl SyncPlan {
     fn decide(
         &mut self,
         values: FieldValues<'_>,
-        direction: Direction,
-        policy: Policy,
+        spec: &FieldSpec,
         times: Times,
         pc_changed: bool,
         crm_changed: bool,
     ) {
+        let (direction, policy) = (spec.sync_direction(), spec.conflict_policy());
         let FieldValues {
             field,
             base,
             partner_center,
             crm,
         } = values;
-        if pc_changed && crm_changed && partner_center == crm {
-            // Both sides made the same edit: converged, nothing to write.
-            self.update_baseline(field, partner_center.clone(), Commit::Immediately);
-            return;
+        if pc_changed && crm_changed {
+            // Both sides made the same edit (each as it stores it): converged, nothing to
+            // write. The baseline keeps the value of the side that holds it as written.
+            let converged = if spec.same_on(Side::Crm, partner_center, crm) {
+                Some(partner_center)
+            } else if spec.same_on(Side::PartnerCenter, partner_center, crm) {
+                Some(crm)
+            } else {
+                None
+            };
+            if let Some(value) = converged {
+                self.update_baseline(field, value.clone(), Commit::Immediately);
+                return;
+            }
         }
         let changed = if pc_changed {
             Side::PartnerCenter
@@ -273,7 +282,7 @@ impl SyncPlan {
         let mut complete = true;
         for (slot, side) in [Side::PartnerCenter, Side::Crm].into_iter().enumerate() {
             let current = values.on(side);
-            if *current == *settled {
+            if spec.same_on(side, current, &settled) {
                 continue;
             }
             needs[slot] = true;

@@ -264,6 +264,39 @@ pub struct DeclarativeMapping {
     unmapped_seen: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
+/// What the CRM reads back of values it cannot hold as written, by the status rules: the
+/// status it reads for declined and expired referrals (closed as lost), and, with a stage
+/// picklist, the stage an open record without a sales stage shows (the active stage).
+fn read_backs(schema: SchemaBuilder, rules: &StatusRules, fields: &[FieldRule]) -> SchemaBuilder {
+    if !schema.has("status") {
+        return schema;
+    }
+    let lost = Value::choice(status::LOST);
+    let schema = schema.update("status", |field| {
+        field
+            .reads_back(Side::Crm, Value::choice(status::DECLINED), lost.clone())
+            .reads_back(Side::Crm, Value::choice(status::EXPIRED), lost.clone())
+    });
+    let StatusRules::Stages { active, .. } = rules else {
+        return schema;
+    };
+    if !schema.has("sales_stage") {
+        return schema;
+    }
+    let active_stage = fields
+        .iter()
+        .find(|rule| rule.name == "sales_stage")
+        .and_then(|rule| rule.crm_transform.value_map())
+        .and_then(|map| map.to_code(&Json::from(active.as_str())))
+        .map(Value::choice);
+    match active_stage {
+        Some(code) => schema.update("sales_stage", |field| {
+            field.reads_back(Side::Crm, Value::Null, code)
+        }),
+        None => schema,
+    }
+}
+
 /// How many distinct unmapped values a mapping remembers having reported.
 const UNMAPPED_MEMORY: usize = 1024;
 
@@ -495,6 +528,9 @@ impl DeclarativeMapping {
         {
             record.set_modified(Some(modified));
         }
+        if side == Side::Crm {
+            self.drop_status_stage(&mut record);
+        }
         let raw = record.clone();
         for truncation in self.schema.normalize(&mut record)? {
             issues.push(MappingIssue::Truncated {
@@ -511,8 +547,9 @@ impl DeclarativeMapping {
         })
     }
 
-    /// The deal value at its currency's scale, so a target that stores fewer digits never looks
-    /// changed.
+    /// The deal value at its currency's scale, or at the CRM column's when the column holds
+    /// fewer places (a [`Transform::Scale`] on the CRM side), so a target that stores fewer
+    /// digits never looks changed.
     fn round_amount(&self, record: &mut Record) {
         let Some(amount) = record.get(fields::DEAL_VALUE).as_decimal() else {
             return;
@@ -520,14 +557,34 @@ impl DeclarativeMapping {
         if self.schema.field(fields::DEAL_VALUE).map(FieldSpec::name) != Some("deal_value") {
             return;
         }
-        let scale = match record.get(fields::CURRENCY).as_choice() {
+        let currency = match record.get(fields::CURRENCY).as_choice() {
             Some(code) => self.currency_scale(code),
             None => self.default_scale,
         };
+        let column = match self
+            .compiled(fields::DEAL_VALUE)
+            .map(|compiled| &compiled.rule.crm_transform)
+        {
+            Some(Transform::Scale(places)) => *places,
+            _ => u32::MAX,
+        };
         record.set(
             fields::DEAL_VALUE,
-            Value::Decimal(round_to_scale(amount, scale)),
+            Value::Decimal(round_to_scale(amount, currency.min(column))),
         );
+    }
+
+    /// The sales stage a Salesforce-style record holds in its stage while the stage shows the
+    /// status (on hold, won, lost) is not a sales stage: read it as unknown.
+    fn drop_status_stage(&self, record: &mut Record) {
+        if matches!(self.status, Some(StatusRules::Stages { .. }))
+            && record
+                .get(fields::STATUS)
+                .as_choice()
+                .is_some_and(|code| code != status::ACTIVE)
+        {
+            record.set(fields::SALES_STAGE, Value::Absent);
+        }
     }
 
     fn read_status(&self, json: &Json, side: Side, issues: &mut Vec<MappingIssue>) -> Value {
@@ -1246,6 +1303,9 @@ impl MappingBuilder {
         }
         let mut schema = self.schema;
         let mut rules = self.rules;
+        if let Some(status_rules) = &self.status {
+            schema = read_backs(schema, status_rules, &rules);
+        }
         if let Some(zone) = &self.seller_time_zone {
             let rule = DateRule::InTimeZone(zone.clone());
             schema = schema.date_rule(&rule);

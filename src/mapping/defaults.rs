@@ -49,7 +49,8 @@ const HELP_CODES: [&str; 6] = [
 ];
 
 /// The schema both defaults start from: the co-sell schema, with amounts compared at the
-/// currency's scale by the mapping rather than at a fixed one.
+/// currency's scale by the mapping rather than at a fixed one, and empty text, codes and sets
+/// alike with null, since both CRMs store an empty string as null.
 fn base_schema(version: &str, name_limit: usize) -> SchemaBuilder {
     Schema::cosell_builder()
         .version(version)
@@ -60,7 +61,13 @@ fn base_schema(version: &str, name_limit: usize) -> SchemaBuilder {
                 ..Normalization::default()
             })
         })
+        .update_all(|field| field.empty_is_null(true))
 }
+
+/// The decimal places both CRMs' amount columns hold (Dataverse `estimatedvalue` precision 2,
+/// Salesforce `Amount` currency(18, 2)): amounts are written rounded to them, so the CRM
+/// stores exactly what was written, and compared at them when the currency has more.
+const CRM_AMOUNT_PLACES: u32 = 2;
 
 /// Rules shared by both defaults: the Partner Center side of every field.
 fn partner_center_rules(builder: MappingBuilder) -> MappingBuilder {
@@ -152,7 +159,7 @@ pub fn dynamics365_with(columns: &CoSellColumns) -> MappingBuilder {
         .fold(ValueMap::new(), |map, (index, code)| {
             map.pair(code, index as i64 + 1)
         });
-    let builder = DeclarativeMapping::builder(base_schema("cosell-dynamics365/1", 300))
+    let builder = DeclarativeMapping::builder(base_schema("cosell-dynamics365/2", 300))
         .status_rules(StatusRules::Dataverse)
         .account_relation(Relation::new(
             "customerid_account",
@@ -178,7 +185,10 @@ pub fn dynamics365_with(columns: &CoSellColumns) -> MappingBuilder {
     builder
         .update("deal_name", |rule| rule.crm("name"))
         .update("notes", |rule| rule.crm("description"))
-        .update("deal_value", |rule| rule.crm("estimatedvalue"))
+        .update("deal_value", |rule| {
+            rule.crm("estimatedvalue")
+                .crm_transform(Transform::Scale(CRM_AMOUNT_PLACES))
+        })
         .update("currency", |rule| {
             rule.crm("transactioncurrencyid.isocurrencycode")
                 .entity(CrmEntity::Currency)
@@ -286,13 +296,10 @@ pub fn salesforce_with(names: &CoSellFieldSet) -> MappingBuilder {
         .pair("Develop", "Needs Analysis")
         .pair("Propose", "Proposal/Price Quote")
         .pair("Close", "Negotiation/Review")
-        .read_also("Prospecting", "Qualify")
         .read_also("Value Proposition", "Develop")
         .read_also("Id. Decision Makers", "Develop")
-        .read_also("Perception Analysis", "Develop")
-        .read_also("Closed Won", "Close")
-        .read_also("Closed Lost", "Close");
-    let builder = DeclarativeMapping::builder(base_schema("cosell-salesforce/1", 120))
+        .read_also("Perception Analysis", "Develop");
+    let builder = DeclarativeMapping::builder(base_schema("cosell-salesforce/2", 120))
         .status_rules(salesforce_stages())
         .account_relation(Relation::new("Account", "AccountId", "{}"))
         .contact_relation(Relation::new("Contact", "ContactId", "{}"));
@@ -307,7 +314,10 @@ pub fn salesforce_with(names: &CoSellFieldSet) -> MappingBuilder {
     let builder = builder
         .update("deal_name", |rule| rule.crm("Name"))
         .update("notes", |rule| rule.crm("Description"))
-        .update("deal_value", |rule| rule.crm("Amount"))
+        .update("deal_value", |rule| {
+            rule.crm("Amount")
+                .crm_transform(Transform::Scale(CRM_AMOUNT_PLACES))
+        })
         .update("currency", |rule| {
             rule.crm("CurrencyIsoCode")
                 .crm_transform(Transform::IsoCode)

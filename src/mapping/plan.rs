@@ -319,10 +319,11 @@ impl CrmWrite {
     /// ```
     /// use cosell::mapping::{dynamics365, fields, CrmWriteContext, FieldMapping, Value};
     ///
+    /// // Written at the column's two places, every digit of them kept.
     /// let mapping = dynamics365().build()?;
     /// let amount = "98765432109876.5432".parse().unwrap();
     /// let write = mapping.crm_write(&[(fields::DEAL_VALUE, Value::Decimal(amount))], CrmWriteContext::default())?;
-    /// assert_eq!(write.body_json(), r#"{"estimatedvalue":98765432109876.5432}"#);
+    /// assert_eq!(write.body_json(), r#"{"estimatedvalue":98765432109876.54}"#);
     /// # Ok::<(), cosell::mapping::MappingError>(())
     /// ```
     pub fn body_json(&self) -> String {
