@@ -71,6 +71,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let context = CrmWriteContext {
         create: true,
         current: None,
+        partner_center: None,
     };
     let mut write = mapping.crm_write(&projected.create_changes(), context)?;
 

@@ -1039,6 +1039,9 @@ impl FieldMapping for DeclarativeMapping {
             }
             let value = self.normalized(field, value, &mut write.issues)?;
             if entity == CrmEntity::Currency {
+                if value.is_null() {
+                    write.issues.push(self.held(field, HoldReason::Required));
+                }
                 if let Some(code) = value.as_choice() {
                     match (&self.single_currency, &self.currency) {
                         (Some(only), _) => {
@@ -1112,13 +1115,17 @@ impl FieldMapping for DeclarativeMapping {
             .map(str::to_owned);
         match (&status_code, &self.status) {
             (Some(code), _) => {
-                // Reopening or accepting keeps the record's own sales stage when it has one.
-                let sales_stage = sales_stage_wire.or_else(|| {
-                    let current = context.current?.get(fields::SALES_STAGE).clone();
+                // Reopening or accepting keeps the record's own sales stage when it has one, else
+                // takes the referral's: a stage that showed the status held none.
+                let stage_of = |record: Option<&Record>| {
+                    let stage = record?.get(fields::SALES_STAGE);
                     let compiled = self.compiled(fields::SALES_STAGE)?;
-                    let wire = compiled.rule.crm_transform.encode(&current).ok()?;
+                    let wire = compiled.rule.crm_transform.encode(stage).ok()?;
                     wire.as_str().map(str::to_owned)
-                });
+                };
+                let sales_stage = sales_stage_wire
+                    .or_else(|| stage_of(context.current))
+                    .or_else(|| stage_of(context.partner_center));
                 self.write_crm_status(code, &context, sales_stage.as_deref(), &mut write)
             }
             (None, Some(StatusRules::Stages { .. })) => {

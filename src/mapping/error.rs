@@ -134,6 +134,9 @@ pub enum HoldReason {
     NotAccepted,
     /// The flag cannot be turned back to false in Partner Center.
     Irreversible,
+    /// The target requires a value there and cannot be cleared (Dataverse's
+    /// `transactioncurrencyid`).
+    Required,
     /// The status rules stop the value flowing this way: declined and expired are Partner
     /// Center's alone, and a Salesforce sales stage is not written while the status holds the
     /// stage (on hold, won, lost).

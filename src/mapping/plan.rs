@@ -395,6 +395,9 @@ pub struct CrmWriteContext<'a> {
     pub create: bool,
     /// The CRM record's current canonical values, when it exists.
     pub current: Option<&'a Record>,
+    /// The referral's canonical values, when known. A record whose stage showed its status
+    /// (Salesforce) holds no sales stage; reopening or accepting it writes the referral's.
+    pub partner_center: Option<&'a Record>,
 }
 
 /// Maps one CRM entity to the canonical co-sell record and back. Implement it by hand for any
