@@ -460,7 +460,10 @@ impl DeclarativeMapping {
         let mut issues = Vec::new();
         for (id, spec) in self.schema.fields() {
             if id == fields::STATUS && self.status.is_some() {
-                let value = self.read_status(json, side, &mut issues);
+                let (value, unmapped) = self.read_status(json, side);
+                if let Some(unmapped) = unmapped {
+                    self.report_unmapped(spec.name(), unmapped, &mut issues);
+                }
                 record.set(id, value);
                 continue;
             }
@@ -587,7 +590,15 @@ impl DeclarativeMapping {
         }
     }
 
-    fn read_status(&self, json: &Json, side: Side, issues: &mut Vec<MappingIssue>) -> Value {
+    /// The canonical status of a record, with the unmapped status found, if any (reported by
+    /// the projection, not by a write that only consults the status).
+    fn read_status(&self, json: &Json, side: Side) -> (Value, Option<String>) {
+        let mut unmapped = None;
+        let value = self.status_code(json, side, &mut unmapped);
+        (value, unmapped)
+    }
+
+    fn status_code(&self, json: &Json, side: Side, unmapped: &mut Option<String>) -> Value {
         let code = match side {
             Side::PartnerCenter => {
                 let status = json.get("status").and_then(Json::as_str);
@@ -601,8 +612,7 @@ impl DeclarativeMapping {
                     (Some("Closed"), Some("Declined")) => Some(status::DECLINED),
                     (Some("Closed"), Some("Expired")) => Some(status::EXPIRED),
                     (Some(status), substatus) => {
-                        let value = format!("{status}/{}", substatus.unwrap_or(""));
-                        self.report_unmapped("status", value, issues);
+                        *unmapped = Some(format!("{status}/{}", substatus.unwrap_or("")));
                         None
                     }
                 }
@@ -845,8 +855,7 @@ impl FieldMapping for DeclarativeMapping {
     ) -> Result<PartnerCenterWrite, MappingError> {
         let mut write = PartnerCenterWrite::default();
         let mut target = PatchTarget::new(referral);
-        // An unknown status is not reported here: the projection already did.
-        let current_status = self.read_status(referral, Side::PartnerCenter, &mut Vec::new());
+        let (current_status, _) = self.read_status(referral, Side::PartnerCenter);
         let current_status = current_status.as_choice();
         let accepts = changes.iter().any(|(field, value)| {
             *field == fields::STATUS
