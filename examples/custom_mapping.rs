@@ -34,7 +34,9 @@ const SAMPLE_REFERRAL: &str = r#"{
 }"#;
 
 fn main() -> ExitCode {
-    match run() {
+    // The resolvers are async (a real one queries the CRM); these answer from memory, so a
+    // plain executor is enough.
+    match futures::executor::block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let industries = ValueMap::new()
         .pair("Retail", 100_000_001)
         .pair("Manufacturing", 100_000_002)
@@ -69,6 +71,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let context = CrmWriteContext {
         create: true,
         current: None,
+        partner_center: None,
     };
     let mut write = mapping.crm_write(&projected.create_changes(), context)?;
 
@@ -77,12 +80,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "USD".to_owned(),
         "7d9d8c3b-2222-4d9b-8a55-0123456789ab".to_owned(),
     )]);
-    let left = write.resolve(
-        &ExactAccountMatch::default(),
-        &EmailContactMatch::default(),
-        &currencies,
-    );
+    let left = write
+        .resolve(
+            &ExactAccountMatch::default(),
+            &EmailContactMatch::default(),
+            &currencies,
+        )
+        .await?;
 
+    // Query exactly what the mapping reads when fetching opportunities back.
+    let read = mapping.crm_read_fields();
+    println!(
+        "GET /api/data/v9.2/opportunities?$select={}&$expand={}",
+        read.dataverse_select().join(","),
+        read.dataverse_expand().join(",")
+    );
     println!("POST /api/data/v9.2/opportunities");
     println!("{}", write.body_json());
     for (lookup, resolution) in &left {

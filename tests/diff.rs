@@ -1,7 +1,9 @@
 //! The diff engine: two-way and three-way diffs, policies, directions, the plan and the
 //! convergence hash.
 
-use cosell::diff::{self, Commit, ConvergenceHash, HeldReason, Resolution, SyncPlan, WriteOutcome};
+use cosell::diff::{
+    self, Commit, ConvergenceHash, Held, HeldLog, HeldReason, Resolution, SyncPlan, WriteOutcome,
+};
 use cosell::mapping::{
     Direction, FieldId, FieldSpec, Policy, Record, Schema, Side, Value, ValueKind, fields,
 };
@@ -1015,4 +1017,133 @@ proptest! {
         let hashes_equal = ConvergenceHash::of(&schema, &base) == ConvergenceHash::of(&schema, &pc);
         prop_assert_eq!(same, hashes_equal);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Held changes are reported once.
+
+/// One pass of a sync over a pair, as far as the plan goes: diff, render both writes, take back
+/// what the mappings held, report the held values not reported yet, apply the writes to the
+/// records and store the baseline. Returns the held values reported and the writes sent.
+fn sync_pass(
+    mapping: &cosell::mapping::DeclarativeMapping,
+    baseline: &mut Record,
+    log: &mut HeldLog,
+    referral: &serde_json::Value,
+    crm: &Record,
+) -> (Vec<Held>, usize) {
+    use cosell::mapping::{CrmWriteContext, FieldMapping, changes_of};
+    let pc = mapping.referral_to_canonical(referral).unwrap().record;
+    let mut plan = diff::three_way(mapping.schema(), baseline, &pc, crm);
+    let pc_write = mapping
+        .partner_center_write(&changes_of(plan.partner_center()), referral)
+        .unwrap();
+    let crm_write = mapping
+        .crm_write(
+            &changes_of(plan.crm()),
+            CrmWriteContext {
+                create: false,
+                current: Some(crm),
+                partner_center: Some(&pc),
+            },
+        )
+        .unwrap();
+    plan.hold_back(mapping.schema(), Side::PartnerCenter, &pc_write.issues);
+    plan.hold_back(mapping.schema(), Side::Crm, &crm_write.issues);
+    let reported = plan.report_held(log).into_iter().cloned().collect();
+    let sent = pc_write.patch.operations().len() + crm_write.body.len();
+    plan.apply_to_baseline(baseline, WriteOutcome::BOTH);
+    (reported, sent)
+}
+
+#[test]
+fn a_held_change_is_reported_once_and_again_when_it_changes() {
+    use cosell::mapping::FieldMapping;
+    let mapping = cosell::mapping::dynamics365().build().unwrap();
+    // A won referral, whose notes the CRM user edits afterwards: Partner Center takes no more
+    // edits, so the edit is held.
+    let referral = serde_json::json!({"status": "Closed", "substatus": "Won",
+        "details": {"notes": "signed"}, "consent": {"consentToShareReferralWithMicrosoftSellers": true}});
+    let synced = mapping.referral_to_canonical(&referral).unwrap().record;
+    let mut baseline = synced
+        .clone()
+        .with(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false));
+    // The CRM flag (which owns visibility) says no, Partner Center says yes: held one way.
+    let crm = synced
+        .clone()
+        .with(fields::NOTES, Value::text("signed; invoice sent"))
+        .with(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false));
+    let mut log = HeldLog::default();
+
+    let (reported, sent) = sync_pass(&mapping, &mut baseline, &mut log, &referral, &crm);
+    assert_eq!(sent, 0, "nothing is written");
+    let mut kinds: Vec<_> = reported
+        .iter()
+        .map(|held| (held.field, held.side, held.reason))
+        .collect();
+    kinds.sort_by_key(|(field, _, _)| *field);
+    assert_eq!(
+        kinds,
+        [
+            (
+                fields::NOTES,
+                Side::PartnerCenter,
+                HeldReason::Mapping(cosell::mapping::HoldReason::ReferralClosed)
+            ),
+            (
+                fields::VISIBLE_TO_MICROSOFT_SELLERS,
+                Side::Crm,
+                HeldReason::Direction
+            ),
+        ]
+    );
+    // The held edit does not move the baseline, so it is never written back over the CRM.
+    assert_eq!(baseline.get(fields::NOTES), &Value::text("signed"));
+
+    // The same held values on the next passes: nothing new to report, nothing written.
+    for _ in 0..3 {
+        let (reported, sent) = sync_pass(&mapping, &mut baseline, &mut log, &referral, &crm);
+        assert_eq!((reported.len(), sent), (0, 0), "{reported:?}");
+    }
+
+    // The CRM user edits the notes again: that held value is new, and reported.
+    let crm = crm.with(fields::NOTES, Value::text("signed; paid"));
+    let (reported, sent) = sync_pass(&mapping, &mut baseline, &mut log, &referral, &crm);
+    assert_eq!(sent, 0);
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!(
+        (reported[0].field, &reported[0].value),
+        (fields::NOTES, &Value::text("signed; paid"))
+    );
+    let (reported, _) = sync_pass(&mapping, &mut baseline, &mut log, &referral, &crm);
+    assert!(reported.is_empty());
+
+    // Once the sides agree, the log forgets; the same value held later is news again.
+    let agreed = crm.clone().with(fields::NOTES, Value::text("signed"));
+    let (reported, _) = sync_pass(&mapping, &mut baseline, &mut log, &referral, &agreed);
+    assert!(reported.iter().all(|held| held.field != fields::NOTES));
+    let (reported, _) = sync_pass(&mapping, &mut baseline, &mut log, &referral, &crm);
+    assert!(reported.iter().any(|held| held.field == fields::NOTES));
+}
+
+#[test]
+fn a_held_log_survives_storage() {
+    let schema = Schema::cosell();
+    let base = schema
+        .record()
+        .with(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false));
+    let pc = base
+        .clone()
+        .with(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(true));
+    let mut log = HeldLog::default();
+    let plan = diff::three_way(&schema, &base, &pc, &base);
+    assert_eq!(plan.report_held(&mut log).len(), 1);
+    let stored = serde_json::to_string(&log).unwrap();
+    let mut restored: HeldLog = serde_json::from_str(&stored).unwrap();
+    assert_eq!(restored, log);
+    assert!(
+        !stored.contains("true"),
+        "fingerprints, not values: {stored}"
+    );
+    assert!(plan.report_held(&mut restored).is_empty());
 }

@@ -15,6 +15,7 @@ fn close_dates_are_the_same_in_every_process_time_zone() {
     let create = CrmWriteContext {
         create: true,
         current: None,
+        partner_center: None,
     };
     for zone in [
         "UTC",

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::mapping::{Record, Schema, Value};
+use crate::mapping::{FieldId, Record, Schema, Side, Value};
 
 /// A SHA-256 fingerprint of a canonical record under a schema, so a caller can tell cheaply that
 /// an incoming change only echoes what the sync last wrote: store the hash of the record as it is
@@ -68,6 +68,23 @@ impl ConvergenceHash {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         ConvergenceHash(bytes)
     }
+}
+
+/// Names the encoding of a held value's fingerprint.
+const HELD_TAG: &[u8] = b"cosell.held.v1";
+
+/// The fingerprint of a value held back from `side` in `field`, encoded as in
+/// [`ConvergenceHash`] under its own tag (the field as its `u16` position).
+pub(super) fn held_fingerprint(field: FieldId, side: Side, value: &Value) -> ConvergenceHash {
+    let mut hasher = Sha256::new();
+    hasher.update(HELD_TAG);
+    hasher.update((field.index() as u16).to_be_bytes());
+    hasher.update([match side {
+        Side::PartnerCenter => 0,
+        Side::Crm => 1,
+    }]);
+    put_value(&mut hasher, value);
+    ConvergenceHash(hasher.finalize().into())
 }
 
 fn put_str(hasher: &mut Sha256, text: &str) {

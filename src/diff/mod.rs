@@ -6,6 +6,8 @@
 //!   was settled, and the baseline to store after each side's write succeeds.
 //! - [`ConvergenceHash`]: a stable SHA-256 fingerprint of a record, to drop echoes of our own
 //!   writes cheaply.
+//! - [`HeldLog`]: the held values already reported for a pair, so [`SyncPlan::report_held`]
+//!   names each held value once.
 //!
 //! The engine does no I/O and knows nothing of the wire formats: a mapping renders each side's
 //! `(field, new value)` list into that side's write. Nothing is allocated when nothing changed.
@@ -27,7 +29,7 @@ mod two_way;
 
 pub use hash::{ConvergenceHash, ParseHashError};
 pub use three_way::{
-    BaselineUpdate, Commit, Conflict, FieldChange, Held, HeldReason, Resolution, SideChanges,
-    SyncPlan, WriteOutcome, three_way,
+    BaselineUpdate, Commit, Conflict, FieldChange, Held, HeldLog, HeldReason, Resolution,
+    SideChanges, SyncPlan, WriteOutcome, three_way,
 };
 pub use two_way::{Changes, FieldDiff, changes, is_same, two_way};

@@ -2,23 +2,33 @@
 
 use std::borrow::Cow;
 
-use crate::mapping::{Direction, FieldId, Policy, Record, Schema, Side, Value};
+use serde::{Deserialize, Serialize};
 
+use crate::mapping::{
+    FieldId, FieldSpec, HoldReason, MappingIssue, Policy, Record, Schema, Side, Value,
+};
+
+use super::ConvergenceHash;
+use super::hash::held_fingerprint;
 use super::resolve::{Times, resolve, sticky};
 
 /// Compare both sides against the baseline (the canonical record as it was after the last
 /// successful sync) and plan the writes that bring them in step.
 ///
-/// Per field, with the field's [`Direction`] and [`Policy`]:
+/// Per field, with the field's [`Direction`](crate::mapping::Direction) and [`Policy`]:
 /// - a side *changed* the field when its value is not [`Value::Absent`] and differs from the
-///   baseline (absent means the side did not read or does not map the field: it never counts as
-///   a change and is never written);
+///   baseline as that side stores it (absent means the side did not read or does not map the
+///   field: it never counts as a change and is never written; a side that reads back another
+///   value than the one written, [`FieldSpec::reads_back`], has not changed the field by
+///   holding that value, and a value it already holds that way is not written again);
 /// - a change on one side flows to the other where the direction allows it;
 /// - both sides changed it to the same value: nothing to write, the baseline catches up;
 /// - both sides changed it to different values, or the receiving side of a one-way field edited
 ///   it: a [`Conflict`], settled by the policy ([`Policy::Manual`] writes nothing);
 /// - [`Policy::StickyTrue`] keeps a flag true even against a one-sided change to false;
-/// - fields with [`Direction::CreateOnly`], [`Direction::Gate`] or [`Direction::None`] are
+/// - fields with [`Direction::CreateOnly`](crate::mapping::Direction::CreateOnly),
+///   [`Direction::Gate`](crate::mapping::Direction::Gate) or
+///   [`Direction::None`](crate::mapping::Direction::None) are
 ///   skipped.
 ///
 /// Values are compared as they are: normalize all three records first ([`Schema::normalize`]).
@@ -66,8 +76,10 @@ pub fn three_way(
         let base = baseline.get(field);
         let pc = partner_center.get(field);
         let cr = crm.get(field);
-        let pc_changed = !pc.is_absent() && pc != base;
-        let crm_changed = !cr.is_absent() && cr != base;
+        // Each side against the baseline as that side stores it, so reading back what was
+        // written is no change.
+        let pc_changed = !pc.is_absent() && !spec.same_on(Side::PartnerCenter, pc, base);
+        let crm_changed = !cr.is_absent() && !spec.same_on(Side::Crm, cr, base);
         if pc_changed || crm_changed {
             let values = FieldValues {
                 field,
@@ -75,14 +87,7 @@ pub fn three_way(
                 partner_center: pc,
                 crm: cr,
             };
-            plan.decide(
-                values,
-                direction,
-                spec.conflict_policy(),
-                times,
-                pc_changed,
-                crm_changed,
-            );
+            plan.decide(values, spec, times, pc_changed, crm_changed);
         }
     }
     plan
@@ -151,10 +156,99 @@ impl SyncPlan {
     }
 
     /// Values that should reach a side but cannot: the field's direction does not write to it,
-    /// or the side does not carry the field ([`Value::Absent`]). Nothing is written for them,
-    /// and they are reported again on every diff until the sides agree.
+    /// the side does not carry the field ([`Value::Absent`]), or the side's mapping held the
+    /// write back ([`hold_back`](Self::hold_back)). Nothing is written for them and the
+    /// baseline stays, so every diff until the sides agree holds them again; report them with
+    /// [`report_held`](Self::report_held), which names each once.
     pub fn held(&self) -> &[Held] {
         &self.held
+    }
+
+    /// Take back the planned write of `field` to `side`, which the side's mapping did not send
+    /// (a closed referral, an irreversible flag): it becomes [`Held`], and the field's baseline
+    /// update goes, since that side does not hold the value. Nothing happens when no write of
+    /// the field to the side was planned.
+    pub fn hold(&mut self, side: Side, field: FieldId, reason: HoldReason) {
+        let changes = &mut self.changes_mut(side).changes;
+        let Some(at) = changes.iter().position(|change| change.field == field) else {
+            return;
+        };
+        let change = changes.remove(at);
+        self.baseline_updates.retain(|update| update.field != field);
+        self.held.push(Held {
+            field,
+            side,
+            value: change.new,
+            reason: HeldReason::Mapping(reason),
+        });
+    }
+
+    /// [`hold`](Self::hold) every write to `side` that its mapping reports as held
+    /// ([`MappingIssue::Held`]), naming fields as `schema` does.
+    ///
+    /// ```
+    /// use cosell::diff::{self, HeldLog, HeldReason};
+    /// use cosell::mapping::{changes_of, dynamics365, fields, FieldMapping, HoldReason, Side, Value};
+    /// use serde_json::json;
+    ///
+    /// let mapping = dynamics365().build()?;
+    /// let referral = json!({"status": "Closed", "substatus": "Won", "details": {"notes": "a"}});
+    /// let pc = mapping.referral_to_canonical(&referral)?.record;
+    /// let crm = pc.clone().with(fields::NOTES, Value::text("a late edit"));
+    /// let mut plan = diff::three_way(mapping.schema(), &pc, &pc, &crm);
+    /// let write = mapping.partner_center_write(&changes_of(plan.partner_center()), &referral)?;
+    /// plan.hold_back(mapping.schema(), Side::PartnerCenter, &write.issues);
+    /// assert!(!plan.has_writes());
+    /// assert_eq!(plan.held()[0].reason, HeldReason::Mapping(HoldReason::ReferralClosed));
+    /// # Ok::<(), cosell::mapping::MappingError>(())
+    /// ```
+    pub fn hold_back(&mut self, schema: &Schema, side: Side, issues: &[MappingIssue]) {
+        for issue in issues {
+            if let MappingIssue::Held { field, reason } = issue
+                && let Some(field) = schema.id(field)
+            {
+                self.hold(side, field, *reason);
+            }
+        }
+    }
+
+    /// The held values not reported before according to `log`, and `log` updated to what is
+    /// held now: a held value is reported once, and again only when the value held back
+    /// changes (or after it stopped being held). Store the log with the pair's baseline.
+    ///
+    /// ```
+    /// use cosell::diff::{self, HeldLog};
+    /// use cosell::mapping::{fields, Schema, Value};
+    ///
+    /// let schema = Schema::cosell();
+    /// // Partner Center shows the deal to Microsoft sellers; the CRM flag, which owns it, does not.
+    /// let base = schema.record().with(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(false));
+    /// let pc = base.clone().with(fields::VISIBLE_TO_MICROSOFT_SELLERS, Value::Bool(true));
+    /// let mut log = HeldLog::default();
+    /// let plan = diff::three_way(&schema, &base, &pc, &base);
+    /// assert_eq!(plan.report_held(&mut log).len(), 1);
+    /// let again = diff::three_way(&schema, &base, &pc, &base);
+    /// assert!(again.report_held(&mut log).is_empty(), "reported once");
+    /// ```
+    pub fn report_held(&self, log: &mut HeldLog) -> Vec<&Held> {
+        let now: Vec<HeldEntry> = self
+            .held
+            .iter()
+            .map(|held| HeldEntry {
+                field: held.field,
+                side: held.side,
+                fingerprint: held.fingerprint(),
+            })
+            .collect();
+        let fresh = self
+            .held
+            .iter()
+            .zip(&now)
+            .filter(|(_, entry)| !log.entries.contains(entry))
+            .map(|(held, _)| held)
+            .collect();
+        log.entries = now;
+        fresh
     }
 
     /// What to store into the baseline, and after which writes.
@@ -200,22 +294,32 @@ impl SyncPlan {
     fn decide(
         &mut self,
         values: FieldValues<'_>,
-        direction: Direction,
-        policy: Policy,
+        spec: &FieldSpec,
         times: Times,
         pc_changed: bool,
         crm_changed: bool,
     ) {
+        let (direction, policy) = (spec.sync_direction(), spec.conflict_policy());
         let FieldValues {
             field,
             base,
             partner_center,
             crm,
         } = values;
-        if pc_changed && crm_changed && partner_center == crm {
-            // Both sides made the same edit: converged, nothing to write.
-            self.update_baseline(field, partner_center.clone(), Commit::Immediately);
-            return;
+        if pc_changed && crm_changed {
+            // Both sides made the same edit (each as it stores it): converged, nothing to
+            // write. The baseline keeps the value of the side that holds it as written.
+            let converged = if spec.same_on(Side::Crm, partner_center, crm) {
+                Some(partner_center)
+            } else if spec.same_on(Side::PartnerCenter, partner_center, crm) {
+                Some(crm)
+            } else {
+                None
+            };
+            if let Some(value) = converged {
+                self.update_baseline(field, value.clone(), Commit::Immediately);
+                return;
+            }
         }
         let changed = if pc_changed {
             Side::PartnerCenter
@@ -257,6 +361,16 @@ impl SyncPlan {
         if settled.is_absent() {
             return;
         }
+        // A value a policy made (a merged set) in the form the records are compared in, so an
+        // empty merge is the null both sides read back.
+        let settled = match settled {
+            Cow::Owned(value) => Cow::Owned(
+                spec.normalization_rules()
+                    .apply(spec.kind(), value.clone())
+                    .map_or(value, |normalized| normalized.value),
+            ),
+            borrowed => borrowed,
+        };
         if conflict {
             self.conflicts.push(Conflict {
                 field,
@@ -273,7 +387,7 @@ impl SyncPlan {
         let mut complete = true;
         for (slot, side) in [Side::PartnerCenter, Side::Crm].into_iter().enumerate() {
             let current = values.on(side);
-            if *current == *settled {
+            if spec.same_on(side, current, &settled) {
                 continue;
             }
             needs[slot] = true;
@@ -426,13 +540,47 @@ pub struct Held {
     pub reason: HeldReason,
 }
 
+impl Held {
+    /// A SHA-256 fingerprint of the field, the side and the value held back: what a
+    /// [`HeldLog`] remembers, so the same held value is reported once.
+    pub fn fingerprint(&self) -> ConvergenceHash {
+        held_fingerprint(self.field, self.side, &self.value)
+    }
+}
+
 /// Why a [`Held`] value is not written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeldReason {
     /// The field's direction does not write to that side.
     Direction,
     /// The side does not carry the field ([`Value::Absent`]).
     NotCarried,
+    /// The side's mapping held the write back ([`SyncPlan::hold`]).
+    Mapping(HoldReason),
+}
+
+/// The held values already reported for one pair ([`SyncPlan::report_held`]): a fingerprint
+/// per field and side, never the values themselves. Store it beside the pair's baseline; it
+/// holds at most one entry per field and side.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HeldLog {
+    entries: Vec<HeldEntry>,
+}
+
+impl HeldLog {
+    /// Whether nothing held is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct HeldEntry {
+    field: FieldId,
+    side: Side,
+    fingerprint: ConvergenceHash,
 }
 
 /// A value to store into the baseline once the writes it depends on have succeeded.

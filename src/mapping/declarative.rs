@@ -1,13 +1,21 @@
 //! Declarative mappings: per field, where it sits on each side and how it is transformed.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::TimeZone;
 use serde_json::{Map, Value as Json};
+
+mod create;
 
 use super::cosell::fields;
 use super::error::{HoldReason, MappingError, MappingIssue};
-use super::normalize::round_to_scale;
-use super::path::{WirePath, wrap_items};
+use super::normalize::{DateRule, round_to_scale};
+use super::patch::PatchTarget;
+use super::path::{Segment, WirePath, wrap_items};
 use super::plan::{
-    CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
+    CrmReadFields, CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterCreate,
+    PartnerCenterWrite, Projection, StateChange,
 };
 use super::policy::{Direction, Policy, Side};
 use super::record::Record;
@@ -15,7 +23,6 @@ use super::resolve::{ContactQuery, CustomerQuery, Lookup, LookupTarget};
 use super::schema::{FieldId, FieldSpec, Schema, SchemaBuilder};
 use super::transform::{Decoded, Transform};
 use super::value::Value;
-use crate::partner_center::ReferralPatch;
 
 /// Where a CRM value lives: on the opportunity itself, or on a record it points to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -234,6 +241,11 @@ pub enum StatusRules {
 }
 
 /// A mapping built from [`FieldRule`]s; implements [`FieldMapping`].
+///
+/// A value read that no value map holds is reported ([`MappingIssue::UnmappedValue`]) the
+/// first time the mapping (or a clone of it) reads it, not on every record: a service that
+/// keeps sending it would otherwise fill every projection with the same issue. Writes report
+/// every value they leave out.
 #[derive(Debug, Clone)]
 pub struct DeclarativeMapping {
     schema: Schema,
@@ -247,7 +259,46 @@ pub struct DeclarativeMapping {
     default_scale: u32,
     partner_center_modified: Option<String>,
     crm_modified: Option<String>,
+    seller_time_zone: Option<TimeZone>,
+    /// The unmapped values read so far, each reported once.
+    unmapped_seen: Arc<Mutex<HashSet<(String, String)>>>,
 }
+
+/// What the CRM reads back of values it cannot hold as written, by the status rules: the
+/// status it reads for declined and expired referrals (closed as lost), and, with a stage
+/// picklist, the stage an open record without a sales stage shows (the active stage).
+fn read_backs(schema: SchemaBuilder, rules: &StatusRules, fields: &[FieldRule]) -> SchemaBuilder {
+    if !schema.has("status") {
+        return schema;
+    }
+    let lost = Value::choice(status::LOST);
+    let schema = schema.update("status", |field| {
+        field
+            .reads_back(Side::Crm, Value::choice(status::DECLINED), lost.clone())
+            .reads_back(Side::Crm, Value::choice(status::EXPIRED), lost.clone())
+    });
+    let StatusRules::Stages { active, .. } = rules else {
+        return schema;
+    };
+    if !schema.has("sales_stage") {
+        return schema;
+    }
+    let active_stage = fields
+        .iter()
+        .find(|rule| rule.name == "sales_stage")
+        .and_then(|rule| rule.crm_transform.value_map())
+        .and_then(|map| map.to_code(&Json::from(active.as_str())))
+        .map(Value::choice);
+    match active_stage {
+        Some(code) => schema.update("sales_stage", |field| {
+            field.reads_back(Side::Crm, Value::Null, code)
+        }),
+        None => schema,
+    }
+}
+
+/// How many distinct unmapped values a mapping remembers having reported.
+const UNMAPPED_MEMORY: usize = 1024;
 
 /// Builds a [`DeclarativeMapping`]; mistakes are collected and returned by
 /// [`build`](Self::build).
@@ -281,6 +332,7 @@ pub struct MappingBuilder {
     default_scale: u32,
     partner_center_modified: Option<String>,
     crm_modified: Option<String>,
+    seller_time_zone: Option<TimeZone>,
 }
 
 /// ISO 4217 currencies without minor units.
@@ -321,6 +373,7 @@ impl DeclarativeMapping {
             default_scale: 2,
             partner_center_modified: None,
             crm_modified: None,
+            seller_time_zone: None,
         }
     }
 
@@ -335,6 +388,12 @@ impl DeclarativeMapping {
     /// The status rules, if the mapping has them.
     pub fn status_rules(&self) -> Option<&StatusRules> {
         self.status.as_ref()
+    }
+
+    /// The seller's time zone, when the mapping was given one
+    /// ([`MappingBuilder::seller_time_zone`]).
+    pub fn seller_time_zone(&self) -> Option<&TimeZone> {
+        self.seller_time_zone.as_ref()
     }
 
     /// The scale a currency's amounts are compared at (2 unless ISO 4217 or the builder says
@@ -381,6 +440,7 @@ impl DeclarativeMapping {
             default_scale: self.default_scale,
             partner_center_modified: self.partner_center_modified.clone(),
             crm_modified: self.crm_modified.clone(),
+            seller_time_zone: self.seller_time_zone.clone(),
         }
     }
 
@@ -400,7 +460,10 @@ impl DeclarativeMapping {
         let mut issues = Vec::new();
         for (id, spec) in self.schema.fields() {
             if id == fields::STATUS && self.status.is_some() {
-                let value = self.read_status(json, side, &mut issues);
+                let (value, unmapped) = self.read_status(json, side);
+                if let Some(unmapped) = unmapped {
+                    self.report_unmapped(spec.name(), unmapped, &mut issues);
+                }
                 record.set(id, value);
                 continue;
             }
@@ -434,10 +497,15 @@ impl DeclarativeMapping {
                 Some(wire) => match transform.decode(spec.kind(), &wire) {
                     Decoded::Value(value) => value,
                     Decoded::Unmapped(text) => {
-                        issues.push(MappingIssue::UnmappedValue {
-                            field: spec.name().to_owned(),
-                            value: text,
-                        });
+                        self.report_unmapped(spec.name(), text, &mut issues);
+                        Value::Absent
+                    }
+                    Decoded::Unknown(text) => {
+                        tracing::debug!(
+                            field = spec.name(),
+                            value = %text,
+                            "a value the mapping declares unknown; the other side's value is kept"
+                        );
                         Value::Absent
                     }
                     Decoded::WrongType(expected) => {
@@ -463,6 +531,9 @@ impl DeclarativeMapping {
         {
             record.set_modified(Some(modified));
         }
+        if side == Side::Crm {
+            self.drop_status_stage(&mut record);
+        }
         let raw = record.clone();
         for truncation in self.schema.normalize(&mut record)? {
             issues.push(MappingIssue::Truncated {
@@ -479,8 +550,9 @@ impl DeclarativeMapping {
         })
     }
 
-    /// The deal value at its currency's scale, so a target that stores fewer digits never looks
-    /// changed.
+    /// The deal value at its currency's scale, or at the CRM column's when the column holds
+    /// fewer places (a [`Transform::Scale`] on the CRM side), so a target that stores fewer
+    /// digits never looks changed.
     fn round_amount(&self, record: &mut Record) {
         let Some(amount) = record.get(fields::DEAL_VALUE).as_decimal() else {
             return;
@@ -488,17 +560,45 @@ impl DeclarativeMapping {
         if self.schema.field(fields::DEAL_VALUE).map(FieldSpec::name) != Some("deal_value") {
             return;
         }
-        let scale = match record.get(fields::CURRENCY).as_choice() {
+        let currency = match record.get(fields::CURRENCY).as_choice() {
             Some(code) => self.currency_scale(code),
             None => self.default_scale,
         };
+        let column = match self
+            .compiled(fields::DEAL_VALUE)
+            .map(|compiled| &compiled.rule.crm_transform)
+        {
+            Some(Transform::Scale(places)) => *places,
+            _ => u32::MAX,
+        };
         record.set(
             fields::DEAL_VALUE,
-            Value::Decimal(round_to_scale(amount, scale)),
+            Value::Decimal(round_to_scale(amount, currency.min(column))),
         );
     }
 
-    fn read_status(&self, json: &Json, side: Side, issues: &mut Vec<MappingIssue>) -> Value {
+    /// The sales stage a Salesforce-style record holds in its stage while the stage shows the
+    /// status (on hold, won, lost) is not a sales stage: read it as unknown.
+    fn drop_status_stage(&self, record: &mut Record) {
+        if matches!(self.status, Some(StatusRules::Stages { .. }))
+            && record
+                .get(fields::STATUS)
+                .as_choice()
+                .is_some_and(|code| code != status::ACTIVE)
+        {
+            record.set(fields::SALES_STAGE, Value::Absent);
+        }
+    }
+
+    /// The canonical status of a record, with the unmapped status found, if any (reported by
+    /// the projection, not by a write that only consults the status).
+    fn read_status(&self, json: &Json, side: Side) -> (Value, Option<String>) {
+        let mut unmapped = None;
+        let value = self.status_code(json, side, &mut unmapped);
+        (value, unmapped)
+    }
+
+    fn status_code(&self, json: &Json, side: Side, unmapped: &mut Option<String>) -> Value {
         let code = match side {
             Side::PartnerCenter => {
                 let status = json.get("status").and_then(Json::as_str);
@@ -512,10 +612,7 @@ impl DeclarativeMapping {
                     (Some("Closed"), Some("Declined")) => Some(status::DECLINED),
                     (Some("Closed"), Some("Expired")) => Some(status::EXPIRED),
                     (Some(status), substatus) => {
-                        issues.push(MappingIssue::UnmappedValue {
-                            field: "status".into(),
-                            value: format!("{status}/{}", substatus.unwrap_or("")),
-                        });
+                        *unmapped = Some(format!("{status}/{}", substatus.unwrap_or("")));
                         None
                     }
                 }
@@ -553,6 +650,33 @@ impl DeclarativeMapping {
             },
         };
         code.map(Value::choice).unwrap_or(Value::Absent)
+    }
+
+    /// Report a value read that the mapping cannot map, the first time this mapping sees it:
+    /// a service that keeps sending it would otherwise fill every projection with the same
+    /// issue. Once the memory is full, every sighting is reported again.
+    fn report_unmapped(&self, field: &str, value: String, issues: &mut Vec<MappingIssue>) {
+        let key = (field.to_owned(), value);
+        let first = {
+            let mut seen = self
+                .unmapped_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.contains(&key) {
+                false
+            } else {
+                if seen.len() < UNMAPPED_MEMORY {
+                    seen.insert(key.clone());
+                }
+                true
+            }
+        };
+        if first {
+            issues.push(MappingIssue::UnmappedValue {
+                field: key.0,
+                value: key.1,
+            });
+        }
     }
 
     fn held(&self, field: FieldId, reason: HoldReason) -> MappingIssue {
@@ -620,6 +744,37 @@ impl DeclarativeMapping {
                 }
             }
         }
+    }
+
+    /// The values a create writes: those given, and each rule's default where none is; with
+    /// the required fields left without a value.
+    fn with_create_defaults(
+        &self,
+        values: &[(FieldId, Value)],
+    ) -> (Vec<(FieldId, Value)>, Vec<FieldId>) {
+        let mut values: Vec<(FieldId, Value)> = values
+            .iter()
+            .filter(|(_, value)| !value.is_absent())
+            .cloned()
+            .collect();
+        let mut unfilled = Vec::new();
+        for (id, _) in self.schema.fields() {
+            let Some(compiled) = self.compiled(id) else {
+                continue;
+            };
+            let given = values
+                .iter()
+                .any(|(field, value)| *field == id && !value.is_null() && !value.is_blank());
+            if !given {
+                if let Some(default) = &compiled.rule.default {
+                    values.retain(|(field, _)| *field != id);
+                    values.push((id, default.clone()));
+                } else if compiled.rule.required {
+                    unfilled.push(id);
+                }
+            }
+        }
+        (values, unfilled)
     }
 
     fn partner_center_status(&self, code: &str) -> Option<(&'static str, &'static str)> {
@@ -696,11 +851,12 @@ impl FieldMapping for DeclarativeMapping {
     fn partner_center_write(
         &self,
         changes: &[(FieldId, Value)],
-        current: &Record,
+        referral: &Json,
     ) -> Result<PartnerCenterWrite, MappingError> {
         let mut write = PartnerCenterWrite::default();
-        let mut patch = ReferralPatch::new();
-        let current_status = current.get(fields::STATUS).as_choice();
+        let mut target = PatchTarget::new(referral);
+        let (current_status, _) = self.read_status(referral, Side::PartnerCenter);
+        let current_status = current_status.as_choice();
         let accepts = changes.iter().any(|(field, value)| {
             *field == fields::STATUS
                 && value
@@ -741,9 +897,15 @@ impl FieldMapping for DeclarativeMapping {
                     .and_then(|c| self.partner_center_status(c))
                 {
                     Some((status, substatus)) => {
-                        patch = patch
-                            .replace(["status"], status)
-                            .replace(["substatus"], substatus);
+                        for (key, wire) in [("status", status), ("substatus", substatus)] {
+                            target
+                                .set(&[Segment::Key(key.into())], Json::from(wire))
+                                .map_err(|reason| MappingError::Unwritable {
+                                    field: self.name(field),
+                                    value: value.clone(),
+                                    reason,
+                                })?;
+                        }
                     }
                     None => write
                         .issues
@@ -770,15 +932,67 @@ impl FieldMapping for DeclarativeMapping {
                 Some(rest) => wrap_items(json, &rest),
                 None => json,
             };
-            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-            patch = if current.get(field).is_absent() {
-                patch.add(segments, json)
-            } else {
-                patch.replace(segments, json)
-            };
+            target
+                .set(&segments, json)
+                .map_err(|reason| MappingError::Unwritable {
+                    field: self.name(field),
+                    value: value.clone(),
+                    reason,
+                })?;
         }
-        write.patch = patch;
+        write.patch = target.into_patch();
         Ok(write)
+    }
+
+    fn partner_center_create(
+        &self,
+        values: &[(FieldId, Value)],
+    ) -> Result<PartnerCenterCreate, MappingError> {
+        self.render_partner_center_create(values)
+    }
+
+    fn crm_read_fields(&self) -> CrmReadFields {
+        let mut read = CrmReadFields::new();
+        for (id, _) in self.schema.fields() {
+            if id == fields::STATUS && self.status.is_some() {
+                continue;
+            }
+            let Some(compiled) = self.compiled(id) else {
+                continue;
+            };
+            let Some(path) = &compiled.crm else { continue };
+            let relation = match compiled.rule.entity {
+                CrmEntity::Account => self.account.as_ref().map(|relation| &relation.read),
+                CrmEntity::Contact => self.contact.as_ref().map(|relation| &relation.read),
+                CrmEntity::Opportunity | CrmEntity::Currency => None,
+            };
+            if matches!(
+                compiled.rule.entity,
+                CrmEntity::Account | CrmEntity::Contact
+            ) && relation.is_none()
+            {
+                // Without the relation the projection reads nothing for the field.
+                continue;
+            }
+            let keys: Vec<&str> = relation
+                .map(String::as_str)
+                .into_iter()
+                .chain(path.keys())
+                .collect();
+            read = read.path(&keys.join("."));
+        }
+        let status_columns: &[&str] = match &self.status {
+            Some(StatusRules::Dataverse) => &["statecode", "statuscode"],
+            Some(StatusRules::Stages { .. }) => &["StageName", "IsWon", "IsClosed"],
+            None => &[],
+        };
+        for column in status_columns {
+            read = read.path(column);
+        }
+        if let Some(modified) = &self.crm_modified {
+            read = read.path(modified);
+        }
+        read
     }
 
     fn crm_write(
@@ -787,31 +1001,21 @@ impl FieldMapping for DeclarativeMapping {
         context: CrmWriteContext<'_>,
     ) -> Result<CrmWrite, MappingError> {
         let mut write = CrmWrite::default();
-        let mut values: Vec<(FieldId, Value)> = changes
-            .iter()
-            .filter(|(_, value)| !value.is_absent())
-            .cloned()
-            .collect();
-        if context.create {
-            for (id, _) in self.schema.fields() {
-                let Some(compiled) = self.compiled(id) else {
-                    continue;
-                };
-                let given = values
-                    .iter()
-                    .any(|(field, value)| *field == id && !value.is_null() && !value.is_blank());
-                if !given {
-                    if let Some(default) = &compiled.rule.default {
-                        values.retain(|(field, _)| *field != id);
-                        values.push((id, default.clone()));
-                    } else if compiled.rule.required {
-                        return Err(MappingError::MissingRequired {
-                            field: self.name(id),
-                        });
-                    }
-                }
+        let values = if context.create {
+            let (values, unfilled) = self.with_create_defaults(changes);
+            if let Some(field) = unfilled.first() {
+                return Err(MappingError::MissingRequired {
+                    field: self.name(*field),
+                });
             }
-        }
+            values
+        } else {
+            changes
+                .iter()
+                .filter(|(_, value)| !value.is_absent())
+                .cloned()
+                .collect()
+        };
         let mut account = Map::new();
         let mut contact = Map::new();
         let mut status_code = None;
@@ -844,6 +1048,9 @@ impl FieldMapping for DeclarativeMapping {
             }
             let value = self.normalized(field, value, &mut write.issues)?;
             if entity == CrmEntity::Currency {
+                if value.is_null() {
+                    write.issues.push(self.held(field, HoldReason::Required));
+                }
                 if let Some(code) = value.as_choice() {
                     match (&self.single_currency, &self.currency) {
                         (Some(only), _) => {
@@ -917,13 +1124,17 @@ impl FieldMapping for DeclarativeMapping {
             .map(str::to_owned);
         match (&status_code, &self.status) {
             (Some(code), _) => {
-                // Reopening or accepting keeps the record's own sales stage when it has one.
-                let sales_stage = sales_stage_wire.or_else(|| {
-                    let current = context.current?.get(fields::SALES_STAGE).clone();
+                // Reopening or accepting keeps the record's own sales stage when it has one, else
+                // takes the referral's: a stage that showed the status held none.
+                let stage_of = |record: Option<&Record>| {
+                    let stage = record?.get(fields::SALES_STAGE);
                     let compiled = self.compiled(fields::SALES_STAGE)?;
-                    let wire = compiled.rule.crm_transform.encode(&current).ok()?;
+                    let wire = compiled.rule.crm_transform.encode(stage).ok()?;
                     wire.as_str().map(str::to_owned)
-                });
+                };
+                let sales_stage = sales_stage_wire
+                    .or_else(|| stage_of(context.current))
+                    .or_else(|| stage_of(context.partner_center));
                 self.write_crm_status(code, &context, sales_stage.as_deref(), &mut write)
             }
             (None, Some(StatusRules::Stages { .. })) => {
@@ -1078,14 +1289,56 @@ impl MappingBuilder {
         self
     }
 
+    /// The seller's time zone (an IANA zone such as `Pacific/Auckland`): every instant ↔ date
+    /// conversion of the mapping (Partner Center's `closingDateTime` and the CRM's date-only
+    /// close date) uses it. An instant becomes its calendar date in the zone, and a date is
+    /// written as its local midnight in the zone, in UTC. Without it, instants are rounded to
+    /// the nearest UTC midnight, which is right only for sellers from UTC−11:59 to UTC+12:00
+    /// ([`DateRule::NearestUtcMidnight`]).
+    ///
+    /// ```
+    /// use cosell::mapping::{dynamics365, fields, FieldMapping, Value};
+    /// use jiff::civil::date;
+    ///
+    /// let tonga = jiff::tz::TimeZone::get("Pacific/Tongatapu").unwrap();
+    /// let mapping = dynamics365().seller_time_zone(tonga).build()?;
+    /// let referral = serde_json::json!({"details": {"closingDateTime": "2026-03-30T11:00:00Z"}});
+    /// let projected = mapping.referral_to_canonical(&referral)?;
+    /// assert_eq!(projected.record.get(fields::CLOSE_DATE), &Value::Date(date(2026, 3, 31)));
+    /// # Ok::<(), cosell::mapping::MappingError>(())
+    /// ```
+    pub fn seller_time_zone(mut self, zone: TimeZone) -> Self {
+        self.seller_time_zone = Some(zone);
+        self
+    }
+
     /// The mapping, or the first mistake made while building it.
     pub fn build(self) -> Result<DeclarativeMapping, MappingError> {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(error);
         }
-        let schema = self.schema.build()?;
-        let mut rules: Vec<Option<Compiled>> = vec![None; schema.len()];
-        for rule in self.rules {
+        let mut schema = self.schema;
+        let mut rules = self.rules;
+        if let Some(status_rules) = &self.status {
+            schema = read_backs(schema, status_rules, &rules);
+        }
+        if let Some(zone) = &self.seller_time_zone {
+            let rule = DateRule::InTimeZone(zone.clone());
+            schema = schema.date_rule(&rule);
+            for field in &mut rules {
+                for transform in [
+                    &mut field.partner_center_transform,
+                    &mut field.crm_transform,
+                ] {
+                    if let Transform::InstantToDate(held) = transform {
+                        *held = rule.clone();
+                    }
+                }
+            }
+        }
+        let schema = schema.build()?;
+        let mut compiled: Vec<Option<Compiled>> = vec![None; schema.len()];
+        for rule in rules {
             let Some(id) = schema.id(&rule.name) else {
                 return Err(MappingError::UnknownField { field: rule.name });
             };
@@ -1102,7 +1355,7 @@ impl MappingBuilder {
             };
             let partner_center = parse(&rule.partner_center)?;
             let crm = parse(&rule.crm)?;
-            rules[id.index()] = Some(Compiled {
+            compiled[id.index()] = Some(Compiled {
                 rule,
                 partner_center,
                 crm,
@@ -1110,7 +1363,7 @@ impl MappingBuilder {
         }
         Ok(DeclarativeMapping {
             schema,
-            rules,
+            rules: compiled,
             status: self.status,
             account: self.account,
             contact: self.contact,
@@ -1120,6 +1373,8 @@ impl MappingBuilder {
             default_scale: self.default_scale,
             partner_center_modified: self.partner_center_modified,
             crm_modified: self.crm_modified,
+            seller_time_zone: self.seller_time_zone,
+            unmapped_seen: Arc::default(),
         })
     }
 }

@@ -15,7 +15,8 @@ use crate::salesforce::CoSellFieldSet;
 pub const REFERRAL_LINK_TEMPLATE: &str =
     "https://partner.microsoft.com/dashboard/referrals/v2/leads/{}/details";
 
-/// Partner Center's sales stages, with the numeric strings also seen on the wire.
+/// Partner Center's sales stages, with the numeric strings also seen on the wire: `"0"` to
+/// `"3"` as the enum's positions, any other number (real referrals carry `"100"`) as unknown.
 fn partner_center_stages() -> ValueMap {
     ValueMap::new()
         .pair("Qualify", "Qualify")
@@ -26,6 +27,15 @@ fn partner_center_stages() -> ValueMap {
         .read_also("1", "Develop")
         .read_also("2", "Propose")
         .read_also("3", "Close")
+        .unknown_numbers()
+}
+
+/// Partner Center's help codes; `Unknown`, which real referrals carry, is no help requested.
+fn partner_center_help() -> ValueMap {
+    HELP_CODES
+        .iter()
+        .fold(ValueMap::new(), |map, code| map.pair(code, *code))
+        .read_as_null("Unknown")
 }
 
 /// "How can Microsoft help?" codes, as Partner Center names them.
@@ -39,7 +49,8 @@ const HELP_CODES: [&str; 6] = [
 ];
 
 /// The schema both defaults start from: the co-sell schema, with amounts compared at the
-/// currency's scale by the mapping rather than at a fixed one.
+/// currency's scale by the mapping rather than at a fixed one, and empty text, codes and sets
+/// alike with null, since both CRMs store an empty string as null.
 fn base_schema(version: &str, name_limit: usize) -> SchemaBuilder {
     Schema::cosell_builder()
         .version(version)
@@ -50,7 +61,13 @@ fn base_schema(version: &str, name_limit: usize) -> SchemaBuilder {
                 ..Normalization::default()
             })
         })
+        .update_all(|field| field.empty_is_null(true))
 }
+
+/// The decimal places both CRMs' amount columns hold (Dataverse `estimatedvalue` precision 2,
+/// Salesforce `Amount` currency(18, 2)): amounts are written rounded to them, so the CRM
+/// stores exactly what was written, and compared at them when the currency has more.
+const CRM_AMOUNT_PLACES: u32 = 2;
 
 /// Rules shared by both defaults: the Partner Center side of every field.
 fn partner_center_rules(builder: MappingBuilder) -> MappingBuilder {
@@ -70,7 +87,10 @@ fn partner_center_rules(builder: MappingBuilder) -> MappingBuilder {
             pc("sales_stage", "salesStage")
                 .partner_center_transform(Transform::Map(partner_center_stages())),
         )
-        .rule(pc("help_requested", "inviteContext.assistanceRequestCode"))
+        .rule(
+            pc("help_requested", "inviteContext.assistanceRequestCode")
+                .partner_center_transform(Transform::Map(partner_center_help())),
+        )
         .rule(pc(
             "visible_to_microsoft_sellers",
             "consent.consentToShareReferralWithMicrosoftSellers",
@@ -139,7 +159,7 @@ pub fn dynamics365_with(columns: &CoSellColumns) -> MappingBuilder {
         .fold(ValueMap::new(), |map, (index, code)| {
             map.pair(code, index as i64 + 1)
         });
-    let builder = DeclarativeMapping::builder(base_schema("cosell-dynamics365/1", 300))
+    let builder = DeclarativeMapping::builder(base_schema("cosell-dynamics365/2", 300))
         .status_rules(StatusRules::Dataverse)
         .account_relation(Relation::new(
             "customerid_account",
@@ -165,7 +185,10 @@ pub fn dynamics365_with(columns: &CoSellColumns) -> MappingBuilder {
     builder
         .update("deal_name", |rule| rule.crm("name"))
         .update("notes", |rule| rule.crm("description"))
-        .update("deal_value", |rule| rule.crm("estimatedvalue"))
+        .update("deal_value", |rule| {
+            rule.crm("estimatedvalue")
+                .crm_transform(Transform::Scale(CRM_AMOUNT_PLACES))
+        })
         .update("currency", |rule| {
             rule.crm("transactioncurrencyid.isocurrencycode")
                 .entity(CrmEntity::Currency)
@@ -273,13 +296,10 @@ pub fn salesforce_with(names: &CoSellFieldSet) -> MappingBuilder {
         .pair("Develop", "Needs Analysis")
         .pair("Propose", "Proposal/Price Quote")
         .pair("Close", "Negotiation/Review")
-        .read_also("Prospecting", "Qualify")
         .read_also("Value Proposition", "Develop")
         .read_also("Id. Decision Makers", "Develop")
-        .read_also("Perception Analysis", "Develop")
-        .read_also("Closed Won", "Close")
-        .read_also("Closed Lost", "Close");
-    let builder = DeclarativeMapping::builder(base_schema("cosell-salesforce/1", 120))
+        .read_also("Perception Analysis", "Develop");
+    let builder = DeclarativeMapping::builder(base_schema("cosell-salesforce/2", 120))
         .status_rules(salesforce_stages())
         .account_relation(Relation::new("Account", "AccountId", "{}"))
         .contact_relation(Relation::new("Contact", "ContactId", "{}"));
@@ -294,7 +314,10 @@ pub fn salesforce_with(names: &CoSellFieldSet) -> MappingBuilder {
     let builder = builder
         .update("deal_name", |rule| rule.crm("Name"))
         .update("notes", |rule| rule.crm("Description"))
-        .update("deal_value", |rule| rule.crm("Amount"))
+        .update("deal_value", |rule| {
+            rule.crm("Amount")
+                .crm_transform(Transform::Scale(CRM_AMOUNT_PLACES))
+        })
         .update("currency", |rule| {
             rule.crm("CurrencyIsoCode")
                 .crm_transform(Transform::IsoCode)

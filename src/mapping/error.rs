@@ -45,6 +45,13 @@ pub enum MappingError {
         /// The canonical field.
         field: String,
     },
+    /// A referral cannot be created: Partner Center would refuse it. Every missing or unfit
+    /// value is listed.
+    #[error("the referral cannot be created: {}", list(missing))]
+    IncompleteReferral {
+        /// What is missing, each naming its Partner Center path.
+        missing: Vec<MissingValue>,
+    },
     /// A field named in a builder call does not exist.
     #[error("no field named `{field}`")]
     UnknownField {
@@ -57,6 +64,26 @@ pub enum MappingError {
     /// A record could not be normalized.
     #[error(transparent)]
     Normalize(#[from] super::schema::NormalizeError),
+}
+
+fn list(missing: &[MissingValue]) -> String {
+    missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A value Partner Center needs to create a referral and the record does not give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}`{}: {reason}", field.as_ref().map(|field| format!(" (field `{field}`)")).unwrap_or_default())]
+pub struct MissingValue {
+    /// Where the referral needs it (`customerProfile.address.country`).
+    pub path: String,
+    /// The canonical field mapped there, if one is.
+    pub field: Option<String>,
+    /// What is wrong (`required`, `a two-letter ISO 3166 code`, …).
+    pub reason: String,
 }
 
 /// Something a mapping noticed and did not fail on: reported so that nothing is dropped silently.
@@ -107,6 +134,9 @@ pub enum HoldReason {
     NotAccepted,
     /// The flag cannot be turned back to false in Partner Center.
     Irreversible,
+    /// The target requires a value there and cannot be cleared (Dataverse's
+    /// `transactioncurrencyid`).
+    Required,
     /// The status rules stop the value flowing this way: declined and expired are Partner
     /// Center's alone, and a Salesforce sales stage is not written while the status holds the
     /// stage (on hold, won, lost).

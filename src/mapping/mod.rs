@@ -29,6 +29,7 @@ mod declarative;
 mod defaults;
 mod error;
 mod normalize;
+mod patch;
 mod path;
 mod plan;
 mod policy;
@@ -48,15 +49,15 @@ pub use defaults::{
     REFERRAL_LINK_TEMPLATE, dynamics365, dynamics365_with, salesforce, salesforce_stages,
     salesforce_with,
 };
-pub use error::{HoldReason, MappingError, MappingIssue};
+pub use error::{HoldReason, MappingError, MappingIssue, MissingValue};
 pub use normalize::{
     DateRule, KindMismatch, Normalization, Normalized, nearest_utc_midnight, round_to_scale,
     truncate_chars, utc_midnight,
 };
 pub use path::WirePath;
 pub use plan::{
-    CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterWrite, Projection, StateChange,
-    audit_trail_with, changes_of,
+    CrmReadFields, CrmWrite, CrmWriteContext, FieldMapping, PartnerCenterCreate,
+    PartnerCenterWrite, Projection, StateChange, audit_trail_with, changes_of,
 };
 pub use policy::{Direction, Policy, Side};
 pub use record::Record;

@@ -55,17 +55,23 @@ impl Default for Normalization {
     }
 }
 
-/// How an instant ([`Value::DateTime`]) becomes a date ([`Value::Date`]).
+/// How an instant ([`Value::DateTime`]) becomes a date ([`Value::Date`]), and a date the
+/// instant written for it.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum DateRule {
     /// Round to the nearest UTC midnight ([`nearest_utc_midnight`]): recovers the date a seller
-    /// picked when the service stored their local midnight as a UTC instant.
+    /// picked when the service stored their local midnight as a UTC instant, for sellers from
+    /// UTC−11:59 to UTC+12:00. East of that (New Zealand in summer, Samoa, Tonga: +13; Kiribati:
+    /// +14) it gives the day before, since the instant alone cannot tell +13 from −11: set the
+    /// seller's zone ([`InTimeZone`](Self::InTimeZone)) there. A date is written as its UTC
+    /// midnight.
     #[default]
     NearestUtcMidnight,
-    /// The calendar date in UTC.
+    /// The calendar date in UTC; a date is written as its UTC midnight.
     UtcDate,
-    /// The calendar date in a known time zone (the seller's).
+    /// The calendar date in a known time zone (the seller's); a date is written as its local
+    /// midnight in that zone, in UTC.
     InTimeZone(TimeZone),
 }
 
@@ -83,6 +89,30 @@ impl DateRule {
             DateRule::NearestUtcMidnight => nearest_utc_midnight(instant),
             DateRule::UtcDate => instant.to_zoned_datetime(TimeZone::UTC).date(),
             DateRule::InTimeZone(zone) => instant.to_zoned_datetime(zone.clone()).date(),
+        }
+    }
+
+    /// The instant written for `date` under this rule: its UTC midnight, or its local midnight
+    /// in the rule's zone. Where a zone skips midnight (a transition at 00:00), the instant is
+    /// the local time just after the gap, still on `date`. `None` only for dates at the very
+    /// edge of the representable range.
+    ///
+    /// ```
+    /// use cosell::mapping::DateRule;
+    /// use jiff::civil::date;
+    /// let kiribati = DateRule::InTimeZone(jiff::tz::TimeZone::get("Pacific/Kiritimati").unwrap());
+    /// let instant = kiribati.instant_of(date(2026, 3, 31)).unwrap();
+    /// assert_eq!(instant.to_string(), "2026-03-30T10:00:00Z");
+    /// assert_eq!(kiribati.date_of(instant), date(2026, 3, 31));
+    /// assert_eq!(DateRule::NearestUtcMidnight.instant_of(date(2026, 3, 31)).unwrap().to_string(), "2026-03-31T00:00:00Z");
+    /// ```
+    pub fn instant_of(&self, date: Date) -> Option<Timestamp> {
+        match self {
+            DateRule::NearestUtcMidnight | DateRule::UtcDate => utc_midnight(date),
+            DateRule::InTimeZone(zone) => date
+                .to_zoned_datetime(zone.clone())
+                .ok()
+                .map(|zoned| zoned.timestamp()),
         }
     }
 }

@@ -106,6 +106,15 @@ impl WirePath {
         }
     }
 
+    /// The keys of the path, in order (indexes and `[]` left out): how a CRM path names a
+    /// column, or a related record's column.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.steps.iter().filter_map(|step| match step {
+            Step::Key(key) => Some(key.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether the path is a single key.
     pub fn is_single_key(&self) -> bool {
         self.steps.len() == 1
@@ -117,13 +126,13 @@ impl WirePath {
         read_steps(&self.steps, root)
     }
 
-    /// The JSON Pointer segments of the whole path up to any `[]` (indexes as numbers).
-    pub(crate) fn pointer_segments(&self) -> (Vec<String>, Option<Vec<String>>) {
+    /// The JSON Pointer segments of the whole path up to any `[]`, and the keys after it.
+    pub(crate) fn pointer_segments(&self) -> (Vec<Segment>, Option<Vec<String>>) {
         let mut segments = Vec::new();
         for (at, step) in self.steps.iter().enumerate() {
             match step {
-                Step::Key(key) => segments.push(key.clone()),
-                Step::Index(index) => segments.push(index.to_string()),
+                Step::Key(key) => segments.push(Segment::Key(key.clone())),
+                Step::Index(index) => segments.push(Segment::Index(*index)),
                 Step::Each => {
                     let rest = self.steps[at + 1..]
                         .iter()
@@ -148,7 +157,24 @@ impl WirePath {
             Some(rest) => wrap_items(value, &rest),
             None => value,
         };
+        let segments: Vec<String> = segments.iter().map(Segment::to_string).collect();
         write_segments(root, &segments, value);
+    }
+}
+
+/// One JSON Pointer segment of a path: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Segment::Key(key) => f.write_str(key),
+            Segment::Index(index) => write!(f, "{index}"),
+        }
     }
 }
 

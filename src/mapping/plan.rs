@@ -12,7 +12,7 @@ use super::resolve::{
 };
 use super::schema::{FieldId, Schema};
 use super::value::Value;
-use crate::partner_center::ReferralPatch;
+use crate::partner_center::{Referral, ReferralPatch};
 
 /// A record projected onto the canonical schema.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +67,142 @@ pub struct PartnerCenterWrite {
     pub patch: ReferralPatch,
     /// Values not sent (status rules, irreversible flags, unmapped values).
     pub issues: Vec<MappingIssue>,
+}
+
+/// A referral to create in Partner Center from a CRM record (`POST`), and what was left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerCenterCreate {
+    /// The referral to send with
+    /// [`Referrals::create`](crate::partner_center::referrals::Referrals::create): of type
+    /// `Independent` (change it before sending for the older two-step shared recipe), with the
+    /// consent, customer and deal the record gives.
+    pub referral: Referral,
+    /// Values not sent (unmapped values).
+    pub issues: Vec<MappingIssue>,
+}
+
+/// The CRM fields a mapping reads: the record's own columns and, per related record (an
+/// expanded lookup, a Salesforce relationship), its columns. Query exactly these, so no mapped
+/// field reads as absent because a hand-written list left it out.
+///
+/// ```
+/// use cosell::mapping::CrmReadFields;
+///
+/// let fields = CrmReadFields::new()
+///     .path("name")
+///     .path("customerid_account.address1_country")
+///     .path("customerid_account.name")
+///     .path("name");
+/// assert_eq!(fields.dataverse_select(), ["name"]);
+/// assert_eq!(fields.dataverse_expand(), ["customerid_account($select=address1_country,name)"]);
+/// assert_eq!(fields.soql_fields(), ["name", "customerid_account.address1_country", "customerid_account.name"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmReadFields {
+    columns: Vec<String>,
+    relations: Vec<(String, CrmReadFields)>,
+}
+
+impl CrmReadFields {
+    /// No fields.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a field by its path: `column`, or `relation.column` (any depth) for a column of a
+    /// related record. A field already held is not added twice.
+    pub fn path(mut self, path: &str) -> Self {
+        let keys: Vec<&str> = path.split('.').filter(|key| !key.is_empty()).collect();
+        self.add(&keys);
+        self
+    }
+
+    fn add(&mut self, keys: &[&str]) {
+        match keys {
+            [] => {}
+            [column] => {
+                if !self.columns.iter().any(|held| held == column) {
+                    self.columns.push((*column).to_owned());
+                }
+            }
+            [relation, rest @ ..] => {
+                let at = match self.relations.iter().position(|(name, _)| name == relation) {
+                    Some(at) => at,
+                    None => {
+                        self.relations
+                            .push(((*relation).to_owned(), CrmReadFields::new()));
+                        self.relations.len() - 1
+                    }
+                };
+                self.relations[at].1.add(rest);
+            }
+        }
+    }
+
+    /// The record's own columns, in the order added.
+    pub fn columns(&self) -> impl Iterator<Item = &str> + '_ {
+        self.columns.iter().map(String::as_str)
+    }
+
+    /// The related records read, each with its fields.
+    pub fn relations(&self) -> impl Iterator<Item = (&str, &CrmReadFields)> + '_ {
+        self.relations
+            .iter()
+            .map(|(name, fields)| (name.as_str(), fields))
+    }
+
+    /// Whether the field at `path` (`column` or `relation.column`) is read.
+    pub fn contains(&self, path: &str) -> bool {
+        match path.split_once('.') {
+            None => self.columns.iter().any(|column| column == path),
+            Some((relation, rest)) => self
+                .relations
+                .iter()
+                .any(|(name, fields)| name == relation && fields.contains(rest)),
+        }
+    }
+
+    /// Dataverse `$select`: the record's own columns.
+    pub fn dataverse_select(&self) -> Vec<String> {
+        self.columns.clone()
+    }
+
+    /// Dataverse `$expand` items, one per related record:
+    /// `customerid_account($select=name,address1_country)`, nested for deeper paths.
+    pub fn dataverse_expand(&self) -> Vec<String> {
+        self.relations
+            .iter()
+            .map(|(name, fields)| {
+                let mut options = Vec::new();
+                if !fields.columns.is_empty() {
+                    options.push(format!("$select={}", fields.columns.join(",")));
+                }
+                let nested = fields.dataverse_expand();
+                if !nested.is_empty() {
+                    options.push(format!("$expand={}", nested.join(",")));
+                }
+                if options.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name}({})", options.join(";"))
+                }
+            })
+            .collect()
+    }
+
+    /// The SOQL field list: the record's columns, then relationship paths (`Account.Name`).
+    pub fn soql_fields(&self) -> Vec<String> {
+        let mut fields = self.columns.clone();
+        for (name, related) in &self.relations {
+            fields.extend(
+                related
+                    .soql_fields()
+                    .into_iter()
+                    .map(|field| format!("{name}.{field}")),
+            );
+        }
+        fields
+    }
 }
 
 /// A state change the CRM makes through a dedicated call rather than the PATCH body: Dataverse
@@ -130,6 +266,8 @@ impl CrmWrite {
 
     /// Resolve the pending lookups with the given resolvers: matches are bound, and the lookups
     /// left (to create, ambiguous, or an unknown currency) are returned with their resolution.
+    /// The first resolver error stops the resolution and is returned; the lookups resolved
+    /// before it stay bound.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -143,22 +281,27 @@ impl CrmWrite {
     ///     create_body: Default::default(),
     /// });
     /// let currencies = HashMap::from([("EUR".to_string(), "7d9d".to_string())]);
-    /// let left = write.resolve(&ExactAccountMatch::default(), &EmailContactMatch::default(), &currencies);
+    /// let left = futures::executor::block_on(write.resolve(
+    ///     &ExactAccountMatch::default(),
+    ///     &EmailContactMatch::default(),
+    ///     &currencies,
+    /// ))?;
     /// assert!(left.is_empty());
     /// assert_eq!(write.body["transactioncurrencyid@odata.bind"], "/transactioncurrencies(7d9d)");
+    /// # Ok::<(), cosell::Error>(())
     /// ```
-    pub fn resolve(
+    pub async fn resolve(
         &mut self,
         accounts: &dyn AccountResolver,
         contacts: &dyn ContactResolver,
         currencies: &dyn CurrencyResolver,
-    ) -> Vec<(Lookup, Resolution)> {
+    ) -> crate::Result<Vec<(Lookup, Resolution)>> {
         let mut left = Vec::new();
         for lookup in self.lookups.clone() {
             let resolution = match &lookup.target {
-                LookupTarget::Account(customer) => accounts.resolve_account(customer),
-                LookupTarget::Contact(contact) => contacts.resolve_contact(contact),
-                LookupTarget::Currency(code) => match currencies.currency_id(code) {
+                LookupTarget::Account(customer) => accounts.resolve_account(customer).await?,
+                LookupTarget::Contact(contact) => contacts.resolve_contact(contact).await?,
+                LookupTarget::Currency(code) => match currencies.currency_id(code).await? {
                     Some(id) => Resolution::Existing(id),
                     None => Resolution::Ambiguous(Vec::new()),
                 },
@@ -168,7 +311,7 @@ impl CrmWrite {
                 other => left.push((lookup, other)),
             }
         }
-        left
+        Ok(left)
     }
 
     /// The body as JSON text, decimal columns written with every digit.
@@ -176,10 +319,11 @@ impl CrmWrite {
     /// ```
     /// use cosell::mapping::{dynamics365, fields, CrmWriteContext, FieldMapping, Value};
     ///
+    /// // Written at the column's two places, every digit of them kept.
     /// let mapping = dynamics365().build()?;
     /// let amount = "98765432109876.5432".parse().unwrap();
     /// let write = mapping.crm_write(&[(fields::DEAL_VALUE, Value::Decimal(amount))], CrmWriteContext::default())?;
-    /// assert_eq!(write.body_json(), r#"{"estimatedvalue":98765432109876.5432}"#);
+    /// assert_eq!(write.body_json(), r#"{"estimatedvalue":98765432109876.54}"#);
     /// # Ok::<(), cosell::mapping::MappingError>(())
     /// ```
     pub fn body_json(&self) -> String {
@@ -251,6 +395,9 @@ pub struct CrmWriteContext<'a> {
     pub create: bool,
     /// The CRM record's current canonical values, when it exists.
     pub current: Option<&'a Record>,
+    /// The referral's canonical values, when known. A record whose stage showed its status
+    /// (Salesforce) holds no sales stage; reopening or accepting it writes the referral's.
+    pub partner_center: Option<&'a Record>,
 }
 
 /// Maps one CRM entity to the canonical co-sell record and back. Implement it by hand for any
@@ -272,7 +419,7 @@ pub struct CrmWriteContext<'a> {
 ///
 /// // The CRM record was won since the last sync (the baseline is the referral as it was).
 /// let plan = diff::three_way(mapping.schema(), &pc.record, &pc.record, &crm.record);
-/// let write = mapping.partner_center_write(&changes_of(plan.partner_center()), &pc.record)?;
+/// let write = mapping.partner_center_write(&changes_of(plan.partner_center()), &referral)?;
 /// assert_eq!(
 ///     serde_json::to_value(&write.patch).unwrap(),
 ///     json!([{"op": "replace", "path": "/status", "value": "Closed"},
@@ -293,13 +440,14 @@ pub trait FieldMapping {
     /// mapped) onto a canonical record.
     fn crm_to_canonical(&self, record: &Json) -> Result<Projection, MappingError>;
 
-    /// Render changes into a Partner Center patch. `current` is the referral's canonical record
-    /// (status rules read it: closed referrals are read only, unaccepted ones take only the
-    /// acceptance).
+    /// Render changes into a Partner Center patch. `referral` is the referral as read (its
+    /// JSON): status rules read it (closed referrals are read only, unaccepted ones take only
+    /// the acceptance), and the patch is shaped to apply to it (a value below an object the
+    /// referral lacks is sent inside an `add` of that object).
     fn partner_center_write(
         &self,
         changes: &[(FieldId, Value)],
-        current: &Record,
+        referral: &Json,
     ) -> Result<PartnerCenterWrite, MappingError>;
 
     /// Render changes into a CRM write.
@@ -308,6 +456,17 @@ pub trait FieldMapping {
         changes: &[(FieldId, Value)],
         context: CrmWriteContext<'_>,
     ) -> Result<CrmWrite, MappingError>;
+
+    /// Render a CRM record's values (its [`Projection::create_changes`]) into a referral to
+    /// create in Partner Center. A record that lacks what Partner Center requires is a
+    /// [`MappingError::IncompleteReferral`] naming each missing value.
+    fn partner_center_create(
+        &self,
+        values: &[(FieldId, Value)],
+    ) -> Result<PartnerCenterCreate, MappingError>;
+
+    /// The CRM fields [`crm_to_canonical`](Self::crm_to_canonical) reads, to query them.
+    fn crm_read_fields(&self) -> CrmReadFields;
 }
 
 /// The audit trail with `entry` put first (newest first), cut to `max_chars` characters by

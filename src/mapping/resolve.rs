@@ -1,9 +1,13 @@
 //! Lookups a CRM write still needs (account, contact, currency) and the resolver traits that
-//! answer them. Resolvers do no I/O here: the caller or the sync gives them what it fetched.
+//! answer them. Resolvers are async, so one can query the CRM; the defaults here match against
+//! candidates the caller fetched.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
+
+use crate::error::Result;
 
 /// The customer a referral names, as an account lookup asks for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,27 +63,54 @@ pub enum Resolution {
     Ambiguous(Vec<String>),
 }
 
-/// Finds the account an opportunity points to. Replace it to use another rule.
-pub trait AccountResolver {
-    /// Resolve the customer.
-    fn resolve_account(&self, customer: &CustomerQuery) -> Resolution;
+/// Finds the account an opportunity points to. Replace it to use another rule; an
+/// implementation may query the CRM.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use cosell::mapping::{AccountResolver, CustomerQuery, Resolution};
+///
+/// /// Every customer is the one account the caller keeps deals under.
+/// struct OneAccount(String);
+///
+/// #[async_trait]
+/// impl AccountResolver for OneAccount {
+///     async fn resolve_account(&self, _customer: &CustomerQuery) -> cosell::Result<Resolution> {
+///         Ok(Resolution::Existing(self.0.clone()))
+///     }
+/// }
+/// let resolved = futures::executor::block_on(
+///     OneAccount("acc-1".into()).resolve_account(&CustomerQuery::default()),
+/// )?;
+/// assert_eq!(resolved, Resolution::Existing("acc-1".into()));
+/// # Ok::<(), cosell::Error>(())
+/// ```
+#[async_trait]
+pub trait AccountResolver: Send + Sync {
+    /// Resolve the customer. An error (the CRM could not be asked) stops the write.
+    async fn resolve_account(&self, customer: &CustomerQuery) -> Result<Resolution>;
 }
 
-/// Finds the contact an opportunity points to.
-pub trait ContactResolver {
-    /// Resolve the contact.
-    fn resolve_contact(&self, contact: &ContactQuery) -> Resolution;
+/// Finds the contact an opportunity points to; an implementation may query the CRM.
+#[async_trait]
+pub trait ContactResolver: Send + Sync {
+    /// Resolve the contact. An error (the CRM could not be asked) stops the write.
+    async fn resolve_contact(&self, contact: &ContactQuery) -> Result<Resolution>;
 }
 
-/// Finds the CRM id of a currency by its ISO 4217 code.
-pub trait CurrencyResolver {
-    /// The id, or `None` when the CRM has no such currency.
-    fn currency_id(&self, iso_code: &str) -> Option<String>;
+/// Finds the CRM id of a currency by its ISO 4217 code; an implementation may query the CRM
+/// (Dataverse `transactioncurrencies`).
+#[async_trait]
+pub trait CurrencyResolver: Send + Sync {
+    /// The id, or `None` when the CRM has no such currency. An error (the CRM could not be
+    /// asked) stops the write.
+    async fn currency_id(&self, iso_code: &str) -> Result<Option<String>>;
 }
 
+#[async_trait]
 impl CurrencyResolver for HashMap<String, String> {
-    fn currency_id(&self, iso_code: &str) -> Option<String> {
-        self.get(&iso_code.to_ascii_uppercase()).cloned()
+    async fn currency_id(&self, iso_code: &str) -> Result<Option<String>> {
+        Ok(self.get(&iso_code.to_ascii_uppercase()).cloned())
     }
 }
 
@@ -102,9 +133,11 @@ fn same(a: Option<&str>, b: Option<&str>) -> bool {
 /// let resolver = ExactAccountMatch::new(known);
 /// let customer = CustomerQuery { name: Some("contoso ltd ".into()), postal_code: Some("98052".into()),
 ///     country: Some("US".into()), ..Default::default() };
-/// assert_eq!(resolver.resolve_account(&customer), Resolution::Existing("acc-1".into()));
+/// let resolve = |customer| futures::executor::block_on(resolver.resolve_account(&customer));
+/// assert_eq!(resolve(customer.clone())?, Resolution::Existing("acc-1".into()));
 /// let other = CustomerQuery { name: Some("Contoso".into()), ..customer };
-/// assert_eq!(resolver.resolve_account(&other), Resolution::Create);
+/// assert_eq!(resolve(other)?, Resolution::Create);
+/// # Ok::<(), cosell::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ExactAccountMatch {
@@ -118,8 +151,9 @@ impl ExactAccountMatch {
     }
 }
 
+#[async_trait]
 impl AccountResolver for ExactAccountMatch {
-    fn resolve_account(&self, customer: &CustomerQuery) -> Resolution {
+    async fn resolve_account(&self, customer: &CustomerQuery) -> Result<Resolution> {
         let matches: Vec<String> = self
             .candidates
             .iter()
@@ -133,11 +167,11 @@ impl AccountResolver for ExactAccountMatch {
             })
             .map(|candidate| candidate.id.clone())
             .collect();
-        match matches.len() {
+        Ok(match matches.len() {
             0 => Resolution::Create,
             1 => Resolution::Existing(matches.into_iter().next().unwrap_or_default()),
             _ => Resolution::Ambiguous(matches),
-        }
+        })
     }
 }
 
@@ -154,7 +188,9 @@ impl EmailContactMatch {
     /// use cosell::mapping::{ContactQuery, ContactResolver, EmailContactMatch, Resolution};
     /// let resolver = EmailContactMatch::new([("jo@contoso.example", "c-1")]);
     /// let query = ContactQuery { email: Some("JO@contoso.example".into()), ..Default::default() };
-    /// assert_eq!(resolver.resolve_contact(&query), Resolution::Existing("c-1".into()));
+    /// let resolved = futures::executor::block_on(resolver.resolve_contact(&query))?;
+    /// assert_eq!(resolved, Resolution::Existing("c-1".into()));
+    /// # Ok::<(), cosell::Error>(())
     /// ```
     pub fn new<'a>(known: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         EmailContactMatch {
@@ -166,15 +202,16 @@ impl EmailContactMatch {
     }
 }
 
+#[async_trait]
 impl ContactResolver for EmailContactMatch {
-    fn resolve_contact(&self, contact: &ContactQuery) -> Resolution {
+    async fn resolve_contact(&self, contact: &ContactQuery) -> Result<Resolution> {
         let Some(email) = contact.email.as_deref().map(str::to_lowercase) else {
-            return Resolution::Create;
+            return Ok(Resolution::Create);
         };
-        match self.known.iter().find(|(known, _)| *known == email) {
+        Ok(match self.known.iter().find(|(known, _)| *known == email) {
             Some((_, id)) => Resolution::Existing(id.clone()),
             None => Resolution::Create,
-        }
+        })
     }
 }
 

@@ -5,10 +5,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::normalize::{KindMismatch, Normalization};
-use super::policy::{Direction, Policy};
+use super::normalize::{DateRule, KindMismatch, Normalization};
+use super::policy::{Direction, Policy, Side};
 use super::record::Record;
-use super::value::ValueKind;
+use super::value::{Value, ValueKind};
 
 /// The position of a field in a [`Schema`] and in every [`Record`] of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -53,6 +53,15 @@ pub struct FieldSpec {
     direction: Direction,
     policy: Policy,
     normalization: Normalization,
+    read_backs: Vec<ReadBack>,
+}
+
+/// A value a side cannot hold as written: writing `written` there reads back `read`.
+#[derive(Debug, Clone, PartialEq)]
+struct ReadBack {
+    side: Side,
+    written: Value,
+    read: Value,
 }
 
 impl FieldSpec {
@@ -65,7 +74,53 @@ impl FieldSpec {
             direction: Direction::None,
             policy: Policy::Manual,
             normalization: Normalization::default(),
+            read_backs: Vec::new(),
         }
+    }
+
+    /// Writing `written` to `side` reads back `read`: the side cannot hold the distinction (a
+    /// CRM that stores declined and lost alike, a picklist that must hold some stage). The diff
+    /// engine then compares the field on that side as the side stores it, so reading back what
+    /// a sync wrote is no change, while `written` is still what the sync writes.
+    ///
+    /// ```
+    /// use cosell::diff;
+    /// use cosell::mapping::{Direction, FieldSpec, Policy, Schema, Side, Value, ValueKind};
+    ///
+    /// let schema = Schema::builder("crm/1")
+    ///     .field(FieldSpec::new("status", ValueKind::Choice)
+    ///         .direction(Direction::Both)
+    ///         .policy(Policy::CrmWins)
+    ///         .reads_back(Side::Crm, Value::choice("declined"), Value::choice("lost")))
+    ///     .build()?;
+    /// let field = schema.id("status").unwrap();
+    /// let written = schema.record().with(field, Value::choice("declined"));
+    /// let read = schema.record().with(field, Value::choice("lost"));
+    /// assert!(!diff::three_way(&schema, &written, &written, &read).has_writes());
+    /// # Ok::<(), cosell::mapping::SchemaError>(())
+    /// ```
+    pub fn reads_back(mut self, side: Side, written: Value, read: Value) -> Self {
+        self.read_backs
+            .retain(|held| held.side != side || held.written != written);
+        self.read_backs.push(ReadBack {
+            side,
+            written,
+            read,
+        });
+        self
+    }
+
+    /// The value `side` holds once `value` is written to it ([`reads_back`](Self::reads_back)).
+    pub fn read_back<'a>(&'a self, side: Side, value: &'a Value) -> &'a Value {
+        self.read_backs
+            .iter()
+            .find(|held| held.side == side && held.written == *value)
+            .map_or(value, |held| &held.read)
+    }
+
+    /// Whether `side` holds `a` and `b` alike: equal, or equal once read back.
+    pub fn same_on(&self, side: Side, a: &Value, b: &Value) -> bool {
+        a == b || self.read_back(side, a) == self.read_back(side, b)
     }
 
     /// Set the direction.
@@ -383,6 +438,27 @@ impl SchemaBuilder {
             }
             None => self.errors.push(SchemaError::UnknownField(name.to_owned())),
         }
+        self
+    }
+
+    /// Turn every instant that lands in a date field into a date by `rule`.
+    pub(super) fn date_rule(self, rule: &DateRule) -> Self {
+        self.update_all(|mut field| {
+            if field.kind == ValueKind::Date {
+                field.normalization.date_rule = rule.clone();
+            }
+            field
+        })
+    }
+
+    /// Whether the builder holds a field called `name`.
+    pub(super) fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|field| &*field.name == name)
+    }
+
+    /// Change every field.
+    pub(super) fn update_all(mut self, change: impl Fn(FieldSpec) -> FieldSpec) -> Self {
+        self.fields = self.fields.into_iter().map(change).collect();
         self
     }
 

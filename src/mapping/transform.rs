@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
 
-use super::normalize::{DateRule, round_to_scale, utc_midnight};
+use super::normalize::{DateRule, round_to_scale};
 use super::value::{ChoiceSet, Value, ValueKind};
 
 /// A two-way map between canonical codes and wire values (choice, option set and picklist
@@ -27,6 +27,8 @@ use super::value::{ChoiceSet, Value, ValueKind};
 pub struct ValueMap {
     pairs: Vec<(Arc<str>, Json)>,
     read_only: Vec<(Json, Arc<str>)>,
+    read_as_null: Vec<Json>,
+    numbers_unknown: bool,
 }
 
 impl ValueMap {
@@ -45,6 +47,56 @@ impl ValueMap {
     pub fn read_also(mut self, wire: impl Into<Json>, code: &str) -> Self {
         self.read_only.push((wire.into(), code.into()));
         self
+    }
+
+    /// Read `wire` as no value (null), without ever writing it: a service's own placeholder,
+    /// such as Partner Center's `Unknown` help request.
+    ///
+    /// ```
+    /// use cosell::mapping::ValueMap;
+    /// let help = ValueMap::new().pair("QuotesOrLicensing", 4).read_as_null("Unknown");
+    /// assert!(help.is_null(&serde_json::json!("Unknown")));
+    /// assert_eq!(help.to_code(&serde_json::json!("Unknown")), None);
+    /// ```
+    pub fn read_as_null(mut self, wire: impl Into<Json>) -> Self {
+        self.read_as_null.push(wire.into());
+        self
+    }
+
+    /// Read a number (or text of digits) the map does not hold as unknown: the field is left
+    /// absent and the value traced at debug level, not reported as unmapped. For services that
+    /// send internal numbers where the documentation names values (Partner Center's
+    /// `salesStage` `"100"`).
+    ///
+    /// ```
+    /// use cosell::mapping::ValueMap;
+    /// let stages = ValueMap::new().pair("Qualify", "Qualify").unknown_numbers();
+    /// assert!(stages.is_unknown(&serde_json::json!("100")));
+    /// assert!(!stages.is_unknown(&serde_json::json!("Negotiate")));
+    /// ```
+    pub fn unknown_numbers(mut self) -> Self {
+        self.numbers_unknown = true;
+        self
+    }
+
+    /// Whether `wire` is read as null ([`read_as_null`](Self::read_as_null)).
+    pub fn is_null(&self, wire: &Json) -> bool {
+        self.read_as_null.contains(wire)
+    }
+
+    /// Whether `wire` is read as unknown ([`unknown_numbers`](Self::unknown_numbers)) rather
+    /// than reported: a number the map does not hold.
+    pub fn is_unknown(&self, wire: &Json) -> bool {
+        self.numbers_unknown
+            && self.to_code(wire).is_none()
+            && match wire {
+                Json::Number(_) => true,
+                Json::String(text) => {
+                    let digits = text.trim();
+                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                }
+                _ => false,
+            }
     }
 
     /// The code of a wire value.
@@ -109,8 +161,8 @@ pub enum Transform {
     },
     /// An ISO code (ISO 4217 currency, ISO 3166 country): upper-cased.
     IsoCode,
-    /// A wire instant held as a canonical date by the rule; a date is written as its
-    /// `T00:00:00Z`.
+    /// A wire instant held as a canonical date by the rule; a date is written as the instant of
+    /// its midnight under the rule ([`DateRule::instant_of`]).
     InstantToDate(DateRule),
     /// A decimal rounded to this many places on write.
     Scale(u32),
@@ -124,6 +176,8 @@ pub enum Transform {
 pub(crate) enum Decoded {
     Value(Value),
     Unmapped(String),
+    /// A value the map declares unknown: left absent, not reported.
+    Unknown(String),
     WrongType(&'static str),
 }
 
@@ -189,7 +243,15 @@ impl Transform {
                 }
                 _ => match map.to_code(wire) {
                     Some(code) => ok(Value::choice(code)),
-                    None => Unmapped(text_of(wire).unwrap_or_else(|| wire.to_string())),
+                    None if map.is_null(wire) => ok(Value::Null),
+                    None => {
+                        let text = text_of(wire).unwrap_or_else(|| wire.to_string());
+                        if map.is_unknown(wire) {
+                            Decoded::Unknown(text)
+                        } else {
+                            Unmapped(text)
+                        }
+                    }
                 },
             },
             Transform::Joined { separator, map } => {
@@ -299,9 +361,10 @@ impl Transform {
                     Err(format!("`{code}` is not an ISO code"))
                 }
             }
-            (Transform::InstantToDate(_), Value::Date(date)) => utc_midnight(*date)
+            (Transform::InstantToDate(rule), Value::Date(date)) => rule
+                .instant_of(*date)
                 .map(|instant| Json::String(instant.to_string()))
-                .ok_or_else(|| format!("{date} has no UTC midnight")),
+                .ok_or_else(|| format!("{date} has no midnight under {rule:?}")),
             (Transform::Scale(scale), Value::Decimal(number)) => {
                 Ok(decimal_json(round_to_scale(*number, *scale)))
             }
