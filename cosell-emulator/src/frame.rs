@@ -12,10 +12,11 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::clock::{EmulatorClock, SystemClock};
 use super::connection::{CutSwitch, CuttableListener};
 use super::dataverse::DataverseControl;
 use super::faults::{Fault, FaultPlan};
-use super::journal::{Journal, JournalEntry};
+use super::journal::{Answered, CALLER_HEADER, Journal, JournalEntry};
 use super::partner_center::PartnerCenterControl;
 use super::salesforce::SalesforceControl;
 use super::tokens::{TokenEndpoints, TokenStore};
@@ -137,6 +138,8 @@ pub struct ServiceReply {
     pub body: Bytes,
     /// The operation, for request counts (`referrals.list`).
     pub operation: &'static str,
+    /// The record the request read or wrote, for the journal (`referrals/<id>`).
+    pub record: Option<String>,
 }
 
 impl ServiceReply {
@@ -153,6 +156,7 @@ impl ServiceReply {
             headers,
             body: body.into(),
             operation,
+            record: None,
         }
     }
 
@@ -163,7 +167,14 @@ impl ServiceReply {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             operation,
+            record: None,
         }
+    }
+
+    /// Names the record the request read or wrote, for the journal.
+    pub fn with_record(mut self, record: impl Into<String>) -> Self {
+        self.record = Some(record.into());
+        self
     }
 
     /// Adds a header.
@@ -235,49 +246,63 @@ pub(crate) struct ServiceContext {
     pub(crate) tokens: Arc<TokenStore>,
     pub(crate) faults: Arc<FaultPlan>,
     pub(crate) urls: EmulatorUrls,
+    pub(crate) clock: Arc<dyn EmulatorClock>,
 }
 
-/// The emulated services, running on loopback until dropped.
+/// How an emulator starts: its ports, its clock, and Partner Center's strict mode.
 ///
 /// ```
+/// use std::sync::Arc;
+/// use cosell_emulator::{Emulator, ManualClock};
+///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let emulator = cosell_emulator::Emulator::start().await.unwrap();
-/// assert!(emulator.urls().entra_authority.starts_with("http://127.0.0.1:"));
+/// let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+/// let emulator = Emulator::builder().clock(clock).strict(true).start().await.unwrap();
+/// assert!(emulator.partner_center().is_strict());
 /// # });
 /// ```
-pub struct Emulator {
-    urls: EmulatorUrls,
-    journal: Arc<Journal>,
-    tokens: Arc<TokenStore>,
-    faults: Arc<FaultPlan>,
-    partner_center: PartnerCenterControl,
-    dataverse: DataverseControl,
-    salesforce: SalesforceControl,
-    tasks: Vec<JoinHandle<()>>,
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorBuilder {
+    ports: EmulatorPorts,
+    clock: Option<Arc<dyn EmulatorClock>>,
+    strict: bool,
 }
 
-impl std::fmt::Debug for Emulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator")
-            .field("urls", &self.urls)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Emulator {
-    /// Starts every emulated service on free loopback ports.
-    pub async fn start() -> Result<Emulator> {
-        Self::start_on(EmulatorPorts::default()).await
+impl EmulatorBuilder {
+    /// The loopback ports to listen on (0 picks a free one; the default).
+    pub fn ports(mut self, ports: EmulatorPorts) -> Self {
+        self.ports = ports;
+        self
     }
 
-    /// Starts every emulated service on the given loopback ports.
-    pub async fn start_on(ports: EmulatorPorts) -> Result<Emulator> {
+    /// The clock every stamp, token expiry and journal time is read from (default: the
+    /// system clock).
+    pub fn clock(mut self, clock: Arc<dyn EmulatorClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Starts Partner Center in strict mode (see
+    /// [`PartnerCenterControl::set_strict`](crate::PartnerCenterControl::set_strict)).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Starts every emulated service.
+    ///
+    /// # Errors
+    /// [`Error::Startup`] when a port cannot be bound.
+    pub async fn start(self) -> Result<Emulator> {
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let ports = self.ports;
         let journal = Arc::new(Journal::default());
-        let tokens = Arc::new(TokenStore::default());
+        let tokens = Arc::new(TokenStore::with_clock(clock.clone()));
         let faults = Arc::new(FaultPlan::default());
         let shared = Shared {
             journal: journal.clone(),
             faults: faults.clone(),
+            clock: clock.clone(),
         };
         let entra = bind(ports.entra).await?;
         let referrals = bind(ports.partner_center_referrals).await?;
@@ -301,10 +326,12 @@ impl Emulator {
             tokens: tokens.clone(),
             faults: faults.clone(),
             urls: urls.clone(),
+            clock,
         };
         let endpoints = Arc::new(TokenEndpoints::new(tokens.clone(), urls.salesforce.clone()));
         let (partner_center, referrals_service, webhooks_service) =
             super::partner_center::start(&context);
+        partner_center.set_strict(self.strict);
         let (dataverse_control, dataverse_service) = super::dataverse::start(&context);
         let (salesforce_control, salesforce_service) =
             super::salesforce::start(&context, endpoints.clone());
@@ -345,6 +372,56 @@ impl Emulator {
             salesforce: salesforce_control,
             tasks,
         })
+    }
+}
+
+/// The emulated services, running on loopback until dropped.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+/// assert!(emulator.urls().entra_authority.starts_with("http://127.0.0.1:"));
+/// # });
+/// ```
+pub struct Emulator {
+    urls: EmulatorUrls,
+    journal: Arc<Journal>,
+    tokens: Arc<TokenStore>,
+    faults: Arc<FaultPlan>,
+    partner_center: PartnerCenterControl,
+    dataverse: DataverseControl,
+    salesforce: SalesforceControl,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Starts every emulated service on free loopback ports, on the system clock.
+    ///
+    /// # Errors
+    /// [`Error::Startup`] when a port cannot be bound.
+    pub async fn start() -> Result<Emulator> {
+        Self::builder().start().await
+    }
+
+    /// Starts every emulated service on the given loopback ports.
+    ///
+    /// # Errors
+    /// [`Error::Startup`] when a port cannot be bound.
+    pub async fn start_on(ports: EmulatorPorts) -> Result<Emulator> {
+        Self::builder().ports(ports).start().await
+    }
+
+    /// Chooses ports, clock and strict mode before starting.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
     }
 
     /// The base URLs.
@@ -417,6 +494,7 @@ async fn bind(port: u16) -> Result<TcpListener> {
 struct Shared {
     journal: Arc<Journal>,
     faults: Arc<FaultPlan>,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 fn serve(
@@ -430,6 +508,12 @@ fn serve(
         let shared = shared.clone();
         async move {
             let (parts, body) = request.into_parts();
+            let caller = parts
+                .headers
+                .get(CALLER_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let arrival = shared.journal.arrive(shared.clock.now(), caller);
             let switch = parts
                 .extensions
                 .get::<axum::extract::ConnectInfo<CutSwitch>>()
@@ -487,9 +571,16 @@ fn serve(
                 }
                 _ => service.handle(request).await,
             };
-            shared
-                .journal
-                .record(api, reply.operation, &method, &path, query, reply.status);
+            let answered = Answered {
+                api,
+                operation: reply.operation,
+                method: &method,
+                path: &path,
+                query,
+                status: reply.status,
+                record: reply.record.clone(),
+            };
+            shared.journal.record(arrival, answered, shared.clock.now());
             into_response(reply, cut_short)
         }
     };

@@ -1,7 +1,7 @@
 //! Emulated token endpoints (Entra ID and Salesforce) and the tokens they issue.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::frame::{EmulatedService, ServiceReply, ServiceRequest};
+use crate::clock::{EmulatorClock, SystemClock};
 use crate::lock;
 
 /// The audience of tokens issued by the emulated Salesforce login endpoint.
@@ -67,12 +68,26 @@ impl Default for Tokens {
 }
 
 /// The tokens the emulator issued, and the controls a test uses on them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenStore {
     inner: Mutex<Tokens>,
+    clock: Arc<dyn EmulatorClock>,
+}
+
+impl Default for TokenStore {
+    fn default() -> Self {
+        TokenStore::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl TokenStore {
+    pub(crate) fn with_clock(clock: Arc<dyn EmulatorClock>) -> Self {
+        TokenStore {
+            inner: Mutex::default(),
+            clock,
+        }
+    }
+
     /// The lifetime of tokens issued from now on (default one hour).
     pub fn set_lifetime(&self, lifetime: Duration) {
         lock(&self.inner).lifetime = lifetime;
@@ -117,7 +132,7 @@ impl TokenStore {
         match lock(&self.inner).issued.get(token) {
             None => TokenCheck::Invalid,
             Some(issued) if issued.audience != audience => TokenCheck::Invalid,
-            Some(issued) if issued.expires_at <= Timestamp::now() => TokenCheck::Expired,
+            Some(issued) if issued.expires_at <= self.clock.now() => TokenCheck::Expired,
             Some(_) => TokenCheck::Valid,
         }
     }
@@ -143,7 +158,9 @@ impl TokenStore {
         let n = tokens.counter;
         let access = format!("emu-at-{n}-{:016x}", fastrand::u64(..));
         let lifetime = tokens.lifetime;
-        let expires_at = Timestamp::now()
+        let expires_at = self
+            .clock
+            .now()
             .checked_add(SignedDuration::try_from(lifetime).unwrap_or(SignedDuration::MAX))
             .unwrap_or(Timestamp::MAX);
         tokens.issued.insert(
@@ -362,7 +379,7 @@ impl TokenEndpoints {
             "instance_url": instance,
             "id": format!("{instance}/id/00DEMU000000001/005EMU000000001"),
             "token_type": "Bearer",
-            "issued_at": Timestamp::now().as_millisecond().to_string(),
+            "issued_at": self.store.clock.now().as_millisecond().to_string(),
             "signature": "ZW11bGF0b3I=",
             "scope": "api",
         });

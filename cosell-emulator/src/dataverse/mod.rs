@@ -626,7 +626,7 @@ impl EmulatedService for DataverseService {
 }
 
 pub(crate) fn start(context: &ServiceContext) -> (DataverseControl, Arc<dyn EmulatedService>) {
-    let state = Arc::new(Mutex::new(State::seeded()));
+    let state = Arc::new(Mutex::new(State::seeded(context.clock.clone())));
     let service = DataverseService {
         state: state.clone(),
         tokens: context.tokens.clone(),

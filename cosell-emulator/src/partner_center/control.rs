@@ -200,6 +200,29 @@ impl PartnerCenterControl {
             .store(size.clamp(1, MAX_PAGE_SIZE), Ordering::Relaxed);
     }
 
+    /// Strict mode: refuse what `partner-center.md` marks UNCONFIRMED, as the service might.
+    /// In strict mode a listing refuses `$filter` on `updatedDateTime` or
+    /// `externalReferenceId`, and `$skip`, `$count` and `$expand` (400 `invalidRequest`); a
+    /// PATCH ignores `If-Match` (no 412: the check is not enforced); a PATCH of
+    /// `/externalReferenceId` is refused (400; the legacy PUT still writes it). Off by default,
+    /// when all of these are served.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// emulator.partner_center().set_strict(true);
+    /// assert!(emulator.partner_center().is_strict());
+    /// # });
+    /// ```
+    pub fn set_strict(&self, strict: bool) {
+        self.state.strict.store(strict, Ordering::Relaxed);
+    }
+
+    /// Whether strict mode is on.
+    pub fn is_strict(&self) -> bool {
+        self.state.strict.load(Ordering::Relaxed)
+    }
+
     /// The tenant's webhook registration, as the registration API answers it (PascalCase).
     pub fn registration(&self) -> Option<Value> {
         let registration = lock(&self.state.webhooks).registration.clone()?;
@@ -240,8 +263,10 @@ impl PartnerCenterControl {
                     .and_then(|(_, value)| value.as_str())
             })
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-        webhooks.registration =
-            Some(Registration::from_body(body, subscriber_id).map_err(Error::invalid)?);
+        webhooks.registration = Some(
+            Registration::from_body(body, subscriber_id, self.state.clock.now())
+                .map_err(Error::invalid)?,
+        );
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::clock::EmulatorClock;
 use crate::faults::{Fault, FaultPlan};
 use crate::frame::EmulatedApi;
 use crate::lock;
@@ -135,7 +136,7 @@ pub(crate) struct Deliveries {
 
 impl Deliveries {
     /// Starts the background sender (on the current tokio runtime).
-    pub(crate) fn start(faults: Arc<FaultPlan>) -> Self {
+    pub(crate) fn start(faults: Arc<FaultPlan>, clock: Arc<dyn EmulatorClock>) -> Self {
         let records = Arc::new(Mutex::new(Vec::new()));
         let policy = Arc::new(Mutex::new(DeliveryPolicy::default()));
         let (sender, receiver) = mpsc::unbounded_channel();
@@ -150,6 +151,7 @@ impl Deliveries {
                 .unwrap_or_default(),
             retries: VecDeque::new(),
             held: None,
+            clock,
         };
         Deliveries {
             records,
@@ -243,6 +245,7 @@ struct Worker {
     /// Failed deliveries waiting for their next attempt, in due order.
     retries: VecDeque<(Instant, usize)>,
     held: Option<usize>,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 impl Worker {
@@ -298,12 +301,12 @@ impl Worker {
             Ok(response) => DeliveryAttempt {
                 status: Some(response.status().as_u16()),
                 error: None,
-                at: Timestamp::now(),
+                at: self.clock.now(),
             },
             Err(e) => DeliveryAttempt {
                 status: None,
                 error: Some(e.without_url().to_string()),
-                at: Timestamp::now(),
+                at: self.clock.now(),
             },
         };
         let succeeded = attempt.succeeded();

@@ -43,7 +43,7 @@ pub(crate) fn send(
         "ResourceUri": resource_uri,
         "ResourceName": resource_name,
         "AuditUri": null,
-        "ResourceChangeUtcDate": change_date(Timestamp::now()),
+        "ResourceChangeUtcDate": change_date(state.clock.now()),
     });
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     // Signing with the embedded test key cannot fail; an event that could not be signed is

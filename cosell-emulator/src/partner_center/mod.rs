@@ -28,13 +28,14 @@ mod signer;
 mod store;
 mod transitions;
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 pub use control::PartnerCenterControl;
 pub use deliveries::{Delivery, DeliveryAttempt, DeliveryPolicy, DeliveryState};
 pub use signer::{SIGNING_CERTIFICATE_DER, SIGNING_CERTIFICATE_PEM};
 
+use super::clock::EmulatorClock;
 use super::frame::{EmulatedService, EmulatorUrls, ServiceContext};
 use super::tokens::TokenStore;
 use deliveries::Deliveries;
@@ -53,6 +54,8 @@ pub(crate) struct PartnerCenterState {
     pub(crate) tokens: Arc<TokenStore>,
     pub(crate) urls: EmulatorUrls,
     pub(crate) page_size: AtomicUsize,
+    pub(crate) strict: AtomicBool,
+    pub(crate) clock: Arc<dyn EmulatorClock>,
 }
 
 impl PartnerCenterState {
@@ -79,13 +82,16 @@ pub(crate) fn start(
     let state = Arc::new(PartnerCenterState {
         referrals: Mutex::new(ReferralStore::new(
             context.urls.partner_center_referrals.clone(),
+            context.clock.clone(),
         )),
         webhooks: Mutex::new(WebhookState::default()),
-        deliveries: Deliveries::start(context.faults.clone()),
+        deliveries: Deliveries::start(context.faults.clone(), context.clock.clone()),
         signer: signer::Signer::new(certificate::certificate_url(&webhooks_origin)),
         tokens: context.tokens.clone(),
         urls: context.urls.clone(),
         page_size: AtomicUsize::new(MAX_PAGE_SIZE),
+        strict: AtomicBool::new(false),
+        clock: context.clock.clone(),
     });
     (
         PartnerCenterControl::new(state.clone()),

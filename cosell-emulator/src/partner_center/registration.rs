@@ -61,14 +61,18 @@ impl Registration {
     }
 
     /// Reads a registration body, matching keys ignoring case.
-    pub(crate) fn from_body(body: &Value, subscriber_id: String) -> Result<Self, String> {
+    pub(crate) fn from_body(
+        body: &Value,
+        subscriber_id: String,
+        now: Timestamp,
+    ) -> Result<Self, String> {
         let map = body.as_object().ok_or("the body must be a JSON object")?;
         let mut registration = Registration {
             subscriber_id,
             url: String::new(),
             events: Vec::new(),
             ms_signature_header: false,
-            last_modified: wire_instant(Timestamp::now()),
+            last_modified: wire_instant(now),
             extra: Map::new(),
         };
         for (key, value) in map {
@@ -182,7 +186,7 @@ impl WebhooksService {
             || uuid::Uuid::new_v4().to_string(),
             |r| r.subscriber_id.clone(),
         );
-        match Registration::from_body(&body, subscriber_id) {
+        match Registration::from_body(&body, subscriber_id, self.state.clock.now()) {
             Ok(registration) => {
                 let answer = registration.to_json();
                 webhooks.registration = Some(registration);

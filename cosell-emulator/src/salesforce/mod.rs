@@ -256,7 +256,7 @@ pub(crate) fn start(
     context: &ServiceContext,
     login: Arc<dyn EmulatedService>,
 ) -> (SalesforceControl, Arc<dyn EmulatedService>) {
-    let org = Arc::new(Mutex::new(Org::default()));
+    let org = Arc::new(Mutex::new(Org::new(context.clock.clone())));
     let service = SalesforceService {
         login,
         tokens: context.tokens.clone(),

@@ -2,12 +2,15 @@
 //! the checks a write goes through.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use http::StatusCode;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
+
+use crate::clock::EmulatorClock;
 
 use super::FieldType;
 use super::datetime;
@@ -404,13 +407,14 @@ pub(crate) struct Org {
     pub(crate) writes: Vec<RecordedWrite>,
     pub(crate) api_used: u64,
     pub(crate) api_limit: u64,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 /// The daily API allocation of a fresh emulated org (the published base allocation).
 pub(crate) const DEFAULT_DAILY_LIMIT: u64 = 100_000;
 
-impl Default for Org {
-    fn default() -> Self {
+impl Org {
+    pub(crate) fn new(clock: Arc<dyn EmulatorClock>) -> Self {
         let mut org = Org {
             schemas: schemas(),
             records: Vec::new(),
@@ -421,6 +425,7 @@ impl Default for Org {
             writes: Vec::new(),
             api_used: 0,
             api_limit: DEFAULT_DAILY_LIMIT,
+            clock,
         };
         for (order, (name, probability, forecast, closed, won)) in STAGES.iter().enumerate() {
             let seeded = org.create(
@@ -484,7 +489,7 @@ impl Org {
 
     /// A modification stamp: now to the millisecond, always later than the last one handed out.
     pub(crate) fn stamp(&mut self) -> String {
-        let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond())
+        let now = Timestamp::from_millisecond(self.clock.now().as_millisecond())
             .unwrap_or(Timestamp::UNIX_EPOCH);
         let next = if now > self.last_stamp {
             now
@@ -953,7 +958,7 @@ mod tests {
 
     #[test]
     fn ids_are_18_characters_with_the_case_checksum() {
-        let mut org = Org::default();
+        let mut org = Org::new(Arc::new(crate::SystemClock));
         let id = org.new_id("006");
         assert_eq!(id.len(), 18);
         assert!(id.starts_with("006Em"));
@@ -965,7 +970,7 @@ mod tests {
 
     #[test]
     fn stamps_always_advance() {
-        let mut org = Org::default();
+        let mut org = Org::new(Arc::new(crate::SystemClock));
         let a = org.stamp();
         let b = org.stamp();
         assert!(b > a, "{a} then {b}");
