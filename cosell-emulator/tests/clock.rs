@@ -90,3 +90,89 @@ async fn every_service_stamps_writes_with_the_injected_clock() {
     assert_eq!(last.started, clock.now());
     assert_eq!(last.at, clock.now());
 }
+
+#[tokio::test]
+async fn stamps_have_each_services_resolution_and_writes_in_one_tick_tie() {
+    let (clock, emulator) = manual().await;
+    // Dataverse and Salesforce keep whole seconds: two writes 400 ms apart share a stamp.
+    let dv = dataverse_token(&emulator).await;
+    let sf = salesforce_token(&emulator).await;
+    let pc = entra_token(&emulator, REFERRALS).await;
+    let referral = json!({"name": "r", "type": "Independent", "customerProfile": {"name": "c"},
+                          "consent": {"consentToContact": true}, "details": {"dealValue": 1}});
+    for _ in 0..2 {
+        let urls = emulator.urls();
+        let (status, _) = send(
+            "POST",
+            &format!("{}accounts", urls.dataverse),
+            &dv,
+            &json!({"name": "a"}),
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (status, _) = send(
+            "POST",
+            &format!("{}sobjects/Account", salesforce_api(&emulator)),
+            &sf,
+            &json!({"Name": "a"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (status, body) = send(
+            "POST",
+            &format!("{}referrals", urls.partner_center_referrals),
+            &pc,
+            &referral,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        clock.advance(SignedDuration::from_millis(400));
+    }
+    let (_, rows) = get(
+        &format!("{}accounts?$select=modifiedon", emulator.urls().dataverse),
+        &dv,
+    )
+    .await;
+    assert_eq!(
+        rows["value"][0]["modifiedon"],
+        rows["value"][1]["modifiedon"]
+    );
+
+    let soql = encode(
+        "SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp >= 2026-05-04T10:00:00Z",
+    );
+    let (_, found) = get(&format!("{}query?q={soql}", salesforce_api(&emulator)), &sf).await;
+    assert_eq!(found["totalSize"], 2);
+    assert_eq!(
+        found["records"][0]["SystemModstamp"],
+        found["records"][1]["SystemModstamp"]
+    );
+    assert_eq!(
+        found["records"][0]["SystemModstamp"],
+        "2026-05-04T10:00:00.000+0000"
+    );
+
+    // Partner Center keeps ticks of 100 ns: distinct here, equal when the clock stands still.
+    let (_, listing) = get(
+        &format!("{}referrals", emulator.urls().partner_center_referrals),
+        &pc,
+    )
+    .await;
+    let stamps: Vec<&str> = listing["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["updatedDateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stamps,
+        [
+            "2026-05-04T10:00:00.2500000Z",
+            "2026-05-04T10:00:00.6500000Z"
+        ]
+    );
+    let same = emulator.partner_center();
+    let a = same.share_referral(json!({})).unwrap();
+    let b = same.share_referral(json!({})).unwrap();
+    assert_eq!(a["updatedDateTime"], b["updatedDateTime"]);
+}

@@ -401,7 +401,6 @@ pub(crate) struct Org {
     pub(crate) schemas: Vec<ObjectSchema>,
     pub(crate) records: Vec<Record>,
     pub(crate) next_id: u64,
-    last_stamp: Timestamp,
     pub(crate) cursors: HashMap<String, Cursor>,
     pub(crate) next_cursor: u64,
     pub(crate) writes: Vec<RecordedWrite>,
@@ -419,7 +418,6 @@ impl Org {
             schemas: schemas(),
             records: Vec::new(),
             next_id: 1,
-            last_stamp: Timestamp::UNIX_EPOCH,
             cursors: HashMap::new(),
             next_cursor: 1,
             writes: Vec::new(),
@@ -487,19 +485,11 @@ impl Org {
         format!("{id15}{}", id_suffix(&id15))
     }
 
-    /// A modification stamp: now to the millisecond, always later than the last one handed out.
-    pub(crate) fn stamp(&mut self) -> String {
-        let now = Timestamp::from_millisecond(self.clock.now().as_millisecond())
-            .unwrap_or(Timestamp::UNIX_EPOCH);
-        let next = if now > self.last_stamp {
-            now
-        } else {
-            self.last_stamp
-                .checked_add(jiff::SignedDuration::from_millis(1))
-                .unwrap_or(self.last_stamp)
-        };
-        self.last_stamp = next;
-        datetime::format(next)
+    /// A modification stamp as the platform keeps it: whole seconds (written with `.000`), so
+    /// records written in one second share it and a cursor on it must handle ties.
+    pub(crate) fn stamp(&self) -> String {
+        let now = self.clock.now();
+        datetime::format(Timestamp::from_second(now.as_second()).unwrap_or(now))
     }
 
     /// The index of a record of `sobject` (deleted ones included).
@@ -969,11 +959,16 @@ mod tests {
     }
 
     #[test]
-    fn stamps_always_advance() {
-        let mut org = Org::new(Arc::new(crate::SystemClock));
+    fn stamps_are_whole_seconds_and_tie_within_one() {
+        let clock = Arc::new(crate::ManualClock::new(
+            "2026-01-01T00:00:00.4Z".parse().unwrap(),
+        ));
+        let org = Org::new(clock.clone());
         let a = org.stamp();
-        let b = org.stamp();
-        assert!(b > a, "{a} then {b}");
-        assert!(a.ends_with("+0000") && a.len() == "2026-01-01T00:00:00.000+0000".len());
+        clock.advance(jiff::SignedDuration::from_millis(500));
+        assert_eq!(org.stamp(), a);
+        assert_eq!(a, "2026-01-01T00:00:00.000+0000");
+        clock.advance(jiff::SignedDuration::from_millis(100));
+        assert_eq!(org.stamp(), "2026-01-01T00:00:01.000+0000");
     }
 }
