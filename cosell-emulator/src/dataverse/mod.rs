@@ -603,7 +603,25 @@ impl EmulatedService for DataverseService {
                     ),
                 );
         }
-        self.execute(&mut state, &call, &WriteContext::default())
+        let mut reply = self.execute(&mut state, &call, &WriteContext::default());
+        let created = reply
+            .headers
+            .get("odata-entityid")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|url| url.rsplit('/').next())
+            .map(|segment| {
+                percent_encoding::percent_decode_str(segment)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
+        let keyed = match call.segments.as_slice() {
+            [segment] if segment.contains('(') && !segment.starts_with("EntityDefinitions") => {
+                Some(segment.clone())
+            }
+            _ => None,
+        };
+        reply.record = keyed.or(created);
+        reply
     }
 
     fn error_reply(

@@ -342,7 +342,17 @@ impl EmulatedService for ReferralsService {
 
     async fn handle(&self, request: ServiceRequest) -> ServiceReply {
         let operation = self.operation(&request);
-        let reply = self.answer(operation, &request);
+        let mut reply = self.answer(operation, &request);
+        let touched = match operation {
+            "referrals.create" => serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|body| body.get("id")?.as_str().map(str::to_owned)),
+            "referrals.get" | "referrals.update" | "referrals.put" => {
+                request.segments().get(3).cloned()
+            }
+            _ => None,
+        };
+        reply.record = touched.map(|id| format!("referrals/{id}"));
         let request_id = uuid::Uuid::new_v4().to_string();
         let reply = reply.with_header("request-id", &request_id);
         match request.header("client-request-id") {

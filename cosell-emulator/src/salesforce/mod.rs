@@ -137,10 +137,29 @@ impl SalesforceService {
         } else if let Some(refused) = limits::charge(&mut org, operation) {
             refused
         } else {
-            route(&mut org, call, operation)
+            let mut reply = route(&mut org, call, operation);
+            reply.record = touched(&org, call, operation, &reply);
+            reply
         };
         limits::with_usage(&org, reply)
     }
+}
+
+/// The record a request read or wrote, as `<sObject>/<id>`, for the journal.
+fn touched(org: &Org, call: &Call<'_>, operation: &str, reply: &ServiceReply) -> Option<String> {
+    let rest = call.rest();
+    let sobject = org.schema(rest.get(1)?)?.name.clone();
+    let id = match (operation, rest.as_slice()) {
+        ("retrieve" | "update" | "delete", [_, _, id]) => (*id).to_owned(),
+        ("create" | "upsert", _) => serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()?
+            .get("id")?
+            .as_str()?
+            .to_owned(),
+        ("retrieve_by_external_id", [_, _, field, value]) => format!("{field}/{value}"),
+        _ => return None,
+    };
+    Some(format!("{sobject}/{id}"))
 }
 
 fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceReply {
