@@ -65,14 +65,10 @@ impl PartnerCenterControl {
 
     fn store(&self, referral: Value, origin: Origin, notify: bool) -> Result<Value> {
         let document = to_document(referral)?;
-        let (created, related) = {
-            let mut store = lock(&self.state.referrals);
-            let created = store.create(document, origin);
-            let related = store.has_related(&created);
-            (created, related)
-        };
+        let mut store = lock(&self.state.referrals);
+        let created = store.create(document, origin);
         if notify {
-            events::referral_changed(&self.state, Change::Created, &created, related);
+            events::publish(&self.state, &mut store, Change::Created, &created, None);
         }
         Ok(Value::Object(created))
     }
@@ -110,20 +106,23 @@ impl PartnerCenterControl {
         id: &str,
         next: impl FnOnce(&Document) -> std::result::Result<Document, String>,
     ) -> Result<Value> {
-        let (saved, related) = {
-            let mut store = lock(&self.state.referrals);
-            let current = store
-                .get(id)
-                .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
-            let next = next(current).map_err(Error::invalid)?;
-            transitions::check(current, &next).map_err(Error::invalid)?;
-            let saved = store
-                .replace(id, next)
-                .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
-            let related = store.has_related(&saved);
-            (saved, related)
-        };
-        events::referral_changed(&self.state, Change::Updated, &saved, related);
+        let mut store = lock(&self.state.referrals);
+        let current = store
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
+        let next = next(&current).map_err(Error::invalid)?;
+        transitions::check(&current, &next).map_err(Error::invalid)?;
+        let saved = store
+            .replace(id, next)
+            .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
+        events::publish(
+            &self.state,
+            &mut store,
+            Change::Updated,
+            &saved,
+            Some(current),
+        );
         Ok(Value::Object(saved))
     }
 
@@ -167,7 +166,20 @@ impl PartnerCenterControl {
         self.update_referral(id, patch)
     }
 
-    /// One referral as stored.
+    /// Makes every write hidden by [`Fault::DeliverBeforeVisible`](crate::Fault::DeliverBeforeVisible)
+    /// visible to the referrals API; returns how many referrals had hidden writes.
+    pub fn reveal_writes(&self) -> usize {
+        lock(&self.state.referrals).reveal()
+    }
+
+    /// Whether the partner's own writes through the referrals API send `referral-created` /
+    /// `referral-updated` events (on by default: whether the service does is UNCONFIRMED, and a
+    /// sync must not be fooled by events about its own writes).
+    pub fn set_own_write_events(&self, send: bool) {
+        self.state.own_write_events.store(send, Ordering::Relaxed);
+    }
+
+    /// One referral as stored (hidden writes included).
     pub fn referral(&self, id: &str) -> Option<Value> {
         lock(&self.state.referrals)
             .get(id)

@@ -106,6 +106,8 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// Every attempt so far.
     pub attempts: Vec<DeliveryAttempt>,
+    /// Sent before the write that caused it was visible ([`Fault::DeliverBeforeVisible`]).
+    pub ahead_of_write: bool,
 }
 
 /// An event ready to send.
@@ -192,6 +194,7 @@ impl Deliveries {
                     headers: outgoing.headers.clone(),
                     state,
                     attempts: Vec::new(),
+                    ahead_of_write: fault == Some(Fault::DeliverBeforeVisible),
                 });
                 id
             };

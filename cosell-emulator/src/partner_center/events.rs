@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::PartnerCenterState;
 use super::deliveries::Outgoing;
-use super::store::{Document, text};
+use super::store::{Document, ReferralStore, text};
 use crate::lock;
 
 /// What happened to a referral.
@@ -60,23 +60,45 @@ pub(crate) fn send(
     })
 }
 
+/// Sends the events of a change while the store is still locked, and hides the write from
+/// reads when an event went out ahead of it; `before` is what reads show meanwhile.
+pub(crate) fn publish(
+    state: &PartnerCenterState,
+    store: &mut ReferralStore,
+    change: Change,
+    saved: &Document,
+    before: Option<Document>,
+) {
+    let related = store.has_related(saved);
+    if referral_changed(state, change, saved, related)
+        && let Some(id) = text(saved, "id")
+    {
+        store.hide(id, before);
+    }
+}
+
 /// Sends the events of a referral change: `referral-{created,updated}`, and
 /// `related-referral-{created,updated}` too when another referral shares its engagement.
-pub(crate) fn referral_changed(
+/// Returns whether an event went out ahead of the write ([`Fault::DeliverBeforeVisible`]):
+/// the caller then hides the write from reads.
+///
+/// [`Fault::DeliverBeforeVisible`]: crate::Fault::DeliverBeforeVisible
+fn referral_changed(
     state: &PartnerCenterState,
     change: Change,
     referral: &Document,
     related: bool,
-) {
+) -> bool {
     let Some(id) = text(referral, "id") else {
-        return;
+        return false;
     };
+
     let action = match change {
         Change::Created => "created",
         Change::Updated => "updated",
     };
     let resource_uri = format!("{}engagements/v1/referrals/{id}", state.webhooks_origin());
-    send(
+    let mut sent = send(
         state,
         &format!("referral-{action}"),
         resource_uri.clone(),
@@ -84,12 +106,18 @@ pub(crate) fn referral_changed(
         Some(id.to_owned()),
     );
     if related {
-        send(
+        sent.extend(send(
             state,
             &format!("related-referral-{action}"),
             resource_uri,
             "referral",
             Some(id.to_owned()),
-        );
+        ));
     }
+    sent.into_iter().any(|delivery| {
+        state
+            .deliveries
+            .record(delivery)
+            .is_some_and(|d| d.ahead_of_write)
+    })
 }

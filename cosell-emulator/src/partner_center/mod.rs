@@ -55,6 +55,9 @@ pub(crate) struct PartnerCenterState {
     pub(crate) urls: EmulatorUrls,
     pub(crate) page_size: AtomicUsize,
     pub(crate) strict: AtomicBool,
+    /// Whether the partner's own API writes send webhook events (whether the service does is
+    /// UNCONFIRMED; it probably does).
+    pub(crate) own_write_events: AtomicBool,
     pub(crate) clock: Arc<dyn EmulatorClock>,
 }
 
@@ -91,6 +94,7 @@ pub(crate) fn start(
         urls: context.urls.clone(),
         page_size: AtomicUsize::new(MAX_PAGE_SIZE),
         strict: AtomicBool::new(false),
+        own_write_events: AtomicBool::new(true),
         clock: context.clock.clone(),
     });
     (

@@ -158,8 +158,8 @@ impl ReferralsService {
         }
         let store = lock(&self.state.referrals);
         let mut matched: Vec<&Document> = store
-            .all()
-            .iter()
+            .visible_all()
+            .into_iter()
             .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect();
         query::sort(&mut matched, &order);
@@ -194,7 +194,7 @@ impl ReferralsService {
 
     fn get(&self, id: &str) -> ServiceReply {
         const OP: &str = "referrals.get";
-        match lock(&self.state.referrals).get(id) {
+        match lock(&self.state.referrals).visible(id) {
             Some(document) => referral_reply(OP, StatusCode::OK, self.base(), document),
             None => not_found(OP, id),
         }
@@ -219,13 +219,11 @@ impl ReferralsService {
         if let Err(message) = transitions::check_new(&document) {
             return transition_refused(OP, &message);
         }
-        let (created, related) = {
-            let mut store = lock(&self.state.referrals);
-            let created = store.create(document, Origin::Partner);
-            let related = store.has_related(&created);
-            (created, related)
-        };
-        events::referral_changed(&self.state, Change::Created, &created, related);
+        let mut store = lock(&self.state.referrals);
+        let created = store.create(document, Origin::Partner);
+        if self.state.own_write_events.load(Ordering::Relaxed) {
+            events::publish(&self.state, &mut store, Change::Created, &created, None);
+        }
         referral_reply(OP, StatusCode::OK, self.base(), &created)
     }
 
@@ -237,25 +235,29 @@ impl ReferralsService {
         if_match: Option<&str>,
         next: impl FnOnce(&Document) -> Result<Document, String>,
     ) -> Result<Document, Box<ServiceReply>> {
-        let (saved, related) = {
-            let mut store = lock(&self.state.referrals);
-            let current = store
-                .get(id)
-                .ok_or_else(|| Box::new(not_found(operation, id)))?;
-            if if_match.is_some_and(|m| !if_match_holds(m, current)) {
-                return Err(Box::new(stale(operation)));
-            }
-            let next =
-                next(current).map_err(|message| Box::new(bad_request(operation, &message)))?;
-            transitions::check(current, &next)
-                .map_err(|message| Box::new(transition_refused(operation, &message)))?;
-            let saved = store
-                .replace(id, next)
-                .ok_or_else(|| Box::new(not_found(operation, id)))?;
-            let related = store.has_related(&saved);
-            (saved, related)
-        };
-        events::referral_changed(&self.state, Change::Updated, &saved, related);
+        let mut store = lock(&self.state.referrals);
+        let current = store
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Box::new(not_found(operation, id)))?;
+        if if_match.is_some_and(|m| !if_match_holds(m, &current)) {
+            return Err(Box::new(stale(operation)));
+        }
+        let next = next(&current).map_err(|message| Box::new(bad_request(operation, &message)))?;
+        transitions::check(&current, &next)
+            .map_err(|message| Box::new(transition_refused(operation, &message)))?;
+        let saved = store
+            .replace(id, next)
+            .ok_or_else(|| Box::new(not_found(operation, id)))?;
+        if self.state.own_write_events.load(Ordering::Relaxed) {
+            events::publish(
+                &self.state,
+                &mut store,
+                Change::Updated,
+                &saved,
+                Some(current),
+            );
+        }
         Ok(saved)
     }
 

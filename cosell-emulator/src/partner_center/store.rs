@@ -1,6 +1,7 @@
 //! The emulated referrals: stored as the JSON the service answers with, stamped with
 //! server-set fields, and given a fresh ETag on every write.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -55,6 +56,9 @@ pub(crate) enum Origin {
 #[derive(Debug)]
 pub(crate) struct ReferralStore {
     referrals: Vec<Document>,
+    /// Referrals whose latest writes the API does not show yet: the version reads still get
+    /// (`None` for a referral whose creation is hidden).
+    hidden: HashMap<String, Option<Document>>,
     writes: u64,
     base_url: String,
     clock: Arc<dyn EmulatorClock>,
@@ -66,6 +70,7 @@ impl ReferralStore {
     pub(crate) fn new(base_url: String, clock: Arc<dyn EmulatorClock>) -> Self {
         ReferralStore {
             referrals: Vec::new(),
+            hidden: HashMap::new(),
             writes: 0,
             base_url,
             clock,
@@ -80,6 +85,38 @@ impl ReferralStore {
     /// One referral.
     pub(crate) fn get(&self, id: &str) -> Option<&Document> {
         self.referrals.iter().find(|r| text(r, "id") == Some(id))
+    }
+
+    /// One referral as the API shows it: a hidden write shows its earlier version.
+    pub(crate) fn visible(&self, id: &str) -> Option<&Document> {
+        match self.hidden.get(id) {
+            Some(before) => before.as_ref(),
+            None => self.get(id),
+        }
+    }
+
+    /// Every referral as the API shows it, in creation order.
+    pub(crate) fn visible_all(&self) -> Vec<&Document> {
+        self.referrals
+            .iter()
+            .filter_map(|r| match text(r, "id").and_then(|id| self.hidden.get(id)) {
+                Some(before) => before.as_ref(),
+                None => Some(r),
+            })
+            .collect()
+    }
+
+    /// Hides the latest write to `id` from the API; `before` is what reads show meanwhile. A
+    /// referral already hidden keeps its earliest version.
+    pub(crate) fn hide(&mut self, id: &str, before: Option<Document>) {
+        self.hidden.entry(id.to_owned()).or_insert(before);
+    }
+
+    /// Shows every hidden write; returns how many referrals were hidden.
+    pub(crate) fn reveal(&mut self) -> usize {
+        let count = self.hidden.len();
+        self.hidden.clear();
+        count
     }
 
     /// A new ETag, different from every earlier one: the quoted form the service uses.
