@@ -124,15 +124,45 @@ impl ReferralsService {
         let mut top = None;
         let mut select: Option<Vec<String>> = None;
         let mut skip = 0usize;
+        let mut skip_option = 0usize;
+        let strict = self.state.strict.load(Ordering::Relaxed);
         let pairs = request.query_pairs();
         for (name, value) in &pairs {
+            if strict && matches!(name.as_str(), "$skip" | "$count" | "$expand") {
+                return bad_request(OP, &format!("The query option {name} is not supported"));
+            }
             match name.as_str() {
                 "$filter" => match query::parse_filter(value) {
-                    Ok(parsed) => filter = Some(parsed),
+                    Ok(parsed) => {
+                        if strict
+                            && let Some(field) = parsed
+                                .fields()
+                                .into_iter()
+                                .find(|f| matches!(*f, "updatedDateTime" | "externalReferenceId"))
+                        {
+                            return bad_request(
+                                OP,
+                                &format!(
+                                    "Invalid $filter `{value}`: `{field}` cannot be filtered on"
+                                ),
+                            );
+                        }
+                        filter = Some(parsed);
+                    }
                     Err(message) => {
                         return bad_request(OP, &format!("Invalid $filter `{value}`: {message}"));
                     }
                 },
+                "$skip" => match value.parse::<usize>() {
+                    Ok(n) => skip_option = n,
+                    Err(_) => return bad_request(OP, &format!("Invalid $skip `{value}`")),
+                },
+                "$count" if !matches!(value.as_str(), "true" | "false") => {
+                    return bad_request(OP, &format!("Invalid $count `{value}`"));
+                }
+                "$count" => {}
+                // The referral has no navigation property to expand: the option changes nothing.
+                "$expand" => {}
                 "$orderby" => match query::parse_order_by(value) {
                     Ok(parsed) => order = parsed,
                     Err(message) => {
@@ -163,6 +193,8 @@ impl ReferralsService {
             .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect();
         query::sort(&mut matched, &order);
+        let count = matched.len();
+        let matched: Vec<&Document> = matched.into_iter().skip(skip_option).collect();
         let total = top.map_or(matched.len(), |t| t.min(matched.len()));
         let page_size = self.state.page_size.load(Ordering::Relaxed);
         let start = skip.min(total);
@@ -178,7 +210,7 @@ impl ReferralsService {
             .collect();
         let mut body = json!({
             "@odata.context": format!("{}$metadata#Referrals", self.base()),
-            "@odata.count": total,
+            "@odata.count": count,
             "value": items,
         });
         if end < total {
@@ -267,7 +299,20 @@ impl ReferralsService {
             Ok(operations) => operations,
             Err(e) => return bad_request(OP, &format!("the body is not JSON: {e}")),
         };
-        let saved = match self.write(OP, id, request.header("if-match"), |current| {
+        let strict = self.state.strict.load(Ordering::Relaxed);
+        let touches_reference = operations.as_array().is_some_and(|ops| {
+            ops.iter()
+                .any(|op| op.get("path").and_then(Value::as_str) == Some("/externalReferenceId"))
+        });
+        if strict && touches_reference {
+            return bad_request(
+                OP,
+                "`/externalReferenceId` cannot be patched; update the referral with PUT",
+            );
+        }
+        // Strict: whether PATCH enforces If-Match is unconfirmed, so it is not enforced.
+        let if_match = request.header("if-match").filter(|_| !strict);
+        let saved = match self.write(OP, id, if_match, |current| {
             patch::apply(current, &operations)
         }) {
             Ok(saved) => saved,
