@@ -472,6 +472,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        self.partner_center.shutdown();
         for task in &self.tasks {
             task.abort();
         }

@@ -9,7 +9,7 @@ use super::deliveries::{Delivery, DeliveryPolicy, DeliveryState};
 use super::events::{self, Change};
 use super::registration::Registration;
 use super::store::{Document, Origin};
-use super::{MAX_PAGE_SIZE, PartnerCenterState, patch, transitions};
+use super::{MAX_PAGE_SIZE, PartnerCenterState, Tenant, patch, transitions};
 use crate::error::{Error, Result};
 use crate::lock;
 
@@ -33,21 +33,17 @@ use crate::lock;
 /// assert!(pc.deliveries().is_empty());
 /// # });
 /// ```
+#[derive(Clone)]
 pub struct PartnerCenterControl {
     state: Arc<PartnerCenterState>,
+    tenant: Arc<Tenant>,
 }
 
 impl std::fmt::Debug for PartnerCenterControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PartnerCenterControl")
-            .field("referrals", &lock(&self.state.referrals).all().len())
+            .field("referrals", &lock(&self.tenant.referrals).all().len())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PartnerCenterControl {
-    fn drop(&mut self) {
-        self.state.deliveries.shutdown();
     }
 }
 
@@ -59,16 +55,52 @@ fn to_document(referral: Value) -> Result<Document> {
 }
 
 impl PartnerCenterControl {
-    pub(crate) fn new(state: Arc<PartnerCenterState>) -> Self {
-        PartnerCenterControl { state }
+    pub(crate) fn new(state: Arc<PartnerCenterState>, tenant: Arc<Tenant>) -> Self {
+        PartnerCenterControl { state, tenant }
+    }
+
+    /// The tenant `name` (a tenant id or domain, as in the Entra authority URL), added on first
+    /// use, with its own referrals and webhook registration. Tokens issued by the emulated
+    /// Entra ID at `/{name}/oauth2/…` see this tenant; tokens of tenants not added see the
+    /// default one. Give it its own credentials with
+    /// [`TokenStore::register_tenant_client`](crate::TokenStore::register_tenant_client).
+    /// Settings (strict mode, page size, delivery policy) are shared by every tenant.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// let fabrikam = emulator.partner_center().tenant("fabrikam.onmicrosoft.com");
+    /// fabrikam.seed_referral(serde_json::json!({"name": "only Fabrikam's"})).unwrap();
+    /// assert_eq!(fabrikam.referrals().len(), 1);
+    /// assert!(emulator.partner_center().referrals().is_empty());
+    /// # });
+    /// ```
+    pub fn tenant(&self, name: &str) -> PartnerCenterControl {
+        PartnerCenterControl::new(self.state.clone(), self.state.tenant(name))
+    }
+
+    /// The tenant this control acts on (`None` for the default tenant).
+    pub fn tenant_name(&self) -> Option<&str> {
+        self.tenant.name.as_deref()
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.state.deliveries.shutdown();
     }
 
     fn store(&self, referral: Value, origin: Origin, notify: bool) -> Result<Value> {
         let document = to_document(referral)?;
-        let mut store = lock(&self.state.referrals);
+        let mut store = lock(&self.tenant.referrals);
         let created = store.create(document, origin);
         if notify {
-            events::publish(&self.state, &mut store, Change::Created, &created, None);
+            events::publish(
+                &self.state,
+                &self.tenant,
+                &mut store,
+                Change::Created,
+                &created,
+                None,
+            );
         }
         Ok(Value::Object(created))
     }
@@ -106,7 +138,7 @@ impl PartnerCenterControl {
         id: &str,
         next: impl FnOnce(&Document) -> std::result::Result<Document, String>,
     ) -> Result<Value> {
-        let mut store = lock(&self.state.referrals);
+        let mut store = lock(&self.tenant.referrals);
         let current = store
             .get(id)
             .cloned()
@@ -118,6 +150,7 @@ impl PartnerCenterControl {
             .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
         events::publish(
             &self.state,
+            &self.tenant,
             &mut store,
             Change::Updated,
             &saved,
@@ -169,7 +202,7 @@ impl PartnerCenterControl {
     /// Makes every write hidden by [`Fault::DeliverBeforeVisible`](crate::Fault::DeliverBeforeVisible)
     /// visible to the referrals API; returns how many referrals had hidden writes.
     pub fn reveal_writes(&self) -> usize {
-        lock(&self.state.referrals).reveal()
+        lock(&self.tenant.referrals).reveal()
     }
 
     /// Whether the partner's own writes through the referrals API send `referral-created` /
@@ -181,7 +214,7 @@ impl PartnerCenterControl {
 
     /// One referral as stored (hidden writes included).
     pub fn referral(&self, id: &str) -> Option<Value> {
-        lock(&self.state.referrals)
+        lock(&self.tenant.referrals)
             .get(id)
             .cloned()
             .map(Value::Object)
@@ -189,7 +222,7 @@ impl PartnerCenterControl {
 
     /// Every referral, in creation order.
     pub fn referrals(&self) -> Vec<Value> {
-        lock(&self.state.referrals)
+        lock(&self.tenant.referrals)
             .all()
             .iter()
             .cloned()
@@ -237,7 +270,7 @@ impl PartnerCenterControl {
 
     /// The tenant's webhook registration, as the registration API answers it (PascalCase).
     pub fn registration(&self) -> Option<Value> {
-        let registration = lock(&self.state.webhooks).registration.clone()?;
+        let registration = lock(&self.tenant.webhooks).registration.clone()?;
         Some(registration.to_json())
     }
 
@@ -262,7 +295,7 @@ impl PartnerCenterControl {
     /// # Errors
     /// [`Error::Invalid`] for a registration without a usable URL or with an unknown event.
     pub fn set_registration(&self, registration: Option<&Value>) -> Result<()> {
-        let mut webhooks = lock(&self.state.webhooks);
+        let mut webhooks = lock(&self.tenant.webhooks);
         let Some(body) = registration else {
             webhooks.registration = None;
             return Ok(());
@@ -309,9 +342,14 @@ impl PartnerCenterControl {
         self.state.deliveries.set_policy(policy);
     }
 
-    /// Every delivery so far, in dispatch order.
+    /// Every delivery to this tenant's registration so far, in dispatch order.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.state.deliveries.records()
+        self.state
+            .deliveries
+            .records()
+            .into_iter()
+            .filter(|d| d.tenant == self.tenant.name)
+            .collect()
     }
 
     /// The deliveries that failed every attempt and went to the offline queue.

@@ -92,6 +92,8 @@ impl DeliveryAttempt {
 pub struct Delivery {
     /// The delivery's number, from 0, in dispatch order.
     pub id: usize,
+    /// The tenant whose registration it goes to (`None` for the default tenant).
+    pub tenant: Option<String>,
     /// The event name (`referral-updated`).
     pub event_name: String,
     /// The referral the event is about, if any.
@@ -112,6 +114,7 @@ pub struct Delivery {
 
 /// An event ready to send.
 pub(crate) struct Outgoing {
+    pub(crate) tenant: Option<String>,
     pub(crate) event_name: String,
     pub(crate) referral_id: Option<String>,
     pub(crate) url: String,
@@ -187,6 +190,7 @@ impl Deliveries {
                 let id = records.len();
                 records.push(Delivery {
                     id,
+                    tenant: outgoing.tenant.clone(),
                     event_name: outgoing.event_name.clone(),
                     referral_id: outgoing.referral_id.clone(),
                     url: outgoing.url.clone(),

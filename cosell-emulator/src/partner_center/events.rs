@@ -5,9 +5,9 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::PartnerCenterState;
 use super::deliveries::Outgoing;
 use super::store::{Document, ReferralStore, text};
+use super::{PartnerCenterState, Tenant};
 use crate::lock;
 
 /// What happened to a referral.
@@ -30,12 +30,13 @@ fn change_date(at: Timestamp) -> String {
 /// Returns the delivery ids (empty when nothing is registered for the event).
 pub(crate) fn send(
     state: &PartnerCenterState,
+    tenant: &Tenant,
     event: &str,
     resource_uri: String,
     resource_name: &str,
     referral_id: Option<String>,
 ) -> Vec<usize> {
-    let Some((url, ms_header)) = lock(&state.webhooks).subscriber_for(event) else {
+    let Some((url, ms_header)) = lock(&tenant.webhooks).subscriber_for(event) else {
         return Vec::new();
     };
     let body = json!({
@@ -52,6 +53,7 @@ pub(crate) fn send(
         return Vec::new();
     };
     state.deliveries.dispatch(Outgoing {
+        tenant: tenant.name.clone(),
         event_name: event.to_owned(),
         referral_id,
         url,
@@ -64,13 +66,14 @@ pub(crate) fn send(
 /// reads when an event went out ahead of it; `before` is what reads show meanwhile.
 pub(crate) fn publish(
     state: &PartnerCenterState,
+    tenant: &Tenant,
     store: &mut ReferralStore,
     change: Change,
     saved: &Document,
     before: Option<Document>,
 ) {
     let related = store.has_related(saved);
-    if referral_changed(state, change, saved, related)
+    if referral_changed(state, tenant, change, saved, related)
         && let Some(id) = text(saved, "id")
     {
         store.hide(id, before);
@@ -85,6 +88,7 @@ pub(crate) fn publish(
 /// [`Fault::DeliverBeforeVisible`]: crate::Fault::DeliverBeforeVisible
 fn referral_changed(
     state: &PartnerCenterState,
+    tenant: &Tenant,
     change: Change,
     referral: &Document,
     related: bool,
@@ -100,6 +104,7 @@ fn referral_changed(
     let resource_uri = format!("{}engagements/v1/referrals/{id}", state.webhooks_origin());
     let mut sent = send(
         state,
+        tenant,
         &format!("referral-{action}"),
         resource_uri.clone(),
         "referral",
@@ -108,6 +113,7 @@ fn referral_changed(
     if related {
         sent.extend(send(
             state,
+            tenant,
             &format!("related-referral-{action}"),
             resource_uri,
             "referral",

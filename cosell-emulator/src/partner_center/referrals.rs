@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Change};
 use super::store::{Document, Origin, text};
-use super::{PartnerCenterState, patch, query, transitions};
+use super::{PartnerCenterState, Tenant, patch, query, transitions};
 use crate::frame::{EmulatedService, ServiceReply, ServiceRequest};
 use crate::lock;
 use crate::tokens::TokenCheck;
@@ -117,7 +117,7 @@ impl ReferralsService {
         &self.state.urls.partner_center_referrals
     }
 
-    fn list(&self, request: &ServiceRequest) -> ServiceReply {
+    fn list(&self, tenant: &Tenant, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.list";
         let mut filter = None;
         let mut order = Vec::new();
@@ -186,7 +186,7 @@ impl ReferralsService {
                 _ => {}
             }
         }
-        let store = lock(&self.state.referrals);
+        let store = lock(&tenant.referrals);
         let mut matched: Vec<&Document> = store
             .visible_all()
             .into_iter()
@@ -224,15 +224,15 @@ impl ReferralsService {
         ServiceReply::json(OP, StatusCode::OK, &body)
     }
 
-    fn get(&self, id: &str) -> ServiceReply {
+    fn get(&self, tenant: &Tenant, id: &str) -> ServiceReply {
         const OP: &str = "referrals.get";
-        match lock(&self.state.referrals).visible(id) {
+        match lock(&tenant.referrals).visible(id) {
             Some(document) => referral_reply(OP, StatusCode::OK, self.base(), document),
             None => not_found(OP, id),
         }
     }
 
-    fn create(&self, request: &ServiceRequest) -> ServiceReply {
+    fn create(&self, tenant: &Tenant, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.create";
         let document = match object_body(request) {
             Ok(document) => document,
@@ -251,10 +251,17 @@ impl ReferralsService {
         if let Err(message) = transitions::check_new(&document) {
             return transition_refused(OP, &message);
         }
-        let mut store = lock(&self.state.referrals);
+        let mut store = lock(&tenant.referrals);
         let created = store.create(document, Origin::Partner);
         if self.state.own_write_events.load(Ordering::Relaxed) {
-            events::publish(&self.state, &mut store, Change::Created, &created, None);
+            events::publish(
+                &self.state,
+                tenant,
+                &mut store,
+                Change::Created,
+                &created,
+                None,
+            );
         }
         referral_reply(OP, StatusCode::OK, self.base(), &created)
     }
@@ -262,12 +269,13 @@ impl ReferralsService {
     /// The shared part of PATCH and PUT: concurrency, transitions, the write, the events.
     fn write(
         &self,
+        tenant: &Tenant,
         operation: &'static str,
         id: &str,
         if_match: Option<&str>,
         next: impl FnOnce(&Document) -> Result<Document, String>,
     ) -> Result<Document, Box<ServiceReply>> {
-        let mut store = lock(&self.state.referrals);
+        let mut store = lock(&tenant.referrals);
         let current = store
             .get(id)
             .cloned()
@@ -284,6 +292,7 @@ impl ReferralsService {
         if self.state.own_write_events.load(Ordering::Relaxed) {
             events::publish(
                 &self.state,
+                tenant,
                 &mut store,
                 Change::Updated,
                 &saved,
@@ -293,7 +302,7 @@ impl ReferralsService {
         Ok(saved)
     }
 
-    fn patch(&self, id: &str, request: &ServiceRequest) -> ServiceReply {
+    fn patch(&self, tenant: &Tenant, id: &str, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.update";
         let operations: Value = match request.json() {
             Ok(operations) => operations,
@@ -312,7 +321,7 @@ impl ReferralsService {
         }
         // Strict: whether PATCH enforces If-Match is unconfirmed, so it is not enforced.
         let if_match = request.header("if-match").filter(|_| !strict);
-        let saved = match self.write(OP, id, if_match, |current| {
+        let saved = match self.write(tenant, OP, id, if_match, |current| {
             patch::apply(current, &operations)
         }) {
             Ok(saved) => saved,
@@ -332,7 +341,7 @@ impl ReferralsService {
         }
     }
 
-    fn put(&self, id: &str, request: &ServiceRequest) -> ServiceReply {
+    fn put(&self, tenant: &Tenant, id: &str, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.put";
         let Some(if_match) = request.header("if-match") else {
             return error(
@@ -349,7 +358,7 @@ impl ReferralsService {
         if text(&body, "id").is_some_and(|body_id| body_id != id) {
             return bad_request(OP, "The id in the body is not the id in the URL.");
         }
-        match self.write(OP, id, Some(if_match), |_| Ok(body)) {
+        match self.write(tenant, OP, id, Some(if_match), |_| Ok(body)) {
             Ok(saved) => referral_reply(OP, StatusCode::OK, self.base(), &saved),
             Err(reply) => *reply,
         }
@@ -444,12 +453,13 @@ impl ReferralsService {
         }
         let segments = request.segments();
         let id = segments.get(3).map_or("", String::as_str);
+        let tenant = self.state.tenant_of(request);
         match operation {
-            "referrals.list" => self.list(request),
-            "referrals.create" => self.create(request),
-            "referrals.get" => self.get(id),
-            "referrals.update" => self.patch(id, request),
-            _ => self.put(id, request),
+            "referrals.list" => self.list(&tenant, request),
+            "referrals.create" => self.create(&tenant, request),
+            "referrals.get" => self.get(&tenant, id),
+            "referrals.update" => self.patch(&tenant, id, request),
+            _ => self.put(&tenant, id, request),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::deliveries::DeliveryState;
 use super::store::wire_instant;
-use super::{PartnerCenterState, certificate, events};
+use super::{PartnerCenterState, Tenant, certificate, events};
 use crate::frame::{EmulatedService, ServiceReply, ServiceRequest};
 use crate::lock;
 use crate::tokens::TokenCheck;
@@ -148,9 +148,14 @@ impl WebhooksService {
         WebhooksService { state }
     }
 
-    fn registration(&self, operation: &'static str, request: &ServiceRequest) -> ServiceReply {
+    fn registration(
+        &self,
+        tenant: &Tenant,
+        operation: &'static str,
+        request: &ServiceRequest,
+    ) -> ServiceReply {
         if request.method == Method::GET {
-            return match &lock(&self.state.webhooks).registration {
+            return match &lock(&tenant.webhooks).registration {
                 Some(registration) => {
                     ServiceReply::json(operation, StatusCode::OK, &registration.to_json())
                 }
@@ -173,7 +178,7 @@ impl WebhooksService {
                 );
             }
         };
-        let mut webhooks = lock(&self.state.webhooks);
+        let mut webhooks = lock(&tenant.webhooks);
         if request.method == Method::POST && webhooks.registration.is_some() {
             return error(
                 operation,
@@ -201,8 +206,8 @@ impl WebhooksService {
         }
     }
 
-    fn send_validation(&self, operation: &'static str) -> ServiceReply {
-        let callback_url = match lock(&self.state.webhooks).subscriber_for("test-created") {
+    fn send_validation(&self, tenant: &Tenant, operation: &'static str) -> ServiceReply {
+        let callback_url = match lock(&tenant.webhooks).subscriber_for("test-created") {
             Some((url, _)) => url,
             None => {
                 return error(
@@ -218,10 +223,17 @@ impl WebhooksService {
             "{}webhooks/v1/registration/validationEvents/{correlation_id}",
             self.state.webhooks_origin()
         );
-        let delivery = events::send(&self.state, "test-created", resource_uri, "test", None)
-            .first()
-            .copied();
-        lock(&self.state.webhooks)
+        let delivery = events::send(
+            &self.state,
+            tenant,
+            "test-created",
+            resource_uri,
+            "test",
+            None,
+        )
+        .first()
+        .copied();
+        lock(&tenant.webhooks)
             .validations
             .insert(correlation_id.clone(), (callback_url, delivery));
         ServiceReply::json(
@@ -231,8 +243,13 @@ impl WebhooksService {
         )
     }
 
-    fn validation_status(&self, operation: &'static str, correlation_id: &str) -> ServiceReply {
-        let Some((callback_url, delivery)) = lock(&self.state.webhooks)
+    fn validation_status(
+        &self,
+        tenant: &Tenant,
+        operation: &'static str,
+        correlation_id: &str,
+    ) -> ServiceReply {
+        let Some((callback_url, delivery)) = lock(&tenant.webhooks)
             .validations
             .get(correlation_id)
             .cloned()
@@ -349,13 +366,16 @@ impl EmulatedService for WebhooksService {
                 .with_header("www-authenticate", "Bearer");
             }
         }
+        let tenant = self.state.tenant_of(&request);
         let reply = match operation {
             "webhooks.events" => ServiceReply::json(operation, StatusCode::OK, &EVENTS),
-            "webhooks.validation.send" => self.send_validation(operation),
-            "webhooks.validation.get" => {
-                self.validation_status(operation, segments.get(4).map_or("", String::as_str))
-            }
-            _ => self.registration(operation, &request),
+            "webhooks.validation.send" => self.send_validation(&tenant, operation),
+            "webhooks.validation.get" => self.validation_status(
+                &tenant,
+                operation,
+                segments.get(4).map_or("", String::as_str),
+            ),
+            _ => self.registration(&tenant, operation, &request),
         };
         let request_id = request
             .header("ms-requestid")
