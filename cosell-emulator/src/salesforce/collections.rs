@@ -36,10 +36,17 @@ fn save_result(outcome: &Outcome) -> Value {
     }
 }
 
-fn type_of(record: &Value) -> Option<String> {
+/// A field of a record body, its name compared without regard to case as Salesforce does.
+fn field<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {
     record
-        .get("attributes")?
-        .get("type")?
+        .as_object()?
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
+}
+
+fn type_of(record: &Value) -> Option<String> {
+    field(field(record, "attributes")?, "type")?
         .as_str()
         .map(str::to_owned)
 }
@@ -70,7 +77,7 @@ fn one(
         })?;
     match operation {
         "collections.create" => {
-            if record.get("Id").is_some_and(|id| !id.is_null()) {
+            if field(record, "Id").is_some_and(|id| !id.is_null()) {
                 return Err(WriteError::bad(
                     "INVALID_FIELD",
                     "cannot specify Id in an insert call",
@@ -80,7 +87,7 @@ fn one(
             Ok((org.create(&name, record, Writer::Api)?, None))
         }
         "collections.update" => {
-            let id = record.get("Id").and_then(Value::as_str).ok_or_else(|| {
+            let id = field(record, "Id").and_then(Value::as_str).ok_or_else(|| {
                 WriteError::bad("MISSING_ARGUMENT", "Id not specified in an update call")
                     .on(vec!["Id".to_owned()])
             })?;

@@ -629,7 +629,7 @@ impl Org {
         };
         let mut out = Map::new();
         for (name, value) in body {
-            if name == "attributes" {
+            if name.eq_ignore_ascii_case("attributes") {
                 continue;
             }
             if name.eq_ignore_ascii_case("Id") && writer == Writer::Api {
