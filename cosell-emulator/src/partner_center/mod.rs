@@ -24,6 +24,7 @@ mod patch;
 mod query;
 mod referrals;
 mod registration;
+mod schema;
 mod signer;
 mod store;
 mod transitions;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Change};
 use super::store::{Document, Origin, text};
-use super::{PartnerCenterState, Tenant, patch, query, transitions};
+use super::{PartnerCenterState, Tenant, patch, query, schema, transitions};
 use crate::frame::{EmulatedService, ServiceReply, ServiceRequest};
 use crate::lock;
 use crate::tokens::TokenCheck;
@@ -23,6 +23,15 @@ fn error(operation: &'static str, status: StatusCode, code: &str, message: &str)
         operation,
         status,
         &json!({"error": {"code": code, "message": message, "target": "referral"}}),
+    )
+}
+
+/// A value of the wrong type: 400 naming the field, as the service's model binding does.
+fn wrong_type(operation: &'static str, (target, message): schema::Refusal) -> ServiceReply {
+    ServiceReply::json(
+        operation,
+        StatusCode::BAD_REQUEST,
+        &json!({"error": {"code": "invalidRequest", "message": message, "target": target}}),
     )
 }
 
@@ -234,10 +243,13 @@ impl ReferralsService {
 
     fn create(&self, tenant: &Tenant, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.create";
-        let document = match object_body(request) {
+        let mut document = match object_body(request) {
             Ok(document) => document,
             Err(message) => return bad_request(OP, &message),
         };
+        if let Err(refusal) = schema::normalize(&mut document) {
+            return wrong_type(OP, refusal);
+        }
         let missing: Vec<&str> = ["type", "customerProfile", "consent", "details"]
             .into_iter()
             .filter(|field| document.get(*field).is_none_or(Value::is_null))
@@ -283,7 +295,9 @@ impl ReferralsService {
         if if_match.is_some_and(|m| !if_match_holds(m, &current)) {
             return Err(Box::new(stale(operation)));
         }
-        let next = next(&current).map_err(|message| Box::new(bad_request(operation, &message)))?;
+        let mut next =
+            next(&current).map_err(|message| Box::new(bad_request(operation, &message)))?;
+        schema::normalize(&mut next).map_err(|refusal| Box::new(wrong_type(operation, refusal)))?;
         transitions::check(&current, &next)
             .map_err(|message| Box::new(transition_refused(operation, &message)))?;
         let saved = store
