@@ -64,9 +64,17 @@ pub struct ServiceRequest {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// Whether it came over TLS (`https`).
+    pub secure: bool,
 }
 
 impl ServiceRequest {
+    /// The origin the client addressed: `https://127.0.0.1:7804` (scheme, and the `Host` header).
+    pub fn origin(&self) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.header("host").unwrap_or("127.0.0.1"))
+    }
+
     /// The query parameters, decoded.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         self.query
@@ -528,6 +536,7 @@ fn serve(
                 query: parts.uri.query().map(str::to_owned),
                 headers: parts.headers,
                 body,
+                secure: false,
             };
             let (method, path, query) = (
                 request.method.clone(),

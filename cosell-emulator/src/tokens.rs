@@ -441,7 +441,7 @@ impl TokenEndpoints {
         let mut body = json!({
             "access_token": access,
             "instance_url": instance,
-            "id": format!("{instance}/id/00DEMU000000001/005EMU000000001"),
+            "id": crate::salesforce::identity_url(instance),
             "token_type": "Bearer",
             "issued_at": self.store.clock.now().as_millisecond().to_string(),
             "signature": "ZW11bGF0b3I=",

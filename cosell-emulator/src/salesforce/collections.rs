@@ -271,3 +271,83 @@ pub(crate) fn handle(
     };
     ServiceReply::json(operation, StatusCode::OK, &results)
 }
+
+/// `GET composite/sobjects/{T}?ids=…&fields=…` or `POST` with `{"ids": […], "fields": […]}`:
+/// the records in the order asked, `null` for an id not found.
+pub(crate) fn retrieve(
+    org: &Org,
+    call: &Call<'_>,
+    operation: &'static str,
+    sobject: &str,
+) -> ServiceReply {
+    let split = |text: String| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let strings = |value: Option<&Value>| -> Option<Vec<String>> {
+        value?
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (ids, fields) = if call.request.method == Method::GET {
+        (
+            call.request.query_param("ids").map(split),
+            call.request.query_param("fields").map(split),
+        )
+    } else {
+        match call.request.json::<Value>() {
+            Ok(body) => (
+                strings(field(&body, "ids")),
+                strings(field(&body, "fields")),
+            ),
+            Err(e) => return failure(operation, &WriteError::bad("JSON_PARSER_ERROR", e)),
+        }
+    };
+    let Some(schema) = org.schema(sobject) else {
+        return failure(operation, &super::store::unknown_type(sobject));
+    };
+    let (Some(ids), Some(fields)) = (
+        ids.filter(|i| !i.is_empty()),
+        fields.filter(|f| !f.is_empty()),
+    ) else {
+        return failure(
+            operation,
+            &WriteError::bad("MISSING_ARGUMENT", "ids and fields are required"),
+        );
+    };
+    if ids.len() > 2000 {
+        return failure(operation, &too_many(ids.len()));
+    }
+    let mut canonical = Vec::new();
+    for name in &fields {
+        match schema.field(name) {
+            Some(f) => canonical.push(f.name.clone()),
+            None => {
+                return failure(
+                    operation,
+                    &WriteError::bad(
+                        "INVALID_FIELD",
+                        format!("No such column '{name}' on entity '{}'", schema.name),
+                    ),
+                );
+            }
+        }
+    }
+    let records: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            org.find(&schema.name, id)
+                .and_then(|i| org.records.get(i))
+                .filter(|r| !r.deleted)
+                .map_or(Value::Null, |r| {
+                    org.view(r, Some(&canonical), &call.version)
+                })
+        })
+        .collect();
+    ServiceReply::json(operation, StatusCode::OK, &records)
+}

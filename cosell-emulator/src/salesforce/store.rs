@@ -31,6 +31,8 @@ pub(crate) struct FieldSchema {
     pub(crate) external_id: bool,
     pub(crate) custom: bool,
     pub(crate) picklist: Vec<String>,
+    /// A restricted picklist: values outside `picklist` are refused.
+    pub(crate) restricted: bool,
     pub(crate) reference_to: Option<String>,
 }
 
@@ -65,6 +67,7 @@ impl FieldSchema {
             external_id: false,
             custom: name.ends_with("__c"),
             picklist: Vec::new(),
+            restricted: false,
             reference_to: None,
         }
     }
@@ -87,6 +90,11 @@ impl FieldSchema {
 
     fn values(mut self, values: &[&str]) -> Self {
         self.picklist = values.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+
+    fn restricted(mut self) -> Self {
+        self.restricted = true;
         self
     }
 
@@ -195,7 +203,8 @@ fn schemas() -> Vec<ObjectSchema> {
         FieldSchema::new("ContactId", FieldType::Reference).to("Contact"),
         FieldSchema::new("StageName", FieldType::Picklist)
             .required()
-            .values(&stage_names),
+            .values(&stage_names)
+            .restricted(),
         FieldSchema::new("CloseDate", FieldType::Date).required(),
         FieldSchema::new("Amount", FieldType::Currency),
         FieldSchema::new("Probability", FieldType::Percent),
@@ -406,6 +415,8 @@ pub(crate) struct Org {
     pub(crate) writes: Vec<RecordedWrite>,
     pub(crate) api_used: u64,
     pub(crate) api_limit: u64,
+    /// When the org came to be: the earliest date replication can reach back to.
+    pub(crate) created_at: Timestamp,
     clock: Arc<dyn EmulatorClock>,
 }
 
@@ -423,6 +434,7 @@ impl Org {
             writes: Vec::new(),
             api_used: 0,
             api_limit: DEFAULT_DAILY_LIMIT,
+            created_at: clock.now(),
             clock,
         };
         for (order, (name, probability, forecast, closed, won)) in STAGES.iter().enumerate() {
