@@ -486,7 +486,8 @@ impl EmulatedService for TokenEndpoints {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
                 "token endpoints take POST",
-            );
+            )
+            .with_header("allow", "POST");
         }
         let segments = request.segments();
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();

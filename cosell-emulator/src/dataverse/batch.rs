@@ -49,7 +49,8 @@ pub(crate) fn execute(service: &DataverseService, state: &mut State, call: &Call
             super::error::ODATA_ERROR,
             "The HTTP method is not allowed for the segment '$batch'.",
         )
-        .reply(OPERATION);
+        .reply(OPERATION)
+        .with_header("allow", "POST");
     }
     let items = match parse(call) {
         Ok(items) => items,

@@ -29,6 +29,7 @@
 
 mod actions;
 mod batch;
+mod bulk;
 mod control;
 mod error;
 mod filter;
@@ -148,6 +149,13 @@ fn classify(call: &Call, state: &State) -> &'static str {
     if first.starts_with("EntityDefinitions") {
         return "dataverse.metadata";
     }
+    if let [set, action] = call.segments.as_slice()
+        && call.method == Method::POST
+        && state.table(set).is_some()
+        && let Some(message) = bulk::message(action)
+    {
+        return message;
+    }
     if call.segments.len() > 1 {
         return "dataverse.unsupported";
     }
@@ -219,6 +227,9 @@ impl DataverseService {
                 self.patch(state, call, ctx, operation)
             }
             "dataverse.delete" => self.delete(state, call, ctx, operation),
+            "dataverse.create_multiple"
+            | "dataverse.update_multiple"
+            | "dataverse.upsert_multiple" => bulk::execute(state, call, ctx, operation, &self.base),
             _ => Err(match call.segments.first() {
                 Some(segment) if call.segments.len() == 1 => DvError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -235,7 +246,16 @@ impl DataverseService {
                 None => DvError::no_segment(""),
             }),
         };
-        result.unwrap_or_else(|e| e.reply(operation))
+        let reply = result.unwrap_or_else(|e| e.reply(operation));
+        if reply.status != StatusCode::METHOD_NOT_ALLOWED {
+            return reply;
+        }
+        let allow = match call.segments.first() {
+            Some(segment) if segment.contains('(') => "GET, PATCH, DELETE",
+            Some(segment) if segment == "$batch" => "POST",
+            _ => "GET, POST",
+        };
+        reply.with_header("allow", allow)
     }
 
     /// The table and key a keyed segment (`opportunities(<key>)`) names.

@@ -444,12 +444,18 @@ impl ReferralsService {
                 );
             }
             "referrals.unsupported" => {
+                let allow = if request.segments().len() == 3 {
+                    "GET, POST"
+                } else {
+                    "GET, PATCH, PUT"
+                };
                 return error(
                     operation,
                     StatusCode::METHOD_NOT_ALLOWED,
                     "invalidRequest",
                     &format!("{} is not supported here", request.method),
-                );
+                )
+                .with_header("allow", allow);
             }
             _ => {}
         }
