@@ -128,3 +128,54 @@ async fn every_405_names_the_allowed_methods() {
         assert_eq!(answer.headers()["allow"], allow, "{method} {url}");
     }
 }
+
+#[tokio::test]
+async fn metadata_answers_as_clients_ask_for_it() {
+    let emulator = Emulator::start().await.unwrap();
+    let token = dataverse_token(&emulator).await;
+    let base = &emulator.urls().dataverse;
+    let (status, found) = get(
+        &format!(
+            "{base}EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute&$filter=LogicalName eq 'opportunity'"
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    let value = found["value"].as_array().unwrap();
+    assert_eq!(value.len(), 1);
+    assert_eq!(value[0]["EntitySetName"], "opportunities");
+    assert_eq!(value[0]["PrimaryIdAttribute"], "opportunityid");
+    let (_, by_set) = get(
+        &format!("{base}EntityDefinitions?$filter=EntitySetName eq 'accounts' or LogicalName eq 'contact'"),
+        &token,
+    )
+    .await;
+    assert_eq!(by_set["value"].as_array().unwrap().len(), 2);
+    let (status, _) = get(
+        &format!("{base}EntityDefinitions?$filter=contains(LogicalName,'o')"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let answer = reqwest::Client::new()
+        .get(format!("{base}$metadata"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/xml");
+    let csdl = answer.text().await.unwrap();
+    assert!(
+        csdl.contains(
+            "<EntityType Name=\"opportunity\"><Key><PropertyRef Name=\"opportunityid\"/>"
+        )
+    );
+    assert!(csdl.contains(
+        "<EntitySet Name=\"opportunities\" EntityType=\"Microsoft.Dynamics.CRM.opportunity\"/>"
+    ));
+    assert!(csdl.contains("<Property Name=\"estimatedvalue\" Type=\"Edm.Decimal\"/>"));
+    assert!(csdl.contains("NavigationProperty Name=\"parentaccountid\" Type=\"mscrm.account\""));
+}

@@ -149,6 +149,9 @@ fn classify(call: &Call, state: &State) -> &'static str {
     if first.starts_with("EntityDefinitions") {
         return "dataverse.metadata";
     }
+    if call.segments.len() == 1 && first == "$metadata" && call.method == Method::GET {
+        return "dataverse.csdl";
+    }
     if let [set, action] = call.segments.as_slice()
         && call.method == Method::POST
         && state.table(set).is_some()
@@ -208,7 +211,8 @@ impl DataverseService {
         let operation = classify(call, state);
         let result = match operation {
             "dataverse.batch" => return batch::execute(self, state, call),
-            "dataverse.metadata" => metadata::answer(state, call, operation),
+            "dataverse.metadata" => metadata::answer(state, call, operation, &self.base),
+            "dataverse.csdl" => Ok(metadata::csdl(state, operation)),
             "dataverse.action" => actions::answer(state, call, ctx, operation),
             "dataverse.whoami" => Ok(json_reply(
                 operation,
