@@ -13,12 +13,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::clock::{EmulatorClock, SystemClock};
-use super::connection::{CutSwitch, CuttableListener};
+use super::connection::{ConnectionInfo, listen};
 use super::dataverse::DataverseControl;
 use super::faults::{Fault, FaultPlan};
 use super::journal::{Answered, CALLER_HEADER, Journal, JournalEntry};
 use super::partner_center::PartnerCenterControl;
 use super::salesforce::SalesforceControl;
+use super::tls::Tls;
 use super::tokens::{TokenEndpoints, TokenStore};
 use crate::error::{Error, Result};
 
@@ -274,6 +275,7 @@ pub struct EmulatorBuilder {
     ports: EmulatorPorts,
     clock: Option<Arc<dyn EmulatorClock>>,
     strict: bool,
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl EmulatorBuilder {
@@ -297,11 +299,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Writes the PEM of the certificate authority generated at start to `path`, for clients
+    /// that take a CA file (`REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`, `curl --cacert`).
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
     /// Starts every emulated service.
     ///
     /// # Errors
-    /// [`Error::Startup`] when a port cannot be bound.
+    /// [`Error::Startup`] when a port cannot be bound, the certificate cannot be made or the
+    /// CA file cannot be written.
     pub async fn start(self) -> Result<Emulator> {
+        let tls = Tls::shared()?;
+        if let Some(path) = &self.ca_file {
+            std::fs::write(path, &tls.ca_pem).map_err(|e| {
+                Error::startup(format!("emulator: cannot write {}: {e}", path.display()))
+            })?;
+        }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ports = self.ports;
         let journal = Arc::new(Journal::default());
@@ -343,34 +359,29 @@ impl EmulatorBuilder {
         let (dataverse_control, dataverse_service) = super::dataverse::start(&context);
         let (salesforce_control, salesforce_service) =
             super::salesforce::start(&context, endpoints.clone());
-        let tasks = vec![
-            serve(entra, EmulatedApi::Entra, endpoints, shared.clone()),
-            serve(
+        let served: [(TcpListener, EmulatedApi, Arc<dyn EmulatedService>); 5] = [
+            (entra, EmulatedApi::Entra, endpoints),
+            (
                 referrals,
                 EmulatedApi::PartnerCenterReferrals,
                 referrals_service,
-                shared.clone(),
             ),
-            serve(
+            (
                 webhooks,
                 EmulatedApi::PartnerCenterWebhooks,
                 webhooks_service,
-                shared.clone(),
             ),
-            serve(
-                dataverse,
-                EmulatedApi::Dataverse,
-                dataverse_service,
-                shared.clone(),
-            ),
-            serve(
-                salesforce,
-                EmulatedApi::Salesforce,
-                salesforce_service,
-                shared,
-            ),
+            (dataverse, EmulatedApi::Dataverse, dataverse_service),
+            (salesforce, EmulatedApi::Salesforce, salesforce_service),
         ];
+        let mut tasks = Vec::new();
+        for (listener, api, service) in served {
+            let (listener, acceptor) = listen(listener, tls.acceptor.clone()).map_err(io)?;
+            tasks.push(acceptor);
+            tasks.push(serve(listener, api, service, shared.clone()));
+        }
         Ok(Emulator {
+            ca_pem: tls.ca_pem.clone(),
             urls,
             journal,
             tokens,
@@ -392,6 +403,7 @@ impl EmulatorBuilder {
 /// # });
 /// ```
 pub struct Emulator {
+    ca_pem: String,
     urls: EmulatorUrls,
     journal: Arc<Journal>,
     tokens: Arc<TokenStore>,
@@ -432,9 +444,36 @@ impl Emulator {
         EmulatorBuilder::default()
     }
 
-    /// The base URLs.
+    /// The base URLs (`http`).
     pub fn urls(&self) -> &EmulatorUrls {
         &self.urls
+    }
+
+    /// The same base URLs with `https`: every port serves both, with a certificate for
+    /// `127.0.0.1` and `localhost` signed by [`ca_certificate_pem`](Self::ca_certificate_pem).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// assert!(emulator.https_urls().dataverse.starts_with("https://127.0.0.1:"));
+    /// assert!(emulator.ca_certificate_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # });
+    /// ```
+    pub fn https_urls(&self) -> EmulatorUrls {
+        let secure = |url: &str| url.replacen("http://", "https://", 1);
+        EmulatorUrls {
+            entra_authority: secure(&self.urls.entra_authority),
+            partner_center_referrals: secure(&self.urls.partner_center_referrals),
+            partner_center_webhooks: secure(&self.urls.partner_center_webhooks),
+            dataverse: secure(&self.urls.dataverse),
+            salesforce: secure(&self.urls.salesforce),
+        }
+    }
+
+    /// The PEM of the certificate authority generated at start, which a client trusts to
+    /// talk HTTPS to the emulator (and nothing else).
+    pub fn ca_certificate_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Every request received so far, in order.
@@ -507,7 +546,7 @@ struct Shared {
 }
 
 fn serve(
-    listener: TcpListener,
+    listener: crate::connection::CuttableListener,
     api: EmulatedApi,
     service: Arc<dyn EmulatedService>,
     shared: Shared,
@@ -523,9 +562,9 @@ fn serve(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let arrival = shared.journal.arrive(shared.clock.now(), caller);
-            let switch = parts
+            let connection = parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<CutSwitch>>()
+                .get::<axum::extract::ConnectInfo<ConnectionInfo>>()
                 .map(|info| info.0.clone());
             let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
                 .await
@@ -536,7 +575,7 @@ fn serve(
                 query: parts.uri.query().map(str::to_owned),
                 headers: parts.headers,
                 body,
-                secure: false,
+                secure: connection.as_ref().is_some_and(|c| c.secure),
             };
             let (method, path, query) = (
                 request.method.clone(),
@@ -574,8 +613,8 @@ fn serve(
                 }
                 Some(Fault::AnswerLost) => {
                     let reply = service.handle(request).await;
-                    if let Some(switch) = &switch {
-                        switch.cut();
+                    if let Some(connection) = &connection {
+                        connection.cut();
                     }
                     reply
                 }
@@ -598,8 +637,8 @@ fn serve(
     tokio::spawn(async move {
         // The server ends when the task is aborted on drop.
         let _ = axum::serve(
-            CuttableListener(listener),
-            router.into_make_service_with_connect_info::<CutSwitch>(),
+            listener,
+            router.into_make_service_with_connect_info::<ConnectionInfo>(),
         )
         .await;
     })

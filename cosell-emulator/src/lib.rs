@@ -36,6 +36,7 @@
 mod clock;
 mod connection;
 mod dataverse;
+mod discovery;
 mod error;
 mod faults;
 mod frame;
@@ -43,6 +44,7 @@ mod journal;
 mod partner_center;
 mod salesforce;
 pub mod standalone;
+mod tls;
 mod tokens;
 
 pub use clock::{EmulatorClock, ManualClock, SystemClock};

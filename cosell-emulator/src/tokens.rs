@@ -457,6 +457,11 @@ impl TokenEndpoints {
 #[async_trait]
 impl EmulatedService for TokenEndpoints {
     fn operation(&self, request: &ServiceRequest) -> &'static str {
+        let segments = request.segments();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let Some(operation) = crate::discovery::operation(&segments) {
+            return operation;
+        }
         if request.path.ends_with("/devicecode") {
             "oauth.devicecode"
         } else {
@@ -481,6 +486,21 @@ impl EmulatedService for TokenEndpoints {
     }
 
     async fn handle(&self, request: ServiceRequest) -> ServiceReply {
+        let segments = request.segments();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let Some(operation) = crate::discovery::operation(&segments) {
+            if request.method != Method::GET {
+                let mut reply = oauth_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "invalid_request",
+                    "discovery documents take GET",
+                )
+                .with_header("allow", "GET");
+                reply.operation = operation;
+                return reply;
+            }
+            return crate::discovery::answer(&request, &segments, operation);
+        }
         if request.method != Method::POST {
             return oauth_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -489,8 +509,6 @@ impl EmulatedService for TokenEndpoints {
             )
             .with_header("allow", "POST");
         }
-        let segments = request.segments();
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segments.as_slice() {
             ["services", "oauth2", "token"] => self.salesforce_token(&request),
             [tenant, "oauth2", "token"] | [tenant, "oauth2", "v2.0", "token"] => {

@@ -82,6 +82,9 @@ pub(crate) struct Call {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// The Web API base as the client addressed it (`https://127.0.0.1:<port>/api/data/v9.2/`):
+    /// links in answers follow the scheme of the request.
+    pub(crate) base: String,
 }
 
 impl Call {
@@ -181,8 +184,9 @@ fn classify(call: &Call, state: &State) -> &'static str {
 struct DataverseService {
     state: Arc<Mutex<State>>,
     tokens: Arc<TokenStore>,
-    /// The base URL clients use (`http://127.0.0.1:<port>/api/data/v9.2/`).
-    base: String,
+    /// The token audiences accepted: the emulated organisation, and the origins the emulator
+    /// serves it on (a client asks a token for the org URL it talks to).
+    audiences: Vec<String>,
 }
 
 impl DataverseService {
@@ -203,6 +207,7 @@ impl DataverseService {
             query: request.query_pairs(),
             headers: request.headers.clone(),
             body: request.body.clone(),
+            base: format!("{}{API_PATH}", request.origin()),
         })
     }
 
@@ -211,14 +216,14 @@ impl DataverseService {
         let operation = classify(call, state);
         let result = match operation {
             "dataverse.batch" => return batch::execute(self, state, call),
-            "dataverse.metadata" => metadata::answer(state, call, operation, &self.base),
+            "dataverse.metadata" => metadata::answer(state, call, operation, &call.base),
             "dataverse.csdl" => Ok(metadata::csdl(state, operation)),
             "dataverse.action" => actions::answer(state, call, ctx, operation),
             "dataverse.whoami" => Ok(json_reply(
                 operation,
                 StatusCode::OK,
                 json!({
-                    "@odata.context": format!("{}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", self.base),
+                    "@odata.context": format!("{}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", call.base),
                     "BusinessUnitId": store::BUSINESS_UNIT,
                     "UserId": store::APPLICATION_USER,
                     "OrganizationId": store::ORGANIZATION,
@@ -233,7 +238,7 @@ impl DataverseService {
             "dataverse.delete" => self.delete(state, call, ctx, operation),
             "dataverse.create_multiple"
             | "dataverse.update_multiple"
-            | "dataverse.upsert_multiple" => bulk::execute(state, call, ctx, operation, &self.base),
+            | "dataverse.upsert_multiple" => bulk::execute(state, call, ctx, operation, &call.base),
             _ => Err(match call.segments.first() {
                 Some(segment) if call.segments.len() == 1 => DvError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -275,15 +280,6 @@ impl DataverseService {
         Ok((table, key))
     }
 
-    /// The absolute URL of a row; key values outside printable ASCII are percent-encoded.
-    fn entity_url(&self, segment: &str) -> String {
-        format!(
-            "{}{}",
-            self.base,
-            percent_encoding::utf8_percent_encode(segment, ENTITY_URL_ESCAPES)
-        )
-    }
-
     fn query(&self, state: &State, call: &Call, operation: &'static str) -> DvResult<ServiceReply> {
         let set = &call.segments[0];
         let table = state.require_table(set)?;
@@ -319,7 +315,7 @@ impl DataverseService {
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
-            query::context(&self.base, &table.def, select, false).into(),
+            query::context(&call.base, &table.def, select, false).into(),
         );
         if options.count {
             body.insert(
@@ -329,7 +325,7 @@ impl DataverseService {
         }
         body.insert("value".into(), values.into());
         if let Some(page) = next {
-            let mut url = url::Url::parse(&self.entity_url(set))
+            let mut url = url::Url::parse(&entity_url(&call.base, set))
                 .map_err(|e| DvError::odata(e.to_string()))?;
             {
                 let mut pairs = url.query_pairs_mut();
@@ -377,6 +373,7 @@ impl DataverseService {
                 .with_header("etag", &row.etag()));
         }
         Ok(self.row_reply(
+            call,
             state,
             &table.def,
             row,
@@ -390,6 +387,7 @@ impl DataverseService {
     #[allow(clippy::too_many_arguments)]
     fn row_reply(
         &self,
+        call: &Call,
         state: &State,
         def: &schema::TableDef,
         row: &store::Row,
@@ -402,7 +400,7 @@ impl DataverseService {
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
-            query::context(&self.base, def, select, true).into(),
+            query::context(&call.base, def, select, true).into(),
         );
         body.extend(query::render(def, row, select, prefs, state));
         query::expand_into(&mut body, row, &options.expand, prefs, state);
@@ -427,6 +425,7 @@ impl DataverseService {
             if let Some(row) = table.rows.iter().find(|r| r.id == id) {
                 return Ok(self
                     .row_reply(
+                        call,
                         state,
                         &def,
                         row,
@@ -440,7 +439,10 @@ impl DataverseService {
         }
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)
             .with_header("odata-version", "4.0")
-            .with_header("odata-entityid", &self.entity_url(&format!("{set}({id})"))))
+            .with_header(
+                "odata-entityid",
+                &entity_url(&call.base, &format!("{set}({id})")),
+            ))
     }
 
     fn patch(
@@ -534,12 +536,12 @@ impl DataverseService {
                 StatusCode::OK
             };
             return Ok(self
-                .row_reply(state, &def, row, &options, &prefs, operation, status)
+                .row_reply(call, state, &def, row, &options, &prefs, operation, status)
                 .with_header("preference-applied", "return=representation"));
         }
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)
             .with_header("odata-version", "4.0")
-            .with_header("odata-entityid", &self.entity_url(&segment)))
+            .with_header("odata-entityid", &entity_url(&call.base, &segment)))
     }
 
     fn delete(
@@ -564,6 +566,15 @@ impl DataverseService {
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)
             .with_header("odata-version", "4.0"))
     }
+}
+
+/// The absolute URL of a row below `base`; key values outside printable ASCII are
+/// percent-encoded.
+fn entity_url(base: &str, segment: &str) -> String {
+    format!(
+        "{base}{}",
+        percent_encoding::utf8_percent_encode(segment, ENTITY_URL_ESCAPES)
+    )
 }
 
 /// The write marking of a call, with the Content-IDs of its change set.
@@ -611,7 +622,8 @@ impl EmulatedService for DataverseService {
         };
         let mut state = lock(&self.state);
         let operation = classify(&call, &state);
-        let check = self.tokens.check(&request, DATAVERSE_ORG_URL);
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let check = self.tokens.check_any(&request, &audiences);
         if check != TokenCheck::Valid {
             let message = match check {
                 TokenCheck::Missing => "Bearer token is missing.",
@@ -667,12 +679,26 @@ impl EmulatedService for DataverseService {
     }
 }
 
+/// [`DATAVERSE_ORG_URL`], and `http(s)://127.0.0.1:<port>` and `http(s)://localhost:<port>` of
+/// the port serving `base`.
+fn audiences(base: &str) -> Vec<String> {
+    let mut audiences = vec![DATAVERSE_ORG_URL.to_owned()];
+    if let Some(port) = url::Url::parse(base).ok().and_then(|u| u.port()) {
+        for scheme in ["https", "http"] {
+            for host in ["127.0.0.1", "localhost"] {
+                audiences.push(format!("{scheme}://{host}:{port}"));
+            }
+        }
+    }
+    audiences
+}
+
 pub(crate) fn start(context: &ServiceContext) -> (DataverseControl, Arc<dyn EmulatedService>) {
     let state = Arc::new(Mutex::new(State::seeded(context.clock.clone())));
     let service = DataverseService {
         state: state.clone(),
         tokens: context.tokens.clone(),
-        base: context.urls.dataverse.clone(),
+        audiences: audiences(&context.urls.dataverse),
     };
     (
         DataverseControl::new(state, context.urls.dataverse.clone()),

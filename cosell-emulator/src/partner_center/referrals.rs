@@ -228,7 +228,13 @@ impl ReferralsService {
                 next.append_pair(name, value);
             }
             next.append_pair("$skiptoken", &end.to_string());
-            body["@odata.nextLink"] = format!("{}referrals?{}", self.base(), next.finish()).into();
+            // The link follows the scheme the client used: every port serves http and https.
+            body["@odata.nextLink"] = format!(
+                "{}/v1.0/engagements/referrals?{}",
+                request.origin(),
+                next.finish()
+            )
+            .into();
         }
         ServiceReply::json(OP, StatusCode::OK, &body)
     }
