@@ -437,7 +437,13 @@ impl TokenEndpoints {
             },
             grant == "refresh_token",
         );
-        let instance = self.salesforce_instance.trim_end_matches('/');
+        // The instance answers in the scheme the login used: every port serves both.
+        let instance = if request.secure {
+            self.salesforce_instance.replacen("http://", "https://", 1)
+        } else {
+            self.salesforce_instance.clone()
+        };
+        let instance = instance.trim_end_matches('/');
         let mut body = json!({
             "access_token": access,
             "instance_url": instance,
