@@ -97,7 +97,11 @@ async fn https_and_http_share_each_port_and_links_follow_the_scheme() {
     .await;
     assert!(sf["access_token"].is_string());
     let instance = sf["instance_url"].as_str().unwrap();
-    assert_eq!(instance, https.salesforce.trim_end_matches('/'), "the scheme of the login");
+    assert_eq!(
+        instance,
+        https.salesforce.trim_end_matches('/'),
+        "the scheme of the login"
+    );
 }
 
 #[tokio::test]

@@ -23,9 +23,11 @@
 //! - Dataverse's error body `{"error":{"code","message"}}` on every failure, injected faults
 //!   included.
 //!
-//! `$expand` takes single-valued navigation properties with an optional `$select`.
-//! Not emulated: collection-valued `$expand` (answered 400), change tracking, single-property PUT/DELETE, bulk
-//! messages, plug-ins.
+//! `$expand` takes single-valued navigation properties with an optional `$select`. The bulk
+//! messages `CreateMultiple`, `UpdateMultiple` and `UpsertMultiple` are all or nothing, as on
+//! standard tables; `EntityDefinitions` can be filtered by name and `$metadata` is a CSDL of the
+//! emulated tables. Not emulated: collection-valued `$expand` (answered 400), change tracking,
+//! single-property PUT/DELETE, plug-ins.
 
 mod actions;
 mod batch;
