@@ -12,8 +12,8 @@ use crate::lock;
 
 /// Salesforce's emulated state, and a CRM user's side of it.
 ///
-/// The org holds `Opportunity` (with the co-sell custom fields of
-/// [`CoSellFieldSet::default`](crate::salesforce::CoSellFieldSet)), `Account`, `Contact` and
+/// The org holds `Opportunity` (with the co-sell custom fields, under the names the `cosell`
+/// SDK's `CoSellFieldSet::default()` uses), `Account`, `Contact` and
 /// `OpportunityStage` (seeded with the standard stages). Records written here get ids and
 /// `CreatedDate` / `LastModifiedDate` / `SystemModstamp` as the service gives them.
 ///
