@@ -25,6 +25,7 @@ fn request_with(token: &str) -> ServiceRequest {
         query: None,
         headers,
         body: Default::default(),
+        secure: false,
     }
 }
 

@@ -48,6 +48,11 @@ pub enum Fault {
     ReorderDelivery,
     /// Never deliver a webhook event.
     DropDelivery,
+    /// Deliver a referral's webhook event at once, but keep the write that caused it invisible
+    /// to the referrals API (reads answer the version before it; a created referral is not
+    /// found) until [`PartnerCenterControl::reveal_writes`](crate::PartnerCenterControl::reveal_writes):
+    /// a receiver that fetches on the event sees stale data.
+    DeliverBeforeVisible,
 }
 
 impl Fault {
@@ -55,7 +60,10 @@ impl Fault {
     pub fn is_delivery_fault(&self) -> bool {
         matches!(
             self,
-            Fault::DuplicateDelivery | Fault::ReorderDelivery | Fault::DropDelivery
+            Fault::DuplicateDelivery
+                | Fault::ReorderDelivery
+                | Fault::DropDelivery
+                | Fault::DeliverBeforeVisible
         )
     }
 }

@@ -12,12 +12,14 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::connection::{CutSwitch, CuttableListener};
+use super::clock::{EmulatorClock, SystemClock};
+use super::connection::{ConnectionInfo, listen};
 use super::dataverse::DataverseControl;
 use super::faults::{Fault, FaultPlan};
-use super::journal::{Journal, JournalEntry};
+use super::journal::{Answered, CALLER_HEADER, Journal, JournalEntry};
 use super::partner_center::PartnerCenterControl;
 use super::salesforce::SalesforceControl;
+use super::tls::Tls;
 use super::tokens::{TokenEndpoints, TokenStore};
 use crate::error::{Error, Result};
 
@@ -63,9 +65,17 @@ pub struct ServiceRequest {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// Whether it came over TLS (`https`).
+    pub secure: bool,
 }
 
 impl ServiceRequest {
+    /// The origin the client addressed: `https://127.0.0.1:7804` (scheme, and the `Host` header).
+    pub fn origin(&self) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.header("host").unwrap_or("127.0.0.1"))
+    }
+
     /// The query parameters, decoded.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         self.query
@@ -137,6 +147,8 @@ pub struct ServiceReply {
     pub body: Bytes,
     /// The operation, for request counts (`referrals.list`).
     pub operation: &'static str,
+    /// The record the request read or wrote, for the journal (`referrals/<id>`).
+    pub record: Option<String>,
 }
 
 impl ServiceReply {
@@ -153,6 +165,7 @@ impl ServiceReply {
             headers,
             body: body.into(),
             operation,
+            record: None,
         }
     }
 
@@ -163,7 +176,14 @@ impl ServiceReply {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             operation,
+            record: None,
         }
+    }
+
+    /// Names the record the request read or wrote, for the journal.
+    pub fn with_record(mut self, record: impl Into<String>) -> Self {
+        self.record = Some(record.into());
+        self
     }
 
     /// Adds a header.
@@ -235,49 +255,78 @@ pub(crate) struct ServiceContext {
     pub(crate) tokens: Arc<TokenStore>,
     pub(crate) faults: Arc<FaultPlan>,
     pub(crate) urls: EmulatorUrls,
+    pub(crate) clock: Arc<dyn EmulatorClock>,
 }
 
-/// The emulated services, running on loopback until dropped.
+/// How an emulator starts: its ports, its clock, and Partner Center's strict mode.
 ///
 /// ```
+/// use std::sync::Arc;
+/// use cosell_emulator::{Emulator, ManualClock};
+///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let emulator = cosell_emulator::Emulator::start().await.unwrap();
-/// assert!(emulator.urls().entra_authority.starts_with("http://127.0.0.1:"));
+/// let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+/// let emulator = Emulator::builder().clock(clock).strict(true).start().await.unwrap();
+/// assert!(emulator.partner_center().is_strict());
 /// # });
 /// ```
-pub struct Emulator {
-    urls: EmulatorUrls,
-    journal: Arc<Journal>,
-    tokens: Arc<TokenStore>,
-    faults: Arc<FaultPlan>,
-    partner_center: PartnerCenterControl,
-    dataverse: DataverseControl,
-    salesforce: SalesforceControl,
-    tasks: Vec<JoinHandle<()>>,
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorBuilder {
+    ports: EmulatorPorts,
+    clock: Option<Arc<dyn EmulatorClock>>,
+    strict: bool,
+    ca_file: Option<std::path::PathBuf>,
 }
 
-impl std::fmt::Debug for Emulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator")
-            .field("urls", &self.urls)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Emulator {
-    /// Starts every emulated service on free loopback ports.
-    pub async fn start() -> Result<Emulator> {
-        Self::start_on(EmulatorPorts::default()).await
+impl EmulatorBuilder {
+    /// The loopback ports to listen on (0 picks a free one; the default).
+    pub fn ports(mut self, ports: EmulatorPorts) -> Self {
+        self.ports = ports;
+        self
     }
 
-    /// Starts every emulated service on the given loopback ports.
-    pub async fn start_on(ports: EmulatorPorts) -> Result<Emulator> {
+    /// The clock every stamp, token expiry and journal time is read from (default: the
+    /// system clock).
+    pub fn clock(mut self, clock: Arc<dyn EmulatorClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Starts Partner Center in strict mode (see
+    /// [`PartnerCenterControl::set_strict`](crate::PartnerCenterControl::set_strict)).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Writes the PEM of the certificate authority generated at start to `path`, for clients
+    /// that take a CA file (`REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`, `curl --cacert`).
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Starts every emulated service.
+    ///
+    /// # Errors
+    /// [`Error::Startup`] when a port cannot be bound, the certificate cannot be made or the
+    /// CA file cannot be written.
+    pub async fn start(self) -> Result<Emulator> {
+        let tls = Tls::shared()?;
+        if let Some(path) = &self.ca_file {
+            std::fs::write(path, &tls.ca_pem).map_err(|e| {
+                Error::startup(format!("emulator: cannot write {}: {e}", path.display()))
+            })?;
+        }
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let ports = self.ports;
         let journal = Arc::new(Journal::default());
-        let tokens = Arc::new(TokenStore::default());
+        let tokens = Arc::new(TokenStore::with_clock(clock.clone()));
         let faults = Arc::new(FaultPlan::default());
         let shared = Shared {
             journal: journal.clone(),
             faults: faults.clone(),
+            clock: clock.clone(),
         };
         let entra = bind(ports.entra).await?;
         let referrals = bind(ports.partner_center_referrals).await?;
@@ -301,41 +350,38 @@ impl Emulator {
             tokens: tokens.clone(),
             faults: faults.clone(),
             urls: urls.clone(),
+            clock,
         };
         let endpoints = Arc::new(TokenEndpoints::new(tokens.clone(), urls.salesforce.clone()));
         let (partner_center, referrals_service, webhooks_service) =
             super::partner_center::start(&context);
+        partner_center.set_strict(self.strict);
         let (dataverse_control, dataverse_service) = super::dataverse::start(&context);
         let (salesforce_control, salesforce_service) =
             super::salesforce::start(&context, endpoints.clone());
-        let tasks = vec![
-            serve(entra, EmulatedApi::Entra, endpoints, shared.clone()),
-            serve(
+        let served: [(TcpListener, EmulatedApi, Arc<dyn EmulatedService>); 5] = [
+            (entra, EmulatedApi::Entra, endpoints),
+            (
                 referrals,
                 EmulatedApi::PartnerCenterReferrals,
                 referrals_service,
-                shared.clone(),
             ),
-            serve(
+            (
                 webhooks,
                 EmulatedApi::PartnerCenterWebhooks,
                 webhooks_service,
-                shared.clone(),
             ),
-            serve(
-                dataverse,
-                EmulatedApi::Dataverse,
-                dataverse_service,
-                shared.clone(),
-            ),
-            serve(
-                salesforce,
-                EmulatedApi::Salesforce,
-                salesforce_service,
-                shared,
-            ),
+            (dataverse, EmulatedApi::Dataverse, dataverse_service),
+            (salesforce, EmulatedApi::Salesforce, salesforce_service),
         ];
+        let mut tasks = Vec::new();
+        for (listener, api, service) in served {
+            let (listener, acceptor) = listen(listener, tls.acceptor.clone()).map_err(io)?;
+            tasks.push(acceptor);
+            tasks.push(serve(listener, api, service, shared.clone()));
+        }
         Ok(Emulator {
+            ca_pem: tls.ca_pem.clone(),
             urls,
             journal,
             tokens,
@@ -346,10 +392,88 @@ impl Emulator {
             tasks,
         })
     }
+}
 
-    /// The base URLs.
+/// The emulated services, running on loopback until dropped.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+/// assert!(emulator.urls().entra_authority.starts_with("http://127.0.0.1:"));
+/// # });
+/// ```
+pub struct Emulator {
+    ca_pem: String,
+    urls: EmulatorUrls,
+    journal: Arc<Journal>,
+    tokens: Arc<TokenStore>,
+    faults: Arc<FaultPlan>,
+    partner_center: PartnerCenterControl,
+    dataverse: DataverseControl,
+    salesforce: SalesforceControl,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Starts every emulated service on free loopback ports, on the system clock.
+    ///
+    /// # Errors
+    /// [`Error::Startup`] when a port cannot be bound.
+    pub async fn start() -> Result<Emulator> {
+        Self::builder().start().await
+    }
+
+    /// Starts every emulated service on the given loopback ports.
+    ///
+    /// # Errors
+    /// [`Error::Startup`] when a port cannot be bound.
+    pub async fn start_on(ports: EmulatorPorts) -> Result<Emulator> {
+        Self::builder().ports(ports).start().await
+    }
+
+    /// Chooses ports, clock and strict mode before starting.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The base URLs (`http`).
     pub fn urls(&self) -> &EmulatorUrls {
         &self.urls
+    }
+
+    /// The same base URLs with `https`: every port serves both, with a certificate for
+    /// `127.0.0.1` and `localhost` signed by [`ca_certificate_pem`](Self::ca_certificate_pem).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// assert!(emulator.https_urls().dataverse.starts_with("https://127.0.0.1:"));
+    /// assert!(emulator.ca_certificate_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # });
+    /// ```
+    pub fn https_urls(&self) -> EmulatorUrls {
+        let secure = |url: &str| url.replacen("http://", "https://", 1);
+        EmulatorUrls {
+            entra_authority: secure(&self.urls.entra_authority),
+            partner_center_referrals: secure(&self.urls.partner_center_referrals),
+            partner_center_webhooks: secure(&self.urls.partner_center_webhooks),
+            dataverse: secure(&self.urls.dataverse),
+            salesforce: secure(&self.urls.salesforce),
+        }
+    }
+
+    /// The PEM of the certificate authority generated at start, which a client trusts to
+    /// talk HTTPS to the emulator (and nothing else).
+    pub fn ca_certificate_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Every request received so far, in order.
@@ -395,6 +519,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        self.partner_center.shutdown();
         for task in &self.tasks {
             task.abort();
         }
@@ -417,10 +542,11 @@ async fn bind(port: u16) -> Result<TcpListener> {
 struct Shared {
     journal: Arc<Journal>,
     faults: Arc<FaultPlan>,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 fn serve(
-    listener: TcpListener,
+    listener: crate::connection::CuttableListener,
     api: EmulatedApi,
     service: Arc<dyn EmulatedService>,
     shared: Shared,
@@ -430,9 +556,15 @@ fn serve(
         let shared = shared.clone();
         async move {
             let (parts, body) = request.into_parts();
-            let switch = parts
+            let caller = parts
+                .headers
+                .get(CALLER_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let arrival = shared.journal.arrive(shared.clock.now(), caller);
+            let connection = parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<CutSwitch>>()
+                .get::<axum::extract::ConnectInfo<ConnectionInfo>>()
                 .map(|info| info.0.clone());
             let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
                 .await
@@ -443,6 +575,7 @@ fn serve(
                 query: parts.uri.query().map(str::to_owned),
                 headers: parts.headers,
                 body,
+                secure: connection.as_ref().is_some_and(|c| c.secure),
             };
             let (method, path, query) = (
                 request.method.clone(),
@@ -480,16 +613,23 @@ fn serve(
                 }
                 Some(Fault::AnswerLost) => {
                     let reply = service.handle(request).await;
-                    if let Some(switch) = &switch {
-                        switch.cut();
+                    if let Some(connection) = &connection {
+                        connection.cut();
                     }
                     reply
                 }
                 _ => service.handle(request).await,
             };
-            shared
-                .journal
-                .record(api, reply.operation, &method, &path, query, reply.status);
+            let answered = Answered {
+                api,
+                operation: reply.operation,
+                method: &method,
+                path: &path,
+                query,
+                status: reply.status,
+                record: reply.record.clone(),
+            };
+            shared.journal.record(arrival, answered, shared.clock.now());
             into_response(reply, cut_short)
         }
     };
@@ -497,8 +637,8 @@ fn serve(
     tokio::spawn(async move {
         // The server ends when the task is aborted on drop.
         let _ = axum::serve(
-            CuttableListener(listener),
-            router.into_make_service_with_connect_info::<CutSwitch>(),
+            listener,
+            router.into_make_service_with_connect_info::<ConnectionInfo>(),
         )
         .await;
     })

@@ -33,8 +33,10 @@
 
 #![warn(missing_docs)]
 
+mod clock;
 mod connection;
 mod dataverse;
+mod discovery;
 mod error;
 mod faults;
 mod frame;
@@ -42,8 +44,10 @@ mod journal;
 mod partner_center;
 mod salesforce;
 pub mod standalone;
+mod tls;
 mod tokens;
 
+pub use clock::{EmulatorClock, ManualClock, SystemClock};
 pub use dataverse::{
     ColumnKind, DATAVERSE_ORG_URL, DataverseControl, DataverseSample, DataverseWrite,
     DataverseWriteSource,
@@ -51,10 +55,10 @@ pub use dataverse::{
 pub use error::{Error, Result};
 pub use faults::{Fault, FaultPlan, FaultRule, Trigger};
 pub use frame::{
-    EmulatedApi, EmulatedService, Emulator, EmulatorPorts, EmulatorUrls, ServiceReply,
-    ServiceRequest,
+    EmulatedApi, EmulatedService, Emulator, EmulatorBuilder, EmulatorPorts, EmulatorUrls,
+    ServiceReply, ServiceRequest,
 };
-pub use journal::JournalEntry;
+pub use journal::{CALLER_HEADER, JournalEntry};
 pub use partner_center::{
     Delivery, DeliveryAttempt, DeliveryPolicy, DeliveryState, PartnerCenterControl,
 };

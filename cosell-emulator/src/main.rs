@@ -1,9 +1,12 @@
 //! The emulator on its own: Partner Center, Dataverse and Salesforce on fixed loopback ports,
-//! with sample data, for any client (curl, another language, your own service) to talk to.
+//! HTTP and HTTPS on each, with sample data, for any client (curl, another language, your own
+//! service) to talk to.
 //!
 //! ```text
 //! cargo run -p cosell-emulator
 //! COSELL_EMULATOR_PORT=9100 cargo run -p cosell-emulator   # ports 9100-9104
+//! COSELL_EMULATOR_CA=/tmp/ca.pem cargo run -p cosell-emulator   # where the CA PEM goes
+//! cargo run -p cosell-emulator -- --strict                  # Partner Center strict mode
 //! cargo run -p cosell-emulator -- --check                   # start, print, exit
 //! ```
 //!
@@ -11,9 +14,11 @@
 //! approved on the first poll. Tokens are checked per service (their audience), and expire
 //! after an hour.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cosell_emulator::standalone::{describe, ports_from, start};
+use cosell_emulator::Emulator;
+use cosell_emulator::standalone::{describe, ports_from, start_with};
 
 /// The first of the five ports when `COSELL_EMULATOR_PORT` is not set.
 const DEFAULT_FIRST_PORT: u16 = 7801;
@@ -30,7 +35,15 @@ async fn main() -> ExitCode {
         },
         Err(_) => DEFAULT_FIRST_PORT,
     };
-    let emulator = match start(ports_from(first)).await {
+    let ca_file = std::env::var_os("COSELL_EMULATOR_CA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("cosell-emulator-ca.pem"));
+    let strict = std::env::args().any(|a| a == "--strict");
+    let builder = Emulator::builder()
+        .ports(ports_from(first))
+        .strict(strict)
+        .ca_file(&ca_file);
+    let emulator = match start_with(builder).await {
         Ok(emulator) => emulator,
         Err(e) => {
             eprintln!("the emulator did not start: {e}");
@@ -39,6 +52,10 @@ async fn main() -> ExitCode {
         }
     };
     println!("{}", describe(&emulator));
+    println!("CA certificate (PEM): {}", ca_file.display());
+    if strict {
+        println!("Partner Center strict mode: on");
+    }
     if std::env::args().any(|a| a == "--check") {
         return ExitCode::SUCCESS;
     }

@@ -1,7 +1,7 @@
 //! The emulator on its own, as the `cosell-emulator` binary runs it: fixed loopback ports,
 //! sample data, and a description of the URLs and credentials for any client.
 
-use crate::{DATAVERSE_ORG_URL, Emulator, EmulatorPorts, Result};
+use crate::{DATAVERSE_ORG_URL, Emulator, EmulatorBuilder, EmulatorPorts, Result};
 
 /// Five consecutive ports from `first` (0 for free ones), in the order of [`EmulatorPorts`]'s
 /// fields.
@@ -21,14 +21,31 @@ pub fn ports_from(first: u16) -> EmulatorPorts {
     }
 }
 
-/// Starts the emulator and seeds the sample data: three referrals (one new, one active, one
-/// won), the Dataverse sample rows, and a Salesforce account with an opportunity flagged for
-/// sync.
+/// Starts the emulator on `ports` and seeds the sample data; see [`start_with`].
 ///
 /// # Errors
 /// [`Error::Startup`](crate::Error::Startup) when a port cannot be bound.
 pub async fn start(ports: EmulatorPorts) -> Result<Emulator> {
-    let emulator = Emulator::start_on(ports).await?;
+    start_with(Emulator::builder().ports(ports)).await
+}
+
+/// Starts the emulator as `builder` says and seeds the sample data: three referrals (one new,
+/// one active, one won), the Dataverse sample rows, and a Salesforce account with an
+/// opportunity flagged for sync.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use cosell_emulator::{Emulator, standalone};
+/// let emulator = standalone::start_with(Emulator::builder().strict(true)).await.unwrap();
+/// assert_eq!(emulator.partner_center().referrals().len(), 3);
+/// # });
+/// ```
+///
+/// # Errors
+/// [`Error::Startup`](crate::Error::Startup) when a port cannot be bound or the CA file cannot
+/// be written.
+pub async fn start_with(builder: EmulatorBuilder) -> Result<Emulator> {
+    let emulator = builder.start().await?;
     for (name, customer, status, substatus) in [
         (
             "Fabrikam: Azure migration",
@@ -83,6 +100,10 @@ pub fn describe(emulator: &Emulator) -> String {
   Partner Center webhooks   {webhooks}
   Dataverse                 {dataverse}
   Salesforce (login + API)  {salesforce}/
+
+Every port speaks HTTPS too (the same URLs with https://), with a certificate for 127.0.0.1
+and localhost signed by the emulator's own CA (see the CA file below).
+Dataverse tokens are accepted for {DATAVERSE_ORG_URL} and for the URL served (https://127.0.0.1:<port>).
 
 Credentials: any client id with any non-empty secret.
   Referrals token:  curl -s {entra}/contoso/oauth2/v2.0/token -d grant_type=client_credentials \\

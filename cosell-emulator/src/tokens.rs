@@ -1,7 +1,7 @@
 //! Emulated token endpoints (Entra ID and Salesforce) and the tokens they issue.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::frame::{EmulatedService, ServiceReply, ServiceRequest};
+use crate::clock::{EmulatorClock, SystemClock};
 use crate::lock;
 
 /// The audience of tokens issued by the emulated Salesforce login endpoint.
@@ -28,16 +29,24 @@ pub enum TokenCheck {
     Expired,
 }
 
+/// What a token, refresh token or device code is for.
+#[derive(Debug, Clone)]
+struct Grant {
+    audience: String,
+    /// The Entra tenant of the authority that issued it, lower case.
+    tenant: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 struct Issued {
-    audience: String,
+    grant: Grant,
     expires_at: Timestamp,
 }
 
 #[derive(Debug, Clone)]
 struct DeviceCode {
     user_code: String,
-    audience: String,
+    grant: Grant,
     approved: bool,
 }
 
@@ -45,9 +54,10 @@ struct DeviceCode {
 struct Tokens {
     lifetime: Duration,
     issued: HashMap<String, Issued>,
-    refresh: HashMap<String, String>,
+    refresh: HashMap<String, Grant>,
     device_codes: HashMap<String, DeviceCode>,
     clients: HashMap<String, String>,
+    tenant_clients: HashMap<String, HashMap<String, String>>,
     auto_approve: bool,
     counter: u64,
 }
@@ -60,6 +70,7 @@ impl Default for Tokens {
             refresh: HashMap::new(),
             device_codes: HashMap::new(),
             clients: HashMap::new(),
+            tenant_clients: HashMap::new(),
             auto_approve: true,
             counter: 0,
         }
@@ -67,12 +78,26 @@ impl Default for Tokens {
 }
 
 /// The tokens the emulator issued, and the controls a test uses on them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenStore {
     inner: Mutex<Tokens>,
+    clock: Arc<dyn EmulatorClock>,
+}
+
+impl Default for TokenStore {
+    fn default() -> Self {
+        TokenStore::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl TokenStore {
+    pub(crate) fn with_clock(clock: Arc<dyn EmulatorClock>) -> Self {
+        TokenStore {
+            inner: Mutex::default(),
+            clock,
+        }
+    }
+
     /// The lifetime of tokens issued from now on (default one hour).
     pub fn set_lifetime(&self, lifetime: Duration) {
         lock(&self.inner).lifetime = lifetime;
@@ -83,6 +108,31 @@ impl TokenStore {
         lock(&self.inner)
             .clients
             .insert(client_id.to_owned(), secret.to_owned());
+    }
+
+    /// Only these client secrets are accepted at the Entra authority of `tenant`
+    /// (`/{tenant}/oauth2/…`) from now on: each tenant its own credentials. Other tenants keep
+    /// the rule of [`register_client`](Self::register_client).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// emulator.tokens().register_tenant_client("fabrikam", "fabrikam-app", "s3cret");
+    /// # });
+    /// ```
+    pub fn register_tenant_client(&self, tenant: &str, client_id: &str, secret: &str) {
+        lock(&self.inner)
+            .tenant_clients
+            .entry(tenant.to_ascii_lowercase())
+            .or_default()
+            .insert(client_id.to_owned(), secret.to_owned());
+    }
+
+    /// The tenant (lower case) whose Entra authority issued the request's bearer token, if it
+    /// is a token the emulator issued there.
+    pub fn tenant_of(&self, request: &ServiceRequest) -> Option<String> {
+        let token = request.bearer()?;
+        lock(&self.inner).issued.get(token)?.grant.tenant.clone()
     }
 
     /// Whether device codes are approved on their first poll (the default) or wait for
@@ -111,13 +161,24 @@ impl TokenStore {
 
     /// Checks a request's bearer token against `audience`.
     pub fn check(&self, request: &ServiceRequest, audience: &str) -> TokenCheck {
+        self.check_any(request, &[audience])
+    }
+
+    /// Checks a request's bearer token against any of `audiences`.
+    pub fn check_any(&self, request: &ServiceRequest, audiences: &[&str]) -> TokenCheck {
         let Some(token) = request.bearer() else {
             return TokenCheck::Missing;
         };
         match lock(&self.inner).issued.get(token) {
             None => TokenCheck::Invalid,
-            Some(issued) if issued.audience != audience => TokenCheck::Invalid,
-            Some(issued) if issued.expires_at <= Timestamp::now() => TokenCheck::Expired,
+            Some(issued)
+                if !audiences
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&issued.grant.audience)) =>
+            {
+                TokenCheck::Invalid
+            }
+            Some(issued) if issued.expires_at <= self.clock.now() => TokenCheck::Expired,
             Some(_) => TokenCheck::Valid,
         }
     }
@@ -127,42 +188,48 @@ impl TokenStore {
         lock(&self.inner).counter
     }
 
-    fn client_ok(&self, client_id: Option<&String>, secret: Option<&String>) -> bool {
+    fn client_ok(
+        &self,
+        tenant: Option<&str>,
+        client_id: Option<&String>,
+        secret: Option<&String>,
+    ) -> bool {
         let tokens = lock(&self.inner);
+        let clients = tenant
+            .and_then(|t| tokens.tenant_clients.get(t))
+            .unwrap_or(&tokens.clients);
         match (client_id, secret) {
             (Some(id), Some(secret)) if !secret.is_empty() => {
-                tokens.clients.is_empty() || tokens.clients.get(id) == Some(secret)
+                clients.is_empty() || clients.get(id) == Some(secret)
             }
             _ => false,
         }
     }
 
-    fn issue(&self, audience: &str, with_refresh: bool) -> (String, Option<String>, u64) {
+    fn issue(&self, grant: Grant, with_refresh: bool) -> (String, Option<String>, u64) {
         let mut tokens = lock(&self.inner);
         tokens.counter += 1;
         let n = tokens.counter;
         let access = format!("emu-at-{n}-{:016x}", fastrand::u64(..));
         let lifetime = tokens.lifetime;
-        let expires_at = Timestamp::now()
+        let expires_at = self
+            .clock
+            .now()
             .checked_add(SignedDuration::try_from(lifetime).unwrap_or(SignedDuration::MAX))
             .unwrap_or(Timestamp::MAX);
-        tokens.issued.insert(
-            access.clone(),
-            Issued {
-                audience: audience.to_owned(),
-                expires_at,
-            },
-        );
         let refresh = with_refresh.then(|| {
             let refresh = format!("emu-rt-{n}-{:016x}", fastrand::u64(..));
-            tokens.refresh.insert(refresh.clone(), audience.to_owned());
+            tokens.refresh.insert(refresh.clone(), grant.clone());
             refresh
         });
+        tokens
+            .issued
+            .insert(access.clone(), Issued { grant, expires_at });
         (access, refresh, lifetime.as_secs())
     }
 
-    /// Uses up a refresh token (they rotate) and returns its audience.
-    fn redeem_refresh(&self, refresh: &str) -> Option<String> {
+    /// Uses up a refresh token (they rotate) and returns what it was for.
+    fn redeem_refresh(&self, refresh: &str) -> Option<Grant> {
         lock(&self.inner).refresh.remove(refresh)
     }
 }
@@ -201,33 +268,39 @@ impl TokenEndpoints {
         }
     }
 
-    fn entra_token(&self, request: &ServiceRequest) -> ServiceReply {
+    fn entra_token(&self, request: &ServiceRequest, tenant: &str) -> ServiceReply {
         let form = request.form();
         let audience = form
             .get("scope")
             .or_else(|| form.get("resource"))
             .map(|s| audience_of(s))
             .unwrap_or_default();
+        let tenant = tenant.to_ascii_lowercase();
+        let asked = Grant {
+            audience,
+            tenant: Some(tenant.clone()),
+        };
         let grant = form
             .get("grant_type")
             .map(String::as_str)
             .unwrap_or_default();
         let (access, refresh, expires_in) = match grant {
             "client_credentials" => {
-                if !self
-                    .store
-                    .client_ok(form.get("client_id"), form.get("client_secret"))
-                {
+                if !self.store.client_ok(
+                    Some(&tenant),
+                    form.get("client_id"),
+                    form.get("client_secret"),
+                ) {
                     return oauth_error(
                         StatusCode::UNAUTHORIZED,
                         "invalid_client",
                         "AADSTS7000215: Invalid client secret provided.",
                     );
                 }
-                self.store.issue(&audience, false)
+                self.store.issue(asked, false)
             }
             "refresh_token" => {
-                let Some(audience) = form
+                let Some(grant) = form
                     .get("refresh_token")
                     .and_then(|r| self.store.redeem_refresh(r))
                 else {
@@ -237,7 +310,7 @@ impl TokenEndpoints {
                         "AADSTS70000: The refresh token is invalid or expired.",
                     );
                 };
-                self.store.issue(&audience, true)
+                self.store.issue(grant, true)
             }
             "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => {
                 let code = form.get("device_code").or_else(|| form.get("code"));
@@ -247,7 +320,7 @@ impl TokenEndpoints {
                     let entry = tokens.device_codes.get(c).cloned()?;
                     if entry.approved || auto {
                         tokens.device_codes.remove(c);
-                        Some(Ok(entry.audience))
+                        Some(Ok(entry.grant))
                     } else {
                         Some(Err(()))
                     }
@@ -267,7 +340,7 @@ impl TokenEndpoints {
                             "AADSTS70016: The user has not signed in yet.",
                         );
                     }
-                    Some(Ok(audience)) => self.store.issue(&audience, true),
+                    Some(Ok(grant)) => self.store.issue(grant, true),
                 }
             }
             other => {
@@ -290,7 +363,7 @@ impl TokenEndpoints {
         ServiceReply::json("oauth.token", StatusCode::OK, &body)
     }
 
-    fn entra_device_code(&self, request: &ServiceRequest) -> ServiceReply {
+    fn entra_device_code(&self, request: &ServiceRequest, tenant: &str) -> ServiceReply {
         let form = request.form();
         let audience = form
             .get("scope")
@@ -303,7 +376,10 @@ impl TokenEndpoints {
             device_code.clone(),
             DeviceCode {
                 user_code: user_code.clone(),
-                audience,
+                grant: Grant {
+                    audience,
+                    tenant: Some(tenant.to_ascii_lowercase()),
+                },
                 approved: false,
             },
         );
@@ -328,9 +404,10 @@ impl TokenEndpoints {
             .map(String::as_str)
             .unwrap_or_default();
         let ok = match grant {
-            "client_credentials" => self
-                .store
-                .client_ok(form.get("client_id"), form.get("client_secret")),
+            "client_credentials" => {
+                self.store
+                    .client_ok(None, form.get("client_id"), form.get("client_secret"))
+            }
             "urn:ietf:params:oauth:grant-type:jwt-bearer" => form
                 .get("assertion")
                 .is_some_and(|jwt| jwt.split('.').filter(|p| !p.is_empty()).count() == 3),
@@ -353,16 +430,26 @@ impl TokenEndpoints {
                 "authentication failure",
             );
         }
-        let (access, refresh, _) = self
-            .store
-            .issue(SALESFORCE_AUDIENCE, grant == "refresh_token");
-        let instance = self.salesforce_instance.trim_end_matches('/');
+        let (access, refresh, _) = self.store.issue(
+            Grant {
+                audience: SALESFORCE_AUDIENCE.to_owned(),
+                tenant: None,
+            },
+            grant == "refresh_token",
+        );
+        // The instance answers in the scheme the login used: every port serves both.
+        let instance = if request.secure {
+            self.salesforce_instance.replacen("http://", "https://", 1)
+        } else {
+            self.salesforce_instance.clone()
+        };
+        let instance = instance.trim_end_matches('/');
         let mut body = json!({
             "access_token": access,
             "instance_url": instance,
-            "id": format!("{instance}/id/00DEMU000000001/005EMU000000001"),
+            "id": crate::salesforce::identity_url(instance),
             "token_type": "Bearer",
-            "issued_at": Timestamp::now().as_millisecond().to_string(),
+            "issued_at": self.store.clock.now().as_millisecond().to_string(),
             "signature": "ZW11bGF0b3I=",
             "scope": "api",
         });
@@ -376,6 +463,11 @@ impl TokenEndpoints {
 #[async_trait]
 impl EmulatedService for TokenEndpoints {
     fn operation(&self, request: &ServiceRequest) -> &'static str {
+        let segments = request.segments();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let Some(operation) = crate::discovery::operation(&segments) {
+            return operation;
+        }
         if request.path.ends_with("/devicecode") {
             "oauth.devicecode"
         } else {
@@ -400,22 +492,36 @@ impl EmulatedService for TokenEndpoints {
     }
 
     async fn handle(&self, request: ServiceRequest) -> ServiceReply {
+        let segments = request.segments();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let Some(operation) = crate::discovery::operation(&segments) {
+            if request.method != Method::GET {
+                let mut reply = oauth_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "invalid_request",
+                    "discovery documents take GET",
+                )
+                .with_header("allow", "GET");
+                reply.operation = operation;
+                return reply;
+            }
+            return crate::discovery::answer(&request, &segments, operation);
+        }
         if request.method != Method::POST {
             return oauth_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
                 "token endpoints take POST",
-            );
+            )
+            .with_header("allow", "POST");
         }
-        let segments = request.segments();
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segments.as_slice() {
             ["services", "oauth2", "token"] => self.salesforce_token(&request),
-            [_tenant, "oauth2", "token"] | [_tenant, "oauth2", "v2.0", "token"] => {
-                self.entra_token(&request)
+            [tenant, "oauth2", "token"] | [tenant, "oauth2", "v2.0", "token"] => {
+                self.entra_token(&request, tenant)
             }
-            [_tenant, "oauth2", "devicecode"] | [_tenant, "oauth2", "v2.0", "devicecode"] => {
-                self.entra_device_code(&request)
+            [tenant, "oauth2", "devicecode"] | [tenant, "oauth2", "v2.0", "devicecode"] => {
+                self.entra_device_code(&request, tenant)
             }
             _ => oauth_error(StatusCode::NOT_FOUND, "invalid_request", "no such endpoint"),
         }

@@ -57,14 +57,21 @@ async fn the_standalone_emulator_serves_sample_data_and_prints_credentials() {
 
 #[test]
 fn the_binary_starts_prints_its_urls_and_exits_with_check() {
+    let ca = std::env::temp_dir().join(format!("cosell-emulator-bin-{}.pem", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_cosell-emulator"))
-        .arg("--check")
+        .args(["--check", "--strict"])
         .env("COSELL_EMULATOR_PORT", "0")
+        .env("COSELL_EMULATOR_CA", &ca)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("Partner Center referrals  http://127.0.0.1:"));
+    assert!(text.contains(&format!("CA certificate (PEM): {}", ca.display())));
+    assert!(text.contains("strict mode: on"));
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    std::fs::remove_file(&ca).unwrap();
     assert!(text.contains("Sample data: 3 referrals"));
 
     let refused = Command::new(env!("CARGO_BIN_EXE_cosell-emulator"))

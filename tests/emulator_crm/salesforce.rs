@@ -830,7 +830,7 @@ async fn forms_outside_the_subset_are_malformed_queries() {
         }
     };
     for text in [
-        "SELECT COUNT() FROM Opportunity",
+        "SELECT Name, COUNT(Id) FROM Opportunity",
         "SELECT Id FROM Opportunity WHERE Name = 'a' AND Amount > 1 OR Name = 'b'",
         "SELECT Id FROM Opportunity WHERE CloseDate = TODAY",
         "SELECT Id FROM Opportunity WHERE CloseDate > LAST_N_DAYS:7",

@@ -86,7 +86,7 @@ pub(crate) fn answer(
     activity.insert("statuscode".into(), 2.into());
     state.create("opportunitycloses", &activity, &ctx, true)?;
     let today = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
+        .to_datetime(state.clock.now())
         .date()
         .to_string();
     let mut changes = Map::new();

@@ -27,7 +27,7 @@ struct Part {
 }
 
 enum Item {
-    Single(Part),
+    Single(Box<Part>),
     ChangeSet(Vec<Part>),
 }
 
@@ -49,7 +49,8 @@ pub(crate) fn execute(service: &DataverseService, state: &mut State, call: &Call
             super::error::ODATA_ERROR,
             "The HTTP method is not allowed for the segment '$batch'.",
         )
-        .reply(OPERATION);
+        .reply(OPERATION)
+        .with_header("allow", "POST");
     }
     let items = match parse(call) {
         Ok(items) => items,
@@ -221,11 +222,11 @@ fn parse(call: &Call) -> Result<Vec<Item>, DvError> {
             let inner = multipart::boundary(part_type).ok_or_else(malformed)?;
             let parts = split_parts(content, &inner)?
                 .into_iter()
-                .map(parse_request)
+                .map(|part| parse_request(part, &call.base))
                 .collect::<Result<Vec<_>, _>>()?;
             items.push(Item::ChangeSet(parts));
         } else {
-            items.push(Item::Single(parse_request(part)?));
+            items.push(Item::Single(Box::new(parse_request(part, &call.base)?)));
         }
     }
     if items.is_empty() {
@@ -251,7 +252,7 @@ fn parse(call: &Call) -> Result<Vec<Item>, DvError> {
 }
 
 /// One `application/http` part: MIME headers, then a raw HTTP request.
-fn parse_request(part: &str) -> Result<Part, DvError> {
+fn parse_request(part: &str, base: &str) -> Result<Part, DvError> {
     let (mime_head, http) = head_and_body(part);
     let content_id = headers_of(mime_head)
         .get("content-id")
@@ -302,6 +303,7 @@ fn parse_request(part: &str) -> Result<Part, DvError> {
             query,
             headers,
             body: Bytes::copy_from_slice(body.as_bytes()),
+            base: base.to_owned(),
         },
     })
 }

@@ -668,7 +668,7 @@ pub(crate) fn matches(expr: &Expr, table: &TableDef, row: &Row, state: &State) -
                     !value.is_null()
                         && value.as_str() != Some(APPLICATION_USER.to_string().as_str())
                 }
-                other => dated(other, &kind, &value, values.first()),
+                other => dated(other, &kind, &value, values.first(), state.clock.now()),
             }
         }
     }
@@ -686,7 +686,13 @@ fn crm_path(path: &[String], table: &TableDef) -> Vec<String> {
 }
 
 /// The date functions, in UTC: days compare by calendar day, hours by instant.
-fn dated(function: &str, kind: &ColumnKind, value: &Value, argument: Option<&Literal>) -> bool {
+fn dated(
+    function: &str,
+    kind: &ColumnKind,
+    value: &Value,
+    argument: Option<&Literal>,
+    now: Timestamp,
+) -> bool {
     let Some(text) = value.as_str() else {
         return false;
     };
@@ -701,7 +707,6 @@ fn dated(function: &str, kind: &ColumnKind, value: &Value, argument: Option<&Lit
     let Some(instant) = instant else {
         return false;
     };
-    let now = Timestamp::now();
     let day = utc.to_datetime(instant).date();
     let today = utc.to_datetime(now).date();
     let shift = |days: i64| today.checked_add(jiff::Span::new().days(days)).ok();

@@ -1,6 +1,8 @@
-//! Table metadata: `EntityDefinitions(LogicalName='…')` with its `Attributes`, and the
-//! attributes of one type with their options
-//! (`…/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata`).
+//! Table metadata: `EntityDefinitions(LogicalName='…')` with its `Attributes`, the attributes
+//! of one type with their options
+//! (`…/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata`), the `EntityDefinitions`
+//! collection with a `$filter` on `LogicalName` / `EntitySetName`, and the CSDL document
+//! (`$metadata`) of the emulated tables.
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -15,11 +17,122 @@ use super::schema::{Column, ColumnKind, TableDef};
 use super::store::State;
 use crate::frame::ServiceReply;
 
+/// `GET EntityDefinitions[?$filter=LogicalName eq '…']`: every table the filter keeps. The
+/// filter takes `LogicalName` or `EntitySetName` compared with `eq`, joined with `or`.
+fn collection(
+    state: &State,
+    call: &Call,
+    operation: &'static str,
+    base: &str,
+) -> DvResult<ServiceReply> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    if let Some(filter) = call.param("$filter") {
+        for part in filter.split(" or ") {
+            let part = part.trim().trim_start_matches('(').trim_end_matches(')');
+            let parsed = part.split_once(" eq ").and_then(|(name, value)| {
+                let value = value.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+                let name = name.trim();
+                matches!(name, "LogicalName" | "EntitySetName")
+                    .then(|| (name.to_owned(), value.replace("''", "'")))
+            });
+            wanted.push(parsed.ok_or_else(|| {
+                DvError::odata(format!(
+                    "The emulator filters EntityDefinitions on LogicalName or EntitySetName with eq, not `{part}`."
+                ))
+            })?);
+        }
+    }
+    let value: Vec<Value> = state
+        .tables
+        .iter()
+        .filter(|t| {
+            wanted.is_empty()
+                || wanted.iter().any(|(name, value)| match name.as_str() {
+                    "LogicalName" => t.def.logical_name == *value,
+                    _ => t.def.entity_set == *value,
+                })
+        })
+        .map(|t| entity(&t.def, call))
+        .collect();
+    Ok(json_reply(
+        operation,
+        StatusCode::OK,
+        json!({"@odata.context": format!("{base}$metadata#EntityDefinitions"), "value": value}),
+    ))
+}
+
+/// `GET $metadata`: the CSDL of the emulated tables (their columns, keys and single-valued
+/// navigation properties), in the service's namespace.
+pub(crate) fn csdl(state: &State, operation: &'static str) -> ServiceReply {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut types = String::new();
+    let mut sets = String::new();
+    for table in &state.tables {
+        let def = &table.def;
+        types.push_str(&format!(
+            "<EntityType Name=\"{}\"><Key><PropertyRef Name=\"{}\"/></Key>",
+            escape(&def.logical_name),
+            escape(&def.primary_id)
+        ));
+        for column in &def.columns {
+            types.push_str(&format!(
+                "<Property Name=\"{}\" Type=\"{}\"/>",
+                escape(&column.property()),
+                column.kind.edm()
+            ));
+        }
+        for column in &def.columns {
+            if let ColumnKind::Lookup(targets) = &column.kind {
+                for (nav, set) in targets {
+                    let Some(target) = state.table(set) else {
+                        continue;
+                    };
+                    types.push_str(&format!(
+                        "<NavigationProperty Name=\"{}\" Type=\"mscrm.{}\"><ReferentialConstraint Property=\"{}\" ReferencedProperty=\"{}\"/></NavigationProperty>",
+                        escape(nav),
+                        escape(&target.def.logical_name),
+                        escape(&column.property()),
+                        escape(&target.def.primary_id)
+                    ));
+                }
+            }
+        }
+        types.push_str("</EntityType>");
+        sets.push_str(&format!(
+            "<EntitySet Name=\"{}\" EntityType=\"Microsoft.Dynamics.CRM.{}\"/>",
+            escape(&def.entity_set),
+            escape(&def.logical_name)
+        ));
+    }
+    let document = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
+         <edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\
+         <edmx:DataServices><Schema Namespace=\"Microsoft.Dynamics.CRM\" Alias=\"mscrm\" \
+         xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">{types}\
+         <EntityContainer Name=\"System\">{sets}</EntityContainer></Schema>\
+         </edmx:DataServices></edmx:Edmx>"
+    );
+    let mut reply = ServiceReply::empty(operation, StatusCode::OK)
+        .with_header("content-type", "application/xml")
+        .with_header("odata-version", "4.0");
+    reply.body = bytes::Bytes::from(document);
+    reply
+}
+
 pub(crate) fn answer(
     state: &State,
     call: &Call,
     operation: &'static str,
+    base: &str,
 ) -> DvResult<ServiceReply> {
+    if call.segments.len() == 1 && call.segments[0] == "EntityDefinitions" {
+        return collection(state, call, operation, base);
+    }
     let logical = match parse_key_segment(&call.segments[0]) {
         Some((set, RowKey::Alternate(columns))) if set == "EntityDefinitions" => {
             match columns.as_slice() {

@@ -23,12 +23,15 @@
 //! - Dataverse's error body `{"error":{"code","message"}}` on every failure, injected faults
 //!   included.
 //!
-//! `$expand` takes single-valued navigation properties with an optional `$select`.
-//! Not emulated: collection-valued `$expand` (answered 400), change tracking, single-property PUT/DELETE, bulk
-//! messages, plug-ins.
+//! `$expand` takes single-valued navigation properties with an optional `$select`. The bulk
+//! messages `CreateMultiple`, `UpdateMultiple` and `UpsertMultiple` are all or nothing, as on
+//! standard tables; `EntityDefinitions` can be filtered by name and `$metadata` is a CSDL of the
+//! emulated tables. Not emulated: collection-valued `$expand` (answered 400), change tracking,
+//! single-property PUT/DELETE, plug-ins.
 
 mod actions;
 mod batch;
+mod bulk;
 mod control;
 mod error;
 mod filter;
@@ -81,6 +84,9 @@ pub(crate) struct Call {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// The Web API base as the client addressed it (`https://127.0.0.1:<port>/api/data/v9.2/`):
+    /// links in answers follow the scheme of the request.
+    pub(crate) base: String,
 }
 
 impl Call {
@@ -148,6 +154,16 @@ fn classify(call: &Call, state: &State) -> &'static str {
     if first.starts_with("EntityDefinitions") {
         return "dataverse.metadata";
     }
+    if call.segments.len() == 1 && first == "$metadata" && call.method == Method::GET {
+        return "dataverse.csdl";
+    }
+    if let [set, action] = call.segments.as_slice()
+        && call.method == Method::POST
+        && state.table(set).is_some()
+        && let Some(message) = bulk::message(action)
+    {
+        return message;
+    }
     if call.segments.len() > 1 {
         return "dataverse.unsupported";
     }
@@ -170,8 +186,9 @@ fn classify(call: &Call, state: &State) -> &'static str {
 struct DataverseService {
     state: Arc<Mutex<State>>,
     tokens: Arc<TokenStore>,
-    /// The base URL clients use (`http://127.0.0.1:<port>/api/data/v9.2/`).
-    base: String,
+    /// The token audiences accepted: the emulated organisation, and the origins the emulator
+    /// serves it on (a client asks a token for the org URL it talks to).
+    audiences: Vec<String>,
 }
 
 impl DataverseService {
@@ -192,6 +209,7 @@ impl DataverseService {
             query: request.query_pairs(),
             headers: request.headers.clone(),
             body: request.body.clone(),
+            base: format!("{}{API_PATH}", request.origin()),
         })
     }
 
@@ -200,13 +218,14 @@ impl DataverseService {
         let operation = classify(call, state);
         let result = match operation {
             "dataverse.batch" => return batch::execute(self, state, call),
-            "dataverse.metadata" => metadata::answer(state, call, operation),
+            "dataverse.metadata" => metadata::answer(state, call, operation, &call.base),
+            "dataverse.csdl" => Ok(metadata::csdl(state, operation)),
             "dataverse.action" => actions::answer(state, call, ctx, operation),
             "dataverse.whoami" => Ok(json_reply(
                 operation,
                 StatusCode::OK,
                 json!({
-                    "@odata.context": format!("{}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", self.base),
+                    "@odata.context": format!("{}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", call.base),
                     "BusinessUnitId": store::BUSINESS_UNIT,
                     "UserId": store::APPLICATION_USER,
                     "OrganizationId": store::ORGANIZATION,
@@ -219,6 +238,9 @@ impl DataverseService {
                 self.patch(state, call, ctx, operation)
             }
             "dataverse.delete" => self.delete(state, call, ctx, operation),
+            "dataverse.create_multiple"
+            | "dataverse.update_multiple"
+            | "dataverse.upsert_multiple" => bulk::execute(state, call, ctx, operation, &call.base),
             _ => Err(match call.segments.first() {
                 Some(segment) if call.segments.len() == 1 => DvError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -235,7 +257,16 @@ impl DataverseService {
                 None => DvError::no_segment(""),
             }),
         };
-        result.unwrap_or_else(|e| e.reply(operation))
+        let reply = result.unwrap_or_else(|e| e.reply(operation));
+        if reply.status != StatusCode::METHOD_NOT_ALLOWED {
+            return reply;
+        }
+        let allow = match call.segments.first() {
+            Some(segment) if segment.contains('(') => "GET, PATCH, DELETE",
+            Some(segment) if segment == "$batch" => "POST",
+            _ => "GET, POST",
+        };
+        reply.with_header("allow", allow)
     }
 
     /// The table and key a keyed segment (`opportunities(<key>)`) names.
@@ -249,15 +280,6 @@ impl DataverseService {
         })?;
         let table = state.require_table(&set)?;
         Ok((table, key))
-    }
-
-    /// The absolute URL of a row; key values outside printable ASCII are percent-encoded.
-    fn entity_url(&self, segment: &str) -> String {
-        format!(
-            "{}{}",
-            self.base,
-            percent_encoding::utf8_percent_encode(segment, ENTITY_URL_ESCAPES)
-        )
     }
 
     fn query(&self, state: &State, call: &Call, operation: &'static str) -> DvResult<ServiceReply> {
@@ -295,7 +317,7 @@ impl DataverseService {
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
-            query::context(&self.base, &table.def, select, false).into(),
+            query::context(&call.base, &table.def, select, false).into(),
         );
         if options.count {
             body.insert(
@@ -305,7 +327,7 @@ impl DataverseService {
         }
         body.insert("value".into(), values.into());
         if let Some(page) = next {
-            let mut url = url::Url::parse(&self.entity_url(set))
+            let mut url = url::Url::parse(&entity_url(&call.base, set))
                 .map_err(|e| DvError::odata(e.to_string()))?;
             {
                 let mut pairs = url.query_pairs_mut();
@@ -353,6 +375,7 @@ impl DataverseService {
                 .with_header("etag", &row.etag()));
         }
         Ok(self.row_reply(
+            call,
             state,
             &table.def,
             row,
@@ -366,6 +389,7 @@ impl DataverseService {
     #[allow(clippy::too_many_arguments)]
     fn row_reply(
         &self,
+        call: &Call,
         state: &State,
         def: &schema::TableDef,
         row: &store::Row,
@@ -378,7 +402,7 @@ impl DataverseService {
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
-            query::context(&self.base, def, select, true).into(),
+            query::context(&call.base, def, select, true).into(),
         );
         body.extend(query::render(def, row, select, prefs, state));
         query::expand_into(&mut body, row, &options.expand, prefs, state);
@@ -403,6 +427,7 @@ impl DataverseService {
             if let Some(row) = table.rows.iter().find(|r| r.id == id) {
                 return Ok(self
                     .row_reply(
+                        call,
                         state,
                         &def,
                         row,
@@ -416,7 +441,10 @@ impl DataverseService {
         }
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)
             .with_header("odata-version", "4.0")
-            .with_header("odata-entityid", &self.entity_url(&format!("{set}({id})"))))
+            .with_header(
+                "odata-entityid",
+                &entity_url(&call.base, &format!("{set}({id})")),
+            ))
     }
 
     fn patch(
@@ -510,12 +538,12 @@ impl DataverseService {
                 StatusCode::OK
             };
             return Ok(self
-                .row_reply(state, &def, row, &options, &prefs, operation, status)
+                .row_reply(call, state, &def, row, &options, &prefs, operation, status)
                 .with_header("preference-applied", "return=representation"));
         }
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)
             .with_header("odata-version", "4.0")
-            .with_header("odata-entityid", &self.entity_url(&segment)))
+            .with_header("odata-entityid", &entity_url(&call.base, &segment)))
     }
 
     fn delete(
@@ -540,6 +568,15 @@ impl DataverseService {
         Ok(ServiceReply::empty(operation, StatusCode::NO_CONTENT)
             .with_header("odata-version", "4.0"))
     }
+}
+
+/// The absolute URL of a row below `base`; key values outside printable ASCII are
+/// percent-encoded.
+fn entity_url(base: &str, segment: &str) -> String {
+    format!(
+        "{base}{}",
+        percent_encoding::utf8_percent_encode(segment, ENTITY_URL_ESCAPES)
+    )
 }
 
 /// The write marking of a call, with the Content-IDs of its change set.
@@ -587,7 +624,8 @@ impl EmulatedService for DataverseService {
         };
         let mut state = lock(&self.state);
         let operation = classify(&call, &state);
-        let check = self.tokens.check(&request, DATAVERSE_ORG_URL);
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let check = self.tokens.check_any(&request, &audiences);
         if check != TokenCheck::Valid {
             let message = match check {
                 TokenCheck::Missing => "Bearer token is missing.",
@@ -603,7 +641,25 @@ impl EmulatedService for DataverseService {
                     ),
                 );
         }
-        self.execute(&mut state, &call, &WriteContext::default())
+        let mut reply = self.execute(&mut state, &call, &WriteContext::default());
+        let created = reply
+            .headers
+            .get("odata-entityid")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|url| url.rsplit('/').next())
+            .map(|segment| {
+                percent_encoding::percent_decode_str(segment)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
+        let keyed = match call.segments.as_slice() {
+            [segment] if segment.contains('(') && !segment.starts_with("EntityDefinitions") => {
+                Some(segment.clone())
+            }
+            _ => None,
+        };
+        reply.record = keyed.or(created);
+        reply
     }
 
     fn error_reply(
@@ -625,12 +681,26 @@ impl EmulatedService for DataverseService {
     }
 }
 
+/// [`DATAVERSE_ORG_URL`], and `http(s)://127.0.0.1:<port>` and `http(s)://localhost:<port>` of
+/// the port serving `base`.
+fn audiences(base: &str) -> Vec<String> {
+    let mut audiences = vec![DATAVERSE_ORG_URL.to_owned()];
+    if let Some(port) = url::Url::parse(base).ok().and_then(|u| u.port()) {
+        for scheme in ["https", "http"] {
+            for host in ["127.0.0.1", "localhost"] {
+                audiences.push(format!("{scheme}://{host}:{port}"));
+            }
+        }
+    }
+    audiences
+}
+
 pub(crate) fn start(context: &ServiceContext) -> (DataverseControl, Arc<dyn EmulatedService>) {
-    let state = Arc::new(Mutex::new(State::seeded()));
+    let state = Arc::new(Mutex::new(State::seeded(context.clock.clone())));
     let service = DataverseService {
         state: state.clone(),
         tokens: context.tokens.clone(),
-        base: context.urls.dataverse.clone(),
+        audiences: audiences(&context.urls.dataverse),
     };
     (
         DataverseControl::new(state, context.urls.dataverse.clone()),

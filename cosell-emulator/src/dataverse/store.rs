@@ -3,6 +3,7 @@
 //! (`createdon`, `modifiedon`, `versionnumber`, `createdby`, `modifiedby`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use http::StatusCode;
 use jiff::Timestamp;
@@ -10,6 +11,8 @@ use jiff::civil::Date;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
+
+use crate::clock::EmulatorClock;
 
 use super::error::{
     BAD_PAYLOAD, DvError, DvResult, INVALID_ARGUMENT, ODATA_ERROR, STRING_TOO_LONG,
@@ -119,18 +122,19 @@ pub(crate) struct State {
     pub(crate) tables: Vec<Table>,
     pub(crate) version: u64,
     pub(crate) writes: Vec<DataverseWrite>,
+    pub(crate) clock: Arc<dyn EmulatorClock>,
 }
 
-/// Stamps are whole seconds, as the service returns them.
-pub(crate) fn now_stamp() -> String {
-    let now = Timestamp::now();
+/// Stamps are whole seconds, as the service keeps them: rows written in one second share a
+/// `modifiedon`.
+fn whole_second(now: Timestamp) -> String {
     Timestamp::from_second(now.as_second())
         .unwrap_or(now)
         .to_string()
 }
 
 impl State {
-    pub(crate) fn seeded() -> Self {
+    pub(crate) fn seeded(clock: Arc<dyn EmulatorClock>) -> Self {
         let mut state = State {
             tables: seeded_tables()
                 .into_iter()
@@ -141,6 +145,7 @@ impl State {
                 .collect(),
             version: 1_000_000,
             writes: Vec::new(),
+            clock,
         };
         state.seed_rows();
         state.writes.clear();
@@ -176,6 +181,10 @@ impl State {
                 let _ = self.create(set, &body, &system, true);
             }
         }
+    }
+
+    pub(crate) fn now_stamp(&self) -> String {
+        whole_second(self.clock.now())
     }
 
     pub(crate) fn table(&self, entity_set: &str) -> Option<&Table> {
@@ -307,7 +316,7 @@ impl State {
             set_lookup(&mut row, "_ownerid_value", ctx.user(), "systemuser");
         }
         set_lookup(&mut row, "_createdby_value", ctx.user(), "systemuser");
-        let now = now_stamp();
+        let now = self.now_stamp();
         row.fields.insert("createdon".into(), now.clone().into());
         self.stamp(&def, &mut row, ctx, now);
         self.check_keys(&def, &row)?;
@@ -357,7 +366,7 @@ impl State {
             }
             check_status(&def, &row)?;
         }
-        self.stamp(&def, &mut row, ctx, now_stamp());
+        self.stamp(&def, &mut row, ctx, self.now_stamp());
         self.check_keys(&def, &row)?;
         let (id, version) = (row.id, row.version);
         if let Some(slot) = self
@@ -390,7 +399,7 @@ impl State {
             return;
         };
         row.fields.extend(changes);
-        self.stamp(&def, &mut row, ctx, now_stamp());
+        self.stamp(&def, &mut row, ctx, self.now_stamp());
         let (id, version) = (row.id, row.version);
         if let Some(slot) = self
             .table_mut(entity_set)

@@ -27,6 +27,7 @@ pub(crate) fn serve(name: &str) -> ServiceReply {
             headers: Default::default(),
             body: bytes::Bytes::from_static(SIGNING_CERTIFICATE_DER),
             operation: OPERATION,
+            record: None,
         }
         .with_header("content-type", "application/pkix-cert")
     } else {

@@ -9,7 +9,7 @@ use super::deliveries::{Delivery, DeliveryPolicy, DeliveryState};
 use super::events::{self, Change};
 use super::registration::Registration;
 use super::store::{Document, Origin};
-use super::{MAX_PAGE_SIZE, PartnerCenterState, patch, transitions};
+use super::{MAX_PAGE_SIZE, PartnerCenterState, Tenant, patch, transitions};
 use crate::error::{Error, Result};
 use crate::lock;
 
@@ -33,21 +33,17 @@ use crate::lock;
 /// assert!(pc.deliveries().is_empty());
 /// # });
 /// ```
+#[derive(Clone)]
 pub struct PartnerCenterControl {
     state: Arc<PartnerCenterState>,
+    tenant: Arc<Tenant>,
 }
 
 impl std::fmt::Debug for PartnerCenterControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PartnerCenterControl")
-            .field("referrals", &lock(&self.state.referrals).all().len())
+            .field("referrals", &lock(&self.tenant.referrals).all().len())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PartnerCenterControl {
-    fn drop(&mut self) {
-        self.state.deliveries.shutdown();
     }
 }
 
@@ -59,20 +55,52 @@ fn to_document(referral: Value) -> Result<Document> {
 }
 
 impl PartnerCenterControl {
-    pub(crate) fn new(state: Arc<PartnerCenterState>) -> Self {
-        PartnerCenterControl { state }
+    pub(crate) fn new(state: Arc<PartnerCenterState>, tenant: Arc<Tenant>) -> Self {
+        PartnerCenterControl { state, tenant }
+    }
+
+    /// The tenant `name` (a tenant id or domain, as in the Entra authority URL), added on first
+    /// use, with its own referrals and webhook registration. Tokens issued by the emulated
+    /// Entra ID at `/{name}/oauth2/…` see this tenant; tokens of tenants not added see the
+    /// default one. Give it its own credentials with
+    /// [`TokenStore::register_tenant_client`](crate::TokenStore::register_tenant_client).
+    /// Settings (strict mode, page size, delivery policy) are shared by every tenant.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// let fabrikam = emulator.partner_center().tenant("fabrikam.onmicrosoft.com");
+    /// fabrikam.seed_referral(serde_json::json!({"name": "only Fabrikam's"})).unwrap();
+    /// assert_eq!(fabrikam.referrals().len(), 1);
+    /// assert!(emulator.partner_center().referrals().is_empty());
+    /// # });
+    /// ```
+    pub fn tenant(&self, name: &str) -> PartnerCenterControl {
+        PartnerCenterControl::new(self.state.clone(), self.state.tenant(name))
+    }
+
+    /// The tenant this control acts on (`None` for the default tenant).
+    pub fn tenant_name(&self) -> Option<&str> {
+        self.tenant.name.as_deref()
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.state.deliveries.shutdown();
     }
 
     fn store(&self, referral: Value, origin: Origin, notify: bool) -> Result<Value> {
         let document = to_document(referral)?;
-        let (created, related) = {
-            let mut store = lock(&self.state.referrals);
-            let created = store.create(document, origin);
-            let related = store.has_related(&created);
-            (created, related)
-        };
+        let mut store = lock(&self.tenant.referrals);
+        let created = store.create(document, origin);
         if notify {
-            events::referral_changed(&self.state, Change::Created, &created, related);
+            events::publish(
+                &self.state,
+                &self.tenant,
+                &mut store,
+                Change::Created,
+                &created,
+                None,
+            );
         }
         Ok(Value::Object(created))
     }
@@ -110,20 +138,24 @@ impl PartnerCenterControl {
         id: &str,
         next: impl FnOnce(&Document) -> std::result::Result<Document, String>,
     ) -> Result<Value> {
-        let (saved, related) = {
-            let mut store = lock(&self.state.referrals);
-            let current = store
-                .get(id)
-                .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
-            let next = next(current).map_err(Error::invalid)?;
-            transitions::check(current, &next).map_err(Error::invalid)?;
-            let saved = store
-                .replace(id, next)
-                .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
-            let related = store.has_related(&saved);
-            (saved, related)
-        };
-        events::referral_changed(&self.state, Change::Updated, &saved, related);
+        let mut store = lock(&self.tenant.referrals);
+        let current = store
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
+        let next = next(&current).map_err(Error::invalid)?;
+        transitions::check(&current, &next).map_err(Error::invalid)?;
+        let saved = store
+            .replace(id, next)
+            .ok_or_else(|| Error::invalid(format!("no referral has the id {id}")))?;
+        events::publish(
+            &self.state,
+            &self.tenant,
+            &mut store,
+            Change::Updated,
+            &saved,
+            Some(current),
+        );
         Ok(Value::Object(saved))
     }
 
@@ -167,9 +199,22 @@ impl PartnerCenterControl {
         self.update_referral(id, patch)
     }
 
-    /// One referral as stored.
+    /// Makes every write hidden by [`Fault::DeliverBeforeVisible`](crate::Fault::DeliverBeforeVisible)
+    /// visible to the referrals API; returns how many referrals had hidden writes.
+    pub fn reveal_writes(&self) -> usize {
+        lock(&self.tenant.referrals).reveal()
+    }
+
+    /// Whether the partner's own writes through the referrals API send `referral-created` /
+    /// `referral-updated` events (on by default: whether the service does is UNCONFIRMED, and a
+    /// sync must not be fooled by events about its own writes).
+    pub fn set_own_write_events(&self, send: bool) {
+        self.state.own_write_events.store(send, Ordering::Relaxed);
+    }
+
+    /// One referral as stored (hidden writes included).
     pub fn referral(&self, id: &str) -> Option<Value> {
-        lock(&self.state.referrals)
+        lock(&self.tenant.referrals)
             .get(id)
             .cloned()
             .map(Value::Object)
@@ -177,7 +222,7 @@ impl PartnerCenterControl {
 
     /// Every referral, in creation order.
     pub fn referrals(&self) -> Vec<Value> {
-        lock(&self.state.referrals)
+        lock(&self.tenant.referrals)
             .all()
             .iter()
             .cloned()
@@ -200,9 +245,32 @@ impl PartnerCenterControl {
             .store(size.clamp(1, MAX_PAGE_SIZE), Ordering::Relaxed);
     }
 
+    /// Strict mode: refuse what `partner-center.md` marks UNCONFIRMED, as the service might.
+    /// In strict mode a listing refuses `$filter` on `updatedDateTime` or
+    /// `externalReferenceId`, and `$skip`, `$count` and `$expand` (400 `invalidRequest`); a
+    /// PATCH ignores `If-Match` (no 412: the check is not enforced); a PATCH of
+    /// `/externalReferenceId` is refused (400; the legacy PUT still writes it). Off by default,
+    /// when all of these are served.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// emulator.partner_center().set_strict(true);
+    /// assert!(emulator.partner_center().is_strict());
+    /// # });
+    /// ```
+    pub fn set_strict(&self, strict: bool) {
+        self.state.strict.store(strict, Ordering::Relaxed);
+    }
+
+    /// Whether strict mode is on.
+    pub fn is_strict(&self) -> bool {
+        self.state.strict.load(Ordering::Relaxed)
+    }
+
     /// The tenant's webhook registration, as the registration API answers it (PascalCase).
     pub fn registration(&self) -> Option<Value> {
-        let registration = lock(&self.state.webhooks).registration.clone()?;
+        let registration = lock(&self.tenant.webhooks).registration.clone()?;
         Some(registration.to_json())
     }
 
@@ -227,7 +295,7 @@ impl PartnerCenterControl {
     /// # Errors
     /// [`Error::Invalid`] for a registration without a usable URL or with an unknown event.
     pub fn set_registration(&self, registration: Option<&Value>) -> Result<()> {
-        let mut webhooks = lock(&self.state.webhooks);
+        let mut webhooks = lock(&self.tenant.webhooks);
         let Some(body) = registration else {
             webhooks.registration = None;
             return Ok(());
@@ -240,8 +308,10 @@ impl PartnerCenterControl {
                     .and_then(|(_, value)| value.as_str())
             })
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-        webhooks.registration =
-            Some(Registration::from_body(body, subscriber_id).map_err(Error::invalid)?);
+        webhooks.registration = Some(
+            Registration::from_body(body, subscriber_id, self.state.clock.now())
+                .map_err(Error::invalid)?,
+        );
         Ok(())
     }
 
@@ -272,9 +342,14 @@ impl PartnerCenterControl {
         self.state.deliveries.set_policy(policy);
     }
 
-    /// Every delivery so far, in dispatch order.
+    /// Every delivery to this tenant's registration so far, in dispatch order.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.state.deliveries.records()
+        self.state
+            .deliveries
+            .records()
+            .into_iter()
+            .filter(|d| d.tenant == self.tenant.name)
+            .collect()
     }
 
     /// The deliveries that failed every attempt and went to the offline queue.

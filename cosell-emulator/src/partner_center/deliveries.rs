@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::clock::EmulatorClock;
 use crate::faults::{Fault, FaultPlan};
 use crate::frame::EmulatedApi;
 use crate::lock;
@@ -91,6 +92,8 @@ impl DeliveryAttempt {
 pub struct Delivery {
     /// The delivery's number, from 0, in dispatch order.
     pub id: usize,
+    /// The tenant whose registration it goes to (`None` for the default tenant).
+    pub tenant: Option<String>,
     /// The event name (`referral-updated`).
     pub event_name: String,
     /// The referral the event is about, if any.
@@ -105,10 +108,13 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// Every attempt so far.
     pub attempts: Vec<DeliveryAttempt>,
+    /// Sent before the write that caused it was visible ([`Fault::DeliverBeforeVisible`]).
+    pub ahead_of_write: bool,
 }
 
 /// An event ready to send.
 pub(crate) struct Outgoing {
+    pub(crate) tenant: Option<String>,
     pub(crate) event_name: String,
     pub(crate) referral_id: Option<String>,
     pub(crate) url: String,
@@ -135,7 +141,7 @@ pub(crate) struct Deliveries {
 
 impl Deliveries {
     /// Starts the background sender (on the current tokio runtime).
-    pub(crate) fn start(faults: Arc<FaultPlan>) -> Self {
+    pub(crate) fn start(faults: Arc<FaultPlan>, clock: Arc<dyn EmulatorClock>) -> Self {
         let records = Arc::new(Mutex::new(Vec::new()));
         let policy = Arc::new(Mutex::new(DeliveryPolicy::default()));
         let (sender, receiver) = mpsc::unbounded_channel();
@@ -150,6 +156,7 @@ impl Deliveries {
                 .unwrap_or_default(),
             retries: VecDeque::new(),
             held: None,
+            clock,
         };
         Deliveries {
             records,
@@ -183,6 +190,7 @@ impl Deliveries {
                 let id = records.len();
                 records.push(Delivery {
                     id,
+                    tenant: outgoing.tenant.clone(),
                     event_name: outgoing.event_name.clone(),
                     referral_id: outgoing.referral_id.clone(),
                     url: outgoing.url.clone(),
@@ -190,6 +198,7 @@ impl Deliveries {
                     headers: outgoing.headers.clone(),
                     state,
                     attempts: Vec::new(),
+                    ahead_of_write: fault == Some(Fault::DeliverBeforeVisible),
                 });
                 id
             };
@@ -243,6 +252,7 @@ struct Worker {
     /// Failed deliveries waiting for their next attempt, in due order.
     retries: VecDeque<(Instant, usize)>,
     held: Option<usize>,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 impl Worker {
@@ -298,12 +308,12 @@ impl Worker {
             Ok(response) => DeliveryAttempt {
                 status: Some(response.status().as_u16()),
                 error: None,
-                at: Timestamp::now(),
+                at: self.clock.now(),
             },
             Err(e) => DeliveryAttempt {
                 status: None,
                 error: Some(e.without_url().to_string()),
-                at: Timestamp::now(),
+                at: self.clock.now(),
             },
         };
         let succeeded = attempt.succeeded();

@@ -5,9 +5,9 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::PartnerCenterState;
 use super::deliveries::Outgoing;
-use super::store::{Document, text};
+use super::store::{Document, ReferralStore, text};
+use super::{PartnerCenterState, Tenant};
 use crate::lock;
 
 /// What happened to a referral.
@@ -30,12 +30,13 @@ fn change_date(at: Timestamp) -> String {
 /// Returns the delivery ids (empty when nothing is registered for the event).
 pub(crate) fn send(
     state: &PartnerCenterState,
+    tenant: &Tenant,
     event: &str,
     resource_uri: String,
     resource_name: &str,
     referral_id: Option<String>,
 ) -> Vec<usize> {
-    let Some((url, ms_header)) = lock(&state.webhooks).subscriber_for(event) else {
+    let Some((url, ms_header)) = lock(&tenant.webhooks).subscriber_for(event) else {
         return Vec::new();
     };
     let body = json!({
@@ -43,7 +44,7 @@ pub(crate) fn send(
         "ResourceUri": resource_uri,
         "ResourceName": resource_name,
         "AuditUri": null,
-        "ResourceChangeUtcDate": change_date(Timestamp::now()),
+        "ResourceChangeUtcDate": change_date(state.clock.now()),
     });
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     // Signing with the embedded test key cannot fail; an event that could not be signed is
@@ -52,6 +53,7 @@ pub(crate) fn send(
         return Vec::new();
     };
     state.deliveries.dispatch(Outgoing {
+        tenant: tenant.name.clone(),
         event_name: event.to_owned(),
         referral_id,
         url,
@@ -60,36 +62,68 @@ pub(crate) fn send(
     })
 }
 
+/// Sends the events of a change while the store is still locked, and hides the write from
+/// reads when an event went out ahead of it; `before` is what reads show meanwhile.
+pub(crate) fn publish(
+    state: &PartnerCenterState,
+    tenant: &Tenant,
+    store: &mut ReferralStore,
+    change: Change,
+    saved: &Document,
+    before: Option<Document>,
+) {
+    let related = store.has_related(saved);
+    if referral_changed(state, tenant, change, saved, related)
+        && let Some(id) = text(saved, "id")
+    {
+        store.hide(id, before);
+    }
+}
+
 /// Sends the events of a referral change: `referral-{created,updated}`, and
 /// `related-referral-{created,updated}` too when another referral shares its engagement.
-pub(crate) fn referral_changed(
+/// Returns whether an event went out ahead of the write ([`Fault::DeliverBeforeVisible`]):
+/// the caller then hides the write from reads.
+///
+/// [`Fault::DeliverBeforeVisible`]: crate::Fault::DeliverBeforeVisible
+fn referral_changed(
     state: &PartnerCenterState,
+    tenant: &Tenant,
     change: Change,
     referral: &Document,
     related: bool,
-) {
+) -> bool {
     let Some(id) = text(referral, "id") else {
-        return;
+        return false;
     };
+
     let action = match change {
         Change::Created => "created",
         Change::Updated => "updated",
     };
     let resource_uri = format!("{}engagements/v1/referrals/{id}", state.webhooks_origin());
-    send(
+    let mut sent = send(
         state,
+        tenant,
         &format!("referral-{action}"),
         resource_uri.clone(),
         "referral",
         Some(id.to_owned()),
     );
     if related {
-        send(
+        sent.extend(send(
             state,
+            tenant,
             &format!("related-referral-{action}"),
             resource_uri,
             "referral",
             Some(id.to_owned()),
-        );
+        ));
     }
+    sent.into_iter().any(|delivery| {
+        state
+            .deliveries
+            .record(delivery)
+            .is_some_and(|d| d.ahead_of_write)
+    })
 }

@@ -57,33 +57,11 @@ pub(crate) fn apply(document: &Document, operations: &Value) -> Result<Document,
         {
             return Err(at(format!("`/{}` is set by the service", path[0])));
         }
-        let value = if path == ["details", "dealValue"] {
-            deal_value(value).map_err(at)?
-        } else {
-            value.clone()
-        };
-        set(&mut result, &path, value, add).map_err(at)?;
+        set(&mut result, &path, value.clone(), add).map_err(at)?;
     }
     match result {
         Value::Object(map) => Ok(map),
         _ => Err("the patch replaced the whole referral".into()),
-    }
-}
-
-/// The service takes `dealValue` as a number or a numeric string (its own samples send
-/// `"10000"`) and stores a number.
-fn deal_value(value: &Value) -> Result<Value, String> {
-    match value {
-        Value::String(text) => {
-            let text = text.trim();
-            rust_decimal::Decimal::from_str_exact(text)
-                .ok()
-                .and_then(|_| serde_json::from_str::<serde_json::Number>(text).ok())
-                .map(Value::Number)
-                .ok_or_else(|| format!("`{text}` is not a deal value"))
-        }
-        Value::Number(_) | Value::Null => Ok(value.clone()),
-        other => Err(format!("`{other}` is not a deal value")),
     }
 }
 
@@ -165,7 +143,7 @@ mod tests {
         .unwrap();
         assert_eq!(patched["status"], "Active");
         assert_eq!(patched["team"][1]["email"], "b");
-        assert_eq!(patched["details"]["dealValue"], 10000);
+        assert_eq!(patched["details"]["dealValue"], "10000");
         assert_eq!(patched["a/b"], 1);
         for bad in [
             json!([{"op": "remove", "path": "/status"}]),
@@ -175,7 +153,6 @@ mod tests {
             json!([{"op": "replace", "path": "/status"}]),
             json!({"op": "replace"}),
             json!([]),
-            json!([{"op": "replace", "path": "/details/dealValue", "value": "lots"}]),
         ] {
             assert!(apply(&doc, &bad).is_err(), "{bad}");
         }

@@ -265,6 +265,15 @@ fn instant(document: &Document, field: &str) -> Option<Timestamp> {
 }
 
 impl Filter {
+    /// The fields the filter reads (`team/email` for a team condition).
+    pub(crate) fn fields(&self) -> Vec<&'static str> {
+        match self {
+            Filter::And(all) | Filter::Or(all) => all.iter().flat_map(Filter::fields).collect(),
+            Filter::TextEquals { field, .. } | Filter::Instant { field, .. } => vec![field],
+            Filter::TeamEmail(_) => vec!["team/email"],
+        }
+    }
+
     /// Whether a referral satisfies the filter.
     pub(crate) fn matches(&self, document: &Document) -> bool {
         match self {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Change};
 use super::store::{Document, Origin, text};
-use super::{PartnerCenterState, patch, query, transitions};
+use super::{PartnerCenterState, Tenant, patch, query, schema, transitions};
 use crate::frame::{EmulatedService, ServiceReply, ServiceRequest};
 use crate::lock;
 use crate::tokens::TokenCheck;
@@ -23,6 +23,15 @@ fn error(operation: &'static str, status: StatusCode, code: &str, message: &str)
         operation,
         status,
         &json!({"error": {"code": code, "message": message, "target": "referral"}}),
+    )
+}
+
+/// A value of the wrong type: 400 naming the field, as the service's model binding does.
+fn wrong_type(operation: &'static str, (target, message): schema::Refusal) -> ServiceReply {
+    ServiceReply::json(
+        operation,
+        StatusCode::BAD_REQUEST,
+        &json!({"error": {"code": "invalidRequest", "message": message, "target": target}}),
     )
 }
 
@@ -117,22 +126,52 @@ impl ReferralsService {
         &self.state.urls.partner_center_referrals
     }
 
-    fn list(&self, request: &ServiceRequest) -> ServiceReply {
+    fn list(&self, tenant: &Tenant, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.list";
         let mut filter = None;
         let mut order = Vec::new();
         let mut top = None;
         let mut select: Option<Vec<String>> = None;
         let mut skip = 0usize;
+        let mut skip_option = 0usize;
+        let strict = self.state.strict.load(Ordering::Relaxed);
         let pairs = request.query_pairs();
         for (name, value) in &pairs {
+            if strict && matches!(name.as_str(), "$skip" | "$count" | "$expand") {
+                return bad_request(OP, &format!("The query option {name} is not supported"));
+            }
             match name.as_str() {
                 "$filter" => match query::parse_filter(value) {
-                    Ok(parsed) => filter = Some(parsed),
+                    Ok(parsed) => {
+                        if strict
+                            && let Some(field) = parsed
+                                .fields()
+                                .into_iter()
+                                .find(|f| matches!(*f, "updatedDateTime" | "externalReferenceId"))
+                        {
+                            return bad_request(
+                                OP,
+                                &format!(
+                                    "Invalid $filter `{value}`: `{field}` cannot be filtered on"
+                                ),
+                            );
+                        }
+                        filter = Some(parsed);
+                    }
                     Err(message) => {
                         return bad_request(OP, &format!("Invalid $filter `{value}`: {message}"));
                     }
                 },
+                "$skip" => match value.parse::<usize>() {
+                    Ok(n) => skip_option = n,
+                    Err(_) => return bad_request(OP, &format!("Invalid $skip `{value}`")),
+                },
+                "$count" if !matches!(value.as_str(), "true" | "false") => {
+                    return bad_request(OP, &format!("Invalid $count `{value}`"));
+                }
+                "$count" => {}
+                // The referral has no navigation property to expand: the option changes nothing.
+                "$expand" => {}
                 "$orderby" => match query::parse_order_by(value) {
                     Ok(parsed) => order = parsed,
                     Err(message) => {
@@ -156,13 +195,15 @@ impl ReferralsService {
                 _ => {}
             }
         }
-        let store = lock(&self.state.referrals);
+        let store = lock(&tenant.referrals);
         let mut matched: Vec<&Document> = store
-            .all()
-            .iter()
+            .visible_all()
+            .into_iter()
             .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect();
         query::sort(&mut matched, &order);
+        let count = matched.len();
+        let matched: Vec<&Document> = matched.into_iter().skip(skip_option).collect();
         let total = top.map_or(matched.len(), |t| t.min(matched.len()));
         let page_size = self.state.page_size.load(Ordering::Relaxed);
         let start = skip.min(total);
@@ -178,7 +219,7 @@ impl ReferralsService {
             .collect();
         let mut body = json!({
             "@odata.context": format!("{}$metadata#Referrals", self.base()),
-            "@odata.count": total,
+            "@odata.count": count,
             "value": items,
         });
         if end < total {
@@ -187,25 +228,34 @@ impl ReferralsService {
                 next.append_pair(name, value);
             }
             next.append_pair("$skiptoken", &end.to_string());
-            body["@odata.nextLink"] = format!("{}referrals?{}", self.base(), next.finish()).into();
+            // The link follows the scheme the client used: every port serves http and https.
+            body["@odata.nextLink"] = format!(
+                "{}/v1.0/engagements/referrals?{}",
+                request.origin(),
+                next.finish()
+            )
+            .into();
         }
         ServiceReply::json(OP, StatusCode::OK, &body)
     }
 
-    fn get(&self, id: &str) -> ServiceReply {
+    fn get(&self, tenant: &Tenant, id: &str) -> ServiceReply {
         const OP: &str = "referrals.get";
-        match lock(&self.state.referrals).get(id) {
+        match lock(&tenant.referrals).visible(id) {
             Some(document) => referral_reply(OP, StatusCode::OK, self.base(), document),
             None => not_found(OP, id),
         }
     }
 
-    fn create(&self, request: &ServiceRequest) -> ServiceReply {
+    fn create(&self, tenant: &Tenant, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.create";
-        let document = match object_body(request) {
+        let mut document = match object_body(request) {
             Ok(document) => document,
             Err(message) => return bad_request(OP, &message),
         };
+        if let Err(refusal) = schema::normalize(&mut document) {
+            return wrong_type(OP, refusal);
+        }
         let missing: Vec<&str> = ["type", "customerProfile", "consent", "details"]
             .into_iter()
             .filter(|field| document.get(*field).is_none_or(Value::is_null))
@@ -219,53 +269,79 @@ impl ReferralsService {
         if let Err(message) = transitions::check_new(&document) {
             return transition_refused(OP, &message);
         }
-        let (created, related) = {
-            let mut store = lock(&self.state.referrals);
-            let created = store.create(document, Origin::Partner);
-            let related = store.has_related(&created);
-            (created, related)
-        };
-        events::referral_changed(&self.state, Change::Created, &created, related);
+        let mut store = lock(&tenant.referrals);
+        let created = store.create(document, Origin::Partner);
+        if self.state.own_write_events.load(Ordering::Relaxed) {
+            events::publish(
+                &self.state,
+                tenant,
+                &mut store,
+                Change::Created,
+                &created,
+                None,
+            );
+        }
         referral_reply(OP, StatusCode::OK, self.base(), &created)
     }
 
     /// The shared part of PATCH and PUT: concurrency, transitions, the write, the events.
     fn write(
         &self,
+        tenant: &Tenant,
         operation: &'static str,
         id: &str,
         if_match: Option<&str>,
         next: impl FnOnce(&Document) -> Result<Document, String>,
     ) -> Result<Document, Box<ServiceReply>> {
-        let (saved, related) = {
-            let mut store = lock(&self.state.referrals);
-            let current = store
-                .get(id)
-                .ok_or_else(|| Box::new(not_found(operation, id)))?;
-            if if_match.is_some_and(|m| !if_match_holds(m, current)) {
-                return Err(Box::new(stale(operation)));
-            }
-            let next =
-                next(current).map_err(|message| Box::new(bad_request(operation, &message)))?;
-            transitions::check(current, &next)
-                .map_err(|message| Box::new(transition_refused(operation, &message)))?;
-            let saved = store
-                .replace(id, next)
-                .ok_or_else(|| Box::new(not_found(operation, id)))?;
-            let related = store.has_related(&saved);
-            (saved, related)
-        };
-        events::referral_changed(&self.state, Change::Updated, &saved, related);
+        let mut store = lock(&tenant.referrals);
+        let current = store
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Box::new(not_found(operation, id)))?;
+        if if_match.is_some_and(|m| !if_match_holds(m, &current)) {
+            return Err(Box::new(stale(operation)));
+        }
+        let mut next =
+            next(&current).map_err(|message| Box::new(bad_request(operation, &message)))?;
+        schema::normalize(&mut next).map_err(|refusal| Box::new(wrong_type(operation, refusal)))?;
+        transitions::check(&current, &next)
+            .map_err(|message| Box::new(transition_refused(operation, &message)))?;
+        let saved = store
+            .replace(id, next)
+            .ok_or_else(|| Box::new(not_found(operation, id)))?;
+        if self.state.own_write_events.load(Ordering::Relaxed) {
+            events::publish(
+                &self.state,
+                tenant,
+                &mut store,
+                Change::Updated,
+                &saved,
+                Some(current),
+            );
+        }
         Ok(saved)
     }
 
-    fn patch(&self, id: &str, request: &ServiceRequest) -> ServiceReply {
+    fn patch(&self, tenant: &Tenant, id: &str, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.update";
         let operations: Value = match request.json() {
             Ok(operations) => operations,
             Err(e) => return bad_request(OP, &format!("the body is not JSON: {e}")),
         };
-        let saved = match self.write(OP, id, request.header("if-match"), |current| {
+        let strict = self.state.strict.load(Ordering::Relaxed);
+        let touches_reference = operations.as_array().is_some_and(|ops| {
+            ops.iter()
+                .any(|op| op.get("path").and_then(Value::as_str) == Some("/externalReferenceId"))
+        });
+        if strict && touches_reference {
+            return bad_request(
+                OP,
+                "`/externalReferenceId` cannot be patched; update the referral with PUT",
+            );
+        }
+        // Strict: whether PATCH enforces If-Match is unconfirmed, so it is not enforced.
+        let if_match = request.header("if-match").filter(|_| !strict);
+        let saved = match self.write(tenant, OP, id, if_match, |current| {
             patch::apply(current, &operations)
         }) {
             Ok(saved) => saved,
@@ -285,7 +361,7 @@ impl ReferralsService {
         }
     }
 
-    fn put(&self, id: &str, request: &ServiceRequest) -> ServiceReply {
+    fn put(&self, tenant: &Tenant, id: &str, request: &ServiceRequest) -> ServiceReply {
         const OP: &str = "referrals.put";
         let Some(if_match) = request.header("if-match") else {
             return error(
@@ -302,7 +378,7 @@ impl ReferralsService {
         if text(&body, "id").is_some_and(|body_id| body_id != id) {
             return bad_request(OP, "The id in the body is not the id in the URL.");
         }
-        match self.write(OP, id, Some(if_match), |_| Ok(body)) {
+        match self.write(tenant, OP, id, Some(if_match), |_| Ok(body)) {
             Ok(saved) => referral_reply(OP, StatusCode::OK, self.base(), &saved),
             Err(reply) => *reply,
         }
@@ -342,7 +418,17 @@ impl EmulatedService for ReferralsService {
 
     async fn handle(&self, request: ServiceRequest) -> ServiceReply {
         let operation = self.operation(&request);
-        let reply = self.answer(operation, &request);
+        let mut reply = self.answer(operation, &request);
+        let touched = match operation {
+            "referrals.create" => serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|body| body.get("id")?.as_str().map(str::to_owned)),
+            "referrals.get" | "referrals.update" | "referrals.put" => {
+                request.segments().get(3).cloned()
+            }
+            _ => None,
+        };
+        reply.record = touched.map(|id| format!("referrals/{id}"));
         let request_id = uuid::Uuid::new_v4().to_string();
         let reply = reply.with_header("request-id", &request_id);
         match request.header("client-request-id") {
@@ -364,12 +450,18 @@ impl ReferralsService {
                 );
             }
             "referrals.unsupported" => {
+                let allow = if request.segments().len() == 3 {
+                    "GET, POST"
+                } else {
+                    "GET, PATCH, PUT"
+                };
                 return error(
                     operation,
                     StatusCode::METHOD_NOT_ALLOWED,
                     "invalidRequest",
                     &format!("{} is not supported here", request.method),
-                );
+                )
+                .with_header("allow", allow);
             }
             _ => {}
         }
@@ -387,12 +479,13 @@ impl ReferralsService {
         }
         let segments = request.segments();
         let id = segments.get(3).map_or("", String::as_str);
+        let tenant = self.state.tenant_of(request);
         match operation {
-            "referrals.list" => self.list(request),
-            "referrals.create" => self.create(request),
-            "referrals.get" => self.get(id),
-            "referrals.update" => self.patch(id, request),
-            _ => self.put(id, request),
+            "referrals.list" => self.list(&tenant, request),
+            "referrals.create" => self.create(&tenant, request),
+            "referrals.get" => self.get(&tenant, id),
+            "referrals.update" => self.patch(&tenant, id, request),
+            _ => self.put(&tenant, id, request),
         }
     }
 }

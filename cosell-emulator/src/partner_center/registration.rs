@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::deliveries::DeliveryState;
 use super::store::wire_instant;
-use super::{PartnerCenterState, certificate, events};
+use super::{PartnerCenterState, Tenant, certificate, events};
 use crate::frame::{EmulatedService, ServiceReply, ServiceRequest};
 use crate::lock;
 use crate::tokens::TokenCheck;
@@ -61,14 +61,18 @@ impl Registration {
     }
 
     /// Reads a registration body, matching keys ignoring case.
-    pub(crate) fn from_body(body: &Value, subscriber_id: String) -> Result<Self, String> {
+    pub(crate) fn from_body(
+        body: &Value,
+        subscriber_id: String,
+        now: Timestamp,
+    ) -> Result<Self, String> {
         let map = body.as_object().ok_or("the body must be a JSON object")?;
         let mut registration = Registration {
             subscriber_id,
             url: String::new(),
             events: Vec::new(),
             ms_signature_header: false,
-            last_modified: wire_instant(Timestamp::now()),
+            last_modified: wire_instant(now),
             extra: Map::new(),
         };
         for (key, value) in map {
@@ -144,9 +148,14 @@ impl WebhooksService {
         WebhooksService { state }
     }
 
-    fn registration(&self, operation: &'static str, request: &ServiceRequest) -> ServiceReply {
+    fn registration(
+        &self,
+        tenant: &Tenant,
+        operation: &'static str,
+        request: &ServiceRequest,
+    ) -> ServiceReply {
         if request.method == Method::GET {
-            return match &lock(&self.state.webhooks).registration {
+            return match &lock(&tenant.webhooks).registration {
                 Some(registration) => {
                     ServiceReply::json(operation, StatusCode::OK, &registration.to_json())
                 }
@@ -169,7 +178,7 @@ impl WebhooksService {
                 );
             }
         };
-        let mut webhooks = lock(&self.state.webhooks);
+        let mut webhooks = lock(&tenant.webhooks);
         if request.method == Method::POST && webhooks.registration.is_some() {
             return error(
                 operation,
@@ -182,7 +191,7 @@ impl WebhooksService {
             || uuid::Uuid::new_v4().to_string(),
             |r| r.subscriber_id.clone(),
         );
-        match Registration::from_body(&body, subscriber_id) {
+        match Registration::from_body(&body, subscriber_id, self.state.clock.now()) {
             Ok(registration) => {
                 let answer = registration.to_json();
                 webhooks.registration = Some(registration);
@@ -197,8 +206,8 @@ impl WebhooksService {
         }
     }
 
-    fn send_validation(&self, operation: &'static str) -> ServiceReply {
-        let callback_url = match lock(&self.state.webhooks).subscriber_for("test-created") {
+    fn send_validation(&self, tenant: &Tenant, operation: &'static str) -> ServiceReply {
+        let callback_url = match lock(&tenant.webhooks).subscriber_for("test-created") {
             Some((url, _)) => url,
             None => {
                 return error(
@@ -214,10 +223,17 @@ impl WebhooksService {
             "{}webhooks/v1/registration/validationEvents/{correlation_id}",
             self.state.webhooks_origin()
         );
-        let delivery = events::send(&self.state, "test-created", resource_uri, "test", None)
-            .first()
-            .copied();
-        lock(&self.state.webhooks)
+        let delivery = events::send(
+            &self.state,
+            tenant,
+            "test-created",
+            resource_uri,
+            "test",
+            None,
+        )
+        .first()
+        .copied();
+        lock(&tenant.webhooks)
             .validations
             .insert(correlation_id.clone(), (callback_url, delivery));
         ServiceReply::json(
@@ -227,8 +243,13 @@ impl WebhooksService {
         )
     }
 
-    fn validation_status(&self, operation: &'static str, correlation_id: &str) -> ServiceReply {
-        let Some((callback_url, delivery)) = lock(&self.state.webhooks)
+    fn validation_status(
+        &self,
+        tenant: &Tenant,
+        operation: &'static str,
+        correlation_id: &str,
+    ) -> ServiceReply {
+        let Some((callback_url, delivery)) = lock(&tenant.webhooks)
             .validations
             .get(correlation_id)
             .cloned()
@@ -345,13 +366,16 @@ impl EmulatedService for WebhooksService {
                 .with_header("www-authenticate", "Bearer");
             }
         }
+        let tenant = self.state.tenant_of(&request);
         let reply = match operation {
             "webhooks.events" => ServiceReply::json(operation, StatusCode::OK, &EVENTS),
-            "webhooks.validation.send" => self.send_validation(operation),
-            "webhooks.validation.get" => {
-                self.validation_status(operation, segments.get(4).map_or("", String::as_str))
-            }
-            _ => self.registration(operation, &request),
+            "webhooks.validation.send" => self.send_validation(&tenant, operation),
+            "webhooks.validation.get" => self.validation_status(
+                &tenant,
+                operation,
+                segments.get(4).map_or("", String::as_str),
+            ),
+            _ => self.registration(&tenant, operation, &request),
         };
         let request_id = request
             .header("ms-requestid")

@@ -1,8 +1,13 @@
 //! The emulated referrals: stored as the JSON the service answers with, stamped with
 //! server-set fields, and given a fresh ETag on every write.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
+
+use crate::clock::EmulatorClock;
 
 /// The organization the emulated partner tenant is.
 pub(crate) const PARTNER_ORGANIZATION_ID: &str = "0d0c5e1a-0000-4000-8000-00000000e0e0";
@@ -51,20 +56,24 @@ pub(crate) enum Origin {
 #[derive(Debug)]
 pub(crate) struct ReferralStore {
     referrals: Vec<Document>,
+    /// Referrals whose latest writes the API does not show yet: the version reads still get
+    /// (`None` for a referral whose creation is hidden).
+    hidden: HashMap<String, Option<Document>>,
     writes: u64,
     base_url: String,
-    last_stamp: Timestamp,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 impl ReferralStore {
     /// An empty store whose links point below `base_url` (the emulated
     /// `…/v1.0/engagements/`).
-    pub(crate) fn new(base_url: String) -> Self {
+    pub(crate) fn new(base_url: String, clock: Arc<dyn EmulatorClock>) -> Self {
         ReferralStore {
             referrals: Vec::new(),
+            hidden: HashMap::new(),
             writes: 0,
             base_url,
-            last_stamp: Timestamp::UNIX_EPOCH,
+            clock,
         }
     }
 
@@ -78,6 +87,38 @@ impl ReferralStore {
         self.referrals.iter().find(|r| text(r, "id") == Some(id))
     }
 
+    /// One referral as the API shows it: a hidden write shows its earlier version.
+    pub(crate) fn visible(&self, id: &str) -> Option<&Document> {
+        match self.hidden.get(id) {
+            Some(before) => before.as_ref(),
+            None => self.get(id),
+        }
+    }
+
+    /// Every referral as the API shows it, in creation order.
+    pub(crate) fn visible_all(&self) -> Vec<&Document> {
+        self.referrals
+            .iter()
+            .filter_map(|r| match text(r, "id").and_then(|id| self.hidden.get(id)) {
+                Some(before) => before.as_ref(),
+                None => Some(r),
+            })
+            .collect()
+    }
+
+    /// Hides the latest write to `id` from the API; `before` is what reads show meanwhile. A
+    /// referral already hidden keeps its earliest version.
+    pub(crate) fn hide(&mut self, id: &str, before: Option<Document>) {
+        self.hidden.entry(id.to_owned()).or_insert(before);
+    }
+
+    /// Shows every hidden write; returns how many referrals were hidden.
+    pub(crate) fn reveal(&mut self) -> usize {
+        let count = self.hidden.len();
+        self.hidden.clear();
+        count
+    }
+
     /// A new ETag, different from every earlier one: the quoted form the service uses.
     fn next_etag(&mut self) -> String {
         self.writes += 1;
@@ -88,17 +129,12 @@ impl ReferralStore {
         )
     }
 
-    /// Now, but strictly after the previous write, so that `updatedDateTime` orders writes.
-    fn now(&mut self) -> Timestamp {
-        let mut now = Timestamp::now();
-        if now <= self.last_stamp {
-            now = self
-                .last_stamp
-                .checked_add(jiff::SignedDuration::from_nanos(100))
-                .unwrap_or(self.last_stamp);
-        }
-        self.last_stamp = now;
-        now
+    /// Now, in the service's ticks of 100 ns. Two writes in one tick share a stamp, as on the
+    /// service: `updatedDateTime` alone does not order writes.
+    fn now(&self) -> Timestamp {
+        let now = self.clock.now();
+        let ticks = now.as_nanosecond() / 100 * 100;
+        Timestamp::from_nanosecond(ticks).unwrap_or(now)
     }
 
     fn links(&self, id: &str, engagement_id: &str) -> Value {
@@ -218,7 +254,9 @@ mod tests {
 
     #[test]
     fn every_write_changes_the_etag_and_keeps_server_fields() {
-        let mut store = ReferralStore::new("http://127.0.0.1:1/v1.0/engagements/".into());
+        let clock = Arc::new(crate::ManualClock::new(Timestamp::UNIX_EPOCH));
+        let mut store =
+            ReferralStore::new("http://127.0.0.1:1/v1.0/engagements/".into(), clock.clone());
         let created = store.create(
             json!({"name": "a", "id": "mine", "links": {}})
                 .as_object()
@@ -232,11 +270,16 @@ mod tests {
         let mut next = created.clone();
         next.insert("name".into(), "b".into());
         next.insert("id".into(), "forged".into());
+        clock.advance(jiff::SignedDuration::from_nanos(150));
         let saved = store.replace(&id, next).unwrap();
         assert_eq!(text(&saved, "id"), Some(id.as_str()));
         assert_eq!(text(&saved, "name"), Some("b"));
         assert_ne!(saved["eTag"], created["eTag"]);
-        assert!(text(&saved, "updatedDateTime") > text(&created, "updatedDateTime"));
+        assert_eq!(
+            text(&saved, "updatedDateTime"),
+            Some("1970-01-01T00:00:00.0000001Z"),
+            "the clock, in ticks of 100 ns"
+        );
         assert_eq!(
             wire_instant(Timestamp::UNIX_EPOCH),
             "1970-01-01T00:00:00.0000000Z"

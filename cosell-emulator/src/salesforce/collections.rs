@@ -36,10 +36,17 @@ fn save_result(outcome: &Outcome) -> Value {
     }
 }
 
-fn type_of(record: &Value) -> Option<String> {
+/// A field of a record body, its name compared without regard to case as Salesforce does.
+fn field<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {
     record
-        .get("attributes")?
-        .get("type")?
+        .as_object()?
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
+}
+
+fn type_of(record: &Value) -> Option<String> {
+    field(field(record, "attributes")?, "type")?
         .as_str()
         .map(str::to_owned)
 }
@@ -70,7 +77,7 @@ fn one(
         })?;
     match operation {
         "collections.create" => {
-            if record.get("Id").is_some_and(|id| !id.is_null()) {
+            if field(record, "Id").is_some_and(|id| !id.is_null()) {
                 return Err(WriteError::bad(
                     "INVALID_FIELD",
                     "cannot specify Id in an insert call",
@@ -80,7 +87,7 @@ fn one(
             Ok((org.create(&name, record, Writer::Api)?, None))
         }
         "collections.update" => {
-            let id = record.get("Id").and_then(Value::as_str).ok_or_else(|| {
+            let id = field(record, "Id").and_then(Value::as_str).ok_or_else(|| {
                 WriteError::bad("MISSING_ARGUMENT", "Id not specified in an update call")
                     .on(vec!["Id".to_owned()])
             })?;
@@ -263,4 +270,84 @@ pub(crate) fn handle(
         outcomes.iter().map(save_result).collect()
     };
     ServiceReply::json(operation, StatusCode::OK, &results)
+}
+
+/// `GET composite/sobjects/{T}?ids=…&fields=…` or `POST` with `{"ids": […], "fields": […]}`:
+/// the records in the order asked, `null` for an id not found.
+pub(crate) fn retrieve(
+    org: &Org,
+    call: &Call<'_>,
+    operation: &'static str,
+    sobject: &str,
+) -> ServiceReply {
+    let split = |text: String| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let strings = |value: Option<&Value>| -> Option<Vec<String>> {
+        value?
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (ids, fields) = if call.request.method == Method::GET {
+        (
+            call.request.query_param("ids").map(split),
+            call.request.query_param("fields").map(split),
+        )
+    } else {
+        match call.request.json::<Value>() {
+            Ok(body) => (
+                strings(field(&body, "ids")),
+                strings(field(&body, "fields")),
+            ),
+            Err(e) => return failure(operation, &WriteError::bad("JSON_PARSER_ERROR", e)),
+        }
+    };
+    let Some(schema) = org.schema(sobject) else {
+        return failure(operation, &super::store::unknown_type(sobject));
+    };
+    let (Some(ids), Some(fields)) = (
+        ids.filter(|i| !i.is_empty()),
+        fields.filter(|f| !f.is_empty()),
+    ) else {
+        return failure(
+            operation,
+            &WriteError::bad("MISSING_ARGUMENT", "ids and fields are required"),
+        );
+    };
+    if ids.len() > 2000 {
+        return failure(operation, &too_many(ids.len()));
+    }
+    let mut canonical = Vec::new();
+    for name in &fields {
+        match schema.field(name) {
+            Some(f) => canonical.push(f.name.clone()),
+            None => {
+                return failure(
+                    operation,
+                    &WriteError::bad(
+                        "INVALID_FIELD",
+                        format!("No such column '{name}' on entity '{}'", schema.name),
+                    ),
+                );
+            }
+        }
+    }
+    let records: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            org.find(&schema.name, id)
+                .and_then(|i| org.records.get(i))
+                .filter(|r| !r.deleted)
+                .map_or(Value::Null, |r| {
+                    org.view(r, Some(&canonical), &call.version)
+                })
+        })
+        .collect();
+    ServiceReply::json(operation, StatusCode::OK, &records)
 }

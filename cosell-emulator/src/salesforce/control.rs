@@ -22,9 +22,10 @@ use crate::lock;
 /// with [`EmulatedApi::Salesforce`](crate::EmulatedApi::Salesforce)) as `create`,
 /// `retrieve`, `update`, `delete`, `upsert`, `retrieve_by_external_id`, `query`, `query.next`,
 /// `query_all`, `query_all.next`, `collections.create`, `collections.update`,
-/// `collections.upsert`, `collections.delete`, `describe`, `describe.global`, `sobject.info`,
-/// `limits`, `resources`, `versions`, `method_not_allowed` and `not_found`; the login endpoint
-/// as `oauth.token`.
+/// `collections.upsert`, `collections.delete`, `collections.retrieve`, `composite`,
+/// `replication.updated`, `replication.deleted`, `describe`, `describe.global`, `sobject.info`,
+/// `limits`, `resources`, `versions`, `identity`, `userinfo`, `method_not_allowed` and
+/// `not_found`; the login endpoint as `oauth.token`.
 ///
 /// ```
 /// use serde_json::json;

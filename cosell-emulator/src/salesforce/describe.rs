@@ -8,6 +8,19 @@ use super::store::{self, FieldSchema, ObjectSchema, Org};
 use super::{failure, soql};
 use crate::ServiceReply;
 
+/// The SOAP type describe reports for a field type.
+fn soap_type(kind: FieldType) -> &'static str {
+    match kind {
+        FieldType::Id | FieldType::Reference => "tns:ID",
+        FieldType::Boolean => "xsd:boolean",
+        FieldType::Int => "xsd:int",
+        FieldType::Double | FieldType::Currency | FieldType::Percent => "xsd:double",
+        FieldType::Date => "xsd:date",
+        FieldType::DateTime => "xsd:dateTime",
+        _ => "xsd:string",
+    }
+}
+
 fn field_json(field: &FieldSchema) -> Value {
     let picklist: Vec<Value> = field
         .picklist
@@ -31,15 +44,37 @@ fn field_json(field: &FieldSchema) -> Value {
         "idLookup": field.external_id || field.name == "Id",
         "unique": false,
         "custom": field.custom,
-        "restrictedPicklist": false,
+        "restrictedPicklist": field.restricted,
+        "soapType": soap_type(field.kind),
+        // The emulator filters and sorts on every field, so describe says so.
+        "filterable": true,
+        "sortable": true,
+        "groupable": field.kind != FieldType::TextArea,
+        "calculated": false,
+        "defaultedOnCreate": matches!(field.name.as_str(), "Id" | "IsDeleted" | "CreatedDate" | "LastModifiedDate" | "SystemModstamp" | "CurrencyIsoCode")
+            || field.kind == FieldType::Boolean,
+        "nameField": field.name == "Name",
+        "autoNumber": false,
+        "caseSensitive": false,
+        "permissionable": field.custom,
         "picklistValues": picklist,
         "referenceTo": field.reference_to.iter().collect::<Vec<_>>(),
         "relationshipName": soql::relationship_name(field),
     })
 }
 
-fn object_json(schema: &ObjectSchema) -> Value {
+fn urls(schema: &ObjectSchema, version: &str) -> Value {
+    let base = format!("/services/data/v{version}/sobjects/{}", schema.name);
     json!({
+        "sobject": base,
+        "describe": format!("{base}/describe"),
+        "rowTemplate": format!("{base}/{{ID}}"),
+    })
+}
+
+fn object_json(schema: &ObjectSchema, version: &str) -> Value {
+    json!({
+        "urls": urls(schema, version),
         "name": schema.name,
         "label": schema.label,
         "keyPrefix": schema.key_prefix,
@@ -52,8 +87,12 @@ fn object_json(schema: &ObjectSchema) -> Value {
 }
 
 /// `GET sobjects`.
-pub(crate) fn global(org: &Org, operation: &'static str) -> ServiceReply {
-    let objects: Vec<Value> = org.schemas.iter().map(object_json).collect();
+pub(crate) fn global(org: &Org, operation: &'static str, version: &str) -> ServiceReply {
+    let objects: Vec<Value> = org
+        .schemas
+        .iter()
+        .map(|s| object_json(s, version))
+        .collect();
     ServiceReply::json(
         operation,
         StatusCode::OK,
@@ -81,7 +120,7 @@ pub(crate) fn info(
             ServiceReply::json(
                 operation,
                 StatusCode::OK,
-                &json!({ "objectDescribe": object_json(schema), "recentItems": recent }),
+                &json!({ "objectDescribe": object_json(schema, version), "recentItems": recent }),
             )
         }
         None => failure(operation, &store::unknown_type(sobject)),
@@ -89,13 +128,52 @@ pub(crate) fn info(
 }
 
 /// `GET sobjects/<T>/describe`.
-pub(crate) fn describe(org: &Org, operation: &'static str, sobject: &str) -> ServiceReply {
+pub(crate) fn describe(
+    org: &Org,
+    operation: &'static str,
+    sobject: &str,
+    version: &str,
+) -> ServiceReply {
     match org.schema(sobject) {
         Some(schema) => {
-            let mut body = object_json(schema);
+            let mut body = object_json(schema, version);
             body["fields"] = Value::Array(schema.fields.iter().map(field_json).collect());
+            body["childRelationships"] = Value::Array(children(org, schema));
+            body["recordTypeInfos"] = json!([{
+                "active": true,
+                "available": true,
+                "defaultRecordTypeMapping": true,
+                "developerName": "Master",
+                "master": true,
+                "name": "Master",
+                "recordTypeId": "012000000000000AAA",
+                "urls": {"layout": format!("/services/data/v{version}/sobjects/{}/describe/layouts/012000000000000AAA", schema.name)},
+            }]);
             ServiceReply::json(operation, StatusCode::OK, &body)
         }
         None => failure(operation, &store::unknown_type(sobject)),
     }
+}
+
+/// The reference fields of other objects that point at `schema`.
+fn children(org: &Org, schema: &ObjectSchema) -> Vec<Value> {
+    org.schemas
+        .iter()
+        .flat_map(|child| {
+            child
+                .fields
+                .iter()
+                .filter(|f| f.reference_to.as_deref() == Some(schema.name.as_str()))
+                .map(|f| {
+                    json!({
+                        "childSObject": child.name,
+                        "field": f.name,
+                        "relationshipName": format!("{}s", child.name),
+                        "cascadeDelete": false,
+                        "deprecatedAndHidden": false,
+                        "restrictedDelete": false,
+                    })
+                })
+        })
+        .collect()
 }

@@ -6,12 +6,15 @@
 //! Salesforce's error array. `/services/oauth2/*` goes to the shared token endpoints.
 
 mod collections;
+mod composite;
 mod control;
 mod datetime;
 mod describe;
 mod field_type;
+mod identity;
 mod limits;
 mod query;
+mod replication;
 mod sobjects;
 mod soql;
 mod store;
@@ -29,6 +32,7 @@ use store::{Org, WriteError};
 
 pub use control::{ApiUsage, SalesforceControl};
 pub use field_type::FieldType;
+pub(crate) use identity::identity_url;
 
 /// The REST API version the emulator announces and serves by default (it answers any version
 /// in `/services/data/vNN.N/`).
@@ -95,6 +99,8 @@ fn operation_of(call: &Call<'_>) -> &'static str {
         ("GET", ["sobjects", _]) => "sobject.info",
         ("POST", ["sobjects", _]) => "create",
         ("GET", ["sobjects", _, "describe"]) => "describe",
+        ("GET", ["sobjects", _, "updated"]) => "replication.updated",
+        ("GET", ["sobjects", _, "deleted"]) => "replication.deleted",
         ("GET", ["sobjects", _, _]) => "retrieve",
         ("PATCH", ["sobjects", _, _]) => "update",
         ("DELETE", ["sobjects", _, _]) => "delete",
@@ -108,11 +114,28 @@ fn operation_of(call: &Call<'_>) -> &'static str {
         ("PATCH", ["composite", "sobjects"]) => "collections.update",
         ("DELETE", ["composite", "sobjects"]) => "collections.delete",
         ("PATCH", ["composite", "sobjects", _, _]) => "collections.upsert",
+        ("GET" | "POST", ["composite", "sobjects", _]) => "collections.retrieve",
+        ("POST", ["composite"]) => "composite",
         ("GET", ["limits"]) => "limits",
-        (_, ["sobjects", ..] | ["query" | "queryAll", ..] | ["composite", "sobjects", ..]) => {
+        (_, ["sobjects", ..] | ["query" | "queryAll" | "limits" | "composite", ..] | []) => {
             "method_not_allowed"
         }
         _ => "not_found",
+    }
+}
+
+/// The methods a path takes, for the `Allow` header of a 405.
+fn allowed(rest: &[&str]) -> &'static str {
+    match rest {
+        ["sobjects", _] => "GET, POST",
+        ["sobjects", _, "describe" | "updated" | "deleted"] => "GET",
+        ["sobjects", _, _] => "GET, PATCH, DELETE",
+        ["sobjects", _, _, _] => "GET, PATCH",
+        ["composite", "sobjects"] => "POST, PATCH, DELETE",
+        ["composite", "sobjects", _] => "GET, POST",
+        ["composite", "sobjects", _, _] => "PATCH",
+        ["composite"] => "POST",
+        _ => "GET",
     }
 }
 
@@ -122,6 +145,38 @@ pub(crate) fn failure(operation: &'static str, error: &WriteError) -> ServiceRep
 }
 
 impl SalesforceService {
+    /// The identity URL and userinfo: GET, with a session.
+    fn who(&self, request: &ServiceRequest, operation: &'static str) -> ServiceReply {
+        if request.method != Method::GET {
+            return failure(
+                operation,
+                &WriteError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "METHOD_NOT_ALLOWED",
+                    format!(
+                        "HTTP Method '{}' not allowed. Allowed are GET",
+                        request.method
+                    ),
+                ),
+            )
+            .with_header("allow", "GET");
+        }
+        if self.tokens.check(request, SALESFORCE_AUDIENCE) != TokenCheck::Valid {
+            return failure(
+                operation,
+                &WriteError::new(StatusCode::FORBIDDEN, "Bad_OAuth_Token", "Bad_OAuth_Token"),
+            );
+        }
+        let origin = request.origin();
+        let known = request.path == "/services/oauth2/userinfo"
+            || identity::identity_url(&origin).ends_with(&request.path);
+        match (operation, known) {
+            ("userinfo", _) => identity::userinfo(operation, &origin),
+            (_, true) => identity::identity(operation, &origin),
+            _ => failure(operation, &store::not_found()),
+        }
+    }
+
     fn rest(&self, call: &Call<'_>, operation: &'static str) -> ServiceReply {
         let mut org = lock(&self.org);
         let check = self.tokens.check(call.request, SALESFORCE_AUDIENCE);
@@ -137,10 +192,29 @@ impl SalesforceService {
         } else if let Some(refused) = limits::charge(&mut org, operation) {
             refused
         } else {
-            route(&mut org, call, operation)
+            let mut reply = route(&mut org, call, operation);
+            reply.record = touched(&org, call, operation, &reply);
+            reply
         };
         limits::with_usage(&org, reply)
     }
+}
+
+/// The record a request read or wrote, as `<sObject>/<id>`, for the journal.
+fn touched(org: &Org, call: &Call<'_>, operation: &str, reply: &ServiceReply) -> Option<String> {
+    let rest = call.rest();
+    let sobject = org.schema(rest.get(1)?)?.name.clone();
+    let id = match (operation, rest.as_slice()) {
+        ("retrieve" | "update" | "delete", [_, _, id]) => (*id).to_owned(),
+        ("create" | "upsert", _) => serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()?
+            .get("id")?
+            .as_str()?
+            .to_owned(),
+        ("retrieve_by_external_id", [_, _, field, value]) => format!("{field}/{value}"),
+        _ => return None,
+    };
+    Some(format!("{sobject}/{id}"))
 }
 
 fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceReply {
@@ -148,6 +222,7 @@ fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceRepl
     match (operation, rest.as_slice()) {
         ("resources", _) => {
             let base = format!("/services/data/v{}", call.version);
+            let identity = identity::identity_url(&call.request.origin());
             ServiceReply::json(
                 operation,
                 StatusCode::OK,
@@ -157,12 +232,13 @@ fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceRepl
                     "queryAll": format!("{base}/queryAll"),
                     "composite": format!("{base}/composite"),
                     "limits": format!("{base}/limits"),
+                    "identity": identity,
                 }),
             )
         }
-        ("describe.global", _) => describe::global(org, operation),
+        ("describe.global", _) => describe::global(org, operation, &call.version),
         ("sobject.info", [_, sobject]) => describe::info(org, operation, sobject, &call.version),
-        ("describe", [_, sobject, _]) => describe::describe(org, operation, sobject),
+        ("describe", [_, sobject, _]) => describe::describe(org, operation, sobject, &call.version),
         ("create", [_, sobject]) => sobjects::create(org, call, operation, sobject),
         ("retrieve", [_, sobject, id]) => sobjects::retrieve(org, call, operation, sobject, id),
         ("update", [_, sobject, id]) => sobjects::update(org, call, operation, sobject, id),
@@ -183,15 +259,30 @@ fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceRepl
         ("collections.upsert", [_, _, sobject, field]) => {
             collections::handle(org, call, operation, Some((sobject, field)))
         }
+        ("collections.retrieve", [_, _, sobject]) => {
+            collections::retrieve(org, call, operation, sobject)
+        }
+        ("replication.updated", [_, sobject, _]) => {
+            replication::updated(org, call, operation, sobject)
+        }
+        ("replication.deleted", [_, sobject, _]) => {
+            replication::deleted(org, call, operation, sobject)
+        }
+        ("composite", _) => composite::handle(org, call, operation),
         ("limits", _) => limits::resource(org, operation),
         ("method_not_allowed", _) => failure(
             operation,
             &WriteError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
-                format!("HTTP Method '{}' not allowed", call.request.method),
+                format!(
+                    "HTTP Method '{}' not allowed. Allowed are {}",
+                    call.request.method,
+                    allowed(&rest)
+                ),
             ),
-        ),
+        )
+        .with_header("allow", allowed(&rest)),
         _ => failure(operation, &store::not_found()),
     }
 }
@@ -199,6 +290,12 @@ fn route(org: &mut Org, call: &Call<'_>, operation: &'static str) -> ServiceRepl
 #[async_trait]
 impl EmulatedService for SalesforceService {
     fn operation(&self, request: &ServiceRequest) -> &'static str {
+        if request.path.starts_with("/id/") {
+            return "identity";
+        }
+        if request.path == "/services/oauth2/userinfo" {
+            return "userinfo";
+        }
         if is_login(request) {
             return self.login.operation(request);
         }
@@ -214,10 +311,13 @@ impl EmulatedService for SalesforceService {
     }
 
     async fn handle(&self, request: ServiceRequest) -> ServiceReply {
+        let operation = self.operation(&request);
+        if matches!(operation, "identity" | "userinfo") {
+            return self.who(&request, operation);
+        }
         if is_login(&request) {
             return self.login.handle(request).await;
         }
-        let operation = self.operation(&request);
         let reply = match call_of(&request) {
             Some(call) => return self.rest(&call, operation),
             // The versions list needs no session and is not counted against the limits.
@@ -256,7 +356,7 @@ pub(crate) fn start(
     context: &ServiceContext,
     login: Arc<dyn EmulatedService>,
 ) -> (SalesforceControl, Arc<dyn EmulatedService>) {
-    let org = Arc::new(Mutex::new(Org::default()));
+    let org = Arc::new(Mutex::new(Org::new(context.clock.clone())));
     let service = SalesforceService {
         login,
         tokens: context.tokens.clone(),

@@ -4,6 +4,7 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use super::soql::Count;
 use super::store::{Org, WriteError};
 use super::{Call, failure, soql};
 use crate::ServiceReply;
@@ -38,13 +39,19 @@ fn malformed(message: impl Into<String>) -> WriteError {
     WriteError::bad("MALFORMED_QUERY", message)
 }
 
+/// What a query answers: records, or a bare `COUNT()`'s total (no records).
+pub(crate) enum Answer {
+    Records(Vec<Value>),
+    Count(usize),
+}
+
 /// Runs a query and returns the records as the API shows them.
 pub(crate) fn run(
     org: &Org,
     text: &str,
     version: &str,
     include_deleted: bool,
-) -> Result<Vec<Value>, WriteError> {
+) -> Result<Answer, WriteError> {
     let parsed = soql::parse(text).map_err(malformed)?;
     let schema = org.schema(&parsed.object).ok_or_else(|| {
         WriteError::bad(
@@ -73,12 +80,25 @@ pub(crate) fn run(
     }
     let offset = query.offset.unwrap_or(0);
     let limit = query.limit.unwrap_or(usize::MAX);
-    Ok(rows
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|r| org.view(r, Some(&query.fields), version))
-        .collect())
+    let rows = rows.into_iter().skip(offset).take(limit);
+    Ok(match &query.count {
+        None => Answer::Records(
+            rows.map(|r| org.view(r, Some(&query.fields), version))
+                .collect(),
+        ),
+        Some(Count { field: None, .. }) => Answer::Count(rows.count()),
+        Some(Count {
+            field: Some(field),
+            alias,
+        }) => {
+            let counted = rows.filter(|r| !org.path_value(r, field).is_null()).count();
+            let name = alias.clone().unwrap_or_else(|| "expr0".to_owned());
+            let mut row = serde_json::Map::new();
+            row.insert("attributes".into(), json!({"type": "AggregateResult"}));
+            row.insert(name, counted.into());
+            Answer::Records(vec![Value::Object(row)])
+        }
+    })
 }
 
 /// Answers the records of `cursor` from `start`, keeping the cursor for the next page when
@@ -125,7 +145,12 @@ pub(crate) fn first_page(org: &mut Org, call: &Call<'_>, operation: &'static str
         return failure(operation, &malformed("A query string has to be specified"));
     };
     match run(org, &text, &call.version, include_deleted) {
-        Ok(records) => {
+        Ok(Answer::Count(total)) => ServiceReply::json(
+            operation,
+            StatusCode::OK,
+            &json!({ "totalSize": total, "done": true, "records": [] }),
+        ),
+        Ok(Answer::Records(records)) => {
             let cursor = Cursor {
                 records,
                 batch: batch_size(call).unwrap_or(DEFAULT_BATCH),

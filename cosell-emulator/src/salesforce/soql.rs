@@ -219,10 +219,20 @@ pub(crate) struct OrderKey {
     pub(crate) nulls_last: bool,
 }
 
+/// `COUNT()` (a bare count: `totalSize` and no records) or `COUNT(field) [alias]` (one
+/// `AggregateResult` row).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Count {
+    pub(crate) field: Option<String>,
+    pub(crate) alias: Option<String>,
+}
+
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Query {
+    /// The selected fields; empty for a count.
     pub(crate) fields: Vec<String>,
+    pub(crate) count: Option<Count>,
     pub(crate) object: String,
     pub(crate) filter: Option<Condition>,
     pub(crate) order: Vec<OrderKey>,
@@ -308,12 +318,39 @@ impl Parser {
         }
     }
 
+    /// `COUNT(` … `)` and an optional alias, after `SELECT`.
+    fn count_function(&mut self) -> Result<Option<Count>, String> {
+        if !is_word(self.peek(), "COUNT") || self.tokens.get(self.at + 1) != Some(&Token::Open) {
+            return Ok(None);
+        }
+        self.at += 2;
+        let field = if self.peek() == Some(&Token::Close) {
+            None
+        } else {
+            Some(self.identifier()?)
+        };
+        if self.next() != Some(Token::Close) {
+            return Err("unexpected token: expected ')'".to_owned());
+        }
+        let alias = match (&field, self.peek()) {
+            (Some(_), Some(Token::Word(w))) if !w.eq_ignore_ascii_case("FROM") => {
+                Some(self.identifier()?)
+            }
+            _ => None,
+        };
+        Ok(Some(Count { field, alias }))
+    }
+
     fn query(&mut self) -> Result<Query, String> {
         self.keyword("SELECT")?;
-        let mut fields = vec![self.identifier()?];
-        while self.peek() == Some(&Token::Comma) {
-            self.at += 1;
+        let count = self.count_function()?;
+        let mut fields = Vec::new();
+        if count.is_none() {
             fields.push(self.identifier()?);
+            while self.peek() == Some(&Token::Comma) {
+                self.at += 1;
+                fields.push(self.identifier()?);
+            }
         }
         self.keyword("FROM")?;
         let object = self.identifier()?;
@@ -368,8 +405,12 @@ impl Parser {
         if self.peek().is_some() {
             return Err(self.unexpected());
         }
+        if count.is_some() && !order.is_empty() {
+            return Err("ORDER BY cannot be used with an aggregate count".to_owned());
+        }
         Ok(Query {
             fields,
+            count,
             object,
             filter,
             order,
@@ -565,6 +606,9 @@ impl Query {
     /// paths in their canonical case.
     pub(crate) fn resolve(mut self, org: &Org, schema: &ObjectSchema) -> Result<Query, WriteError> {
         for field in &mut self.fields {
+            *field = resolve_path(org, schema, field)?.0;
+        }
+        if let Some(field) = self.count.as_mut().and_then(|c| c.field.as_mut()) {
             *field = resolve_path(org, schema, field)?.0;
         }
         for key in &mut self.order {
@@ -963,9 +1007,25 @@ mod tests {
     }
 
     #[test]
+    fn parses_counts() {
+        let bare = parse("SELECT COUNT() FROM Opportunity WHERE Amount > 5").unwrap();
+        assert_eq!(
+            bare.count,
+            Some(Count {
+                field: None,
+                alias: None
+            })
+        );
+        assert!(bare.fields.is_empty());
+        let named = parse("select count(Id) total from Opportunity").unwrap();
+        assert_eq!(named.count.unwrap().alias.as_deref(), Some("total"));
+    }
+
+    #[test]
     fn refuses_what_is_outside_the_subset() {
         for bad in [
-            "SELECT COUNT() FROM Opportunity",
+            "SELECT COUNT( FROM Opportunity",
+            "SELECT COUNT() FROM Opportunity ORDER BY Name",
             "SELECT Id FROM Opportunity WHERE A = 1 AND B = 2 OR C = 3",
             "SELECT Id FROM Opportunity WHERE CloseDate = TODAY",
             "SELECT Id FROM Opportunity GROUP BY Name",

@@ -2,12 +2,15 @@
 //! the checks a write goes through.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use http::StatusCode;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
+
+use crate::clock::EmulatorClock;
 
 use super::FieldType;
 use super::datetime;
@@ -28,6 +31,8 @@ pub(crate) struct FieldSchema {
     pub(crate) external_id: bool,
     pub(crate) custom: bool,
     pub(crate) picklist: Vec<String>,
+    /// A restricted picklist: values outside `picklist` are refused.
+    pub(crate) restricted: bool,
     pub(crate) reference_to: Option<String>,
 }
 
@@ -62,6 +67,7 @@ impl FieldSchema {
             external_id: false,
             custom: name.ends_with("__c"),
             picklist: Vec::new(),
+            restricted: false,
             reference_to: None,
         }
     }
@@ -84,6 +90,11 @@ impl FieldSchema {
 
     fn values(mut self, values: &[&str]) -> Self {
         self.picklist = values.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+
+    fn restricted(mut self) -> Self {
+        self.restricted = true;
         self
     }
 
@@ -192,7 +203,8 @@ fn schemas() -> Vec<ObjectSchema> {
         FieldSchema::new("ContactId", FieldType::Reference).to("Contact"),
         FieldSchema::new("StageName", FieldType::Picklist)
             .required()
-            .values(&stage_names),
+            .values(&stage_names)
+            .restricted(),
         FieldSchema::new("CloseDate", FieldType::Date).required(),
         FieldSchema::new("Amount", FieldType::Currency),
         FieldSchema::new("Probability", FieldType::Percent),
@@ -398,29 +410,32 @@ pub(crate) struct Org {
     pub(crate) schemas: Vec<ObjectSchema>,
     pub(crate) records: Vec<Record>,
     pub(crate) next_id: u64,
-    last_stamp: Timestamp,
     pub(crate) cursors: HashMap<String, Cursor>,
     pub(crate) next_cursor: u64,
     pub(crate) writes: Vec<RecordedWrite>,
     pub(crate) api_used: u64,
     pub(crate) api_limit: u64,
+    /// When the org came to be: the earliest date replication can reach back to.
+    pub(crate) created_at: Timestamp,
+    clock: Arc<dyn EmulatorClock>,
 }
 
 /// The daily API allocation of a fresh emulated org (the published base allocation).
 pub(crate) const DEFAULT_DAILY_LIMIT: u64 = 100_000;
 
-impl Default for Org {
-    fn default() -> Self {
+impl Org {
+    pub(crate) fn new(clock: Arc<dyn EmulatorClock>) -> Self {
         let mut org = Org {
             schemas: schemas(),
             records: Vec::new(),
             next_id: 1,
-            last_stamp: Timestamp::UNIX_EPOCH,
             cursors: HashMap::new(),
             next_cursor: 1,
             writes: Vec::new(),
             api_used: 0,
             api_limit: DEFAULT_DAILY_LIMIT,
+            created_at: clock.now(),
+            clock,
         };
         for (order, (name, probability, forecast, closed, won)) in STAGES.iter().enumerate() {
             let seeded = org.create(
@@ -482,19 +497,11 @@ impl Org {
         format!("{id15}{}", id_suffix(&id15))
     }
 
-    /// A modification stamp: now to the millisecond, always later than the last one handed out.
-    pub(crate) fn stamp(&mut self) -> String {
-        let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond())
-            .unwrap_or(Timestamp::UNIX_EPOCH);
-        let next = if now > self.last_stamp {
-            now
-        } else {
-            self.last_stamp
-                .checked_add(jiff::SignedDuration::from_millis(1))
-                .unwrap_or(self.last_stamp)
-        };
-        self.last_stamp = next;
-        datetime::format(next)
+    /// A modification stamp as the platform keeps it: whole seconds (written with `.000`), so
+    /// records written in one second share it and a cursor on it must handle ties.
+    pub(crate) fn stamp(&self) -> String {
+        let now = self.clock.now();
+        datetime::format(Timestamp::from_second(now.as_second()).unwrap_or(now))
     }
 
     /// The index of a record of `sobject` (deleted ones included).
@@ -634,7 +641,7 @@ impl Org {
         };
         let mut out = Map::new();
         for (name, value) in body {
-            if name == "attributes" {
+            if name.eq_ignore_ascii_case("attributes") {
                 continue;
             }
             if name.eq_ignore_ascii_case("Id") && writer == Writer::Api {
@@ -953,7 +960,7 @@ mod tests {
 
     #[test]
     fn ids_are_18_characters_with_the_case_checksum() {
-        let mut org = Org::default();
+        let mut org = Org::new(Arc::new(crate::SystemClock));
         let id = org.new_id("006");
         assert_eq!(id.len(), 18);
         assert!(id.starts_with("006Em"));
@@ -964,11 +971,16 @@ mod tests {
     }
 
     #[test]
-    fn stamps_always_advance() {
-        let mut org = Org::default();
+    fn stamps_are_whole_seconds_and_tie_within_one() {
+        let clock = Arc::new(crate::ManualClock::new(
+            "2026-01-01T00:00:00.4Z".parse().unwrap(),
+        ));
+        let org = Org::new(clock.clone());
         let a = org.stamp();
-        let b = org.stamp();
-        assert!(b > a, "{a} then {b}");
-        assert!(a.ends_with("+0000") && a.len() == "2026-01-01T00:00:00.000+0000".len());
+        clock.advance(jiff::SignedDuration::from_millis(500));
+        assert_eq!(org.stamp(), a);
+        assert_eq!(a, "2026-01-01T00:00:00.000+0000");
+        clock.advance(jiff::SignedDuration::from_millis(100));
+        assert_eq!(org.stamp(), "2026-01-01T00:00:01.000+0000");
     }
 }
