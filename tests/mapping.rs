@@ -935,27 +935,28 @@ fn a_crm_record_becomes_a_referral_to_create() {
             .unwrap();
         let referral = &create.referral;
         assert_eq!(
-            referral.referral_type,
-            Some(cosell::partner_center::ReferralType::Independent)
+            referral.referral_type.value(),
+            Some(&cosell::partner_center::ReferralType::Independent)
         );
-        assert!(referral.id.is_none(), "Partner Center assigns the id");
-        let profile = referral.customer_profile.as_ref().unwrap();
+        assert!(referral.id.is_absent(), "Partner Center assigns the id");
+        let profile = referral.customer_profile.value().unwrap();
         assert_eq!(profile.name.as_deref(), Some("Contoso Retail"));
         assert_eq!(
-            profile.address.as_ref().unwrap().country.as_deref(),
+            profile.address.value().unwrap().country.as_deref(),
             Some("US")
         );
         assert_eq!(
-            profile.team.as_ref().unwrap()[0].email.as_deref(),
+            profile.team.value().unwrap()[0].email.as_deref(),
             Some("ana@contoso-retail.example")
         );
         assert_eq!(
             referral
                 .consent
-                .as_ref()
+                .value()
                 .unwrap()
-                .consent_to_share_referral_with_microsoft_sellers,
-            Some(true)
+                .consent_to_share_referral_with_microsoft_sellers
+                .value(),
+            Some(&true)
         );
         // Read back, the referral holds every value that flows to Partner Center.
         let back = mapping
@@ -1047,8 +1048,10 @@ fn a_referral_create_names_every_value_partner_center_needs() {
     assert_eq!(
         private
             .consent
+            .into_value()
             .unwrap()
-            .consent_to_share_referral_with_microsoft_sellers,
+            .consent_to_share_referral_with_microsoft_sellers
+            .into_value(),
         Some(false)
     );
 }
@@ -2478,7 +2481,7 @@ impl FieldMapping for LeadMapping {
             .and_then(|(_, value)| value.as_text());
         Ok(cosell::mapping::PartnerCenterCreate {
             referral: Referral {
-                name: name.map(str::to_owned),
+                name: name.map_or(cosell::Nullable::Absent, |n| n.into()),
                 ..Referral::default()
             },
             issues: Vec::new(),
