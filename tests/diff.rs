@@ -1147,3 +1147,56 @@ fn a_held_log_survives_storage() {
     );
     assert!(plan.report_held(&mut restored).is_empty());
 }
+
+#[test]
+fn a_conflict_that_stays_is_reported_once_and_again_when_a_side_changes() {
+    use cosell::mapping::FieldMapping;
+    let mapping = cosell::mapping::dynamics365().build().unwrap();
+    let schema = mapping.schema();
+    // Both sides edited the notes of a won referral since the last sync. Whatever the notes'
+    // policy picks, Partner Center takes no more edits, so the pair stays in conflict.
+    let referral = serde_json::json!({"status": "Closed", "substatus": "Won",
+        "details": {"notes": "from Microsoft"}});
+    let pc = mapping.referral_to_canonical(&referral).unwrap().record;
+    let base = pc.clone().with(fields::NOTES, Value::text("signed"));
+    let crm = pc
+        .clone()
+        .with(fields::NOTES, Value::text("from the seller"));
+    let mut log = HeldLog::default();
+    let pass = |log: &mut HeldLog, crm: &cosell::mapping::Record| {
+        let mut plan = diff::three_way(schema, &base, &pc, crm);
+        let write = mapping
+            .partner_center_write(
+                &cosell::mapping::changes_of(plan.partner_center()),
+                &referral,
+            )
+            .unwrap();
+        plan.hold_back(schema, Side::PartnerCenter, &write.issues);
+        assert_eq!(plan.conflicts().len(), 1, "the conflict is in every plan");
+        plan.report_conflicts(log)
+            .iter()
+            .map(|c| c.field)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        pass(&mut log, &crm),
+        [fields::NOTES],
+        "reported the first time"
+    );
+    for _ in 0..3 {
+        assert!(
+            pass(&mut log, &crm).is_empty(),
+            "and not again while it stays"
+        );
+    }
+    let edited = crm
+        .clone()
+        .with(fields::NOTES, Value::text("from the seller, again"));
+    assert_eq!(
+        pass(&mut log, &edited),
+        [fields::NOTES],
+        "again once a side changes"
+    );
+    let stored: HeldLog = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+    assert_eq!(stored, log, "the log keeps its conflicts when stored");
+}

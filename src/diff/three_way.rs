@@ -251,6 +251,51 @@ impl SyncPlan {
         fresh
     }
 
+    /// The conflicts not reported before according to `log`, and `log` updated to the conflicts
+    /// of this plan: a conflict is reported once, and again only when either side's value
+    /// changes (or after it was gone). A conflict left for a person, or settled by a policy whose
+    /// write a side then held back, stays in [`conflicts`](Self::conflicts) on every pass; this
+    /// names it once.
+    ///
+    /// ```
+    /// use cosell::diff::{self, HeldLog};
+    /// use cosell::mapping::{dynamics365, fields, FieldMapping, Value};
+    ///
+    /// let mapping = dynamics365().build()?;
+    /// let schema = mapping.schema();
+    /// let base = schema.record().with(fields::NOTES, Value::text("a"));
+    /// let pc = base.clone().with(fields::NOTES, Value::text("from Partner Center"));
+    /// let crm = base.clone().with(fields::NOTES, Value::text("from the CRM"));
+    /// let mut log = HeldLog::default();
+    /// assert_eq!(diff::three_way(schema, &base, &pc, &crm).report_conflicts(&mut log).len(), 1);
+    /// assert!(diff::three_way(schema, &base, &pc, &crm).report_conflicts(&mut log).is_empty());
+    /// # Ok::<(), cosell::mapping::MappingError>(())
+    /// ```
+    pub fn report_conflicts(&self, log: &mut HeldLog) -> Vec<&Conflict> {
+        let now: Vec<ConflictEntry> = self
+            .conflicts
+            .iter()
+            .map(|conflict| ConflictEntry {
+                field: conflict.field,
+                partner_center: held_fingerprint(
+                    conflict.field,
+                    Side::PartnerCenter,
+                    &conflict.partner_center,
+                ),
+                crm: held_fingerprint(conflict.field, Side::Crm, &conflict.crm),
+            })
+            .collect();
+        let fresh = self
+            .conflicts
+            .iter()
+            .zip(&now)
+            .filter(|(_, entry)| !log.conflicts.contains(entry))
+            .map(|(conflict, _)| conflict)
+            .collect();
+        log.conflicts = now;
+        fresh
+    }
+
     /// What to store into the baseline, and after which writes.
     pub fn baseline_updates(&self) -> &[BaselineUpdate] {
         &self.baseline_updates
@@ -560,20 +605,29 @@ pub enum HeldReason {
     Mapping(HoldReason),
 }
 
-/// The held values already reported for one pair ([`SyncPlan::report_held`]): a fingerprint
-/// per field and side, never the values themselves. Store it beside the pair's baseline; it
-/// holds at most one entry per field and side.
+/// The held values and conflicts already reported for one pair ([`SyncPlan::report_held`],
+/// [`SyncPlan::report_conflicts`]): fingerprints per field and side, never the values
+/// themselves. Store it beside the pair's baseline; it holds at most one entry per field and
+/// side.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
 pub struct HeldLog {
     entries: Vec<HeldEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    conflicts: Vec<ConflictEntry>,
 }
 
 impl HeldLog {
-    /// Whether nothing held is remembered.
+    /// Whether nothing held and no conflict is remembered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.conflicts.is_empty()
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ConflictEntry {
+    field: FieldId,
+    partner_center: ConvergenceHash,
+    crm: ConvergenceHash,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
