@@ -48,6 +48,7 @@ pub mod paging;
 pub mod partner_center;
 pub mod salesforce;
 pub mod store;
+pub mod sync;
 pub mod webhook;
 
 pub use error::{Error, Result};
