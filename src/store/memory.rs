@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::shared::{sorted, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
     Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
@@ -69,11 +70,6 @@ struct Held {
 struct Waiting {
     event: InboxEvent,
     claim: Option<Lease>,
-}
-
-fn until(now: Timestamp, ttl: Duration) -> Timestamp {
-    now.checked_add(SignedDuration::try_from(ttl).unwrap_or(SignedDuration::MAX))
-        .unwrap_or(Timestamp::MAX)
 }
 
 impl State {
@@ -138,13 +134,6 @@ impl State {
             }),
         }
     }
-}
-
-fn sorted(records: &[RecordRef]) -> Vec<RecordRef> {
-    let mut records = records.to_vec();
-    records.sort();
-    records.dedup();
-    records
 }
 
 impl MemoryStore {

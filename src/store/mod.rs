@@ -38,6 +38,7 @@ mod error;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod shared;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod types;

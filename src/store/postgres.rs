@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::{NoTls, Row, Transaction};
 
+use super::shared::{backend, instant, kind, micros, sorted, state_of, state_text, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
     Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
@@ -96,45 +97,6 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn micros(ts: Timestamp) -> i64 {
-    ts.as_microsecond()
-}
-
-fn instant(micros: i64) -> StoreResult<Timestamp> {
-    Timestamp::from_microsecond(micros).map_err(backend)
-}
-
-fn until(now: Timestamp, ttl: Duration) -> Timestamp {
-    now.checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX))
-        .unwrap_or(Timestamp::MAX)
-}
-
-fn kind(record: &RecordRef) -> (&'static str, &str) {
-    match record {
-        RecordRef::Referral(id) => ("referral", id),
-        RecordRef::Crm(id) => ("crm", id),
-    }
-}
-
-fn sorted(records: &[RecordRef]) -> Vec<RecordRef> {
-    let mut records = records.to_vec();
-    records.sort();
-    records.dedup();
-    records
-}
-
-fn state_text(state: LinkState) -> &'static str {
-    match state {
-        LinkState::Pending => "pending",
-        LinkState::Linked => "linked",
-        LinkState::Unlinked => "unlinked",
-    }
-}
-
 fn token_of(value: i64) -> StoreResult<u64> {
     u64::try_from(value).map_err(backend)
 }
@@ -149,16 +111,7 @@ fn link_of(row: &Row) -> StoreResult<Link> {
         pair: PairId(row.try_get("pair").map_err(backend)?),
         referral_id: row.try_get("referral_id").map_err(backend)?,
         crm_id: row.try_get("crm_id").map_err(backend)?,
-        state: match state.as_str() {
-            "pending" => LinkState::Pending,
-            "linked" => LinkState::Linked,
-            "unlinked" => LinkState::Unlinked,
-            other => {
-                return Err(backend(format!(
-                    "unknown link state {other:?} in the store"
-                )));
-            }
-        },
+        state: state_of(&state)?,
         reason: row.try_get("reason").map_err(backend)?,
         created_at: instant(row.try_get("created_at").map_err(backend)?)?,
         updated_at: instant(row.try_get("updated_at").map_err(backend)?)?,

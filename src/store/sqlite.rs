@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::shared::{backend, instant, kind, micros, sorted, state_of, state_text, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
     Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
@@ -92,56 +93,6 @@ pub struct SqliteStore {
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
-    }
-}
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn micros(ts: Timestamp) -> i64 {
-    ts.as_microsecond()
-}
-
-fn instant(micros: i64) -> StoreResult<Timestamp> {
-    Timestamp::from_microsecond(micros).map_err(backend)
-}
-
-fn until(now: Timestamp, ttl: Duration) -> Timestamp {
-    now.checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX))
-        .unwrap_or(Timestamp::MAX)
-}
-
-fn kind(record: &RecordRef) -> (&'static str, &str) {
-    match record {
-        RecordRef::Referral(id) => ("referral", id),
-        RecordRef::Crm(id) => ("crm", id),
-    }
-}
-
-fn sorted(records: &[RecordRef]) -> Vec<RecordRef> {
-    let mut records = records.to_vec();
-    records.sort();
-    records.dedup();
-    records
-}
-
-fn state_text(state: LinkState) -> &'static str {
-    match state {
-        LinkState::Pending => "pending",
-        LinkState::Linked => "linked",
-        LinkState::Unlinked => "unlinked",
-    }
-}
-
-fn state_of(text: &str) -> StoreResult<LinkState> {
-    match text {
-        "pending" => Ok(LinkState::Pending),
-        "linked" => Ok(LinkState::Linked),
-        "unlinked" => Ok(LinkState::Unlinked),
-        other => Err(backend(format!(
-            "unknown link state {other:?} in the store"
-        ))),
     }
 }
 
