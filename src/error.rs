@@ -324,6 +324,8 @@ pub enum Error {
     Mapping(Box<crate::mapping::MappingError>),
     /// A convergence hash could not be parsed.
     InvalidHash(crate::diff::ParseHashError),
+    /// An environment variable is missing or malformed ([`auth::env`](crate::auth::env)).
+    Env(crate::auth::EnvError),
 }
 
 impl fmt::Display for Error {
@@ -353,6 +355,7 @@ impl fmt::Display for Error {
             Error::RegistrationHeld(held) => held.fmt(f),
             Error::Mapping(mapping) => write!(f, "mapping: {mapping}"),
             Error::InvalidHash(hash) => hash.fmt(f),
+            Error::Env(env) => env.fmt(f),
         }
     }
 }
@@ -369,6 +372,7 @@ impl std::error::Error for Error {
             Error::RegistrationHeld(held) => Some(held.as_ref()),
             Error::Mapping(mapping) => Some(mapping.as_ref()),
             Error::InvalidHash(hash) => Some(hash),
+            Error::Env(env) => Some(env),
             _ => None,
         }
     }
@@ -389,6 +393,12 @@ impl From<crate::store::StoreError> for Error {
 impl From<CertificateFetchError> for Error {
     fn from(e: CertificateFetchError) -> Self {
         Error::CertificateFetch(e)
+    }
+}
+
+impl From<crate::auth::EnvError> for Error {
+    fn from(e: crate::auth::EnvError) -> Self {
+        Error::Env(e)
     }
 }
 
