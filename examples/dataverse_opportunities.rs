@@ -1,78 +1,38 @@
 //! Lists the open opportunities flagged "sync with Partner Center", page by page, and appends a
 //! line to the co-sell audit column of the first one, guarded by its ETag.
 //!
-//! Needs a Dataverse application user for an Entra ID app registration:
+//! Needs a Dataverse application user for an Entra ID app registration; credentials come from
+//! the environment (the table is in `docs/environment.md`):
 //!
 //! ```text
-//! DATAVERSE_URL=https://contoso.crm.dynamics.com/api/data/v9.2/
+//! COSELL_DATAVERSE_URL=https://contoso.crm.dynamics.com
 //! AZURE_TENANT_ID=contoso.onmicrosoft.com
 //! AZURE_CLIENT_ID=…
 //! AZURE_CLIENT_SECRET=…
-//! COSELL_PREFIX=cosell            # optional: the publisher prefix of the co-sell columns
+//! COSELL_DATAVERSE_PREFIX=cosell   # optional: the publisher prefix of the co-sell columns
 //! cargo run --example dataverse_opportunities
 //! ```
 
-use std::process::ExitCode;
-use std::sync::Arc;
-
 use cosell::FieldUpdate;
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+use cosell::auth::Env;
 use cosell::dataverse::{
     CoSellColumns, CoSellUpdate, Dataverse, Filter, Opportunity, OpportunityPatch,
     OpportunityState, Query,
 };
 
-const REQUIRED: [&str; 4] = [
-    "DATAVERSE_URL",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-];
-
 #[tokio::main]
-async fn main() -> ExitCode {
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|name| std::env::var(name).map_or(true, |v| v.is_empty()))
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "set these environment variables first: {}",
-            missing.join(", ")
-        );
-        return ExitCode::FAILURE;
-    }
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_default()
-}
-
-async fn run() -> cosell::Result<()> {
-    let base_url = env("DATAVERSE_URL");
-    let credentials = ClientCredentials::new(
-        EntraAuthority::public_cloud(env("AZURE_TENANT_ID")),
-        env("AZURE_CLIENT_ID"),
-        env("AZURE_CLIENT_SECRET").into(),
-        Dataverse::scope_for_url(&base_url)?,
-    )?;
-    let dataverse = Dataverse::builder(&base_url)
-        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+async fn main() -> cosell::Result<()> {
+    let env = Env::process();
+    let dataverse = Dataverse::builder_from_env(&env)?
         // Mark our writes so plug-ins and our own change feed can recognise them, and keep
         // them from triggering flows.
         .origin_tag("cosell")
         .suppress_flows(true)
         .build()?;
 
-    let prefix = std::env::var("COSELL_PREFIX").unwrap_or_else(|_| "cosell".to_owned());
+    let prefix = env
+        .optional("COSELL_DATAVERSE_PREFIX")?
+        .unwrap_or_else(|| "cosell".to_owned());
     let columns = CoSellColumns::with_prefix(&prefix);
     let query = Query::new()
         .select(Opportunity::STANDARD_COLUMNS)

@@ -1,67 +1,29 @@
 //! Lists the Salesforce opportunities flagged for co-sell, then upserts one by its Partner
 //! Center referral id.
 //!
-//! Configuration (environment variables):
-//! - `SF_LOGIN_URL`: the org's My Domain, e.g. `https://contoso.my.salesforce.com`;
-//! - `SF_CLIENT_ID`, `SF_CLIENT_SECRET`: a connected app with the client-credentials flow on;
-//! - `SF_REFERRAL_ID` (optional): a referral id to upsert an opportunity for;
-//! - `SF_ORIGIN` (optional): the `Sforce-Call-Options` client id, `cosell-example` by default.
+//! Credentials come from the environment (the table is in `docs/environment.md`), for example a
+//! connected app with the client-credentials flow on; `COSELL_REFERRAL_ID` (optional) names a
+//! referral to upsert an opportunity for.
 //!
 //! ```text
-//! SF_LOGIN_URL=https://contoso.my.salesforce.com SF_CLIENT_ID=… SF_CLIENT_SECRET=… \
+//! SALESFORCE_LOGIN_URL=https://contoso.my.salesforce.com \
+//! SALESFORCE_CLIENT_ID=… SALESFORCE_CLIENT_SECRET=… \
 //!   cargo run --example salesforce_opportunities
 //! ```
 
-use std::process::ExitCode;
-use std::sync::Arc;
-
-use cosell::auth::CachedTokenProvider;
+use cosell::auth::Env;
 use cosell::salesforce::soql::{Order, Soql, field};
 use cosell::salesforce::{
-    ClientCredentialsFlow, CoSellFieldSet, CoSellFields, Opportunity, QueryOptions, Salesforce,
-    SalesforceLogin, UpsertOutcome, is_multiple_matches,
+    CoSellFieldSet, CoSellFields, Opportunity, QueryOptions, Salesforce, UpsertOutcome,
+    is_multiple_matches,
 };
 use futures::TryStreamExt;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let vars = ["SF_LOGIN_URL", "SF_CLIENT_ID", "SF_CLIENT_SECRET"];
-    let missing: Vec<&str> = vars
-        .iter()
-        .copied()
-        .filter(|name| std::env::var(name).map_or(true, |v| v.is_empty()))
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "missing environment variables: {}\n\
-             set SF_LOGIN_URL to the org's My Domain and SF_CLIENT_ID / SF_CLIENT_SECRET to a \
-             connected app with the client-credentials flow enabled",
-            missing.join(", ")
-        );
-        return ExitCode::from(2);
-    }
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_default()
-}
-
-async fn run() -> cosell::Result<()> {
-    let flow = ClientCredentialsFlow::new(
-        SalesforceLogin::new(&env("SF_LOGIN_URL"))?,
-        env("SF_CLIENT_ID"),
-        env("SF_CLIENT_SECRET").into(),
-    )?;
-    let origin = std::env::var("SF_ORIGIN").unwrap_or_else(|_| "cosell-example".to_owned());
-    let sf = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
-        .origin_client_id(origin)
+async fn main() -> cosell::Result<()> {
+    let env = Env::process();
+    let sf = Salesforce::builder_from_env(&env)?
+        .origin_client_id("cosell-example")
         .build()?;
 
     let co_sell = CoSellFieldSet::default();
@@ -98,8 +60,8 @@ async fn run() -> cosell::Result<()> {
         println!("API usage: {} of {}", usage.used, usage.limit);
     }
 
-    let Ok(referral_id) = std::env::var("SF_REFERRAL_ID") else {
-        println!("set SF_REFERRAL_ID to also upsert an opportunity for a referral");
+    let Some(referral_id) = env.optional("COSELL_REFERRAL_ID")? else {
+        println!("set COSELL_REFERRAL_ID to also upsert an opportunity for a referral");
         return Ok(());
     };
     let Some(key) = co_sell.referral_id.clone() else {

@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! cargo run --example webhook_receiver                      # listens on 127.0.0.1:3000
-//! WEBHOOK_BIND=0.0.0.0:8080 cargo run --example webhook_receiver
+//! COSELL_WEBHOOK_BIND=0.0.0.0:8080 cargo run --example webhook_receiver
 //! # trust certificates from another location too (exact host + path prefix):
-//! WEBHOOK_CERT_LOCATIONS=certs.contoso.example/pc/ cargo run --example webhook_receiver
+//! COSELL_WEBHOOK_CERT_LOCATIONS=certs.contoso.example/pc/ cargo run --example webhook_receiver
 //! # verify a local emulator's deliveries (its certificate URL, plain http on loopback):
-//! WEBHOOK_LOOPBACK_CERT_URL=http://127.0.0.1:7803/cert/pcnotifications-dispatch.microsoft.com.cer \
+//! COSELL_WEBHOOK_LOOPBACK_CERT_URL=http://127.0.0.1:7803/cert/pcnotifications-dispatch.microsoft.com.cer \
 //!     cargo run --example webhook_receiver
 //! # sign, deliver and verify a few callbacks locally, then exit:
 //! cargo run --example webhook_receiver -- --self-test
@@ -25,6 +25,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use cosell::auth::{Env, EnvError, EnvProblem};
 use cosell::webhook::{DedupeKey, TrustPolicy, WebhookError, WebhookVerifier};
 use tokio::sync::mpsc;
 
@@ -120,27 +121,27 @@ async fn process(mut ids: mpsc::Receiver<String>, done: Option<mpsc::Sender<Stri
     }
 }
 
-fn trust_policy() -> Result<TrustPolicy, String> {
+fn trust_policy(env: &Env) -> cosell::Result<TrustPolicy> {
     let mut policy = TrustPolicy::partner_center();
-    if let Ok(url) = std::env::var("WEBHOOK_LOOPBACK_CERT_URL") {
-        policy = policy
-            .allow_loopback_location(&url)
-            .map_err(|e| format!("WEBHOOK_LOOPBACK_CERT_URL: {e}"))?;
+    if let Some(url) = env.optional("COSELL_WEBHOOK_LOOPBACK_CERT_URL")? {
+        policy = policy.allow_loopback_location(&url)?;
     }
-    if let Ok(locations) = std::env::var("WEBHOOK_CERT_LOCATIONS") {
+    if let Some(locations) = env.optional("COSELL_WEBHOOK_CERT_LOCATIONS")? {
         for location in locations
             .split(',')
             .map(str::trim)
             .filter(|l| !l.is_empty())
         {
             let Some(slash) = location.find('/') else {
-                return Err(format!(
-                    "WEBHOOK_CERT_LOCATIONS entry `{location}` must be host/path/prefix/"
-                ));
+                return Err(EnvError {
+                    variable: "COSELL_WEBHOOK_CERT_LOCATIONS",
+                    problem: EnvProblem::Malformed(format!(
+                        "entry `{location}` must be host/path/prefix/"
+                    )),
+                }
+                .into());
             };
-            policy = policy
-                .allow_location(&location[..slash], &location[slash..])
-                .map_err(|e| format!("WEBHOOK_CERT_LOCATIONS entry `{location}`: {e}"))?;
+            policy = policy.allow_location(&location[..slash], &location[slash..])?;
         }
     }
     Ok(policy)
@@ -163,7 +164,8 @@ async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--self-test") {
         return self_test().await;
     }
-    let policy = match trust_policy() {
+    let env = Env::process();
+    let policy = match trust_policy(&env) {
         Ok(policy) => policy,
         Err(message) => {
             eprintln!("{message}");
@@ -177,11 +179,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bind = std::env::var("WEBHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let bind = match env.optional("COSELL_WEBHOOK_BIND") {
+        Ok(bind) => bind.unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&bind).await {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("cannot listen on {bind} (set WEBHOOK_BIND): {e}");
+            eprintln!("cannot listen on {bind} (set COSELL_WEBHOOK_BIND): {e}");
             return ExitCode::FAILURE;
         }
     };

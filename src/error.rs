@@ -1,6 +1,14 @@
 //! The crate's one error type.
 //!
-//! Every fallible call in `cosell` returns [`Result<T>`]. An [`Error`] tells apart what the
+//! The calls that reach a server return [`Result<T>`]. A few parts report their own, narrower
+//! error type where a caller acts on its variants: webhook verification
+//! ([`WebhookError`](crate::webhook::WebhookError)), webhook registration
+//! ([`RegisterError`](crate::partner_center::webhooks::RegisterError)), mapping
+//! ([`MappingError`](crate::mapping::MappingError)), the sync stores
+//! ([`StoreError`](crate::store::StoreError)). Each of them converts into [`Error`] with `?`,
+//! keeping its variant, whether it is transient, its status and its source.
+//!
+//! An [`Error`] tells apart what the
 //! server said ([`Error::Api`]), what went wrong on the way there ([`Error::Transport`]), an
 //! answer that did not decode ([`Error::Decode`]) or was larger than its limit
 //! ([`Error::AnswerTooLarge`]), a token that could not be had
@@ -28,6 +36,8 @@ use std::fmt;
 use std::time::Duration;
 
 use http::StatusCode;
+
+use crate::webhook::{CertificateFetchError, WebhookError};
 
 /// `Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -263,39 +273,29 @@ impl fmt::Display for AuthError {
 }
 
 /// Every way a `cosell` call can fail.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with a non-success status.
-    #[error("{0}")]
     Api(Box<ApiError>),
     /// The request failed before a complete answer arrived (connect error, time-out, broken
     /// connection).
-    #[error("transport error: {0}")]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
     /// The answer arrived but did not decode.
-    #[error("{0}")]
     Decode(Box<DecodeError>),
     /// No token could be obtained.
-    #[error("{0}")]
     Auth(Box<AuthError>),
     /// The configuration is unusable (for example an `http` base URL to a remote host).
-    #[error("invalid configuration: {0}")]
     Config(String),
     /// The input was refused before any request was sent.
-    #[error("invalid input: {0}")]
     Validation(String),
     /// A success answer was larger than the limit for its operation
     /// ([`AnswerLimits`](crate::http::AnswerLimits)); it was not read further.
-    #[error("{0}")]
     AnswerTooLarge(Box<AnswerTooLarge>),
     /// Whether a conditional write took effect is unknown: an attempt may have reached the
     /// server with no answer coming back (or the server failed while handling it), and a
     /// replay then found its precondition failed — possibly because of that very attempt.
     /// Not a conflict: re-read the resource and decide again.
-    #[error(
-        "the outcome of the write is unknown after {attempts} attempt(s): an attempt may have taken effect ({lost}), then a replay failed its precondition ({replay}); re-read the resource"
-    )]
     OutcomeUnknown {
         /// How many attempts were made.
         attempts: u32,
@@ -305,7 +305,6 @@ pub enum Error {
         replay: Box<Error>,
     },
     /// The retry deadline passed before the call could succeed; holds the last failure.
-    #[error("gave up after {attempts} attempt(s): {last}")]
     RetriesExhausted {
         /// How many attempts were made.
         attempts: u32,
@@ -313,8 +312,100 @@ pub enum Error {
         last: Box<Error>,
     },
     /// The sync store refused or failed an operation (a lost lock, a broken rule, its backend).
-    #[error("{0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(crate::store::StoreError),
+    /// A webhook callback failed verification or is not a valid event.
+    Webhook(Box<crate::webhook::WebhookError>),
+    /// A webhook certificate could not be fetched (or its fetcher not built).
+    CertificateFetch(crate::webhook::CertificateFetchError),
+    /// Another URL holds the tenant's webhook registration and overwriting was not asked for
+    /// ([`RegisterError::HeldByAnotherUrl`](crate::partner_center::webhooks::RegisterError::HeldByAnotherUrl)).
+    RegistrationHeld(Box<crate::partner_center::webhooks::RegisterError>),
+    /// A mapping could not be applied, or its schema not built.
+    Mapping(Box<crate::mapping::MappingError>),
+    /// A convergence hash could not be parsed.
+    InvalidHash(crate::diff::ParseHashError),
+    /// An environment variable is missing or malformed ([`auth::env`](crate::auth::env)).
+    Env(crate::auth::EnvError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(api) => api.fmt(f),
+            Error::Transport(transport) => write!(f, "transport error: {transport}"),
+            Error::Decode(decode) => decode.fmt(f),
+            Error::Auth(auth) => auth.fmt(f),
+            Error::Config(message) => write!(f, "invalid configuration: {message}"),
+            Error::Validation(message) => write!(f, "invalid input: {message}"),
+            Error::AnswerTooLarge(large) => large.fmt(f),
+            Error::OutcomeUnknown {
+                attempts,
+                lost,
+                replay,
+            } => write!(
+                f,
+                "the outcome of the write is unknown after {attempts} attempt(s): an attempt may have taken effect ({lost}), then a replay failed its precondition ({replay}); re-read the resource"
+            ),
+            Error::RetriesExhausted { attempts, last } => {
+                write!(f, "gave up after {attempts} attempt(s): {last}")
+            }
+            Error::Store(store) => store.fmt(f),
+            Error::Webhook(webhook) => write!(f, "webhook callback refused: {webhook}"),
+            Error::CertificateFetch(fetch) => write!(f, "webhook certificate: {fetch}"),
+            Error::RegistrationHeld(held) => held.fmt(f),
+            Error::Mapping(mapping) => write!(f, "mapping: {mapping}"),
+            Error::InvalidHash(hash) => hash.fmt(f),
+            Error::Env(env) => env.fmt(f),
+        }
+    }
+}
+
+// Written out rather than derived so that a boxed error is its own source: a caller downcasts
+// the source to `MappingError`, not to `Box<MappingError>`.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport(transport) => Some(transport),
+            Error::Store(store) => Some(store),
+            Error::Webhook(webhook) => Some(webhook.as_ref()),
+            Error::CertificateFetch(fetch) => Some(fetch),
+            Error::RegistrationHeld(held) => Some(held.as_ref()),
+            Error::Mapping(mapping) => Some(mapping.as_ref()),
+            Error::InvalidHash(hash) => Some(hash),
+            Error::Env(env) => Some(env),
+            _ => None,
+        }
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl From<CertificateFetchError> for Error {
+    fn from(e: CertificateFetchError) -> Self {
+        Error::CertificateFetch(e)
+    }
+}
+
+impl From<crate::auth::EnvError> for Error {
+    fn from(e: crate::auth::EnvError) -> Self {
+        Error::Env(e)
+    }
+}
+
+impl From<crate::diff::ParseHashError> for Error {
+    fn from(e: crate::diff::ParseHashError) -> Self {
+        Error::InvalidHash(e)
+    }
 }
 
 impl Error {
@@ -351,6 +442,11 @@ impl Error {
             Error::AnswerTooLarge(large) => Some(large.status),
             Error::Decode(d) => d.status,
             Error::Auth(a) => a.status,
+            Error::Webhook(webhook) => match webhook.as_ref() {
+                WebhookError::CertificateFetch { error, .. } => fetch_status(error),
+                _ => None,
+            },
+            Error::CertificateFetch(error) => fetch_status(error),
             _ => None,
         }
     }
@@ -394,6 +490,8 @@ impl Error {
                 ApiErrorKind::RateLimited | ApiErrorKind::Server | ApiErrorKind::Timeout
             ),
             Error::Transport(_) => true,
+            Error::Webhook(webhook) => webhook.is_transient(),
+            Error::CertificateFetch(error) => error.is_transient(),
             _ => false,
         }
     }
@@ -454,6 +552,50 @@ impl From<AnswerTooLarge> for Error {
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(Box::new(e))
+    }
+}
+
+impl From<WebhookError> for Error {
+    fn from(e: WebhookError) -> Self {
+        Error::Webhook(Box::new(e))
+    }
+}
+
+impl From<crate::mapping::MappingError> for Error {
+    fn from(e: crate::mapping::MappingError) -> Self {
+        Error::Mapping(Box::new(e))
+    }
+}
+
+impl From<crate::mapping::SchemaError> for Error {
+    fn from(e: crate::mapping::SchemaError) -> Self {
+        crate::mapping::MappingError::from(e).into()
+    }
+}
+
+impl From<crate::mapping::NormalizeError> for Error {
+    fn from(e: crate::mapping::NormalizeError) -> Self {
+        crate::mapping::MappingError::from(e).into()
+    }
+}
+
+/// A failed request inside a registration is the request's own error, unwrapped, so that its
+/// kind, status and retryability read as for any other call.
+impl From<crate::partner_center::webhooks::RegisterError> for Error {
+    fn from(e: crate::partner_center::webhooks::RegisterError) -> Self {
+        match e {
+            crate::partner_center::webhooks::RegisterError::Request(error) => error,
+            held => Error::RegistrationHeld(Box::new(held)),
+        }
+    }
+}
+
+fn fetch_status(error: &CertificateFetchError) -> Option<StatusCode> {
+    match error {
+        CertificateFetchError::Redirected { status } | CertificateFetchError::Status { status } => {
+            StatusCode::from_u16(*status).ok()
+        }
+        _ => None,
     }
 }
 

@@ -9,8 +9,10 @@
 //!   through (tokens, retries with `Retry-After`, typed errors, paging over next links).
 //! - the API clients, each in its own module.
 //!
-//! Every fallible call returns [`Result`], whose [`Error`] keeps what the server said (status,
-//! the API's own code and message, request id, `Retry-After`, an excerpt of the body).
+//! Every call that reaches a server returns [`Result`], whose [`Error`] keeps what the server
+//! said (status, the API's own code and message, request id, `Retry-After`, an excerpt of the
+//! body). The few narrower error types (webhook verification and registration, mapping, stores)
+//! convert into [`Error`] with `?` without losing their variant, transient flag or source.
 //!
 //! ```no_run
 //! use std::sync::Arc;

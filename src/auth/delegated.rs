@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::entra::EntraAuthority;
+use super::env::{AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, COSELL_PARTNER_CENTER_REFRESH_TOKEN, Env};
 use super::token_endpoint::{RotatingRefreshToken, TokenResponse, post_form};
 use super::{AccessToken, TokenProvider};
 use crate::error::{AuthError, Error, Result};
@@ -309,6 +310,31 @@ impl fmt::Debug for RefreshTokenProvider {
 }
 
 impl RefreshTokenProvider {
+    /// The provider for the Partner Center referrals API's user from
+    /// [`AZURE_TENANT_ID`](super::env::AZURE_TENANT_ID), [`AZURE_CLIENT_ID`] and
+    /// [`COSELL_PARTNER_CENTER_REFRESH_TOKEN`], with [`AZURE_CLIENT_SECRET`] when the app is
+    /// confidential.
+    ///
+    /// ```
+    /// use cosell::auth::{DelegatedScope, Env, RefreshTokenProvider};
+    /// let env = Env::from_pairs([("AZURE_TENANT_ID", "contoso"), ("AZURE_CLIENT_ID", "app")]);
+    /// let err = RefreshTokenProvider::from_env(&env, DelegatedScope::v1("https://api.partner.microsoft.com"))
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("COSELL_PARTNER_CENTER_REFRESH_TOKEN"));
+    /// ```
+    pub fn from_env(env: &Env, scope: DelegatedScope) -> Result<Self> {
+        let provider = RefreshTokenProvider::new(
+            EntraAuthority::from_env(env)?,
+            env.required(AZURE_CLIENT_ID)?,
+            scope,
+            env.secret(COSELL_PARTNER_CENTER_REFRESH_TOKEN)?,
+        )?;
+        Ok(match env.optional(AZURE_CLIENT_SECRET)? {
+            Some(secret) => provider.client_secret(secret.into()),
+            None => provider,
+        })
+    }
+
     /// A provider starting from a stored refresh token.
     pub fn new(
         authority: EntraAuthority,

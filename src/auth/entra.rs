@@ -6,6 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::env::{
+    AZURE_AUTHORITY_HOST, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID, Env,
+};
 use super::token_endpoint::{TokenResponse, post_form, token_pipeline};
 use super::{AccessToken, TokenProvider};
 use crate::error::Result;
@@ -136,7 +139,45 @@ impl fmt::Debug for ClientCredentials {
     }
 }
 
+impl EntraAuthority {
+    /// The authority for [`AZURE_TENANT_ID`](super::env::AZURE_TENANT_ID), at
+    /// [`AZURE_AUTHORITY_HOST`](super::env::AZURE_AUTHORITY_HOST) when it is set.
+    ///
+    /// ```
+    /// use cosell::auth::{EntraAuthority, Env};
+    /// let authority = EntraAuthority::from_env(&Env::from_pairs([("AZURE_TENANT_ID", "contoso")]))?;
+    /// assert_eq!(authority.tenant(), "contoso");
+    /// # Ok::<(), cosell::Error>(())
+    /// ```
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let tenant = env.required(AZURE_TENANT_ID)?;
+        match env.optional_url(AZURE_AUTHORITY_HOST)? {
+            Some(host) => EntraAuthority::new(&host, tenant),
+            None => Ok(EntraAuthority::public_cloud(tenant)),
+        }
+    }
+}
+
 impl ClientCredentials {
+    /// App-only credentials for `scope` from [`AZURE_TENANT_ID`], [`AZURE_CLIENT_ID`] and
+    /// [`AZURE_CLIENT_SECRET`] (and [`AZURE_AUTHORITY_HOST`](super::env::AZURE_AUTHORITY_HOST)).
+    ///
+    /// ```
+    /// use cosell::auth::{ClientCredentials, Env};
+    /// let env = Env::from_pairs([("AZURE_TENANT_ID", "contoso"), ("AZURE_CLIENT_ID", "app")]);
+    /// let err = ClientCredentials::from_env(&env, "https://contoso.crm.dynamics.com/.default")
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("AZURE_CLIENT_SECRET"));
+    /// ```
+    pub fn from_env(env: &Env, scope: impl Into<String>) -> Result<Self> {
+        ClientCredentials::new(
+            EntraAuthority::from_env(env)?,
+            env.required(AZURE_CLIENT_ID)?,
+            env.secret(AZURE_CLIENT_SECRET)?,
+            scope,
+        )
+    }
+
     /// Client credentials for `scope` (for example `https://contoso.crm.dynamics.com/.default`).
     pub fn new(
         authority: EntraAuthority,

@@ -13,11 +13,15 @@
 //! - [`CachedTokenProvider`]: wraps any provider, refreshes five minutes before expiry and lets
 //!   only one refresh run at a time.
 //!
+//! Every client also reads its credentials from the environment by one convention: see
+//! [`env`].
+//!
 //! Secrets are [`secrecy`] types: no `Debug`, `Display`, log line or error shows them.
 
 mod cache;
 mod delegated;
 mod entra;
+pub mod env;
 pub(crate) mod token_endpoint;
 
 use std::collections::BTreeMap;
@@ -36,6 +40,7 @@ pub use delegated::{
     RefreshTokenSink,
 };
 pub use entra::{ClientCredentials, EntraAuthority};
+pub use env::{Env, EnvError, EnvProblem};
 pub use token_endpoint::TokenResponse;
 
 /// An access token and what is known about it.

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::profile::DataverseProfile;
 use super::table::Table;
-use crate::auth::TokenProvider;
+use crate::auth::env::{COSELL_DATAVERSE_URL, malformed};
+use crate::auth::{CachedTokenProvider, ClientCredentials, Env, TokenProvider};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper, Timeouts,
@@ -136,6 +137,45 @@ impl Dataverse {
     /// ```
     pub fn builder(base_url: impl Into<String>) -> DataverseBuilder {
         DataverseBuilder::new(Ok(base_url.into()))
+    }
+
+    /// Starts building a client for
+    /// [`COSELL_DATAVERSE_URL`](crate::auth::env::COSELL_DATAVERSE_URL) (the environment's URL,
+    /// or its Web API base URL) with app-only credentials from the environment
+    /// ([`ClientCredentials::from_env`] for the environment's scope, cached).
+    ///
+    /// ```
+    /// use cosell::auth::Env;
+    /// use cosell::dataverse::Dataverse;
+    ///
+    /// let env = Env::from_pairs([
+    ///     ("COSELL_DATAVERSE_URL", "https://contoso.crm4.dynamics.com"),
+    ///     ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+    ///     ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+    ///     ("AZURE_CLIENT_SECRET", "secret"),
+    /// ]);
+    /// let dataverse = Dataverse::builder_from_env(&env)?.build()?;
+    /// assert_eq!(
+    ///     dataverse.pipeline().base_url().unwrap().as_str(),
+    ///     "https://contoso.crm4.dynamics.com/api/data/v9.2/"
+    /// );
+    /// # Ok::<(), cosell::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Env`] naming a missing or malformed variable.
+    pub fn builder_from_env(env: &Env) -> Result<DataverseBuilder> {
+        let url = env.required_url(COSELL_DATAVERSE_URL)?;
+        let base_url = if url.contains("/api/data/") {
+            url
+        } else {
+            format!("{}/api/data/{API_VERSION}/", url.trim_end_matches('/'))
+        };
+        let scope = Dataverse::scope_for_url(&base_url)
+            .map_err(|e| malformed(COSELL_DATAVERSE_URL, &e.to_string()))?;
+        let credentials = ClientCredentials::from_env(env, scope)?;
+        Ok(Dataverse::builder(base_url)
+            .token_provider(Arc::new(CachedTokenProvider::new(credentials))))
     }
 
     /// A builder for the North America environment `org`:

@@ -517,8 +517,28 @@ impl Table {
         if let Err(e) = check_identifier(&self.entity_set, "table") {
             first.error = Some(e);
         }
-        Pager::odata(query.apply(first)).page_headers(query.page_headers())
+        Pager::odata(query.apply(first))
+            .item_id_keys(primary_key_guesses(&self.entity_set))
+            .page_headers(query.page_headers())
     }
+}
+
+/// The primary key a table's items most likely carry: the singular of the entity set name plus
+/// `id` (`opportunities` → `opportunityid`, `accounts` → `accountid`). Only used to name an item
+/// that did not decode, so every plausible singular is tried against the item's members.
+fn primary_key_guesses(entity_set: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(stem) = entity_set.strip_suffix("ies") {
+        keys.push(format!("{stem}yid"));
+    }
+    if let Some(stem) = entity_set.strip_suffix("es") {
+        keys.push(format!("{stem}id"));
+    }
+    if let Some(stem) = entity_set.strip_suffix('s') {
+        keys.push(format!("{stem}id"));
+    }
+    keys.push(format!("{entity_set}id"));
+    keys
 }
 
 fn with_select(mut request: RequestBuilder, select: &[&str]) -> RequestBuilder {

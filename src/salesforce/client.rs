@@ -5,9 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use http::Method;
 
+use super::auth::{ClientCredentialsFlow, JwtBearerFlow, RefreshTokenFlow, SalesforceLogin};
 use super::limits::LimitInfo;
 use super::profile::SalesforceProfile;
-use crate::auth::TokenProvider;
+use crate::auth::env::{
+    SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_INSTANCE_URL, SALESFORCE_LOGIN_URL,
+    SALESFORCE_PRIVATE_KEY, SALESFORCE_REFRESH_TOKEN, SALESFORCE_USERNAME, malformed,
+};
+use crate::auth::{CachedTokenProvider, Env, TokenProvider};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
@@ -100,6 +105,63 @@ impl Salesforce {
             origin_client_id: None,
             options: ClientOptions::default(),
         }
+    }
+
+    /// Starts building a client with credentials from the environment, cached: the login host
+    /// [`SALESFORCE_LOGIN_URL`](crate::auth::env::SALESFORCE_LOGIN_URL) (production when unset)
+    /// and the consumer key `SALESFORCE_CLIENT_ID`, then the first flow whose variables are set:
+    /// JWT bearer (`SALESFORCE_PRIVATE_KEY`, `SALESFORCE_USERNAME`), refresh token
+    /// (`SALESFORCE_REFRESH_TOKEN`, with `SALESFORCE_CLIENT_SECRET` when set), or client
+    /// credentials (`SALESFORCE_CLIENT_SECRET`). Requests go to `SALESFORCE_INSTANCE_URL` when
+    /// set, else to each token's instance.
+    ///
+    /// ```
+    /// use cosell::auth::Env;
+    /// use cosell::salesforce::Salesforce;
+    ///
+    /// let env = Env::from_pairs([
+    ///     ("SALESFORCE_LOGIN_URL", "https://contoso.my.salesforce.com"),
+    ///     ("SALESFORCE_CLIENT_ID", "consumer-key"),
+    ///     ("SALESFORCE_CLIENT_SECRET", "consumer-secret"),
+    /// ]);
+    /// let sf = Salesforce::builder_from_env(&env)?.build()?;
+    /// # let _ = sf;
+    /// # Ok::<(), cosell::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Env`] naming a missing or malformed variable.
+    pub fn builder_from_env(env: &Env) -> Result<SalesforceBuilder> {
+        let login = match env.optional_url(SALESFORCE_LOGIN_URL)? {
+            Some(url) => SalesforceLogin::new(&url)?,
+            None => SalesforceLogin::production(),
+        };
+        let client_id = env.required(SALESFORCE_CLIENT_ID)?;
+        let provider: Arc<dyn TokenProvider> =
+            if let Some(key) = env.optional(SALESFORCE_PRIVATE_KEY)? {
+                let username = env.required(SALESFORCE_USERNAME)?;
+                let flow =
+                    JwtBearerFlow::new(login, client_id, username, key.into()).map_err(|_| {
+                        malformed(SALESFORCE_PRIVATE_KEY, "it is not a PEM RSA private key")
+                    })?;
+                Arc::new(CachedTokenProvider::new(flow))
+            } else if let Some(refresh) = env.optional(SALESFORCE_REFRESH_TOKEN)? {
+                let mut flow = RefreshTokenFlow::new(login, client_id, refresh.into())?;
+                if let Some(secret) = env.optional(SALESFORCE_CLIENT_SECRET)? {
+                    flow = flow.client_secret(secret.into());
+                }
+                Arc::new(CachedTokenProvider::new(flow))
+            } else {
+                let secret = env.secret(SALESFORCE_CLIENT_SECRET)?;
+                Arc::new(CachedTokenProvider::new(ClientCredentialsFlow::new(
+                    login, client_id, secret,
+                )?))
+            };
+        let builder = Salesforce::builder(provider);
+        Ok(match env.optional_url(SALESFORCE_INSTANCE_URL)? {
+            Some(url) => builder.instance_url(url),
+            None => builder,
+        })
     }
 
     /// The API version, such as `62.0`.

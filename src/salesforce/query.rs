@@ -9,7 +9,8 @@ use super::client::Salesforce;
 use super::soql::Soql;
 use crate::error::Result;
 use crate::http::Response;
-use crate::paging::{Page, Pager};
+use crate::paging::{Pager, RawPage};
+use serde_json::value::RawValue;
 
 /// How a query is run.
 ///
@@ -45,25 +46,27 @@ impl QueryOptions {
 }
 
 #[derive(Deserialize)]
-struct QueryResult<T> {
+struct QueryResult {
     #[serde(rename = "totalSize", default)]
     total_size: Option<u64>,
     #[serde(default)]
     done: Option<bool>,
     #[serde(rename = "nextRecordsUrl", default)]
     next_records_url: Option<String>,
-    records: Vec<T>,
+    records: Vec<Box<RawValue>>,
 }
 
-/// Reads one page of a query answer: `records`, `totalSize`, and `nextRecordsUrl` until `done`.
-pub fn query_page<T: DeserializeOwned>(response: &Response) -> Result<Page<T>> {
-    let result: QueryResult<T> = response.json()?;
+/// Splits one page of a query answer: `records`, `totalSize`, and `nextRecordsUrl` until
+/// `done`.
+pub fn query_page(response: &Response) -> Result<RawPage> {
+    let result: QueryResult = response.json()?;
     let next_link = match result.done {
         Some(true) => None,
         _ => result.next_records_url.filter(|link| !link.is_empty()),
     };
-    Ok(Page {
+    Ok(RawPage {
         items: result.records,
+        items_at: "records",
         next_link,
         total: result.total_size,
     })
@@ -137,7 +140,8 @@ impl Salesforce {
             headers.insert("sforce-query-options", value);
         }
         let client = self.clone();
-        Pager::new(first, query_page::<T>)
+        Pager::new(first, query_page)
+            .item_id_keys(["Id"])
             .page_headers(headers)
             .on_response(Arc::new(move |response| client.observe(response)))
     }

@@ -117,6 +117,7 @@ pub enum WebhookError {
         /// The certificate URL.
         url: String,
         /// What went wrong.
+        #[source]
         error: CertificateFetchError,
     },
     /// The fetched bytes are not a DER or PEM X.509 certificate.
@@ -169,19 +170,24 @@ impl WebhookError {
     /// assert!(!WebhookError::SignatureMismatch.is_transient());
     /// ```
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            WebhookError::CertificateFetch {
-                error: CertificateFetchError::Transport(_) | CertificateFetchError::Status { .. },
-                ..
-            }
-        )
+        matches!(self, WebhookError::CertificateFetch { error, .. } if error.is_transient())
     }
 }
 
-impl From<WebhookError> for crate::Error {
-    fn from(error: WebhookError) -> Self {
-        crate::Error::Validation(format!("webhook callback refused: {error}"))
+impl CertificateFetchError {
+    /// Whether a later attempt may succeed: no answer arrived, or the server answered with a
+    /// status other than a redirect.
+    ///
+    /// ```
+    /// use cosell::webhook::CertificateFetchError;
+    /// assert!(CertificateFetchError::Transport("reset".into()).is_transient());
+    /// assert!(!CertificateFetchError::Redirected { status: 302 }.is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            CertificateFetchError::Transport(_) | CertificateFetchError::Status { .. }
+        )
     }
 }
 

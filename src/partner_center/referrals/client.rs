@@ -15,7 +15,8 @@ use super::query::{ReferralOrderField, ReferralQuery, SortOrder};
 use super::transition::check_transition;
 use super::wire;
 use crate::Nullable;
-use crate::auth::TokenProvider;
+use crate::auth::env::COSELL_PARTNER_CENTER_URL;
+use crate::auth::{CachedTokenProvider, DelegatedScope, Env, RefreshTokenProvider, TokenProvider};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
@@ -150,6 +151,36 @@ impl PartnerCenterBuilder {
 }
 
 impl PartnerCenter {
+    /// Starts building a client with the signed-in user's credentials from the environment
+    /// ([`RefreshTokenProvider::from_env`], cached), sending to
+    /// [`COSELL_PARTNER_CENTER_URL`](crate::auth::env::COSELL_PARTNER_CENTER_URL) when set.
+    ///
+    /// ```
+    /// use cosell::auth::Env;
+    /// use cosell::partner_center::PartnerCenter;
+    ///
+    /// let env = Env::from_pairs([
+    ///     ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+    ///     ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+    ///     ("COSELL_PARTNER_CENTER_REFRESH_TOKEN", "refresh-token"),
+    /// ]);
+    /// let pc = PartnerCenter::builder_from_env(&env)?.build()?;
+    /// # let _ = pc;
+    /// # Ok::<(), cosell::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Env`] naming a missing or malformed variable.
+    pub fn builder_from_env(env: &Env) -> Result<PartnerCenterBuilder> {
+        let provider = RefreshTokenProvider::from_env(env, DelegatedScope::v1(TOKEN_RESOURCE))?;
+        let builder =
+            PartnerCenter::builder().token_provider(Arc::new(CachedTokenProvider::new(provider)));
+        Ok(match env.optional_url(COSELL_PARTNER_CENTER_URL)? {
+            Some(url) => builder.base_url(url),
+            None => builder,
+        })
+    }
+
     /// Starts building a client for [`DEFAULT_BASE_URL`].
     ///
     /// ```no_run

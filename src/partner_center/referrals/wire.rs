@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::model::Referral;
 use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 use crate::http::Response;
-use crate::paging::Page;
+use crate::paging::RawPage;
 
 /// Serde helpers for instants: RFC 3339 with up to nine fractional digits; a value without an
 /// offset is read as UTC; `null` and `""` are null. Written as RFC 3339 in UTC.
@@ -256,23 +256,31 @@ pub(crate) fn decode_referral(body: &[u8]) -> Result<Referral> {
 
 #[derive(Deserialize)]
 struct Collection {
-    value: Vec<Referral>,
+    value: Vec<Value>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
     #[serde(rename = "@odata.count", default)]
     count: Option<u64>,
 }
 
-/// Reads one page of a referral listing (an OData collection).
-pub(crate) fn referral_page(response: &Response) -> Result<Page<Referral>> {
+/// Splits one page of a referral listing (an OData collection), field names made canonical so
+/// that every item decodes as [`decode_referral`] would decode it.
+pub(crate) fn referral_page(response: &Response) -> Result<RawPage> {
     let collection: Collection = decode_canonical(&response.body, |envelope| {
         if let Some(items) = envelope.get_mut("value") {
             canonicalize_keys(items);
         }
     })
     .map_err(|e| response.annotate(e))?;
-    Ok(Page {
-        items: collection.value,
+    let items = collection
+        .value
+        .iter()
+        .map(serde_json::value::to_raw_value)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| response.decode_error("value", e.to_string()))?;
+    Ok(RawPage {
+        items,
+        items_at: "value",
         next_link: collection.next_link,
         total: collection.count,
     })

@@ -40,7 +40,8 @@ use std::sync::Arc;
 use http::{HeaderName, StatusCode};
 use serde_json::Value;
 
-use crate::auth::TokenProvider;
+use crate::auth::env::COSELL_PARTNER_CENTER_WEBHOOKS_URL;
+use crate::auth::{CachedTokenProvider, ClientCredentials, Env, TokenProvider};
 use crate::error::{Result, Service};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy,
@@ -217,6 +218,38 @@ impl WebhooksClient {
             pipeline: Pipeline::builder(WebhooksProfile).token_provider(tokens),
             base_url: Self::DEFAULT_BASE_URL.to_owned(),
         }
+    }
+
+    /// Starts building a client with app-only credentials from the environment
+    /// ([`ClientCredentials::from_env`] for [`TOKEN_SCOPE`](Self::TOKEN_SCOPE), cached), sending
+    /// to [`COSELL_PARTNER_CENTER_WEBHOOKS_URL`](crate::auth::env::COSELL_PARTNER_CENTER_WEBHOOKS_URL)
+    /// when set.
+    ///
+    /// ```
+    /// use cosell::auth::Env;
+    /// use cosell::partner_center::webhooks::WebhooksClient;
+    ///
+    /// let env = Env::from_pairs([
+    ///     ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+    ///     ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+    ///     ("AZURE_CLIENT_SECRET", "secret"),
+    /// ]);
+    /// let client = WebhooksClient::builder_from_env(&env)?.build()?;
+    /// # let _ = client;
+    /// # Ok::<(), cosell::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Env`](crate::Error::Env) naming a missing or malformed variable.
+    pub fn builder_from_env(env: &Env) -> Result<WebhooksClientBuilder> {
+        let credentials = ClientCredentials::from_env(env, Self::TOKEN_SCOPE)?;
+        let builder = Self::builder(Arc::new(CachedTokenProvider::new(credentials)));
+        Ok(
+            match env.optional_url(COSELL_PARTNER_CENTER_WEBHOOKS_URL)? {
+                Some(url) => builder.base_url(url),
+                None => builder,
+            },
+        )
     }
 
     /// The event names the tenant may register (`GET /registration/events`).
