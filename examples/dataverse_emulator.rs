@@ -7,9 +7,8 @@
 //! Run with `cargo run --example dataverse_emulator`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+use cosell::auth::{ClientCredentials, EntraAuthority};
 use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
 use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
 
@@ -36,8 +35,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "secret".to_string().into(),
         format!("{DATAVERSE_ORG_URL}/.default"),
     )?;
-    let dataverse = Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+    let dataverse = Dataverse::builder(&emulator.urls().dataverse, credentials)
         .origin_tag("cosell")
         .suppress_flows(true)
         .build()?;

@@ -161,9 +161,8 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 5. List new incoming referrals and accept the shared one.
-    let partner_center = PartnerCenter::builder()
+    let partner_center = PartnerCenter::builder(user_tokens)
         .base_url(&urls.partner_center_referrals)
-        .token_provider(user_tokens)
         .build()?;
     let new_incoming = partner_center
         .referrals()
@@ -205,15 +204,17 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 6. Dataverse: create the opportunity, find it by referral id, update it with its ETag.
-    let dataverse = Dataverse::builder(&urls.dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(ClientCredentials::new(
+    let dataverse = Dataverse::builder(
+        &urls.dataverse,
+        ClientCredentials::new(
             authority.clone(),
             "quickstart-app",
             "quickstart-secret".to_owned().into(),
             format!("{DATAVERSE_ORG_URL}/.default"),
-        )?)))
-        .origin_tag("cosell-quickstart")
-        .build()?;
+        )?,
+    )
+    .origin_tag("cosell-quickstart")
+    .build()?;
     let columns = CoSellColumns::default();
     let mut record = serde_json::json!({
         "name": referral_name(&accepted),

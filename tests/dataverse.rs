@@ -54,11 +54,13 @@ async fn harness_with(
     let server = MockServer::start().await;
     let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let builder = Dataverse::builder(format!("{}/api/data/v9.2/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new("test-token")))
-        .retry_policy(retry)
-        .clock(clock)
-        .sleeper(sleeper.clone());
+    let builder = Dataverse::builder(
+        format!("{}/api/data/v9.2/", server.uri()),
+        StaticToken::new("test-token"),
+    )
+    .retry_policy(retry)
+    .clock(clock)
+    .sleeper(sleeper.clone());
     let dataverse = configure(builder).build().unwrap();
     Harness {
         server,
@@ -131,7 +133,9 @@ fn entity_id(server: &MockServer, segment: &str) -> String {
 
 #[test]
 fn org_helpers_build_base_url_and_scope() {
-    let dv = Dataverse::for_org("contoso").build().unwrap();
+    let dv = Dataverse::for_org("contoso", StaticToken::new("t"))
+        .build()
+        .unwrap();
     assert_eq!(
         dv.pipeline().base_url().unwrap().as_str(),
         "https://contoso.crm.dynamics.com/api/data/v9.2/"
@@ -142,7 +146,11 @@ fn org_helpers_build_base_url_and_scope() {
     );
     assert!(Dataverse::scope_for_org("contoso.evil.com").is_err());
     assert!(matches!(
-        Dataverse::builder("http://contoso.crm.dynamics.com/api/data/v9.2/").build(),
+        Dataverse::builder(
+            "http://contoso.crm.dynamics.com/api/data/v9.2/",
+            StaticToken::new("t")
+        )
+        .build(),
         Err(Error::Config(_))
     ));
 }

@@ -66,9 +66,8 @@ fn clients(
     webhooks_tokens: Arc<dyn TokenProvider>,
 ) -> (PartnerCenter, WebhooksClient) {
     let sleeper = Arc::new(RecordingSleeper::new());
-    let referrals = PartnerCenter::builder()
+    let referrals = PartnerCenter::builder(referrals_tokens)
         .base_url(referrals_base)
-        .token_provider(referrals_tokens)
         .retry_policy(RetryPolicy::default().max_attempts(3))
         .sleeper(sleeper.clone())
         .build()

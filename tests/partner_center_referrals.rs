@@ -431,9 +431,8 @@ async fn harness_with(correlation_id: Option<&str>) -> Harness {
     let server = MockServer::start().await;
     let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let mut builder = PartnerCenter::builder()
+    let mut builder = PartnerCenter::builder(StaticToken::new(TOKEN))
         .base_url(format!("{}/v1.0/engagements/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new(TOKEN)))
         .retry_policy(RetryPolicy::default().max_attempts(3).jitter_seed(7))
         .clock(clock)
         .sleeper(sleeper.clone());
@@ -1316,13 +1315,12 @@ async fn a_malformed_success_body_is_a_decode_error() {
     assert_eq!(decode.request_id.as_deref(), Some("req-bad"));
 }
 
+/// A client without credentials does not compile, nor one with app-only credentials (see the
+/// `compile_fail` example of `cosell::auth::Credentials`); a plain-http base URL fails at build.
 #[test]
-fn the_client_needs_a_token_provider() {
-    let err = PartnerCenter::builder().build().unwrap_err();
-    assert!(matches!(err, Error::Config(_)));
-    let err = PartnerCenter::builder()
+fn a_plain_http_base_url_is_refused_at_build() {
+    let err = PartnerCenter::builder(StaticToken::new("t"))
         .base_url("http://partner.example/")
-        .token_provider(Arc::new(StaticToken::new("t")))
         .build()
         .unwrap_err();
     assert!(

@@ -103,12 +103,11 @@ impl EntraAuthority {
 
 /// App-only tokens from Entra ID with a client secret (v2 endpoint, `<resource>/.default`).
 ///
-/// Used for Dataverse and the Partner Center webhooks API. Wrap it in a
-/// [`CachedTokenProvider`](super::CachedTokenProvider) so a token is reused until shortly before
-/// it expires.
+/// Used for Dataverse and the Partner Center webhooks API, whose builders take it and cache its
+/// tokens until shortly before they expire.
 ///
 /// ```no_run
-/// use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+/// use cosell::auth::{ClientCredentials, EntraAuthority};
 ///
 /// # fn build() -> cosell::Result<()> {
 /// let credentials = ClientCredentials::new(
@@ -117,8 +116,9 @@ impl EntraAuthority {
 ///     std::env::var("CLIENT_SECRET").unwrap_or_default().into(),
 ///     "https://contoso.crm.dynamics.com/.default",
 /// )?;
-/// let provider = CachedTokenProvider::new(credentials);
-/// # let _ = provider; Ok(()) }
+/// // The client caches the credentials' tokens.
+/// let dataverse = cosell::dataverse::Dataverse::for_org("contoso", credentials).build()?;
+/// # let _ = dataverse; Ok(()) }
 /// ```
 pub struct ClientCredentials {
     authority: EntraAuthority,

@@ -13,14 +13,12 @@
 //!   [`Dataverse::table_metadata`].
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use futures::TryStreamExt;
 //! use cosell::auth::StaticToken;
 //! use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
 //!
 //! # async fn run() -> cosell::Result<()> {
-//! let dataverse = Dataverse::for_org("contoso")
-//!     .token_provider(Arc::new(StaticToken::new("token")))
+//! let dataverse = Dataverse::for_org("contoso", StaticToken::new("token"))
 //!     .origin_tag("cosell")
 //!     .suppress_flows(true)
 //!     .build()?;

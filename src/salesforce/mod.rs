@@ -23,8 +23,6 @@
 //! A `401` drops the token, fetches a fresh one and replays the request once.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use cosell::auth::CachedTokenProvider;
 //! use cosell::salesforce::soql::{Soql, field};
 //! use cosell::salesforce::{ClientCredentialsFlow, Opportunity, Salesforce, SalesforceLogin};
 //!
@@ -32,9 +30,9 @@
 //! let flow = ClientCredentialsFlow::new(
 //!     SalesforceLogin::new("https://contoso.my.salesforce.com")?,
 //!     "3MVG9…consumer-key",
-//!     std::env::var("SF_CLIENT_SECRET").unwrap_or_default().into(),
+//!     std::env::var("SALESFORCE_CLIENT_SECRET").unwrap_or_default().into(),
 //! )?;
-//! let sf = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
+//! let sf = Salesforce::builder(flow)
 //!     .origin_client_id("cosell")
 //!     .build()?;
 //! let soql = Soql::select(Opportunity::STANDARD_FIELDS.iter().copied())

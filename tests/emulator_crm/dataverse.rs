@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority, StaticToken};
+use cosell::auth::{ClientCredentials, EntraAuthority, StaticToken};
 use cosell::dataverse::{
     Batch, BatchOperation, BatchOutcome, Dataverse, Filter, ODataValue, Opportunity,
     OpportunityClose, OpportunityState, OpportunityStatus, Query, RecordKey, Retrieve, UpsertKind,
@@ -61,8 +61,7 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
         format!("{DATAVERSE_ORG_URL}/.default"),
     )
     .unwrap();
-    Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+    Dataverse::builder(&emulator.urls().dataverse, credentials)
         .retry_policy(retry)
         .sleeper(Arc::new(RecordingSleeper::new()))
         .origin_tag("cosell")
@@ -74,13 +73,15 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
 impl Backend {
     async fn mock() -> Self {
         let server = MockServer::start().await;
-        let dataverse = Dataverse::builder(format!("{}/api/data/v9.2/", server.uri()))
-            .token_provider(Arc::new(StaticToken::new("test-token")))
-            .retry_policy(RetryPolicy::none())
-            .origin_tag("cosell")
-            .suppress_flows(true)
-            .build()
-            .unwrap();
+        let dataverse = Dataverse::builder(
+            format!("{}/api/data/v9.2/", server.uri()),
+            StaticToken::new("test-token"),
+        )
+        .retry_policy(RetryPolicy::none())
+        .origin_tag("cosell")
+        .suppress_flows(true)
+        .build()
+        .unwrap();
         Backend {
             kind: Kind::Mock(server),
             dataverse,
@@ -1342,8 +1343,7 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
 #[tokio::test]
 async fn tokens_must_be_issued_for_the_emulated_organisation() {
     let emulator = Emulator::start().await.unwrap();
-    let unknown = Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(StaticToken::new("forged")))
+    let unknown = Dataverse::builder(&emulator.urls().dataverse, StaticToken::new("forged"))
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -1359,8 +1359,7 @@ async fn tokens_must_be_issued_for_the_emulated_organisation() {
         "https://contoso.crm.dynamics.com/.default",
     )
     .unwrap();
-    let client = Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(other))
+    let client = Dataverse::builder(&emulator.urls().dataverse, other)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
