@@ -84,7 +84,7 @@ async fn main() -> cosell::Result<()> {
             ..CoSellFields::default()
         },
     )?;
-    match sf.upsert("Opportunity", &key, &referral_id, &opp).await {
+    match sf.opportunities().upsert(&key, &referral_id, &opp).await {
         Ok(UpsertOutcome::Created { id }) => println!("created opportunity {id}"),
         Ok(UpsertOutcome::Updated { id }) => println!("updated opportunity {id:?}"),
         Ok(other) => println!("upserted: {other:?}"),

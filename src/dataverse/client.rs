@@ -259,8 +259,8 @@ impl Dataverse {
     ///     .await?;
     /// # let _ = id; Ok(()) }
     /// ```
-    pub fn table(&self, entity_set: impl Into<String>) -> Table {
-        Table::new(self.clone(), entity_set.into(), self.defaults.clone())
+    pub fn table(&self, entity_set: impl Into<String>) -> Table<'_> {
+        Table::new(self, entity_set.into(), self.defaults.clone())
     }
 
     /// Operations on the `opportunities` table; use them with
@@ -277,7 +277,7 @@ impl Dataverse {
     /// println!("{:?} {:?}", opportunity.name, opportunity.estimated_value);
     /// # Ok(()) }
     /// ```
-    pub fn opportunities(&self) -> Table {
+    pub fn opportunities(&self) -> Table<'_> {
         self.table(super::opportunity::OPPORTUNITY_ENTITY_SET)
     }
 
