@@ -53,5 +53,10 @@ pub mod store;
 pub mod webhook;
 
 pub use error::{Error, Result};
+
+// Compiles the code of the API guide as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/api-guide.md")]
+mod api_guide {}
 pub use field_update::FieldUpdate;
 pub use nullable::Nullable;
