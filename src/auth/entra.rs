@@ -140,8 +140,8 @@ impl fmt::Debug for ClientCredentials {
 }
 
 impl EntraAuthority {
-    /// The authority for [`AZURE_TENANT_ID`](super::env::AZURE_TENANT_ID), at
-    /// [`AZURE_AUTHORITY_HOST`](super::env::AZURE_AUTHORITY_HOST) when it is set.
+    /// The authority for [`AZURE_TENANT_ID`], at
+    /// [`AZURE_AUTHORITY_HOST`] when it is set.
     ///
     /// ```
     /// use cosell::auth::{EntraAuthority, Env};
@@ -160,7 +160,7 @@ impl EntraAuthority {
 
 impl ClientCredentials {
     /// App-only credentials for `scope` from [`AZURE_TENANT_ID`], [`AZURE_CLIENT_ID`] and
-    /// [`AZURE_CLIENT_SECRET`] (and [`AZURE_AUTHORITY_HOST`](super::env::AZURE_AUTHORITY_HOST)).
+    /// [`AZURE_CLIENT_SECRET`] (and [`AZURE_AUTHORITY_HOST`]).
     ///
     /// ```
     /// use cosell::auth::{ClientCredentials, Env};

@@ -15,7 +15,7 @@
 //!   only one refresh run at a time.
 //!
 //! Every client also reads its credentials from the environment by one convention: see
-//! [`env`].
+//! [`env`](mod@env).
 //!
 //! Secrets are [`secrecy`] types: no `Debug`, `Display`, log line or error shows them.
 

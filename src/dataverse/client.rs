@@ -144,7 +144,7 @@ impl Dataverse {
     }
 
     /// Starts building a client for
-    /// [`COSELL_DATAVERSE_URL`](crate::auth::env::COSELL_DATAVERSE_URL) (the environment's URL,
+    /// [`COSELL_DATAVERSE_URL`] (the environment's URL,
     /// or its Web API base URL) with app-only credentials from the environment
     /// ([`ClientCredentials::from_env`] for the environment's scope, cached).
     ///

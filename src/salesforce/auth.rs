@@ -1,7 +1,7 @@
 //! Salesforce OAuth 2.0 server-to-server flows against `<login host>/services/oauth2/token`.
 //!
 //! Each flow is a [`TokenProvider`] that asks for a new token on every call: wrap it in a
-//! [`CachedTokenProvider`](crate::auth::CachedTokenProvider). Salesforce answers with no
+//! [`CachedTokenProvider`]. Salesforce answers with no
 //! `expires_in` (a session lasts as long as the org's session timeout says), so a cached token is
 //! used until the API rejects it with `401 INVALID_SESSION_ID`; the request pipeline then drops
 //! it, fetches one fresh token and replays the request once. [`SalesforceLogin::session_lifetime`]

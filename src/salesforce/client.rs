@@ -106,7 +106,7 @@ impl Salesforce {
     }
 
     /// Starts building a client with credentials from the environment, cached: the login host
-    /// [`SALESFORCE_LOGIN_URL`](crate::auth::env::SALESFORCE_LOGIN_URL) (production when unset)
+    /// [`SALESFORCE_LOGIN_URL`] (production when unset)
     /// and the consumer key `SALESFORCE_CLIENT_ID`, then the first flow whose variables are set:
     /// JWT bearer (`SALESFORCE_PRIVATE_KEY`, `SALESFORCE_USERNAME`), refresh token
     /// (`SALESFORCE_REFRESH_TOKEN`, with `SALESFORCE_CLIENT_SECRET` when set), or client

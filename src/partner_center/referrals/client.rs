@@ -141,7 +141,7 @@ impl PartnerCenterBuilder {
 impl PartnerCenter {
     /// Starts building a client with the signed-in user's credentials from the environment
     /// ([`RefreshTokenProvider::from_env`], cached), sending to
-    /// [`COSELL_PARTNER_CENTER_URL`](crate::auth::env::COSELL_PARTNER_CENTER_URL) when set.
+    /// [`COSELL_PARTNER_CENTER_URL`] when set.
     ///
     /// ```
     /// use cosell::auth::Env;

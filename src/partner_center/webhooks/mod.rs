@@ -219,7 +219,7 @@ impl WebhooksClient {
 
     /// Starts building a client with app-only credentials from the environment
     /// ([`ClientCredentials::from_env`] for [`TOKEN_SCOPE`](Self::TOKEN_SCOPE), cached), sending
-    /// to [`COSELL_PARTNER_CENTER_WEBHOOKS_URL`](crate::auth::env::COSELL_PARTNER_CENTER_WEBHOOKS_URL)
+    /// to [`COSELL_PARTNER_CENTER_WEBHOOKS_URL`]
     /// when set.
     ///
     /// ```
