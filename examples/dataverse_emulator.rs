@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use cosell::auth::{ClientCredentials, EntraAuthority};
-use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
+use cosell::dataverse::{CoSellFieldNames, Dataverse, Filter, Opportunity, Query};
 use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
 
 #[tokio::main]
@@ -40,11 +40,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .suppress_flows(true)
         .build()?;
 
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let query = Query::new()
         .select(Opportunity::STANDARD_COLUMNS)
         .select(columns.names())
-        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)));
+        .filter(
+            Filter::eq("statecode", 0).and(Filter::eq(&columns.sync_with_partner_center, true)),
+        );
     let flagged = dataverse
         .opportunities()
         .query::<Opportunity>(&query)

@@ -31,7 +31,7 @@ use cosell::auth::{
     CachedTokenProvider, ClientCredentials, DelegatedScope, DeviceCodeFlow, EntraAuthority,
     RefreshTokenProvider,
 };
-use cosell::dataverse::{CoSellColumns, CoSellUpdate, Dataverse, Filter, Opportunity, Query};
+use cosell::dataverse::{self, CoSellUpdate, Dataverse, Filter, Opportunity, Query};
 use cosell::partner_center::referrals::TOKEN_RESOURCE;
 use cosell::partner_center::webhooks::{Overwrite, WebhooksClient};
 use cosell::partner_center::{
@@ -39,7 +39,7 @@ use cosell::partner_center::{
 };
 use cosell::salesforce::soql::{Soql, field};
 use cosell::salesforce::{
-    ClientCredentialsFlow, CoSellFieldSet, CoSellFields, Opportunity as SalesforceOpportunity,
+    ClientCredentialsFlow, CoSellFieldNames, CoSellFields, Opportunity as SalesforceOpportunity,
     Salesforce, SalesforceLogin,
 };
 use cosell::webhook::{EventName, TrustPolicy, WebhookVerifier};
@@ -215,7 +215,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     )
     .origin_tag("cosell-quickstart")
     .build()?;
-    let columns = CoSellColumns::default();
+    let columns = dataverse::CoSellFieldNames::default();
     let mut record = serde_json::json!({
         "name": referral_name(&accepted),
         "estimatedvalue": 125000,
@@ -225,7 +225,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         columns.write(
             &CoSellUpdate {
                 referral_id: FieldUpdate::Set(referral_id.clone()),
-                sync: FieldUpdate::Set(true),
+                sync_with_partner_center: FieldUpdate::Set(true),
                 ..Default::default()
             },
             map,
@@ -267,7 +267,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     )))
     .origin_client_id("cosell-quickstart")
     .build()?;
-    let co_sell = CoSellFieldSet::default();
+    let co_sell = CoSellFieldNames::default();
     let key = co_sell
         .referral_id
         .clone()
@@ -275,7 +275,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     let close = jiff::civil::date(2027, 3, 31);
     let mut opportunity =
         SalesforceOpportunity::new(referral_name(&accepted), "Prospecting", close);
-    opportunity.set_co_sell(
+    opportunity.set_cosell(
         &co_sell,
         &CoSellFields {
             sync_with_partner_center: Some(true),

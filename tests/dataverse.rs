@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use cosell::auth::StaticToken;
 use cosell::dataverse::{
-    Batch, BatchOperation, BatchOutcome, CoSellColumns, CoSellUpdate, Dataverse, EntityReference,
-    Filter, Opportunity, OpportunityClose, OpportunityPatch, OpportunityState, OpportunityStatus,
-    Query, RecordKey, Retrieve, UpsertKind, read_batch_response,
+    Batch, BatchOperation, BatchOutcome, CoSellFieldNames, CoSellUpdate, Dataverse,
+    EntityReference, Filter, Opportunity, OpportunityClose, OpportunityPatch, OpportunityState,
+    OpportunityStatus, Query, RecordKey, Retrieve, UpsertKind, read_batch_response,
 };
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
@@ -170,7 +170,7 @@ async fn create_posts_the_changed_fields_and_reads_the_id_from_odata_entityid() 
         .mount(&h.server)
         .await;
 
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let mut new = OpportunityPatch {
         name: FieldUpdate::Set("Fabrikam renewal 2025".into()),
         estimated_value: FieldUpdate::Set("125000.00".parse().unwrap()),
@@ -185,7 +185,7 @@ async fn create_posts_the_changed_fields_and_reads_the_id_from_odata_entityid() 
     };
     columns.write(
         &CoSellUpdate {
-            sync: FieldUpdate::Set(true),
+            sync_with_partner_center: FieldUpdate::Set(true),
             referral_id: FieldUpdate::Set("a1b2c3".into()),
             help_requested: FieldUpdate::Set(vec![1, 9]),
             ..Default::default()
@@ -290,7 +290,7 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
         )
         .mount(&h.server)
         .await;
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let row: Opportunity = h
         .dataverse
         .opportunities()
@@ -352,11 +352,11 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
     assert_eq!(row.extra["new_customcolumn"], json!({"nested": [1, 2, 3]}));
 
     let cosell = row.cosell(&columns).unwrap();
-    assert_eq!(cosell.sync, Some(true));
+    assert_eq!(cosell.sync_with_partner_center, Some(true));
     assert_eq!(cosell.referral_id.as_deref(), Some("a1b2c3d4-referral"));
     assert_eq!(cosell.help_requested, Some(vec![1, 9]));
     assert_eq!(cosell.solutions.as_deref(), Some("Azure Migrate"));
-    assert_eq!(cosell.audit, None);
+    assert_eq!(cosell.audit_trail, None);
 
     // Read-modify-write keeps every property it did not type.
     let round_trip = serde_json::to_value(&row).unwrap();
@@ -369,7 +369,7 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
 
 #[tokio::test]
 async fn a_custom_publisher_prefix_reads_its_own_columns() {
-    let columns = CoSellColumns::with_prefix("new").help_requested("new_mshelp");
+    let columns = CoSellFieldNames::with_prefix("new").help_requested("new_mshelp");
     let row: Opportunity = serde_json::from_value(json!({
         "new_syncwithpartnercenter": false,
         "new_mshelp": "2, 3,8",
@@ -377,7 +377,7 @@ async fn a_custom_publisher_prefix_reads_its_own_columns() {
     }))
     .unwrap();
     let fields = row.cosell(&columns).unwrap();
-    assert_eq!(fields.sync, Some(false));
+    assert_eq!(fields.sync_with_partner_center, Some(false));
     assert_eq!(fields.help_requested, Some(vec![2, 3, 8]));
     assert_eq!(fields.referral_id, None);
 
@@ -466,9 +466,9 @@ async fn update_sends_if_match_star_and_only_the_changed_fields() {
         parent_account: FieldUpdate::Clear,
         ..Default::default()
     };
-    CoSellColumns::default().write(
+    CoSellFieldNames::default().write(
         &CoSellUpdate {
-            audit: FieldUpdate::Set("synced".into()),
+            audit_trail: FieldUpdate::Set("synced".into()),
             referral_link: FieldUpdate::Clear,
             ..Default::default()
         },
@@ -768,10 +768,10 @@ async fn query_follows_next_links_and_sends_the_page_size_on_every_page() {
         .mount(&h.server)
         .await;
 
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let query = Query::new()
         .select(["name", "estimatedvalue"])
-        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)))
+        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync_with_partner_center, true)))
         .order_by("name")
         .order_by_desc("modifiedon")
         .expand("parentaccountid($select=name)")
@@ -1293,7 +1293,7 @@ async fn table_metadata_reads_columns_lengths_and_choice_values() {
         .require_columns(["name", "cosell_referralid"])
         .unwrap();
     let missing = table
-        .require_columns(CoSellColumns::default().names())
+        .require_columns(CoSellFieldNames::default().names())
         .unwrap_err();
     assert!(
         missing.to_string().contains("cosell_syncwithpartnercenter"),

@@ -13,7 +13,7 @@
 //! - Token flows: [`ClientCredentialsFlow`], [`JwtBearerFlow`], [`RefreshTokenFlow`] against a
 //!   [`SalesforceLogin`] host.
 //! - Records: the typed [`Opportunity`] (with [`OpportunityPatch`] for updates and the
-//!   [`CoSellFieldSet`] for the co-sell custom fields), or any `Serialize` /
+//!   [`CoSellFieldNames`] for the co-sell custom fields), or any `Serialize` /
 //!   `DeserializeOwned` type for any sObject.
 //! - [`soql`]: a query builder whose values are escaped by construction.
 //!
@@ -64,7 +64,7 @@ pub use auth::{
 };
 pub use client::{DEFAULT_API_VERSION, Salesforce, SalesforceBuilder};
 pub use collections::{Atomicity, COLLECTION_LIMIT};
-pub use cosell_fields::{CoSellFieldSet, CoSellFields};
+pub use cosell_fields::{CoSellFieldNames, CoSellFields};
 pub use describe::{FieldDescribe, FieldType, OpportunityStage, PicklistValue, SObjectDescribe};
 pub use handle::SObject;
 pub use limits::{AppUsage, LimitInfo, OrgLimit, Usage};

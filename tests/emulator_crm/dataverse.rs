@@ -1536,14 +1536,17 @@ async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups(
         "keys stay unique"
     );
     // The crate's typed read of flagged opportunities, as in the module example.
-    let columns = cosell::dataverse::CoSellColumns::default();
+    let columns = cosell::dataverse::CoSellFieldNames::default();
     let typed = client
         .opportunities()
         .query::<Opportunity>(
             &Query::new()
                 .select(Opportunity::STANDARD_COLUMNS)
                 .select(columns.names())
-                .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)))
+                .filter(
+                    Filter::eq("statecode", 0)
+                        .and(Filter::eq(&columns.sync_with_partner_center, true)),
+                )
                 .page_size(200),
         )
         .collect_all()

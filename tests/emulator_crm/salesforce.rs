@@ -413,7 +413,7 @@ async fn query_with_paging(b: &Backend) {
         .order_by("Name", Order::Asc)
         .build()
         .unwrap();
-    let mut pager = sf.query_with::<Value>(&soql, QueryOptions::new().batch_size(200));
+    let mut pager = sf.query_with::<Value>(&soql, QueryOptions::new().page_size(200));
     let mut sizes = Vec::new();
     let mut names = Vec::new();
     while let Some(page) = pager.next_page().await.unwrap() {
