@@ -13,12 +13,12 @@
 //! cargo run --example dataverse_opportunities
 //! ```
 
-use cosell::FieldUpdate;
 use cosell::auth::Env;
 use cosell::dataverse::{
     CoSellFieldNames, CoSellUpdate, Dataverse, Filter, Opportunity, OpportunityPatch,
     OpportunityState, Query,
 };
+use cosell::{FieldUpdate, Order};
 
 #[tokio::main]
 async fn main() -> cosell::Result<()> {
@@ -41,7 +41,7 @@ async fn main() -> cosell::Result<()> {
             Filter::eq("statecode", OpportunityState::Open.value())
                 .and(Filter::eq(&columns.sync_with_partner_center, true)),
         )
-        .order_by_desc("modifiedon")
+        .order_by("modifiedon", Order::Descending)
         .page_size(100)
         .formatted_values();
 

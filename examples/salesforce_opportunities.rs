@@ -36,7 +36,7 @@ async fn main() -> cosell::Result<()> {
     let soql = Soql::select(fields)
         .from("Opportunity")
         .filter(field(&sync_gate).eq(true))
-        .order_by("CloseDate", Order::Asc)
+        .order_by("CloseDate", Order::Ascending)
         .build()?;
     let flagged: Vec<Opportunity> = sf
         .query_with(&soql, QueryOptions::new().page_size(500))

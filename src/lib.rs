@@ -46,6 +46,7 @@ pub mod http;
 pub mod mapping;
 pub mod money;
 mod nullable;
+mod order;
 pub mod paging;
 pub mod partner_center;
 pub mod salesforce;
@@ -60,3 +61,4 @@ pub use error::{Error, Result};
 mod api_guide {}
 pub use field_update::FieldUpdate;
 pub use nullable::Nullable;
+pub use order::Order;

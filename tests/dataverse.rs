@@ -11,7 +11,7 @@ use cosell::dataverse::{
 };
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
-use cosell::{Error, FieldUpdate};
+use cosell::{Error, FieldUpdate, Order};
 use futures::TryStreamExt;
 use jiff::civil::date;
 use rust_decimal::Decimal;
@@ -772,8 +772,8 @@ async fn query_follows_next_links_and_sends_the_page_size_on_every_page() {
     let query = Query::new()
         .select(["name", "estimatedvalue"])
         .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync_with_partner_center, true)))
-        .order_by("name")
-        .order_by_desc("modifiedon")
+        .order_by("name", Order::Ascending)
+        .order_by("modifiedon", Order::Descending)
         .expand("parentaccountid($select=name)")
         .page_size(2)
         .formatted_values();

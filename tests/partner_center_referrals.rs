@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use cosell::Error;
 use cosell::Nullable;
+use cosell::Order;
 use cosell::auth::StaticToken;
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
 use cosell::partner_center::referrals::{
     CustomerProfileIdType, CustomerProfileIds, CustomerSize, ReferralCategory, ReferralOrderField,
-    ReferralPatch, SalesStage, SortOrder,
+    ReferralPatch, SalesStage,
 };
 use cosell::partner_center::{
     Member, PartnerCenter, Referral, ReferralDirection, ReferralStatus, ReferralSubstatus,
@@ -535,7 +536,7 @@ async fn list_sends_typed_filters_and_follows_next_links_over_three_pages() {
         .referral_type(ReferralType::Shared)
         .substatus(ReferralSubstatus::Accepted)
         .updated_since(since)
-        .order_by(ReferralOrderField::UpdatedDateTime, SortOrder::Descending)
+        .order_by(ReferralOrderField::UpdatedDateTime, Order::Descending)
         .select(["id", "status", "customerProfile"])
         .top(250)
         .pager()

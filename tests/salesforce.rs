@@ -1075,7 +1075,7 @@ async fn query_follows_next_records_url_and_resends_the_batch_size() {
     let soql = Soql::select(["Id", "Name", "CloseDate"])
         .from("Opportunity")
         .filter(field("Sync_With_Partner_Center__c").eq(true))
-        .order_by("CloseDate", Order::Asc)
+        .order_by("CloseDate", Order::Ascending)
         .build()
         .unwrap();
     Mock::given(method("GET"))

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use cosell::Order;
 use cosell::auth::{ClientCredentials, EntraAuthority, StaticToken};
 use cosell::dataverse::{
     Batch, BatchOperation, BatchOutcome, Dataverse, Filter, ODataValue, Opportunity,
@@ -437,7 +438,7 @@ async fn suite_query_filters_orders_and_pages(b: &Backend) {
                 .and(Filter::ge("estimatedvalue", 200))
                 .and(Filter::eq("statecode", 0)),
         )
-        .order_by_desc("estimatedvalue")
+        .order_by("estimatedvalue", Order::Descending)
         .page_size(2);
     let mut pager = b.dataverse.opportunities().query::<Named>(&query);
     let mut pages = Vec::new();
@@ -642,7 +643,7 @@ async fn names(client: &Dataverse, filter: Filter) -> cosell::Result<Vec<String>
     let query = Query::new()
         .select(["name"])
         .filter(filter)
-        .order_by("name");
+        .order_by("name", Order::Ascending);
     let rows = client
         .opportunities()
         .query::<NameOnly>(&query)

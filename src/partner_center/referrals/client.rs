@@ -11,10 +11,11 @@ use super::enums::{
 use super::model::Referral;
 use super::patch::ReferralPatch;
 use super::profile::{CORRELATION_ID_HEADER, ReferralsProfile};
-use super::query::{ReferralOrderField, ReferralQuery, SortOrder};
+use super::query::{ReferralOrderField, ReferralQuery};
 use super::transition::check_transition;
 use super::wire;
 use crate::Nullable;
+use crate::Order;
 use crate::auth::env::COSELL_PARTNER_CENTER_URL;
 use crate::auth::{DelegatedScope, Env, RefreshTokenProvider, TokenProvider, UserCredentials};
 use crate::error::{Error, Result};
@@ -513,7 +514,7 @@ impl ListReferrals<'_> {
     }
 
     /// Orders the listing.
-    pub fn order_by(self, field: ReferralOrderField, order: SortOrder) -> Self {
+    pub fn order_by(self, field: ReferralOrderField, order: Order) -> Self {
         self.with(|q| q.order_by(field, order))
     }
 

@@ -58,5 +58,5 @@ pub use model::{
 };
 pub use patch::{PatchOp, PatchOperation, ReferralPatch};
 pub use profile::{CLIENT_REQUEST_ID_HEADER, CORRELATION_ID_HEADER, ReferralsProfile};
-pub use query::{ReferralOrderField, ReferralQuery, SortOrder, odata_string};
+pub use query::{ReferralOrderField, ReferralQuery, odata_string};
 pub use transition::{allowed_next_statuses, allowed_substatuses, check_transition};
