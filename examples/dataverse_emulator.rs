@@ -7,10 +7,9 @@
 //! Run with `cargo run --example dataverse_emulator`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
-use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
+use cosell::auth::{ClientCredentials, EntraAuthority};
+use cosell::dataverse::{CoSellFieldNames, Dataverse, Filter, Opportunity, Query};
 use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
 
 #[tokio::main]
@@ -36,17 +35,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "secret".to_string().into(),
         format!("{DATAVERSE_ORG_URL}/.default"),
     )?;
-    let dataverse = Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+    let dataverse = Dataverse::builder(&emulator.urls().dataverse, credentials)
         .origin_tag("cosell")
         .suppress_flows(true)
         .build()?;
 
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let query = Query::new()
         .select(Opportunity::STANDARD_COLUMNS)
         .select(columns.names())
-        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)));
+        .filter(
+            Filter::eq("statecode", 0).and(Filter::eq(&columns.sync_with_partner_center, true)),
+        );
     let flagged = dataverse
         .opportunities()
         .query::<Opportunity>(&query)

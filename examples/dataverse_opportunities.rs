@@ -13,12 +13,12 @@
 //! cargo run --example dataverse_opportunities
 //! ```
 
-use cosell::FieldUpdate;
 use cosell::auth::Env;
 use cosell::dataverse::{
-    CoSellColumns, CoSellUpdate, Dataverse, Filter, Opportunity, OpportunityPatch,
+    CoSellFieldNames, CoSellUpdate, Dataverse, Filter, Opportunity, OpportunityPatch,
     OpportunityState, Query,
 };
+use cosell::{FieldUpdate, Order};
 
 #[tokio::main]
 async fn main() -> cosell::Result<()> {
@@ -33,15 +33,15 @@ async fn main() -> cosell::Result<()> {
     let prefix = env
         .optional("COSELL_DATAVERSE_PREFIX")?
         .unwrap_or_else(|| "cosell".to_owned());
-    let columns = CoSellColumns::with_prefix(&prefix);
+    let columns = CoSellFieldNames::with_prefix(&prefix);
     let query = Query::new()
         .select(Opportunity::STANDARD_COLUMNS)
         .select(columns.names())
         .filter(
             Filter::eq("statecode", OpportunityState::Open.value())
-                .and(Filter::eq(&columns.sync, true)),
+                .and(Filter::eq(&columns.sync_with_partner_center, true)),
         )
-        .order_by_desc("modifiedon")
+        .order_by("modifiedon", Order::Descending)
         .page_size(100)
         .formatted_values();
 
@@ -82,12 +82,15 @@ async fn main() -> cosell::Result<()> {
         println!("the first opportunity came without an id or ETag");
         return Ok(());
     };
-    let audit = opportunity.cosell(&columns)?.audit.unwrap_or_default();
+    let audit = opportunity
+        .cosell(&columns)?
+        .audit_trail
+        .unwrap_or_default();
     let line = format!("{} checked by the cosell example", jiff::Timestamp::now());
     let mut changes = OpportunityPatch::default();
     columns.write(
         &CoSellUpdate {
-            audit: FieldUpdate::Set(if audit.is_empty() {
+            audit_trail: FieldUpdate::Set(if audit.is_empty() {
                 line
             } else {
                 format!("{audit}\n{line}")

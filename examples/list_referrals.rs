@@ -14,8 +14,9 @@
 //! `AZURE_CLIENT_SECRET` (confidential apps) and `COSELL_PARTNER_CENTER_URL` (a test server or
 //! the emulator) are optional.
 
+use cosell::Order;
 use cosell::auth::Env;
-use cosell::partner_center::referrals::{ReferralCategory, ReferralOrderField, SortOrder};
+use cosell::partner_center::referrals::{ReferralCategory, ReferralOrderField};
 use cosell::partner_center::{PartnerCenter, ReferralDirection, ReferralStatus};
 use futures::TryStreamExt;
 
@@ -30,7 +31,7 @@ async fn main() -> cosell::Result<()> {
         .direction(ReferralDirection::Incoming)
         .status_any_of([ReferralStatus::New, ReferralStatus::Active])
         .updated_since(since)
-        .order_by(ReferralOrderField::UpdatedDateTime, SortOrder::Descending)
+        .order_by(ReferralOrderField::UpdatedDateTime, Order::Descending)
         .pager()
         .into_stream();
 

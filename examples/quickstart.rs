@@ -31,7 +31,7 @@ use cosell::auth::{
     CachedTokenProvider, ClientCredentials, DelegatedScope, DeviceCodeFlow, EntraAuthority,
     RefreshTokenProvider,
 };
-use cosell::dataverse::{CoSellColumns, CoSellUpdate, Dataverse, Filter, Opportunity, Query};
+use cosell::dataverse::{self, CoSellUpdate, Dataverse, Filter, Opportunity, Query};
 use cosell::partner_center::referrals::TOKEN_RESOURCE;
 use cosell::partner_center::webhooks::{Overwrite, WebhooksClient};
 use cosell::partner_center::{
@@ -39,7 +39,7 @@ use cosell::partner_center::{
 };
 use cosell::salesforce::soql::{Soql, field};
 use cosell::salesforce::{
-    ClientCredentialsFlow, CoSellFieldSet, CoSellFields, Opportunity as SalesforceOpportunity,
+    ClientCredentialsFlow, CoSellFieldNames, CoSellFields, Opportunity as SalesforceOpportunity,
     Salesforce, SalesforceLogin,
 };
 use cosell::webhook::{EventName, TrustPolicy, WebhookVerifier};
@@ -161,9 +161,8 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 5. List new incoming referrals and accept the shared one.
-    let partner_center = PartnerCenter::builder()
+    let partner_center = PartnerCenter::builder(user_tokens)
         .base_url(&urls.partner_center_referrals)
-        .token_provider(user_tokens)
         .build()?;
     let new_incoming = partner_center
         .referrals()
@@ -205,16 +204,18 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 6. Dataverse: create the opportunity, find it by referral id, update it with its ETag.
-    let dataverse = Dataverse::builder(&urls.dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(ClientCredentials::new(
+    let dataverse = Dataverse::builder(
+        &urls.dataverse,
+        ClientCredentials::new(
             authority.clone(),
             "quickstart-app",
             "quickstart-secret".to_owned().into(),
             format!("{DATAVERSE_ORG_URL}/.default"),
-        )?)))
-        .origin_tag("cosell-quickstart")
-        .build()?;
-    let columns = CoSellColumns::default();
+        )?,
+    )
+    .origin_tag("cosell-quickstart")
+    .build()?;
+    let columns = dataverse::CoSellFieldNames::default();
     let mut record = serde_json::json!({
         "name": referral_name(&accepted),
         "estimatedvalue": 125000,
@@ -224,7 +225,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         columns.write(
             &CoSellUpdate {
                 referral_id: FieldUpdate::Set(referral_id.clone()),
-                sync: FieldUpdate::Set(true),
+                sync_with_partner_center: FieldUpdate::Set(true),
                 ..Default::default()
             },
             map,
@@ -266,7 +267,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     )))
     .origin_client_id("cosell-quickstart")
     .build()?;
-    let co_sell = CoSellFieldSet::default();
+    let co_sell = CoSellFieldNames::default();
     let key = co_sell
         .referral_id
         .clone()
@@ -274,7 +275,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     let close = jiff::civil::date(2027, 3, 31);
     let mut opportunity =
         SalesforceOpportunity::new(referral_name(&accepted), "Prospecting", close);
-    opportunity.set_co_sell(
+    opportunity.set_cosell(
         &co_sell,
         &CoSellFields {
             sync_with_partner_center: Some(true),

@@ -14,7 +14,7 @@
 use cosell::auth::Env;
 use cosell::salesforce::soql::{Order, Soql, field};
 use cosell::salesforce::{
-    CoSellFieldSet, CoSellFields, Opportunity, QueryOptions, Salesforce, UpsertOutcome,
+    CoSellFieldNames, CoSellFields, Opportunity, QueryOptions, Salesforce, UpsertOutcome,
     is_multiple_matches,
 };
 use futures::TryStreamExt;
@@ -26,7 +26,7 @@ async fn main() -> cosell::Result<()> {
         .origin_client_id("cosell-example")
         .build()?;
 
-    let co_sell = CoSellFieldSet::default();
+    let co_sell = CoSellFieldNames::default();
     let sync_gate = co_sell
         .sync_with_partner_center
         .clone()
@@ -36,16 +36,16 @@ async fn main() -> cosell::Result<()> {
     let soql = Soql::select(fields)
         .from("Opportunity")
         .filter(field(&sync_gate).eq(true))
-        .order_by("CloseDate", Order::Asc)
+        .order_by("CloseDate", Order::Ascending)
         .build()?;
     let flagged: Vec<Opportunity> = sf
-        .query_with(&soql, QueryOptions::new().batch_size(500))
+        .query_with(&soql, QueryOptions::new().page_size(500))
         .into_stream()
         .try_collect()
         .await?;
     println!("{} opportunities flagged for co-sell", flagged.len());
     for opp in &flagged {
-        let values = opp.co_sell(&co_sell)?;
+        let values = opp.cosell(&co_sell)?;
         println!(
             "  {} {:?} stage={:?} close={:?} amount={:?} referral={:?}",
             opp.id.as_deref().unwrap_or("?"),
@@ -77,14 +77,14 @@ async fn main() -> cosell::Result<()> {
             .date()
             .saturating_add(jiff::Span::new().days(90)),
     );
-    opp.set_co_sell(
+    opp.set_cosell(
         &co_sell,
         &CoSellFields {
             sync_with_partner_center: Some(true),
             ..CoSellFields::default()
         },
     )?;
-    match sf.upsert("Opportunity", &key, &referral_id, &opp).await {
+    match sf.opportunities().upsert(&key, &referral_id, &opp).await {
         Ok(UpsertOutcome::Created { id }) => println!("created opportunity {id}"),
         Ok(UpsertOutcome::Updated { id }) => println!("updated opportunity {id:?}"),
         Ok(other) => println!("upserted: {other:?}"),

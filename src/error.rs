@@ -2,7 +2,7 @@
 //!
 //! The calls that reach a server return [`Result<T>`]. A few parts report their own, narrower
 //! error type where a caller acts on its variants: webhook verification
-//! ([`WebhookError`](crate::webhook::WebhookError)), webhook registration
+//! ([`WebhookError`]), webhook registration
 //! ([`RegisterError`](crate::partner_center::webhooks::RegisterError)), mapping
 //! ([`MappingError`](crate::mapping::MappingError)), the sync stores
 //! ([`StoreError`](crate::store::StoreError)). Each of them converts into [`Error`] with `?`,

@@ -46,6 +46,7 @@ pub mod http;
 pub mod mapping;
 pub mod money;
 mod nullable;
+mod order;
 pub mod paging;
 pub mod partner_center;
 pub mod salesforce;
@@ -54,5 +55,11 @@ pub mod sync;
 pub mod webhook;
 
 pub use error::{Error, Result};
+
+// Compiles the code of the API guide as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/api-guide.md")]
+mod api_guide {}
 pub use field_update::FieldUpdate;
 pub use nullable::Nullable;
+pub use order::Order;

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use cosell::auth::StaticToken;
 use cosell::dataverse::{
-    Batch, BatchOperation, BatchOutcome, CoSellColumns, CoSellUpdate, Dataverse, EntityReference,
-    Filter, Opportunity, OpportunityClose, OpportunityPatch, OpportunityState, OpportunityStatus,
-    Query, RecordKey, Retrieve, UpsertKind, read_batch_response,
+    Batch, BatchOperation, BatchOutcome, CoSellFieldNames, CoSellUpdate, Dataverse,
+    EntityReference, Filter, Opportunity, OpportunityClose, OpportunityPatch, OpportunityState,
+    OpportunityStatus, Query, RecordKey, Retrieve, UpsertKind, read_batch_response,
 };
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
-use cosell::{Error, FieldUpdate};
+use cosell::{Error, FieldUpdate, Order};
 use futures::TryStreamExt;
 use jiff::civil::date;
 use rust_decimal::Decimal;
@@ -54,11 +54,13 @@ async fn harness_with(
     let server = MockServer::start().await;
     let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let builder = Dataverse::builder(format!("{}/api/data/v9.2/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new("test-token")))
-        .retry_policy(retry)
-        .clock(clock)
-        .sleeper(sleeper.clone());
+    let builder = Dataverse::builder(
+        format!("{}/api/data/v9.2/", server.uri()),
+        StaticToken::new("test-token"),
+    )
+    .retry_policy(retry)
+    .clock(clock)
+    .sleeper(sleeper.clone());
     let dataverse = configure(builder).build().unwrap();
     Harness {
         server,
@@ -131,7 +133,9 @@ fn entity_id(server: &MockServer, segment: &str) -> String {
 
 #[test]
 fn org_helpers_build_base_url_and_scope() {
-    let dv = Dataverse::for_org("contoso").build().unwrap();
+    let dv = Dataverse::for_org("contoso", StaticToken::new("t"))
+        .build()
+        .unwrap();
     assert_eq!(
         dv.pipeline().base_url().unwrap().as_str(),
         "https://contoso.crm.dynamics.com/api/data/v9.2/"
@@ -142,7 +146,11 @@ fn org_helpers_build_base_url_and_scope() {
     );
     assert!(Dataverse::scope_for_org("contoso.evil.com").is_err());
     assert!(matches!(
-        Dataverse::builder("http://contoso.crm.dynamics.com/api/data/v9.2/").build(),
+        Dataverse::builder(
+            "http://contoso.crm.dynamics.com/api/data/v9.2/",
+            StaticToken::new("t")
+        )
+        .build(),
         Err(Error::Config(_))
     ));
 }
@@ -162,7 +170,7 @@ async fn create_posts_the_changed_fields_and_reads_the_id_from_odata_entityid() 
         .mount(&h.server)
         .await;
 
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let mut new = OpportunityPatch {
         name: FieldUpdate::Set("Fabrikam renewal 2025".into()),
         estimated_value: FieldUpdate::Set("125000.00".parse().unwrap()),
@@ -177,7 +185,7 @@ async fn create_posts_the_changed_fields_and_reads_the_id_from_odata_entityid() 
     };
     columns.write(
         &CoSellUpdate {
-            sync: FieldUpdate::Set(true),
+            sync_with_partner_center: FieldUpdate::Set(true),
             referral_id: FieldUpdate::Set("a1b2c3".into()),
             help_requested: FieldUpdate::Set(vec![1, 9]),
             ..Default::default()
@@ -282,7 +290,7 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
         )
         .mount(&h.server)
         .await;
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let row: Opportunity = h
         .dataverse
         .opportunities()
@@ -344,11 +352,11 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
     assert_eq!(row.extra["new_customcolumn"], json!({"nested": [1, 2, 3]}));
 
     let cosell = row.cosell(&columns).unwrap();
-    assert_eq!(cosell.sync, Some(true));
+    assert_eq!(cosell.sync_with_partner_center, Some(true));
     assert_eq!(cosell.referral_id.as_deref(), Some("a1b2c3d4-referral"));
     assert_eq!(cosell.help_requested, Some(vec![1, 9]));
     assert_eq!(cosell.solutions.as_deref(), Some("Azure Migrate"));
-    assert_eq!(cosell.audit, None);
+    assert_eq!(cosell.audit_trail, None);
 
     // Read-modify-write keeps every property it did not type.
     let round_trip = serde_json::to_value(&row).unwrap();
@@ -361,7 +369,7 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
 
 #[tokio::test]
 async fn a_custom_publisher_prefix_reads_its_own_columns() {
-    let columns = CoSellColumns::with_prefix("new").help_requested("new_mshelp");
+    let columns = CoSellFieldNames::with_prefix("new").help_requested("new_mshelp");
     let row: Opportunity = serde_json::from_value(json!({
         "new_syncwithpartnercenter": false,
         "new_mshelp": "2, 3,8",
@@ -369,7 +377,7 @@ async fn a_custom_publisher_prefix_reads_its_own_columns() {
     }))
     .unwrap();
     let fields = row.cosell(&columns).unwrap();
-    assert_eq!(fields.sync, Some(false));
+    assert_eq!(fields.sync_with_partner_center, Some(false));
     assert_eq!(fields.help_requested, Some(vec![2, 3, 8]));
     assert_eq!(fields.referral_id, None);
 
@@ -458,9 +466,9 @@ async fn update_sends_if_match_star_and_only_the_changed_fields() {
         parent_account: FieldUpdate::Clear,
         ..Default::default()
     };
-    CoSellColumns::default().write(
+    CoSellFieldNames::default().write(
         &CoSellUpdate {
-            audit: FieldUpdate::Set("synced".into()),
+            audit_trail: FieldUpdate::Set("synced".into()),
             referral_link: FieldUpdate::Clear,
             ..Default::default()
         },
@@ -760,12 +768,12 @@ async fn query_follows_next_links_and_sends_the_page_size_on_every_page() {
         .mount(&h.server)
         .await;
 
-    let columns = CoSellColumns::default();
+    let columns = CoSellFieldNames::default();
     let query = Query::new()
         .select(["name", "estimatedvalue"])
-        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)))
-        .order_by("name")
-        .order_by_desc("modifiedon")
+        .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync_with_partner_center, true)))
+        .order_by("name", Order::Ascending)
+        .order_by("modifiedon", Order::Descending)
         .expand("parentaccountid($select=name)")
         .page_size(2)
         .formatted_values();
@@ -1285,7 +1293,7 @@ async fn table_metadata_reads_columns_lengths_and_choice_values() {
         .require_columns(["name", "cosell_referralid"])
         .unwrap();
     let missing = table
-        .require_columns(CoSellColumns::default().names())
+        .require_columns(CoSellFieldNames::default().names())
         .unwrap_err();
     assert!(
         missing.to_string().contains("cosell_syncwithpartnercenter"),

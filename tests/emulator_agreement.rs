@@ -107,8 +107,7 @@ fn dataverse(emulator: &Emulator) -> Dataverse {
         format!("{DATAVERSE_ORG_URL}/.default"),
     )
     .unwrap();
-    Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+    Dataverse::builder(&emulator.urls().dataverse, credentials)
         .build()
         .unwrap()
 }

@@ -209,26 +209,27 @@ fn entra_tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
 }
 
 fn dataverse(emulator: &Emulator) -> cosell::dataverse::Dataverse {
-    cosell::dataverse::Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(entra_tokens(
+    cosell::dataverse::Dataverse::builder(
+        &emulator.urls().dataverse,
+        entra_tokens(
             emulator,
             &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-        ))
-        .sleeper(Arc::new(RecordingSleeper::new()))
-        .build()
-        .unwrap()
+        ),
+    )
+    .sleeper(Arc::new(RecordingSleeper::new()))
+    .build()
+    .unwrap()
 }
 
 fn partner_center(emulator: &Emulator) -> cosell::partner_center::PartnerCenter {
-    cosell::partner_center::PartnerCenter::builder()
-        .base_url(emulator.urls().partner_center_referrals.clone())
-        .token_provider(entra_tokens(
-            emulator,
-            "https://api.partner.microsoft.com/.default",
-        ))
-        .sleeper(Arc::new(RecordingSleeper::new()))
-        .build()
-        .unwrap()
+    cosell::partner_center::PartnerCenter::builder(entra_tokens(
+        emulator,
+        "https://api.partner.microsoft.com/.default",
+    ))
+    .base_url(emulator.urls().partner_center_referrals.clone())
+    .sleeper(Arc::new(RecordingSleeper::new()))
+    .build()
+    .unwrap()
 }
 
 fn salesforce(emulator: &Emulator) -> cosell::salesforce::Salesforce {

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cosell::Nullable;
+use cosell::Order;
 use cosell::auth::{
     CachedTokenProvider, ClientCredentials, EntraAuthority, StaticToken, TokenProvider,
 };
 use cosell::error::ApiErrorKind;
 use cosell::http::{RecordingSleeper, RetryPolicy};
-use cosell::partner_center::referrals::{ReferralOrderField, ReferralPatch, SortOrder};
+use cosell::partner_center::referrals::{ReferralOrderField, ReferralPatch};
 use cosell::partner_center::webhooks::{
     Overwrite, RegisterError, RegistrationAction, WebhookRegistration, WebhooksClient,
 };
@@ -66,9 +67,8 @@ fn clients(
     webhooks_tokens: Arc<dyn TokenProvider>,
 ) -> (PartnerCenter, WebhooksClient) {
     let sleeper = Arc::new(RecordingSleeper::new());
-    let referrals = PartnerCenter::builder()
+    let referrals = PartnerCenter::builder(referrals_tokens)
         .base_url(referrals_base)
-        .token_provider(referrals_tokens)
         .retry_policy(RetryPolicy::default().max_attempts(3))
         .sleeper(sleeper.clone())
         .build()
@@ -320,7 +320,7 @@ async fn list_with_filters_and_paging(b: &Bench) {
         .list()
         .status(ReferralStatus::Active)
         .direction(ReferralDirection::Incoming)
-        .order_by(ReferralOrderField::CreatedDateTime, SortOrder::Ascending)
+        .order_by(ReferralOrderField::CreatedDateTime, Order::Ascending)
         .pager()
         .collect_all()
         .await
@@ -376,7 +376,7 @@ async fn list_with_filters_and_paging(b: &Bench) {
         .referrals
         .referrals()
         .list()
-        .order_by(ReferralOrderField::CreatedDateTime, SortOrder::Descending)
+        .order_by(ReferralOrderField::CreatedDateTime, Order::Descending)
         .top(3)
         .pager()
         .collect_all()
@@ -1347,7 +1347,7 @@ async fn small_pages_resume_with_the_same_query_and_respect_top() {
         .referrals()
         .list()
         .status(ReferralStatus::New)
-        .order_by(ReferralOrderField::UpdatedDateTime, SortOrder::Descending)
+        .order_by(ReferralOrderField::UpdatedDateTime, Order::Descending)
         .top(4)
         .pager()
         .collect_all()

@@ -35,9 +35,8 @@ fn referral_with_team_object(id: &str) -> Value {
 }
 
 async fn partner_center(server: &MockServer) -> PartnerCenter {
-    PartnerCenter::builder()
+    PartnerCenter::builder(StaticToken::new("t"))
         .base_url(format!("{}/v1.0/engagements/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new("t")))
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap()
@@ -123,10 +122,12 @@ async fn a_dataverse_query_keeps_the_rows_around_a_bad_one() {
         ]})))
         .mount(&server)
         .await;
-    let dataverse = Dataverse::builder(format!("{}/api/data/v9.2/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new("t")))
-        .build()
-        .unwrap();
+    let dataverse = Dataverse::builder(
+        format!("{}/api/data/v9.2/", server.uri()),
+        StaticToken::new("t"),
+    )
+    .build()
+    .unwrap();
     let mut pager = dataverse
         .opportunities()
         .query::<cosell::dataverse::Opportunity>(&Query::new())

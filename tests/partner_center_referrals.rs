@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use cosell::Error;
 use cosell::Nullable;
+use cosell::Order;
 use cosell::auth::StaticToken;
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
 use cosell::partner_center::referrals::{
     CustomerProfileIdType, CustomerProfileIds, CustomerSize, ReferralCategory, ReferralOrderField,
-    ReferralPatch, SalesStage, SortOrder,
+    ReferralPatch, SalesStage,
 };
 use cosell::partner_center::{
     Member, PartnerCenter, Referral, ReferralDirection, ReferralStatus, ReferralSubstatus,
@@ -431,9 +432,8 @@ async fn harness_with(correlation_id: Option<&str>) -> Harness {
     let server = MockServer::start().await;
     let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let mut builder = PartnerCenter::builder()
+    let mut builder = PartnerCenter::builder(StaticToken::new(TOKEN))
         .base_url(format!("{}/v1.0/engagements/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new(TOKEN)))
         .retry_policy(RetryPolicy::default().max_attempts(3).jitter_seed(7))
         .clock(clock)
         .sleeper(sleeper.clone());
@@ -536,7 +536,7 @@ async fn list_sends_typed_filters_and_follows_next_links_over_three_pages() {
         .referral_type(ReferralType::Shared)
         .substatus(ReferralSubstatus::Accepted)
         .updated_since(since)
-        .order_by(ReferralOrderField::UpdatedDateTime, SortOrder::Descending)
+        .order_by(ReferralOrderField::UpdatedDateTime, Order::Descending)
         .select(["id", "status", "customerProfile"])
         .top(250)
         .pager()
@@ -1316,13 +1316,12 @@ async fn a_malformed_success_body_is_a_decode_error() {
     assert_eq!(decode.request_id.as_deref(), Some("req-bad"));
 }
 
+/// A client without credentials does not compile, nor one with app-only credentials (see the
+/// `compile_fail` example of `cosell::auth::Credentials`); a plain-http base URL fails at build.
 #[test]
-fn the_client_needs_a_token_provider() {
-    let err = PartnerCenter::builder().build().unwrap_err();
-    assert!(matches!(err, Error::Config(_)));
-    let err = PartnerCenter::builder()
+fn a_plain_http_base_url_is_refused_at_build() {
+    let err = PartnerCenter::builder(StaticToken::new("t"))
         .base_url("http://partner.example/")
-        .token_provider(Arc::new(StaticToken::new("t")))
         .build()
         .unwrap_err();
     assert!(

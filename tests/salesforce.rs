@@ -12,7 +12,7 @@ use cosell::salesforce::soql::{
     LikePattern, Order, Soql, SoqlValue, field, like_literal, string_literal,
 };
 use cosell::salesforce::{
-    Atomicity, ClientCredentialsFlow, CoSellFieldSet, CoSellFields, FieldType, JwtBearerFlow,
+    Atomicity, ClientCredentialsFlow, CoSellFieldNames, CoSellFields, FieldType, JwtBearerFlow,
     MultiSelect, Opportunity, OpportunityPatch, QueryOptions, RefreshTokenFlow, SObjectDescribe,
     Salesforce, SalesforceLogin, SaveResult, UpsertOutcome, is_multiple_matches, query_page,
 };
@@ -194,7 +194,7 @@ async fn retrieve_sends_the_field_list_and_decodes_the_typed_opportunity() {
     assert_eq!(opp.extra["Account"]["Name"], "Fabrikam");
     assert_eq!(opp.extra["CreatedDate"], "2025-07-01T08:00:00.000+0000");
 
-    let co_sell = opp.co_sell(&CoSellFieldSet::default()).unwrap();
+    let co_sell = opp.cosell(&CoSellFieldNames::default()).unwrap();
     assert_eq!(
         co_sell.referral_id.as_deref(),
         Some("9f8e7d6c-0000-4000-8000-000000000001")
@@ -215,10 +215,10 @@ async fn retrieve_sends_the_field_list_and_decodes_the_typed_opportunity() {
 
 #[tokio::test]
 async fn co_sell_fields_follow_the_configured_names_and_types() {
-    let fields = CoSellFieldSet {
+    let fields = CoSellFieldNames {
         referral_id: Some("MSFT_Ref__c".into()),
         audit_trail: None,
-        ..CoSellFieldSet::default()
+        ..CoSellFieldNames::default()
     };
     let mut opp = Opportunity::default();
     let values = CoSellFields {
@@ -228,7 +228,7 @@ async fn co_sell_fields_follow_the_configured_names_and_types() {
         sync_with_partner_center: Some(true),
         ..CoSellFields::default()
     };
-    opp.set_co_sell(&fields, &values).unwrap();
+    opp.set_cosell(&fields, &values).unwrap();
     let body = serde_json::to_value(&opp).unwrap();
     assert_eq!(
         body,
@@ -240,7 +240,7 @@ async fn co_sell_fields_follow_the_configured_names_and_types() {
         })
     );
     assert_eq!(
-        opp.co_sell(&fields).unwrap().referral_id.as_deref(),
+        opp.cosell(&fields).unwrap().referral_id.as_deref(),
         Some("r-1")
     );
 
@@ -249,18 +249,18 @@ async fn co_sell_fields_follow_the_configured_names_and_types() {
         ..CoSellFields::default()
     };
     assert!(matches!(
-        opp.set_co_sell(&fields, &audit),
+        opp.set_cosell(&fields, &audit),
         Err(Error::Validation(_))
     ));
 
     opp.extra
         .insert("Sync_With_Partner_Center__c".into(), json!("yes"));
-    let err = opp.co_sell(&fields).unwrap_err();
+    let err = opp.cosell(&fields).unwrap_err();
     assert!(matches!(&err, Error::Decode(d) if d.path == ".Sync_With_Partner_Center__c"));
     assert!(
-        CoSellFieldSet {
+        CoSellFieldNames {
             solutions: Some("bad name".into()),
-            ..CoSellFieldSet::default()
+            ..CoSellFieldNames::default()
         }
         .validate()
         .is_err()
@@ -309,8 +309,8 @@ async fn update_patches_only_the_given_fields() {
         description: FieldUpdate::Clear,
         ..OpportunityPatch::new()
     }
-    .co_sell(
-        &CoSellFieldSet::default(),
+    .cosell(
+        &CoSellFieldNames::default(),
         &CoSellFields {
             referral_id: Some("r-9".into()),
             ..CoSellFields::default()
@@ -1075,7 +1075,7 @@ async fn query_follows_next_records_url_and_resends_the_batch_size() {
     let soql = Soql::select(["Id", "Name", "CloseDate"])
         .from("Opportunity")
         .filter(field("Sync_With_Partner_Center__c").eq(true))
-        .order_by("CloseDate", Order::Asc)
+        .order_by("CloseDate", Order::Ascending)
         .build()
         .unwrap();
     Mock::given(method("GET"))
@@ -1110,7 +1110,7 @@ async fn query_follows_next_records_url_and_resends_the_batch_size() {
         .mount(&h.server)
         .await;
     let mut pager =
-        h.sf.query_with::<Opportunity>(&soql, QueryOptions::new().batch_size(200));
+        h.sf.query_with::<Opportunity>(&soql, QueryOptions::new().page_size(200));
     let first = pager.next_page().await.unwrap().unwrap();
     assert_eq!(first.items.len(), 3);
     assert_eq!(first.total, Some(7));
@@ -1445,7 +1445,7 @@ async fn describe_reads_types_lengths_and_picklists() {
             .field_type,
         FieldType::MultiPicklist
     );
-    let co_sell = CoSellFieldSet::default();
+    let co_sell = CoSellFieldNames::default();
     let names = co_sell.api_names();
     let missing = describe.missing_fields(&names);
     assert_eq!(
@@ -1690,7 +1690,7 @@ proptest! {
         let _ = serde_json::from_str::<SObjectDescribe>(&text);
         let _ = serde_json::from_str::<Vec<SaveResult>>(&text);
         if let Value::Object(map) = &value {
-            let _ = CoSellFieldSet::default().read(map);
+            let _ = CoSellFieldNames::default().read(map);
         }
     }
 

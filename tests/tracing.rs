@@ -114,10 +114,12 @@ async fn spans_carry_path_templates_never_key_values() {
         .mount(&server)
         .await;
 
-    let dataverse = Dataverse::builder(format!("{}/api/data/v9.2/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new("t")))
-        .build()
-        .unwrap();
+    let dataverse = Dataverse::builder(
+        format!("{}/api/data/v9.2/", server.uri()),
+        StaticToken::new("t"),
+    )
+    .build()
+    .unwrap();
     dataverse
         .opportunities()
         .update(
@@ -141,9 +143,8 @@ async fn spans_carry_path_templates_never_key_values() {
         .await
         .unwrap();
 
-    let partner_center = PartnerCenter::builder()
+    let partner_center = PartnerCenter::builder(StaticToken::new("t"))
         .base_url(format!("{}/v1.0/engagements/", server.uri()))
-        .token_provider(Arc::new(StaticToken::new("t")))
         .build()
         .unwrap();
     partner_center

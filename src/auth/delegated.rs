@@ -269,12 +269,12 @@ impl DeviceCodeFlow {
 
 /// Access tokens from a stored refresh token; rotated refresh tokens go to a sink.
 ///
-/// It fetches a token on every call: wrap it in a
+/// It fetches a token on every call; the client builders wrap it in a
 /// [`CachedTokenProvider`](super::CachedTokenProvider).
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use cosell::auth::{CachedTokenProvider, DelegatedScope, EntraAuthority, RefreshTokenProvider};
+/// use cosell::auth::{DelegatedScope, EntraAuthority, RefreshTokenProvider};
 /// use secrecy::ExposeSecret;
 ///
 /// # fn build(stored: String) -> cosell::Result<()> {
@@ -288,8 +288,9 @@ impl DeviceCodeFlow {
 ///     // Store it: the old one may stop working.
 ///     let _ = new_token.expose_secret();
 /// }));
-/// let provider = CachedTokenProvider::new(provider);
-/// # let _ = provider; Ok(()) }
+/// // The client caches the provider's tokens.
+/// let pc = cosell::partner_center::PartnerCenter::builder(provider).build()?;
+/// # let _ = pc; Ok(()) }
 /// ```
 pub struct RefreshTokenProvider {
     authority: EntraAuthority,

@@ -103,12 +103,11 @@ impl EntraAuthority {
 
 /// App-only tokens from Entra ID with a client secret (v2 endpoint, `<resource>/.default`).
 ///
-/// Used for Dataverse and the Partner Center webhooks API. Wrap it in a
-/// [`CachedTokenProvider`](super::CachedTokenProvider) so a token is reused until shortly before
-/// it expires.
+/// Used for Dataverse and the Partner Center webhooks API, whose builders take it and cache its
+/// tokens until shortly before they expire.
 ///
 /// ```no_run
-/// use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+/// use cosell::auth::{ClientCredentials, EntraAuthority};
 ///
 /// # fn build() -> cosell::Result<()> {
 /// let credentials = ClientCredentials::new(
@@ -117,8 +116,9 @@ impl EntraAuthority {
 ///     std::env::var("CLIENT_SECRET").unwrap_or_default().into(),
 ///     "https://contoso.crm.dynamics.com/.default",
 /// )?;
-/// let provider = CachedTokenProvider::new(credentials);
-/// # let _ = provider; Ok(()) }
+/// // The client caches the credentials' tokens.
+/// let dataverse = cosell::dataverse::Dataverse::for_org("contoso", credentials).build()?;
+/// # let _ = dataverse; Ok(()) }
 /// ```
 pub struct ClientCredentials {
     authority: EntraAuthority,
@@ -140,8 +140,8 @@ impl fmt::Debug for ClientCredentials {
 }
 
 impl EntraAuthority {
-    /// The authority for [`AZURE_TENANT_ID`](super::env::AZURE_TENANT_ID), at
-    /// [`AZURE_AUTHORITY_HOST`](super::env::AZURE_AUTHORITY_HOST) when it is set.
+    /// The authority for [`AZURE_TENANT_ID`], at
+    /// [`AZURE_AUTHORITY_HOST`] when it is set.
     ///
     /// ```
     /// use cosell::auth::{EntraAuthority, Env};
@@ -160,7 +160,7 @@ impl EntraAuthority {
 
 impl ClientCredentials {
     /// App-only credentials for `scope` from [`AZURE_TENANT_ID`], [`AZURE_CLIENT_ID`] and
-    /// [`AZURE_CLIENT_SECRET`] (and [`AZURE_AUTHORITY_HOST`](super::env::AZURE_AUTHORITY_HOST)).
+    /// [`AZURE_CLIENT_SECRET`] (and [`AZURE_AUTHORITY_HOST`]).
     ///
     /// ```
     /// use cosell::auth::{ClientCredentials, Env};

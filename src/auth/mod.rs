@@ -1,6 +1,7 @@
 //! Access tokens and where they come from.
 //!
-//! Every client takes an `Arc<dyn TokenProvider>`. The pipeline asks it for a token before each
+//! Every client's builder takes its credentials (see [`Credentials`] for which flows each API
+//! accepts) and caches their tokens. The pipeline asks it for a token before each
 //! attempt and, when the server rejects the token (401), tells it so through
 //! [`TokenProvider::invalidate`], fetches one fresh token and replays the request once.
 //!
@@ -14,11 +15,12 @@
 //!   only one refresh run at a time.
 //!
 //! Every client also reads its credentials from the environment by one convention: see
-//! [`env`].
+//! [`env`](mod@env).
 //!
 //! Secrets are [`secrecy`] types: no `Debug`, `Display`, log line or error shows them.
 
 mod cache;
+mod credentials;
 mod delegated;
 mod entra;
 pub mod env;
@@ -35,6 +37,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::error::Result;
 
 pub use cache::CachedTokenProvider;
+pub use credentials::{Credentials, EntraCredentials, SalesforceCredentials, UserCredentials};
 pub use delegated::{
     DelegatedGrant, DelegatedScope, DeviceCodeFlow, DeviceCodePrompt, RefreshTokenProvider,
     RefreshTokenSink,

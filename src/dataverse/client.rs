@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::profile::DataverseProfile;
 use super::table::Table;
 use crate::auth::env::{COSELL_DATAVERSE_URL, malformed};
-use crate::auth::{CachedTokenProvider, ClientCredentials, Env, TokenProvider};
+use crate::auth::{ClientCredentials, EntraCredentials, Env, TokenProvider};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, RetryPolicy, Sleeper, Timeouts,
@@ -29,8 +29,7 @@ pub const API_VERSION: &str = "v9.2";
 /// otherwise ([`Table::tag`], [`Table::suppress_flows`]).
 ///
 /// ```no_run
-/// use std::sync::Arc;
-/// use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+/// use cosell::auth::{ClientCredentials, EntraAuthority};
 /// use cosell::dataverse::Dataverse;
 ///
 /// # async fn run() -> cosell::Result<()> {
@@ -40,8 +39,7 @@ pub const API_VERSION: &str = "v9.2";
 ///     "client-secret".to_string().into(),
 ///     Dataverse::scope_for_org("contoso")?,
 /// )?;
-/// let dataverse = Dataverse::for_org("contoso")
-///     .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+/// let dataverse = Dataverse::for_org("contoso", credentials)
 ///     .origin_tag("cosell")
 ///     .build()?;
 /// let whoami: serde_json::Value = dataverse.pipeline().get(["WhoAmI"]).send_json().await?;
@@ -117,7 +115,7 @@ impl WriteOptions {
 #[must_use]
 pub struct DataverseBuilder {
     base_url: std::result::Result<String, Error>,
-    token: Option<Arc<dyn TokenProvider>>,
+    token: Arc<dyn TokenProvider>,
     options: ClientOptions,
     defaults: WriteOptions,
 }
@@ -125,22 +123,28 @@ pub struct DataverseBuilder {
 impl Dataverse {
     /// A builder for the Web API at `base_url`
     /// (`https://contoso.crm.dynamics.com/api/data/v9.2/`, as shown in Power Apps >
-    /// Developer resources).
+    /// Developer resources), signing in with `credentials` (app-only or app + user; their tokens
+    /// are cached).
     ///
     /// ```
+    /// use cosell::auth::StaticToken;
     /// use cosell::dataverse::Dataverse;
     ///
-    /// let dataverse = Dataverse::builder("https://contoso.crm4.dynamics.com/api/data/v9.2/")
+    /// let token = StaticToken::new("token");
+    /// let dataverse = Dataverse::builder("https://contoso.crm4.dynamics.com/api/data/v9.2/", token)
     ///     .build()
     ///     .unwrap();
     /// assert_eq!(dataverse.pipeline().base_url().unwrap().host_str(), Some("contoso.crm4.dynamics.com"));
     /// ```
-    pub fn builder(base_url: impl Into<String>) -> DataverseBuilder {
-        DataverseBuilder::new(Ok(base_url.into()))
+    pub fn builder(
+        base_url: impl Into<String>,
+        credentials: impl EntraCredentials,
+    ) -> DataverseBuilder {
+        DataverseBuilder::new(Ok(base_url.into()), credentials)
     }
 
     /// Starts building a client for
-    /// [`COSELL_DATAVERSE_URL`](crate::auth::env::COSELL_DATAVERSE_URL) (the environment's URL,
+    /// [`COSELL_DATAVERSE_URL`] (the environment's URL,
     /// or its Web API base URL) with app-only credentials from the environment
     /// ([`ClientCredentials::from_env`] for the environment's scope, cached).
     ///
@@ -174,8 +178,7 @@ impl Dataverse {
         let scope = Dataverse::scope_for_url(&base_url)
             .map_err(|e| malformed(COSELL_DATAVERSE_URL, &e.to_string()))?;
         let credentials = ClientCredentials::from_env(env, scope)?;
-        Ok(Dataverse::builder(base_url)
-            .token_provider(Arc::new(CachedTokenProvider::new(credentials))))
+        Ok(Dataverse::builder(base_url, credentials))
     }
 
     /// A builder for the North America environment `org`:
@@ -183,19 +186,22 @@ impl Dataverse {
     /// regions.
     ///
     /// ```
+    /// use cosell::auth::StaticToken;
     /// use cosell::dataverse::Dataverse;
     ///
-    /// let dataverse = Dataverse::for_org("contoso").build().unwrap();
+    /// let token = StaticToken::new("token");
+    /// let dataverse = Dataverse::for_org("contoso", token.clone()).build().unwrap();
     /// assert_eq!(
     ///     dataverse.pipeline().base_url().unwrap().as_str(),
     ///     "https://contoso.crm.dynamics.com/api/data/v9.2/"
     /// );
-    /// assert!(Dataverse::for_org("evil.com/x").build().is_err());
+    /// assert!(Dataverse::for_org("evil.com/x", token).build().is_err());
     /// ```
-    pub fn for_org(org: &str) -> DataverseBuilder {
+    pub fn for_org(org: &str, credentials: impl EntraCredentials) -> DataverseBuilder {
         DataverseBuilder::new(
             check_org(org)
                 .map(|org| format!("https://{org}.crm.dynamics.com/api/data/{API_VERSION}/")),
+            credentials,
         )
     }
 
@@ -253,8 +259,8 @@ impl Dataverse {
     ///     .await?;
     /// # let _ = id; Ok(()) }
     /// ```
-    pub fn table(&self, entity_set: impl Into<String>) -> Table {
-        Table::new(self.clone(), entity_set.into(), self.defaults.clone())
+    pub fn table(&self, entity_set: impl Into<String>) -> Table<'_> {
+        Table::new(self, entity_set.into(), self.defaults.clone())
     }
 
     /// Operations on the `opportunities` table; use them with
@@ -271,7 +277,7 @@ impl Dataverse {
     /// println!("{:?} {:?}", opportunity.name, opportunity.estimated_value);
     /// # Ok(()) }
     /// ```
-    pub fn opportunities(&self) -> Table {
+    pub fn opportunities(&self) -> Table<'_> {
         self.table(super::opportunity::OPPORTUNITY_ENTITY_SET)
     }
 
@@ -302,20 +308,13 @@ fn check_org(org: &str) -> Result<&str> {
 }
 
 impl DataverseBuilder {
-    fn new(base_url: Result<String>) -> Self {
+    fn new(base_url: Result<String>, credentials: impl EntraCredentials) -> Self {
         DataverseBuilder {
             base_url,
-            token: None,
+            token: credentials.into_token_provider(),
             options: ClientOptions::default(),
             defaults: WriteOptions::default(),
         }
-    }
-
-    /// Where tokens come from (scope: [`Dataverse::scope_for_org`] /
-    /// [`Dataverse::scope_for_url`]).
-    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
-        self.token = Some(provider);
-        self
     }
 
     /// The retry policy (429 with `Retry-After`, 5xx, connection failures).
@@ -391,10 +390,7 @@ impl DataverseBuilder {
             .default_header("odata-version", "4.0")
             // Defeats cached results of collection-valued expands.
             .default_header("if-none-match", "null");
-        if let Some(token) = self.token {
-            builder = builder.token_provider(token);
-        }
-        builder = builder.options(self.options);
+        builder = builder.token_provider(self.token).options(self.options);
         Ok(Dataverse {
             pipeline: builder.build()?,
             defaults: self.defaults,

@@ -13,11 +13,11 @@ use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 /// any name directly.
 ///
 /// ```
-/// use cosell::dataverse::{CoSellColumns, CoSellUpdate};
+/// use cosell::dataverse::{CoSellFieldNames, CoSellUpdate};
 /// use cosell::FieldUpdate;
 ///
-/// let columns = CoSellColumns::with_prefix("new").referral_id("new_pcreferral");
-/// assert_eq!(columns.sync, "new_syncwithpartnercenter");
+/// let columns = CoSellFieldNames::with_prefix("new").referral_id("new_pcreferral");
+/// assert_eq!(columns.sync_with_partner_center, "new_syncwithpartnercenter");
 ///
 /// let mut body = serde_json::Map::new();
 /// columns.write(
@@ -27,9 +27,9 @@ use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 /// assert_eq!(body["new_howcanmicrosofthelp"], "1,9");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoSellColumns {
+pub struct CoSellFieldNames {
     /// Two options: whether the row is kept in step with Partner Center.
-    pub sync: String,
+    pub sync_with_partner_center: String,
     /// Text: the Partner Center referral id (a good alternate key).
     pub referral_id: String,
     /// Text: a link to the referral in Partner Center.
@@ -39,32 +39,32 @@ pub struct CoSellColumns {
     /// Text: the solutions of the referral.
     pub solutions: String,
     /// Multi-line text: the sync audit trail.
-    pub audit: String,
+    pub audit_trail: String,
 }
 
-impl Default for CoSellColumns {
+impl Default for CoSellFieldNames {
     fn default() -> Self {
-        CoSellColumns::with_prefix("cosell")
+        CoSellFieldNames::with_prefix("cosell")
     }
 }
 
-impl CoSellColumns {
+impl CoSellFieldNames {
     /// The default column names under the publisher prefix `prefix`.
     pub fn with_prefix(prefix: &str) -> Self {
         let name = |suffix: &str| format!("{prefix}_{suffix}");
-        CoSellColumns {
-            sync: name("syncwithpartnercenter"),
+        CoSellFieldNames {
+            sync_with_partner_center: name("syncwithpartnercenter"),
             referral_id: name("referralid"),
             referral_link: name("referrallink"),
             help_requested: name("howcanmicrosofthelp"),
             solutions: name("solutions"),
-            audit: name("audit"),
+            audit_trail: name("audit"),
         }
     }
 
     /// Renames the sync flag column.
-    pub fn sync(mut self, name: impl Into<String>) -> Self {
-        self.sync = name.into();
+    pub fn sync_with_partner_center(mut self, name: impl Into<String>) -> Self {
+        self.sync_with_partner_center = name.into();
         self
     }
 
@@ -93,20 +93,20 @@ impl CoSellColumns {
     }
 
     /// Renames the audit column.
-    pub fn audit(mut self, name: impl Into<String>) -> Self {
-        self.audit = name.into();
+    pub fn audit_trail(mut self, name: impl Into<String>) -> Self {
+        self.audit_trail = name.into();
         self
     }
 
     /// Every column name, for `$select` and metadata validation.
     pub fn names(&self) -> [&str; 6] {
         [
-            &self.sync,
+            &self.sync_with_partner_center,
             &self.referral_id,
             &self.referral_link,
             &self.help_requested,
             &self.solutions,
-            &self.audit,
+            &self.audit_trail,
         ]
     }
 
@@ -117,19 +117,24 @@ impl CoSellColumns {
     /// A decode error naming the column when one holds the wrong type.
     pub fn read(&self, row: &Map<String, Value>) -> Result<CoSellFields> {
         Ok(CoSellFields {
-            sync: read_bool(row, &self.sync)?,
+            sync_with_partner_center: read_bool(row, &self.sync_with_partner_center)?,
             referral_id: read_text(row, &self.referral_id)?,
             referral_link: read_text(row, &self.referral_link)?,
             help_requested: read_choices(row, &self.help_requested)?,
             solutions: read_text(row, &self.solutions)?,
-            audit: read_text(row, &self.audit)?,
+            audit_trail: read_text(row, &self.audit_trail)?,
         })
     }
 
     /// Writes the changed co-sell columns into a PATCH body; unchanged ones are left out, cleared
     /// ones are `null`.
     pub fn write(&self, update: &CoSellUpdate, body: &mut Map<String, Value>) {
-        put(body, &self.sync, &update.sync, |v| Value::Bool(*v));
+        put(
+            body,
+            &self.sync_with_partner_center,
+            &update.sync_with_partner_center,
+            |v| Value::Bool(*v),
+        );
         put(body, &self.referral_id, &update.referral_id, |v| {
             Value::String(v.clone())
         });
@@ -142,7 +147,7 @@ impl CoSellColumns {
         put(body, &self.solutions, &update.solutions, |v| {
             Value::String(v.clone())
         });
-        put(body, &self.audit, &update.audit, |v| {
+        put(body, &self.audit_trail, &update.audit_trail, |v| {
             Value::String(v.clone())
         });
     }
@@ -152,7 +157,7 @@ impl CoSellColumns {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CoSellFields {
     /// Whether the row is kept in step with Partner Center.
-    pub sync: Option<bool>,
+    pub sync_with_partner_center: Option<bool>,
     /// The Partner Center referral id.
     pub referral_id: Option<String>,
     /// The link to the referral.
@@ -162,14 +167,14 @@ pub struct CoSellFields {
     /// The solutions.
     pub solutions: Option<String>,
     /// The audit trail.
-    pub audit: Option<String>,
+    pub audit_trail: Option<String>,
 }
 
 /// Changes to the co-sell columns, for a PATCH body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CoSellUpdate {
     /// The sync flag.
-    pub sync: FieldUpdate<bool>,
+    pub sync_with_partner_center: FieldUpdate<bool>,
     /// The referral id.
     pub referral_id: FieldUpdate<String>,
     /// The referral link.
@@ -179,7 +184,7 @@ pub struct CoSellUpdate {
     /// The solutions.
     pub solutions: FieldUpdate<String>,
     /// The audit trail.
-    pub audit: FieldUpdate<String>,
+    pub audit_trail: FieldUpdate<String>,
 }
 
 fn put<T>(

@@ -202,11 +202,11 @@ impl Dataverse {
     /// values of its choice, choices, state and status columns (five requests).
     ///
     /// ```no_run
-    /// use cosell::dataverse::CoSellColumns;
+    /// use cosell::dataverse::CoSellFieldNames;
     ///
     /// # async fn run(dataverse: cosell::dataverse::Dataverse) -> cosell::Result<()> {
     /// let table = dataverse.table_metadata("opportunity").await?;
-    /// table.require_columns(CoSellColumns::default().names())?;
+    /// table.require_columns(CoSellFieldNames::default().names())?;
     /// # Ok(()) }
     /// ```
     ///

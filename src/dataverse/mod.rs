@@ -5,7 +5,7 @@
 //! - [`Table`]: create, retrieve, update, upsert (primary or alternate key), create-only,
 //!   delete and query on any table with any `Serialize` / `DeserializeOwned` record.
 //! - [`Opportunity`] / [`OpportunityPatch`]: the typed `opportunity` row and its PATCH body;
-//!   [`CoSellColumns`]: the co-sell custom columns under each organisation's names.
+//!   [`CoSellFieldNames`]: the co-sell custom columns under each organisation's names.
 //! - [`Query`] and [`Filter`]: OData queries with escaped literals, returning a
 //!   [`Pager`](crate::paging::Pager).
 //! - [`Batch`]: `$batch` with change sets; [`Dataverse::win_opportunity`],
@@ -13,22 +13,20 @@
 //!   [`Dataverse::table_metadata`].
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use futures::TryStreamExt;
 //! use cosell::auth::StaticToken;
-//! use cosell::dataverse::{CoSellColumns, Dataverse, Filter, Opportunity, Query};
+//! use cosell::dataverse::{CoSellFieldNames, Dataverse, Filter, Opportunity, Query};
 //!
 //! # async fn run() -> cosell::Result<()> {
-//! let dataverse = Dataverse::for_org("contoso")
-//!     .token_provider(Arc::new(StaticToken::new("token")))
+//! let dataverse = Dataverse::for_org("contoso", StaticToken::new("token"))
 //!     .origin_tag("cosell")
 //!     .suppress_flows(true)
 //!     .build()?;
-//! let columns = CoSellColumns::default();
+//! let columns = CoSellFieldNames::default();
 //! let query = Query::new()
 //!     .select(Opportunity::STANDARD_COLUMNS)
 //!     .select(columns.names())
-//!     .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)))
+//!     .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync_with_partner_center, true)))
 //!     .page_size(200);
 //! let mut rows = dataverse.opportunities().query::<Opportunity>(&query).into_stream();
 //! while let Some(row) = rows.try_next().await? {
@@ -57,7 +55,7 @@ pub use batch::{
     read_batch_response,
 };
 pub use client::{API_VERSION, Dataverse, DataverseBuilder, SUPPRESS_FLOWS_HEADER, WriteOptions};
-pub use cosell::{CoSellColumns, CoSellFields, CoSellUpdate, format_choices, parse_choices};
+pub use cosell::{CoSellFieldNames, CoSellFields, CoSellUpdate, format_choices, parse_choices};
 pub use filter::{Filter, ODataValue};
 pub use key::{EntityReference, KeyValue, RecordKey, bind_name};
 pub use metadata::{ChoiceOption, ColumnMetadata, TableMetadata};

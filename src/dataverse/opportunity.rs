@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::cosell::{CoSellColumns, CoSellFields};
+use super::cosell::{CoSellFieldNames, CoSellFields};
 use super::key::EntityReference;
 use super::query::FORMATTED_VALUE;
 use crate::FieldUpdate;
@@ -369,7 +369,7 @@ impl Opportunity {
     ///
     /// # Errors
     /// A decode error naming the column when a co-sell column holds the wrong type.
-    pub fn cosell(&self, columns: &CoSellColumns) -> Result<CoSellFields> {
+    pub fn cosell(&self, columns: &CoSellFieldNames) -> Result<CoSellFields> {
         columns.read(&self.extra)
     }
 }
@@ -377,7 +377,7 @@ impl Opportunity {
 /// A PATCH (or create) body for an opportunity: only the fields not
 /// [`Unchanged`](FieldUpdate::Unchanged) are sent, and [`Clear`](FieldUpdate::Clear) sends
 /// `null`. Lookups are set through `<navigation property>@odata.bind`. Add co-sell columns (or
-/// any other) with [`CoSellColumns::write`] into [`extra`](Self::extra).
+/// any other) with [`CoSellFieldNames::write`] into [`extra`](Self::extra).
 ///
 /// ```
 /// use cosell::FieldUpdate;

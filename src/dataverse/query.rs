@@ -5,6 +5,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::filter::Filter;
 use super::key::check_identifier;
+use crate::Order;
 use crate::error::{Error, Result};
 use crate::http::RequestBuilder;
 
@@ -17,12 +18,13 @@ pub const MAX_PAGE_SIZE: u32 = 5000;
 /// A collection query.
 ///
 /// ```
+/// use cosell::Order;
 /// use cosell::dataverse::{Filter, Query};
 ///
 /// let query = Query::new()
 ///     .select(["name", "estimatedvalue"])
 ///     .filter(Filter::eq("statecode", 0))
-///     .order_by_desc("modifiedon")
+///     .order_by("modifiedon", Order::Descending)
 ///     .page_size(500)
 ///     .formatted_values();
 /// # let _ = query;
@@ -62,15 +64,13 @@ impl Query {
         self
     }
 
-    /// Adds an ascending `$orderby` column.
-    pub fn order_by(mut self, column: &str) -> Self {
-        self.order_by.push(format!("{column} asc"));
-        self
-    }
-
-    /// Adds a descending `$orderby` column.
-    pub fn order_by_desc(mut self, column: &str) -> Self {
-        self.order_by.push(format!("{column} desc"));
+    /// Adds a `$orderby` column, sorted ascending or descending.
+    pub fn order_by(mut self, column: &str, order: Order) -> Self {
+        let direction = match order {
+            Order::Ascending => "asc",
+            Order::Descending => "desc",
+        };
+        self.order_by.push(format!("{column} {direction}"));
         self
     }
 

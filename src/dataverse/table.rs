@@ -48,19 +48,19 @@ pub struct Upserted<T> {
 }
 
 /// Operations on one table (by entity set name) with any `Serialize` / `DeserializeOwned`
-/// record type. Made by [`Dataverse::table`]; cheap to clone.
+/// record type. Borrowed from the client: [`Dataverse::table`], [`Dataverse::opportunities`].
 ///
 /// Writes carry the client's origin marking; [`tag`](Self::tag), [`no_tag`](Self::no_tag) and
 /// [`suppress_flows`](Self::suppress_flows) change it for calls made through the returned handle.
 #[derive(Debug, Clone)]
-pub struct Table {
-    dataverse: Dataverse,
+pub struct Table<'a> {
+    dataverse: &'a Dataverse,
     entity_set: String,
     write: WriteOptions,
 }
 
-impl Table {
-    pub(crate) fn new(dataverse: Dataverse, entity_set: String, write: WriteOptions) -> Self {
+impl<'a> Table<'a> {
+    pub(crate) fn new(dataverse: &'a Dataverse, entity_set: String, write: WriteOptions) -> Self {
         Table {
             dataverse,
             entity_set,

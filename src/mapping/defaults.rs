@@ -7,8 +7,7 @@ use super::normalize::{DateRule, Normalization};
 use super::schema::{Schema, SchemaBuilder};
 use super::transform::{Transform, ValueMap};
 use super::value::Value;
-use crate::dataverse::CoSellColumns;
-use crate::salesforce::CoSellFieldSet;
+use crate::{dataverse, salesforce};
 
 /// The default link to a referral in Partner Center (UNCONFIRMED): `{}` stands for the referral
 /// id. Override the `referral_link` rule's Partner Center transform to change it.
@@ -130,7 +129,7 @@ fn partner_center_rules(builder: MappingBuilder) -> MappingBuilder {
 }
 
 /// The default Dynamics 365 `opportunity` mapping with the default column names
-/// ([`CoSellColumns::default`], publisher prefix `cosell`).
+/// ([`dataverse::CoSellFieldNames::default`], publisher prefix `cosell`).
 ///
 /// ```
 /// use cosell::mapping::{dynamics365, fields, FieldMapping};
@@ -141,13 +140,13 @@ fn partner_center_rules(builder: MappingBuilder) -> MappingBuilder {
 /// # Ok::<(), cosell::mapping::MappingError>(())
 /// ```
 pub fn dynamics365() -> MappingBuilder {
-    dynamics365_with(&CoSellColumns::default())
+    dynamics365_with(&dataverse::CoSellFieldNames::default())
 }
 
 /// The default Dynamics 365 mapping with the given custom column names. The columns the
 /// Dataverse client does not name (visibility to Microsoft sellers, Microsoft CRM id) take the
 /// publisher prefix of `columns.referral_id`.
-pub fn dynamics365_with(columns: &CoSellColumns) -> MappingBuilder {
+pub fn dynamics365_with(columns: &dataverse::CoSellFieldNames) -> MappingBuilder {
     let prefix = columns
         .referral_id
         .split_once('_')
@@ -255,8 +254,10 @@ pub fn dynamics365_with(columns: &CoSellColumns) -> MappingBuilder {
         .update("referral_id", |rule| rule.crm(&columns.referral_id))
         .update("referral_link", |rule| rule.crm(&columns.referral_link))
         .update("crm_id", |rule| rule.crm("opportunityid").crm_read_only())
-        .update("sync_with_partner_center", |rule| rule.crm(&columns.sync))
-        .update("audit_trail", |rule| rule.crm(&columns.audit))
+        .update("sync_with_partner_center", |rule| {
+            rule.crm(&columns.sync_with_partner_center)
+        })
+        .update("audit_trail", |rule| rule.crm(&columns.audit_trail))
 }
 
 /// The default Salesforce stages (`StatusRules::Stages`): on hold `Prospecting` (UNCONFIRMED),
@@ -271,7 +272,7 @@ pub fn salesforce_stages() -> StatusRules {
 }
 
 /// The default Salesforce `Opportunity` mapping with the default field names
-/// ([`CoSellFieldSet::default`]) and stages ([`salesforce_stages`]).
+/// ([`salesforce::CoSellFieldNames::default`]) and stages ([`salesforce_stages`]).
 ///
 /// ```
 /// use cosell::mapping::{fields, salesforce, FieldMapping};
@@ -282,12 +283,12 @@ pub fn salesforce_stages() -> StatusRules {
 /// # Ok::<(), cosell::mapping::MappingError>(())
 /// ```
 pub fn salesforce() -> MappingBuilder {
-    salesforce_with(&CoSellFieldSet::default())
+    salesforce_with(&salesforce::CoSellFieldNames::default())
 }
 
 /// The default Salesforce mapping with the given custom field names (a field set to `None` is
 /// not mapped).
-pub fn salesforce_with(names: &CoSellFieldSet) -> MappingBuilder {
+pub fn salesforce_with(names: &salesforce::CoSellFieldNames) -> MappingBuilder {
     let help = HELP_CODES
         .iter()
         .fold(ValueMap::new(), |map, code| map.pair(code, *code));

@@ -1,7 +1,7 @@
 //! Salesforce OAuth 2.0 server-to-server flows against `<login host>/services/oauth2/token`.
 //!
 //! Each flow is a [`TokenProvider`] that asks for a new token on every call: wrap it in a
-//! [`CachedTokenProvider`](crate::auth::CachedTokenProvider). Salesforce answers with no
+//! [`CachedTokenProvider`]. Salesforce answers with no
 //! `expires_in` (a session lasts as long as the org's session timeout says), so a cached token is
 //! used until the API rejects it with `401 INVALID_SESSION_ID`; the request pipeline then drops
 //! it, fetches one fresh token and replays the request once. [`SalesforceLogin::session_lifetime`]
@@ -20,7 +20,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::auth::token_endpoint::{RotatingRefreshToken, TokenResponse, post_form, token_pipeline};
-use crate::auth::{AccessToken, RefreshTokenSink, TokenProvider};
+use crate::auth::{
+    AccessToken, CachedTokenProvider, Credentials, RefreshTokenSink, SalesforceCredentials,
+    TokenProvider,
+};
 use crate::error::{AuthError, Error, Result};
 use crate::http::{ClientOptions, Clock, Pipeline, RetryPolicy, Sleeper, validate_base_url};
 
@@ -200,18 +203,17 @@ fn auth_error(message: String) -> Error {
 /// the app's configured execution user. Send it to the org's My Domain.
 ///
 /// ```no_run
-/// use std::sync::Arc;
-/// use cosell::auth::CachedTokenProvider;
-/// use cosell::salesforce::{ClientCredentialsFlow, SalesforceLogin};
+/// use cosell::salesforce::{Salesforce, ClientCredentialsFlow, SalesforceLogin};
 ///
 /// # fn build() -> cosell::Result<()> {
 /// let flow = ClientCredentialsFlow::new(
 ///     SalesforceLogin::new("https://contoso.my.salesforce.com")?,
 ///     "3MVG9…consumer-key",
-///     std::env::var("SF_CLIENT_SECRET").unwrap_or_default().into(),
+///     std::env::var("SALESFORCE_CLIENT_SECRET").unwrap_or_default().into(),
 /// )?;
-/// let provider = Arc::new(CachedTokenProvider::new(flow));
-/// # let _ = provider; Ok(()) }
+/// // The client caches the flow's tokens.
+/// let sf = Salesforce::builder(flow).build()?;
+/// # let _ = sf; Ok(()) }
 /// ```
 pub struct ClientCredentialsFlow {
     login: SalesforceLogin,
@@ -279,9 +281,7 @@ struct JwtClaims<'a> {
 /// The assertion's `exp` is three minutes after the clock's now (configurable).
 ///
 /// ```no_run
-/// use std::sync::Arc;
-/// use cosell::auth::CachedTokenProvider;
-/// use cosell::salesforce::{JwtBearerFlow, SalesforceLogin};
+/// use cosell::salesforce::{Salesforce, JwtBearerFlow, SalesforceLogin};
 ///
 /// # fn build() -> cosell::Result<()> {
 /// let pem = std::fs::read_to_string("server.key").unwrap_or_default();
@@ -291,8 +291,9 @@ struct JwtClaims<'a> {
 ///     "integration@contoso.com",
 ///     pem.into(),
 /// )?;
-/// let provider = Arc::new(CachedTokenProvider::new(flow));
-/// # let _ = provider; Ok(()) }
+/// // The client caches the flow's tokens.
+/// let sf = Salesforce::builder(flow).build()?;
+/// # let _ = sf; Ok(()) }
 /// ```
 pub struct JwtBearerFlow {
     login: SalesforceLogin,
@@ -396,15 +397,14 @@ impl TokenProvider for JwtBearerFlow {
 /// with [`on_rotate`](Self::on_rotate).
 ///
 /// ```no_run
-/// use std::sync::Arc;
-/// use cosell::auth::CachedTokenProvider;
-/// use cosell::salesforce::{RefreshTokenFlow, SalesforceLogin};
+/// use cosell::salesforce::{Salesforce, RefreshTokenFlow, SalesforceLogin};
 ///
 /// # fn build(stored: String) -> cosell::Result<()> {
 /// let flow = RefreshTokenFlow::new(SalesforceLogin::production(), "3MVG9…consumer-key", stored.into())?
-///     .client_secret(std::env::var("SF_CLIENT_SECRET").unwrap_or_default().into());
-/// let provider = Arc::new(CachedTokenProvider::new(flow));
-/// # let _ = provider; Ok(()) }
+///     .client_secret(std::env::var("SALESFORCE_CLIENT_SECRET").unwrap_or_default().into());
+/// // The client caches the flow's tokens.
+/// let sf = Salesforce::builder(flow).build()?;
+/// # let _ = sf; Ok(()) }
 /// ```
 pub struct RefreshTokenFlow {
     login: SalesforceLogin,
@@ -459,3 +459,25 @@ impl TokenProvider for RefreshTokenFlow {
         self.login.to_token(&response)
     }
 }
+
+impl Credentials for ClientCredentialsFlow {
+    fn into_token_provider(self) -> Arc<dyn TokenProvider> {
+        Arc::new(CachedTokenProvider::new(self))
+    }
+}
+
+impl Credentials for JwtBearerFlow {
+    fn into_token_provider(self) -> Arc<dyn TokenProvider> {
+        Arc::new(CachedTokenProvider::new(self))
+    }
+}
+
+impl Credentials for RefreshTokenFlow {
+    fn into_token_provider(self) -> Arc<dyn TokenProvider> {
+        Arc::new(CachedTokenProvider::new(self))
+    }
+}
+
+impl SalesforceCredentials for ClientCredentialsFlow {}
+impl SalesforceCredentials for JwtBearerFlow {}
+impl SalesforceCredentials for RefreshTokenFlow {}

@@ -12,7 +12,7 @@ use crate::auth::env::{
     SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_INSTANCE_URL, SALESFORCE_LOGIN_URL,
     SALESFORCE_PRIVATE_KEY, SALESFORCE_REFRESH_TOKEN, SALESFORCE_USERNAME, malformed,
 };
-use crate::auth::{CachedTokenProvider, Env, TokenProvider};
+use crate::auth::{Credentials, Env, SalesforceCredentials, TokenProvider};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
@@ -31,8 +31,6 @@ const LIMIT_INFO: &str = "sforce-limit-info";
 /// [`LimitInfo`].
 ///
 /// ```no_run
-/// use std::sync::Arc;
-/// use cosell::auth::CachedTokenProvider;
 /// use cosell::salesforce::{JwtBearerFlow, Salesforce, SalesforceLogin};
 ///
 /// # fn build(pem: String) -> cosell::Result<()> {
@@ -42,7 +40,7 @@ const LIMIT_INFO: &str = "sforce-limit-info";
 ///     "integration@contoso.com",
 ///     pem.into(),
 /// )?;
-/// let salesforce = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
+/// let salesforce = Salesforce::builder(flow)
 ///     .api_version("62.0")
 ///     .origin_client_id("cosell-sync")
 ///     .build()?;
@@ -94,12 +92,12 @@ impl fmt::Debug for SalesforceBuilder {
 }
 
 impl Salesforce {
-    /// Starts building a client that authenticates with `provider` (wrap a flow in a
-    /// [`CachedTokenProvider`](crate::auth::CachedTokenProvider)). By default requests go to
-    /// each token's `instance_url`.
-    pub fn builder(provider: Arc<dyn TokenProvider>) -> SalesforceBuilder {
+    /// Starts building a client that signs in with `credentials` (a Salesforce flow, see
+    /// [`SalesforceCredentials`]); their tokens are cached. By default requests go to each
+    /// token's `instance_url`.
+    pub fn builder(credentials: impl SalesforceCredentials) -> SalesforceBuilder {
         SalesforceBuilder {
-            provider,
+            provider: credentials.into_token_provider(),
             instance_url: None,
             api_version: DEFAULT_API_VERSION.to_owned(),
             origin_client_id: None,
@@ -108,7 +106,7 @@ impl Salesforce {
     }
 
     /// Starts building a client with credentials from the environment, cached: the login host
-    /// [`SALESFORCE_LOGIN_URL`](crate::auth::env::SALESFORCE_LOGIN_URL) (production when unset)
+    /// [`SALESFORCE_LOGIN_URL`] (production when unset)
     /// and the consumer key `SALESFORCE_CLIENT_ID`, then the first flow whose variables are set:
     /// JWT bearer (`SALESFORCE_PRIVATE_KEY`, `SALESFORCE_USERNAME`), refresh token
     /// (`SALESFORCE_REFRESH_TOKEN`, with `SALESFORCE_CLIENT_SECRET` when set), or client
@@ -144,18 +142,16 @@ impl Salesforce {
                     JwtBearerFlow::new(login, client_id, username, key.into()).map_err(|_| {
                         malformed(SALESFORCE_PRIVATE_KEY, "it is not a PEM RSA private key")
                     })?;
-                Arc::new(CachedTokenProvider::new(flow))
+                flow.into_token_provider()
             } else if let Some(refresh) = env.optional(SALESFORCE_REFRESH_TOKEN)? {
                 let mut flow = RefreshTokenFlow::new(login, client_id, refresh.into())?;
                 if let Some(secret) = env.optional(SALESFORCE_CLIENT_SECRET)? {
                     flow = flow.client_secret(secret.into());
                 }
-                Arc::new(CachedTokenProvider::new(flow))
+                flow.into_token_provider()
             } else {
                 let secret = env.secret(SALESFORCE_CLIENT_SECRET)?;
-                Arc::new(CachedTokenProvider::new(ClientCredentialsFlow::new(
-                    login, client_id, secret,
-                )?))
+                ClientCredentialsFlow::new(login, client_id, secret)?.into_token_provider()
             };
         let builder = Salesforce::builder(provider);
         Ok(match env.optional_url(SALESFORCE_INSTANCE_URL)? {

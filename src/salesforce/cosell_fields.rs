@@ -13,18 +13,18 @@ use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 /// have.
 ///
 /// ```
-/// use cosell::salesforce::CoSellFieldSet;
+/// use cosell::salesforce::CoSellFieldNames;
 ///
-/// let fields = CoSellFieldSet {
+/// let fields = CoSellFieldNames {
 ///     referral_id: Some("MSFT_Referral_Id__c".into()),
 ///     audit_trail: None,
-///     ..CoSellFieldSet::default()
+///     ..CoSellFieldNames::default()
 /// };
 /// fields.validate().unwrap();
 /// assert!(fields.api_names().contains(&"MSFT_Referral_Id__c"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoSellFieldSet {
+pub struct CoSellFieldNames {
     /// The Partner Center referral id: text, External ID + Unique (the upsert key).
     pub referral_id: Option<String>,
     /// A link to the referral in Partner Center: URL.
@@ -43,9 +43,9 @@ pub struct CoSellFieldSet {
     pub audit_trail: Option<String>,
 }
 
-impl Default for CoSellFieldSet {
+impl Default for CoSellFieldNames {
     fn default() -> Self {
-        CoSellFieldSet {
+        CoSellFieldNames {
             referral_id: Some("Referral_Id__c".into()),
             referral_link: Some("Referral_Link__c".into()),
             sync_with_partner_center: Some("Sync_With_Partner_Center__c".into()),
@@ -79,7 +79,7 @@ pub struct CoSellFields {
     pub audit_trail: Option<String>,
 }
 
-impl CoSellFieldSet {
+impl CoSellFieldNames {
     /// The API names in use, for a `SELECT` or a retrieve field list.
     pub fn api_names(&self) -> Vec<&str> {
         self.slots().into_iter().flatten().collect()

@@ -284,9 +284,9 @@ impl Salesforce {
     ///
     /// ```no_run
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// use cosell::salesforce::CoSellFieldSet;
+    /// use cosell::salesforce::CoSellFieldNames;
     /// let describe = sf.describe("Opportunity").await?;
-    /// let co_sell = CoSellFieldSet::default();
+    /// let co_sell = CoSellFieldNames::default();
     /// let missing = describe.missing_fields(&co_sell.api_names());
     /// assert!(missing.is_empty(), "the org lacks {missing:?}");
     /// # Ok(()) }

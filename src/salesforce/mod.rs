@@ -13,7 +13,7 @@
 //! - Token flows: [`ClientCredentialsFlow`], [`JwtBearerFlow`], [`RefreshTokenFlow`] against a
 //!   [`SalesforceLogin`] host.
 //! - Records: the typed [`Opportunity`] (with [`OpportunityPatch`] for updates and the
-//!   [`CoSellFieldSet`] for the co-sell custom fields), or any `Serialize` /
+//!   [`CoSellFieldNames`] for the co-sell custom fields), or any `Serialize` /
 //!   `DeserializeOwned` type for any sObject.
 //! - [`soql`]: a query builder whose values are escaped by construction.
 //!
@@ -23,8 +23,6 @@
 //! A `401` drops the token, fetches a fresh one and replays the request once.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use cosell::auth::CachedTokenProvider;
 //! use cosell::salesforce::soql::{Soql, field};
 //! use cosell::salesforce::{ClientCredentialsFlow, Opportunity, Salesforce, SalesforceLogin};
 //!
@@ -32,9 +30,9 @@
 //! let flow = ClientCredentialsFlow::new(
 //!     SalesforceLogin::new("https://contoso.my.salesforce.com")?,
 //!     "3MVG9…consumer-key",
-//!     std::env::var("SF_CLIENT_SECRET").unwrap_or_default().into(),
+//!     std::env::var("SALESFORCE_CLIENT_SECRET").unwrap_or_default().into(),
 //! )?;
-//! let sf = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
+//! let sf = Salesforce::builder(flow)
 //!     .origin_client_id("cosell")
 //!     .build()?;
 //! let soql = Soql::select(Opportunity::STANDARD_FIELDS.iter().copied())
@@ -52,6 +50,7 @@ mod collections;
 mod cosell_fields;
 pub mod datetime;
 mod describe;
+mod handle;
 mod limits;
 mod opportunity;
 mod picklist;
@@ -65,8 +64,9 @@ pub use auth::{
 };
 pub use client::{DEFAULT_API_VERSION, Salesforce, SalesforceBuilder};
 pub use collections::{Atomicity, COLLECTION_LIMIT};
-pub use cosell_fields::{CoSellFieldSet, CoSellFields};
+pub use cosell_fields::{CoSellFieldNames, CoSellFields};
 pub use describe::{FieldDescribe, FieldType, OpportunityStage, PicklistValue, SObjectDescribe};
+pub use handle::SObject;
 pub use limits::{AppUsage, LimitInfo, OrgLimit, Usage};
 pub use opportunity::{Opportunity, OpportunityPatch};
 pub use picklist::MultiSelect;

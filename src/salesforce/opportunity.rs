@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::cosell_fields::{CoSellFieldSet, CoSellFields};
+use super::cosell_fields::{CoSellFieldNames, CoSellFields};
 use super::sobject::SObjectAttributes;
 use crate::FieldUpdate;
 use crate::error::Result;
@@ -164,7 +164,7 @@ impl Opportunity {
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) naming the field whose value has the wrong type.
-    pub fn co_sell(&self, fields: &CoSellFieldSet) -> Result<CoSellFields> {
+    pub fn cosell(&self, fields: &CoSellFieldNames) -> Result<CoSellFields> {
         fields.read(&self.extra)
     }
 
@@ -174,7 +174,7 @@ impl Opportunity {
     /// # Errors
     /// [`Error::Validation`](crate::Error::Validation) when a value is set for a field the field
     /// set leaves out.
-    pub fn set_co_sell(&mut self, fields: &CoSellFieldSet, values: &CoSellFields) -> Result<()> {
+    pub fn set_cosell(&mut self, fields: &CoSellFieldNames, values: &CoSellFields) -> Result<()> {
         fields.write(values, &mut self.extra)
     }
 }
@@ -266,7 +266,7 @@ impl OpportunityPatch {
     /// # Errors
     /// [`Error::Validation`](crate::Error::Validation) when a value is set for a field the field
     /// set leaves out.
-    pub fn co_sell(mut self, fields: &CoSellFieldSet, values: &CoSellFields) -> Result<Self> {
+    pub fn cosell(mut self, fields: &CoSellFieldNames, values: &CoSellFields) -> Result<Self> {
         fields.write(values, &mut self.extra)?;
         Ok(self)
     }

@@ -15,13 +15,13 @@ use serde_json::value::RawValue;
 /// How a query is run.
 ///
 /// ```
-/// let options = cosell::salesforce::QueryOptions::new().batch_size(500).include_deleted(true);
+/// let options = cosell::salesforce::QueryOptions::new().page_size(500).include_deleted(true);
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[must_use]
 pub struct QueryOptions {
-    batch_size: Option<u16>,
+    page_size: Option<u16>,
     include_deleted: bool,
 }
 
@@ -33,8 +33,8 @@ impl QueryOptions {
 
     /// Records per page, sent as `Sforce-Query-Options: batchSize=N` with every page. Salesforce
     /// takes 200 to 2,000 (values outside are brought into that range) and treats it as a hint.
-    pub fn batch_size(mut self, size: u16) -> Self {
-        self.batch_size = Some(size.clamp(200, 2000));
+    pub fn page_size(mut self, size: u16) -> Self {
+        self.page_size = Some(size.clamp(200, 2000));
         self
     }
 
@@ -112,7 +112,7 @@ impl Salesforce {
     /// use cosell::salesforce::QueryOptions;
     /// use cosell::salesforce::soql::Soql;
     /// let soql = Soql::trusted("SELECT Id FROM Opportunity");
-    /// let mut pager = sf.query_with::<serde_json::Value>(&soql, QueryOptions::new().batch_size(500));
+    /// let mut pager = sf.query_with::<serde_json::Value>(&soql, QueryOptions::new().page_size(500));
     /// while let Some(page) = pager.next_page().await? {
     ///     println!("{} records", page.items.len());
     /// }
@@ -134,7 +134,7 @@ impl Salesforce {
             .query("q", soql.as_str())
             .operation(operation);
         let mut headers = HeaderMap::new();
-        if let Some(size) = options.batch_size
+        if let Some(size) = options.page_size
             && let Ok(value) = HeaderValue::try_from(format!("batchSize={size}"))
         {
             headers.insert("sforce-query-options", value);

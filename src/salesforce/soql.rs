@@ -15,7 +15,7 @@
 //!     .from("Opportunity")
 //!     .filter(field("Referral_Id__c").eq("x' OR Name != '"))
 //!     .filter(field("Name").like(LikePattern::contains("50%_off")))
-//!     .order_by("CloseDate", Order::Desc)
+//!     .order_by("CloseDate", Order::Descending)
 //!     .limit(10)
 //!     .build()
 //!     .unwrap();
@@ -438,14 +438,7 @@ impl fmt::Display for Condition {
     }
 }
 
-/// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    /// Ascending.
-    Asc,
-    /// Descending.
-    Desc,
-}
+pub use crate::Order;
 
 /// A SOQL query ready to send.
 ///
@@ -576,8 +569,8 @@ impl SoqlBuilder {
                 .order
                 .iter()
                 .map(|(f, o)| match o {
-                    Order::Asc => format!("{f} ASC"),
-                    Order::Desc => format!("{f} DESC"),
+                    Order::Ascending => format!("{f} ASC"),
+                    Order::Descending => format!("{f} DESC"),
                 })
                 .collect();
             text.push_str(&format!(" ORDER BY {}", keys.join(", ")));

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority, StaticToken};
+use cosell::Order;
+use cosell::auth::{ClientCredentials, EntraAuthority, StaticToken};
 use cosell::dataverse::{
     Batch, BatchOperation, BatchOutcome, Dataverse, Filter, ODataValue, Opportunity,
     OpportunityClose, OpportunityState, OpportunityStatus, Query, RecordKey, Retrieve, UpsertKind,
@@ -61,8 +62,7 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
         format!("{DATAVERSE_ORG_URL}/.default"),
     )
     .unwrap();
-    Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(CachedTokenProvider::new(credentials)))
+    Dataverse::builder(&emulator.urls().dataverse, credentials)
         .retry_policy(retry)
         .sleeper(Arc::new(RecordingSleeper::new()))
         .origin_tag("cosell")
@@ -74,13 +74,15 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
 impl Backend {
     async fn mock() -> Self {
         let server = MockServer::start().await;
-        let dataverse = Dataverse::builder(format!("{}/api/data/v9.2/", server.uri()))
-            .token_provider(Arc::new(StaticToken::new("test-token")))
-            .retry_policy(RetryPolicy::none())
-            .origin_tag("cosell")
-            .suppress_flows(true)
-            .build()
-            .unwrap();
+        let dataverse = Dataverse::builder(
+            format!("{}/api/data/v9.2/", server.uri()),
+            StaticToken::new("test-token"),
+        )
+        .retry_policy(RetryPolicy::none())
+        .origin_tag("cosell")
+        .suppress_flows(true)
+        .build()
+        .unwrap();
         Backend {
             kind: Kind::Mock(server),
             dataverse,
@@ -436,7 +438,7 @@ async fn suite_query_filters_orders_and_pages(b: &Backend) {
                 .and(Filter::ge("estimatedvalue", 200))
                 .and(Filter::eq("statecode", 0)),
         )
-        .order_by_desc("estimatedvalue")
+        .order_by("estimatedvalue", Order::Descending)
         .page_size(2);
     let mut pager = b.dataverse.opportunities().query::<Named>(&query);
     let mut pages = Vec::new();
@@ -641,7 +643,7 @@ async fn names(client: &Dataverse, filter: Filter) -> cosell::Result<Vec<String>
     let query = Query::new()
         .select(["name"])
         .filter(filter)
-        .order_by("name");
+        .order_by("name", Order::Ascending);
     let rows = client
         .opportunities()
         .query::<NameOnly>(&query)
@@ -1342,8 +1344,7 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
 #[tokio::test]
 async fn tokens_must_be_issued_for_the_emulated_organisation() {
     let emulator = Emulator::start().await.unwrap();
-    let unknown = Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(StaticToken::new("forged")))
+    let unknown = Dataverse::builder(&emulator.urls().dataverse, StaticToken::new("forged"))
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -1359,8 +1360,7 @@ async fn tokens_must_be_issued_for_the_emulated_organisation() {
         "https://contoso.crm.dynamics.com/.default",
     )
     .unwrap();
-    let client = Dataverse::builder(&emulator.urls().dataverse)
-        .token_provider(Arc::new(other))
+    let client = Dataverse::builder(&emulator.urls().dataverse, other)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -1537,14 +1537,17 @@ async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups(
         "keys stay unique"
     );
     // The crate's typed read of flagged opportunities, as in the module example.
-    let columns = cosell::dataverse::CoSellColumns::default();
+    let columns = cosell::dataverse::CoSellFieldNames::default();
     let typed = client
         .opportunities()
         .query::<Opportunity>(
             &Query::new()
                 .select(Opportunity::STANDARD_COLUMNS)
                 .select(columns.names())
-                .filter(Filter::eq("statecode", 0).and(Filter::eq(&columns.sync, true)))
+                .filter(
+                    Filter::eq("statecode", 0)
+                        .and(Filter::eq(&columns.sync_with_partner_center, true)),
+                )
                 .page_size(200),
         )
         .collect_all()

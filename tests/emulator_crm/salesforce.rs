@@ -410,10 +410,10 @@ async fn query_with_paging(b: &Backend) {
     let soql = Soql::select(["Id", "Name", "Amount"])
         .from("Opportunity")
         .filter(field("Sync_With_Partner_Center__c").eq(true))
-        .order_by("Name", Order::Asc)
+        .order_by("Name", Order::Ascending)
         .build()
         .unwrap();
-    let mut pager = sf.query_with::<Value>(&soql, QueryOptions::new().batch_size(200));
+    let mut pager = sf.query_with::<Value>(&soql, QueryOptions::new().page_size(200));
     let mut sizes = Vec::new();
     let mut names = Vec::new();
     while let Some(page) = pager.next_page().await.unwrap() {
@@ -476,7 +476,7 @@ async fn query_all_includes_deleted(b: &Backend) {
     let soql = Soql::select(["Id", "Name", "IsDeleted"])
         .from("Opportunity")
         .filter(field("Referral_Id__c").like(LikePattern::starts_with("qa-")))
-        .order_by("Name", Order::Desc)
+        .order_by("Name", Order::Descending)
         .build()
         .unwrap();
     let all: Vec<Value> = sf.query_all(&soql).collect_all().await.unwrap();
@@ -691,7 +691,7 @@ async fn names(sf: &Salesforce, condition: cosell::salesforce::soql::Condition) 
     let soql = Soql::select(["Name"])
         .from("Opportunity")
         .filter(condition)
-        .order_by("Name", Order::Asc)
+        .order_by("Name", Order::Ascending)
         .build()
         .unwrap();
     let rows: Vec<Value> = sf.query(&soql).collect_all().await.unwrap();
@@ -809,9 +809,9 @@ async fn every_form_the_builder_emits_is_evaluated_on_seeded_data() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(run(ordered(Order::Desc, 2, 0)).await, [d, b]);
-    assert_eq!(run(ordered(Order::Asc, 4, 0)).await, [c, a, b, d]);
-    assert_eq!(run(ordered(Order::Asc, 2, 1)).await, [a, b]);
+    assert_eq!(run(ordered(Order::Descending, 2, 0)).await, [d, b]);
+    assert_eq!(run(ordered(Order::Ascending, 4, 0)).await, [c, a, b, d]);
+    assert_eq!(run(ordered(Order::Ascending, 2, 1)).await, [a, b]);
     // Every query above was one request: no paging below 2,000 records.
     assert_eq!(emulator.count(EmulatedApi::Salesforce, "query"), 29);
     assert_eq!(emulator.count(EmulatedApi::Salesforce, "query.next"), 0);
@@ -1259,7 +1259,7 @@ async fn relationship_paths_and_short_ids_are_followed() {
         .unwrap();
     let soql = Soql::select(["Name", "Account.Name", "account.industry"])
         .from("Opportunity")
-        .order_by("Account.Name", Order::Desc)
+        .order_by("Account.Name", Order::Descending)
         .build()
         .unwrap();
     let rows: Vec<Value> = sf.query(&soql).collect_all().await.unwrap();

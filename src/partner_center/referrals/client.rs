@@ -11,12 +11,13 @@ use super::enums::{
 use super::model::Referral;
 use super::patch::ReferralPatch;
 use super::profile::{CORRELATION_ID_HEADER, ReferralsProfile};
-use super::query::{ReferralOrderField, ReferralQuery, SortOrder};
+use super::query::{ReferralOrderField, ReferralQuery};
 use super::transition::check_transition;
 use super::wire;
 use crate::Nullable;
+use crate::Order;
 use crate::auth::env::COSELL_PARTNER_CENTER_URL;
-use crate::auth::{CachedTokenProvider, DelegatedScope, Env, RefreshTokenProvider, TokenProvider};
+use crate::auth::{DelegatedScope, Env, RefreshTokenProvider, TokenProvider, UserCredentials};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
@@ -36,14 +37,11 @@ const REFERRALS: &str = "referrals";
 /// A client of the Partner Center co-sell referrals API. Cheap to clone.
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use cosell::auth::StaticToken;
 /// use cosell::partner_center::{PartnerCenter, ReferralStatus};
 ///
 /// # async fn run() -> cosell::Result<()> {
-/// let client = PartnerCenter::builder()
-///     .token_provider(Arc::new(StaticToken::new("user-delegated-token")))
-///     .build()?;
+/// let client = PartnerCenter::builder(StaticToken::new("user-delegated-token")).build()?;
 /// let active = client.referrals().list().status(ReferralStatus::Active).top(50).pager().collect_all().await?;
 /// println!("{} active referrals", active.len());
 /// # Ok(()) }
@@ -59,7 +57,7 @@ pub struct PartnerCenter {
 #[must_use]
 pub struct PartnerCenterBuilder {
     base_url: String,
-    token_provider: Option<Arc<dyn TokenProvider>>,
+    token_provider: Arc<dyn TokenProvider>,
     options: ClientOptions,
     correlation_id: Option<String>,
 }
@@ -69,13 +67,6 @@ impl PartnerCenterBuilder {
     /// `<base>/referrals`. `https`, or `http` to a loopback host.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
-        self
-    }
-
-    /// Where access tokens come from (required). The API takes delegated user tokens for
-    /// [`TOKEN_RESOURCE`].
-    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
-        self.token_provider = Some(provider);
         self
     }
 
@@ -130,11 +121,9 @@ impl PartnerCenterBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] without a token provider, or with an unusable base URL.
+    /// [`Error::Config`] with an unusable base URL or correlation id.
     pub fn build(self) -> Result<PartnerCenter> {
-        let provider = self.token_provider.ok_or_else(|| {
-            Error::config("the referrals API needs a token provider (delegated user tokens)")
-        })?;
+        let provider = self.token_provider;
         if let Some(id) = &self.correlation_id {
             HeaderValue::try_from(id.as_str())
                 .map_err(|_| Error::config("the correlation id is not a valid header value"))?;
@@ -153,7 +142,7 @@ impl PartnerCenterBuilder {
 impl PartnerCenter {
     /// Starts building a client with the signed-in user's credentials from the environment
     /// ([`RefreshTokenProvider::from_env`], cached), sending to
-    /// [`COSELL_PARTNER_CENTER_URL`](crate::auth::env::COSELL_PARTNER_CENTER_URL) when set.
+    /// [`COSELL_PARTNER_CENTER_URL`] when set.
     ///
     /// ```
     /// use cosell::auth::Env;
@@ -173,34 +162,33 @@ impl PartnerCenter {
     /// [`Error::Env`] naming a missing or malformed variable.
     pub fn builder_from_env(env: &Env) -> Result<PartnerCenterBuilder> {
         let provider = RefreshTokenProvider::from_env(env, DelegatedScope::v1(TOKEN_RESOURCE))?;
-        let builder =
-            PartnerCenter::builder().token_provider(Arc::new(CachedTokenProvider::new(provider)));
+        let builder = PartnerCenter::builder(provider);
         Ok(match env.optional_url(COSELL_PARTNER_CENTER_URL)? {
             Some(url) => builder.base_url(url),
             None => builder,
         })
     }
 
-    /// Starts building a client for [`DEFAULT_BASE_URL`].
+    /// Starts building a client for [`DEFAULT_BASE_URL`] that signs in with `credentials`:
+    /// app + user credentials only, as the referrals API takes no app-only token (see
+    /// [`UserCredentials`]); their tokens are cached.
     ///
     /// ```no_run
-    /// use std::sync::Arc;
     /// use cosell::auth::StaticToken;
     /// use cosell::http::RetryPolicy;
     /// use cosell::partner_center::PartnerCenter;
     ///
-    /// let client = PartnerCenter::builder()
+    /// let client = PartnerCenter::builder(StaticToken::new("token"))
     ///     .base_url("http://127.0.0.1:8080/v1.0/engagements/")
-    ///     .token_provider(Arc::new(StaticToken::new("token")))
     ///     .retry_policy(RetryPolicy::default().max_attempts(5))
     ///     .correlation_id("nightly-sweep-2026-03-01")
     ///     .build()?;
     /// # let _ = client; Ok::<(), cosell::Error>(())
     /// ```
-    pub fn builder() -> PartnerCenterBuilder {
+    pub fn builder(credentials: impl UserCredentials) -> PartnerCenterBuilder {
         PartnerCenterBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
-            token_provider: None,
+            token_provider: credentials.into_token_provider(),
             options: ClientOptions::default(),
             correlation_id: None,
         }
@@ -526,7 +514,7 @@ impl ListReferrals<'_> {
     }
 
     /// Orders the listing.
-    pub fn order_by(self, field: ReferralOrderField, order: SortOrder) -> Self {
+    pub fn order_by(self, field: ReferralOrderField, order: Order) -> Self {
         self.with(|q| q.order_by(field, order))
     }
 

@@ -17,15 +17,12 @@
 //! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown): re-read the referral.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use cosell::auth::StaticToken;
 //! use cosell::partner_center::{PartnerCenter, ReferralStatus, ReferralSubstatus};
 //! use cosell::partner_center::referrals::ReferralPatch;
 //!
 //! # async fn run() -> cosell::Result<()> {
-//! let client = PartnerCenter::builder()
-//!     .token_provider(Arc::new(StaticToken::new("user-delegated-token")))
-//!     .build()?;
+//! let client = PartnerCenter::builder(StaticToken::new("user-delegated-token")).build()?;
 //! let referral = client.referrals().get("4f0c5b1e-0000-0000-0000-0000000000e1").await?;
 //! let patch = ReferralPatch::new().status(ReferralStatus::Closed).substatus(ReferralSubstatus::Won);
 //! match client.referrals().update_referral(&referral, patch).send().await {
@@ -61,5 +58,5 @@ pub use model::{
 };
 pub use patch::{PatchOp, PatchOperation, ReferralPatch};
 pub use profile::{CLIENT_REQUEST_ID_HEADER, CORRELATION_ID_HEADER, ReferralsProfile};
-pub use query::{ReferralOrderField, ReferralQuery, SortOrder, odata_string};
+pub use query::{ReferralOrderField, ReferralQuery, odata_string};
 pub use transition::{allowed_next_statuses, allowed_substatuses, check_transition};

@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 
 use super::enums::{ReferralDirection, ReferralStatus, ReferralSubstatus, ReferralType};
+use crate::Order;
 use crate::error::{Error, Result};
 
 /// Quotes `value` as an OData string literal: `O'Brien` becomes `'O''Brien'`.
@@ -41,27 +42,19 @@ impl ReferralOrderField {
     }
 }
 
-/// Ascending or descending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SortOrder {
-    /// Oldest first.
-    Ascending,
-    /// Newest first.
-    Descending,
-}
-
 /// The query of a referral listing, built condition by condition; conditions are joined with
 /// `and`.
 ///
 /// ```
-/// use cosell::partner_center::referrals::{ReferralQuery, ReferralOrderField, SortOrder};
+/// use cosell::Order;
+/// use cosell::partner_center::referrals::{ReferralQuery, ReferralOrderField};
 /// use cosell::partner_center::{ReferralDirection, ReferralStatus};
 ///
 /// let query = ReferralQuery::new()
 ///     .status(ReferralStatus::Active)
 ///     .direction(ReferralDirection::Incoming)
 ///     .team_member_email("o'neil@contoso.example")
-///     .order_by(ReferralOrderField::UpdatedDateTime, SortOrder::Descending)
+///     .order_by(ReferralOrderField::UpdatedDateTime, Order::Descending)
 ///     .top(50);
 /// assert_eq!(
 ///     query.filter_expression().as_deref(),
@@ -72,7 +65,7 @@ pub enum SortOrder {
 #[must_use]
 pub struct ReferralQuery {
     conditions: Vec<String>,
-    order_by: Vec<(ReferralOrderField, SortOrder)>,
+    order_by: Vec<(ReferralOrderField, Order)>,
     top: Option<u32>,
     select: Vec<String>,
 }
@@ -164,7 +157,7 @@ impl ReferralQuery {
     }
 
     /// Orders by `field` (may be called again for a secondary order).
-    pub fn order_by(mut self, field: ReferralOrderField, order: SortOrder) -> Self {
+    pub fn order_by(mut self, field: ReferralOrderField, order: Order) -> Self {
         self.order_by.push((field, order));
         self
     }
@@ -207,8 +200,8 @@ impl ReferralQuery {
                 .iter()
                 .map(|(field, order)| {
                     let direction = match order {
-                        SortOrder::Ascending => "asc",
-                        SortOrder::Descending => "desc",
+                        Order::Ascending => "asc",
+                        Order::Descending => "desc",
                     };
                     format!("{} {direction}", field.as_str())
                 })
@@ -274,7 +267,7 @@ mod tests {
         assert!(ReferralQuery::new().top(0).to_query_pairs().is_err());
         let pairs = ReferralQuery::new()
             .select(["id", "customerProfile/name"])
-            .order_by(ReferralOrderField::CreatedDateTime, SortOrder::Ascending)
+            .order_by(ReferralOrderField::CreatedDateTime, Order::Ascending)
             .to_query_pairs()
             .unwrap();
         assert_eq!(

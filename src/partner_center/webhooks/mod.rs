@@ -12,8 +12,7 @@
 //! ignoring key case.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority};
+//! use cosell::auth::{ClientCredentials, EntraAuthority};
 //! use cosell::partner_center::webhooks::{Overwrite, WebhooksClient};
 //! use cosell::webhook::EventName;
 //!
@@ -24,7 +23,7 @@
 //!     "client-secret".to_string().into(),
 //!     WebhooksClient::TOKEN_SCOPE,
 //! )?;
-//! let client = WebhooksClient::new(Arc::new(CachedTokenProvider::new(credentials)))?;
+//! let client = WebhooksClient::new(credentials)?;
 //! let outcome = client
 //!     .register("https://hooks.contoso.example/pc", &EventName::REFERRAL_EVENTS, Overwrite::Refuse)
 //!     .await?;
@@ -41,7 +40,7 @@ use http::{HeaderName, StatusCode};
 use serde_json::Value;
 
 use crate::auth::env::COSELL_PARTNER_CENTER_WEBHOOKS_URL;
-use crate::auth::{CachedTokenProvider, ClientCredentials, Env, TokenProvider};
+use crate::auth::{ClientCredentials, EntraCredentials, Env};
 use crate::error::{Result, Service};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, ErrorDetails, Pipeline, PipelineBuilder, RetryPolicy,
@@ -93,12 +92,11 @@ impl ServiceProfile for WebhooksProfile {
 /// A client of the Partner Center webhooks registration API. Cheap to clone.
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use cosell::auth::StaticToken;
 /// use cosell::partner_center::webhooks::WebhooksClient;
 ///
 /// # async fn run() -> cosell::Result<()> {
-/// let client = WebhooksClient::new(Arc::new(StaticToken::new("token")))?;
+/// let client = WebhooksClient::new(StaticToken::new("token"))?;
 /// for event in client.events().await? {
 ///     println!("{event}");
 /// }
@@ -190,39 +188,38 @@ impl WebhooksClient {
     /// [`Error::Config`](crate::Error::Config) if the HTTP client cannot be built.
     ///
     /// ```
-    /// use std::sync::Arc;
     /// let client = cosell::partner_center::webhooks::WebhooksClient::new(
-    ///     Arc::new(cosell::auth::StaticToken::new("token")),
+    ///     cosell::auth::StaticToken::new("token"),
     /// )?;
     /// # let _ = client;
     /// # Ok::<(), cosell::Error>(())
     /// ```
-    pub fn new(tokens: Arc<dyn TokenProvider>) -> Result<Self> {
-        Self::builder(tokens).build()
+    pub fn new(credentials: impl EntraCredentials) -> Result<Self> {
+        Self::builder(credentials).build()
     }
 
     /// Starts a client with custom settings.
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use cosell::partner_center::webhooks::WebhooksClient;
     ///
-    /// let client = WebhooksClient::builder(Arc::new(cosell::auth::StaticToken::new("token")))
+    /// let client = WebhooksClient::builder(cosell::auth::StaticToken::new("token"))
     ///     .base_url("http://127.0.0.1:8080/webhooks/v1/")
     ///     .build()?;
     /// # let _ = client;
     /// # Ok::<(), cosell::Error>(())
     /// ```
-    pub fn builder(tokens: Arc<dyn TokenProvider>) -> WebhooksClientBuilder {
+    pub fn builder(credentials: impl EntraCredentials) -> WebhooksClientBuilder {
         WebhooksClientBuilder {
-            pipeline: Pipeline::builder(WebhooksProfile).token_provider(tokens),
+            pipeline: Pipeline::builder(WebhooksProfile)
+                .token_provider(credentials.into_token_provider()),
             base_url: Self::DEFAULT_BASE_URL.to_owned(),
         }
     }
 
     /// Starts building a client with app-only credentials from the environment
     /// ([`ClientCredentials::from_env`] for [`TOKEN_SCOPE`](Self::TOKEN_SCOPE), cached), sending
-    /// to [`COSELL_PARTNER_CENTER_WEBHOOKS_URL`](crate::auth::env::COSELL_PARTNER_CENTER_WEBHOOKS_URL)
+    /// to [`COSELL_PARTNER_CENTER_WEBHOOKS_URL`]
     /// when set.
     ///
     /// ```
@@ -243,7 +240,7 @@ impl WebhooksClient {
     /// [`Error::Env`](crate::Error::Env) naming a missing or malformed variable.
     pub fn builder_from_env(env: &Env) -> Result<WebhooksClientBuilder> {
         let credentials = ClientCredentials::from_env(env, Self::TOKEN_SCOPE)?;
-        let builder = Self::builder(Arc::new(CachedTokenProvider::new(credentials)));
+        let builder = Self::builder(credentials);
         Ok(
             match env.optional_url(COSELL_PARTNER_CENTER_WEBHOOKS_URL)? {
                 Some(url) => builder.base_url(url),
