@@ -550,9 +550,12 @@ impl DeclarativeMapping {
         })
     }
 
-    /// The deal value at its currency's scale, or at the CRM column's when the column holds
-    /// fewer places (a [`Transform::Scale`] on the CRM side), so a target that stores fewer
-    /// digits never looks changed.
+    /// The deal value as the CRM column stores it (a [`Transform::Scale`] on the CRM side), then
+    /// at its currency's scale when that holds fewer places, so a target that stores fewer
+    /// digits never looks changed. Rounding through the column's scale first makes a value read
+    /// from Partner Center round exactly as the same value read back from the CRM: rounding
+    /// straight to the currency's scale would differ on a double-rounding tie (JPY
+    /// `…239.4950` is `…239` directly, but `…239.50` in the column and then `…240`).
     fn round_amount(&self, record: &mut Record) {
         let Some(amount) = record.get(fields::DEAL_VALUE).as_decimal() else {
             return;
@@ -571,9 +574,14 @@ impl DeclarativeMapping {
             Some(Transform::Scale(places)) => *places,
             _ => u32::MAX,
         };
+        let stored = if column == u32::MAX {
+            amount
+        } else {
+            round_to_scale(amount, column)
+        };
         record.set(
             fields::DEAL_VALUE,
-            Value::Decimal(round_to_scale(amount, currency.min(column))),
+            Value::Decimal(round_to_scale(stored, currency.min(column))),
         );
     }
 
