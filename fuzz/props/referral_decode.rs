@@ -7,7 +7,10 @@ pub fn check(data: &[u8]) {
         return;
     };
     let encoded = serde_json::to_vec(&referral).expect("a decoded referral encodes");
-    let again = cosell::partner_center::Referral::from_json(&encoded)
-        .expect("an encoded referral decodes");
-    assert_eq!(again, referral, "decode → encode → decode changed the referral");
+    let again =
+        cosell::partner_center::Referral::from_json(&encoded).expect("an encoded referral decodes");
+    assert_eq!(
+        again, referral,
+        "decode → encode → decode changed the referral"
+    );
 }
