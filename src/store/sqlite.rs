@@ -119,6 +119,30 @@ fn token_param(token: u64) -> StoreResult<i64> {
     i64::try_from(token).map_err(backend)
 }
 
+/// A record's lock row, if any: who holds it, with which token, until when.
+struct Held {
+    owner: String,
+    token: i64,
+    expires_at: i64,
+}
+
+fn held(tx: &Transaction<'_>, tenant: &TenantId, record: &RecordRef) -> StoreResult<Option<Held>> {
+    let (kind, id) = kind(record);
+    tx.query_row(
+        "SELECT owner, token, expires_at FROM locks WHERE tenant = ?1 AND kind = ?2 AND record = ?3",
+        params![tenant.as_str(), kind, id],
+        |row| {
+            Ok(Held {
+                owner: row.get(0)?,
+                token: row.get(1)?,
+                expires_at: row.get(2)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(backend)
+}
+
 /// Fails unless `lock` holds every one of `records`, unexpired.
 fn check_lock(
     tx: &Transaction<'_>,
@@ -127,17 +151,8 @@ fn check_lock(
     now: Timestamp,
 ) -> StoreResult<()> {
     for record in records {
-        let (kind, id) = kind(record);
-        let held: Option<(i64, i64)> = tx
-            .query_row(
-                "SELECT token, expires_at FROM locks WHERE tenant = ?1 AND kind = ?2 AND record = ?3",
-                params![lock.tenant.as_str(), kind, id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(backend)?;
-        let holds = held
-            .is_some_and(|(token, expires)| token == lock.token as i64 && expires > micros(now));
+        let holds = held(tx, &lock.tenant, record)?
+            .is_some_and(|h| h.token == lock.token as i64 && h.expires_at > micros(now));
         if !holds {
             return Err(StoreError::Fenced {
                 what: format!("the lock on {record}"),
@@ -157,16 +172,8 @@ fn free_for(
     now: Timestamp,
 ) -> StoreResult<bool> {
     for record in records {
-        let (kind, id) = kind(record);
-        let held: Option<(String, i64)> = tx
-            .query_row(
-                "SELECT owner, expires_at FROM locks WHERE tenant = ?1 AND kind = ?2 AND record = ?3",
-                params![tenant.as_str(), kind, id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(backend)?;
-        if held.is_some_and(|(held_by, expires)| expires > micros(now) && held_by != owner) {
+        if held(tx, tenant, record)?.is_some_and(|h| h.expires_at > micros(now) && h.owner != owner)
+        {
             return Ok(false);
         }
     }
