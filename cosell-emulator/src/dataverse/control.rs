@@ -385,4 +385,44 @@ impl DataverseControl {
             .push(columns.iter().map(|c| (*c).to_owned()).collect());
         Ok(())
     }
+
+    /// Removes the alternate key made of exactly these columns; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the table does not exist.
+    pub fn remove_alternate_key(&self, entity_set: &str, columns: &[&str]) -> Result<bool> {
+        let mut state = lock(&self.state);
+        let table = state
+            .table_mut(entity_set)
+            .ok_or_else(|| Error::invalid(format!("no table {entity_set}")))?;
+        let before = table.def.alternate_keys.len();
+        table
+            .def
+            .alternate_keys
+            .retain(|key| key.iter().map(String::as_str).ne(columns.iter().copied()));
+        Ok(table.def.alternate_keys.len() != before)
+    }
+
+    /// Sets the state the metadata reports for an alternate key's index (`EntityKeyIndexStatus`:
+    /// `Active` by default; `Pending`, `InProgress` or `Failed` while or after building it).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the table does not exist.
+    pub fn set_alternate_key_status(
+        &self,
+        entity_set: &str,
+        columns: &[&str],
+        status: &str,
+    ) -> Result<()> {
+        let mut state = lock(&self.state);
+        let table = state
+            .table_mut(entity_set)
+            .ok_or_else(|| Error::invalid(format!("no table {entity_set}")))?;
+        let key: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        table.def.key_status.retain(|(known, _)| *known != key);
+        if status != "Active" {
+            table.def.key_status.push((key, status.to_owned()));
+        }
+        Ok(())
+    }
 }

@@ -207,7 +207,14 @@ fn entity(def: &TableDef, call: &Call) -> Value {
             json!(
                 def.alternate_keys
                     .iter()
-                    .map(|k| json!({"KeyAttributes": k}))
+                    .map(|k| {
+                        let status = def
+                            .key_status
+                            .iter()
+                            .find(|(key, _)| key == k)
+                            .map_or("Active", |(_, status)| status.as_str());
+                        json!({"LogicalName": k.join("_"), "KeyAttributes": k, "EntityKeyIndexStatus": status})
+                    })
                     .collect::<Vec<_>>()
             ),
         ),

@@ -194,6 +194,8 @@ pub(crate) struct TableDef {
     pub(crate) primary_name: String,
     pub(crate) columns: Vec<Column>,
     pub(crate) alternate_keys: Vec<Vec<String>>,
+    /// Keys whose index is not `Active` (`Pending`, `InProgress`, `Failed`), with that state.
+    pub(crate) key_status: Vec<(Vec<String>, String)>,
 }
 
 impl TableDef {
@@ -207,6 +209,7 @@ impl TableDef {
             primary_name: primary_name.to_owned(),
             columns: Vec::new(),
             alternate_keys: Vec::new(),
+            key_status: Vec::new(),
         };
         table
             .columns
@@ -326,7 +329,10 @@ pub(crate) fn seeded_tables() -> Vec<TableDef> {
             .with(text("telephone1", 50))
             .with(text("emailaddress1", 100))
             .with(text("websiteurl", 200))
+            .with(text("address1_line1", 250))
             .with(text("address1_city", 80))
+            .with(text("address1_stateorprovince", 50))
+            .with(text("address1_postalcode", 20))
             .with(text("address1_country", 80))
             .with(Column::new("revenue", ColumnKind::Money))
             .with(Column::new("numberofemployees", ColumnKind::Integer))
@@ -489,6 +495,11 @@ fn opportunity() -> TableDef {
         ))
         .with(text("cosell_referralid", 100))
         .with(text("cosell_referrallink", 500))
+        .with(Column::new(
+            "cosell_sharewithmicrosoftsellers",
+            ColumnKind::Boolean,
+        ))
+        .with(text("cosell_microsoftcrmid", 100))
         .with(Column::new(
             "cosell_howcanmicrosofthelp",
             ColumnKind::Choices(labels(&[

@@ -42,7 +42,7 @@ fn field_json(field: &FieldSchema) -> Value {
         "updateable": field.updateable,
         "externalId": field.external_id,
         "idLookup": field.external_id || field.name == "Id",
-        "unique": false,
+        "unique": field.unique,
         "custom": field.custom,
         "restrictedPicklist": field.restricted,
         "soapType": soap_type(field.kind),

@@ -29,6 +29,8 @@ pub(crate) struct FieldSchema {
     pub(crate) createable: bool,
     pub(crate) updateable: bool,
     pub(crate) external_id: bool,
+    /// Whether the field is marked Unique (no two records share a value).
+    pub(crate) unique: bool,
     pub(crate) custom: bool,
     pub(crate) picklist: Vec<String>,
     /// A restricted picklist: values outside `picklist` are refused.
@@ -65,6 +67,7 @@ impl FieldSchema {
             createable: true,
             updateable: true,
             external_id: false,
+            unique: false,
             custom: name.ends_with("__c"),
             picklist: Vec::new(),
             restricted: false,
@@ -85,6 +88,11 @@ impl FieldSchema {
     fn read_only(mut self) -> Self {
         self.createable = false;
         self.updateable = false;
+        self
+    }
+
+    fn unique(mut self) -> Self {
+        self.unique = true;
         self
     }
 
@@ -230,7 +238,7 @@ fn schemas() -> Vec<ObjectSchema> {
         ]),
         FieldSchema::new("NextStep", FieldType::String),
         // The co-sell custom fields, under the default Salesforce mapping's names.
-        FieldSchema::custom("Referral_Id__c", FieldType::String, true),
+        FieldSchema::custom("Referral_Id__c", FieldType::String, true).unique(),
         FieldSchema::custom("Referral_Link__c", FieldType::Url, false),
         FieldSchema::custom("Sync_With_Partner_Center__c", FieldType::Boolean, false),
         FieldSchema::custom("Share_With_Microsoft_Sellers__c", FieldType::Boolean, false),
@@ -239,12 +247,15 @@ fn schemas() -> Vec<ObjectSchema> {
             FieldType::MultiPicklist,
             false,
         )
+        // The API values are Partner Center's assistance codes, as the default mapping
+        // writes them.
         .values(&[
-            "Architecture",
-            "Pricing",
-            "Technical Expertise",
-            "Workshop",
-            "Other",
+            "GeneralOrOther",
+            "CustomerTechnicalArchitecture",
+            "ProofOfConceptOrDemo",
+            "QuotesOrLicensing",
+            "PostSalesCustomerSuccess",
+            "WorkloadSpecificValueProposition",
         ]),
         FieldSchema::custom("Microsoft_Solutions__c", FieldType::TextArea, false),
         FieldSchema::custom("Microsoft_CRM_Id__c", FieldType::String, true),
@@ -272,7 +283,10 @@ fn schemas() -> Vec<ObjectSchema> {
         ]),
         FieldSchema::new("Website", FieldType::Url),
         FieldSchema::new("Phone", FieldType::Phone),
+        FieldSchema::new("BillingStreet", FieldType::TextArea).length(255),
         FieldSchema::new("BillingCity", FieldType::String).length(40),
+        FieldSchema::new("BillingState", FieldType::String).length(80),
+        FieldSchema::new("BillingPostalCode", FieldType::String).length(20),
         FieldSchema::new("BillingCountry", FieldType::String).length(80),
         FieldSchema::new("Description", FieldType::TextArea),
         FieldSchema::new("CurrencyIsoCode", FieldType::Picklist)
