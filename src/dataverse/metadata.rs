@@ -48,6 +48,36 @@ pub struct ColumnMetadata {
     pub options: Vec<ChoiceOption>,
 }
 
+/// An alternate key of a table (`EntityKeyMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct AlternateKey {
+    /// The key's logical name, when the service gives it.
+    #[serde(rename = "LogicalName", default)]
+    pub logical_name: Option<String>,
+    /// The columns the key is made of.
+    #[serde(rename = "KeyAttributes", default)]
+    pub columns: Vec<String>,
+    /// The state of the key's index: `Active` when usable; `Pending`, `InProgress` or
+    /// `Failed` while (or after failing) building it. `None` when the service does not say.
+    #[serde(rename = "EntityKeyIndexStatus", default)]
+    pub index_status: Option<String>,
+}
+
+impl AlternateKey {
+    /// Whether the key can be used: its index is `Active` (or its state is not reported).
+    pub fn is_active(&self) -> bool {
+        self.index_status
+            .as_deref()
+            .is_none_or(|status| status.eq_ignore_ascii_case("active"))
+    }
+}
+
+#[derive(Deserialize)]
+struct KeysWire {
+    #[serde(rename = "Keys", default)]
+    keys: Vec<AlternateKey>,
+}
+
 /// One value of a choice column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChoiceOption {
@@ -213,6 +243,36 @@ impl Dataverse {
     /// # Errors
     /// [`Error::Validation`] for a name that is not an identifier; 404 for an unknown table.
     pub async fn table_metadata(&self, logical_name: &str) -> Result<TableMetadata> {
+        self.table_columns(logical_name).await
+    }
+
+    /// Reads a table's alternate keys (`$expand=Keys`), with the state of each key's index.
+    ///
+    /// ```no_run
+    /// # async fn run(dataverse: cosell::dataverse::Dataverse) -> cosell::Result<()> {
+    /// let keys = dataverse.alternate_keys("opportunity").await?;
+    /// let usable = keys.iter().any(|k| k.columns == ["cosell_referralid"] && k.is_active());
+    /// # let _ = usable; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Validation`] for a name that is not an identifier; 404 for an unknown table.
+    pub async fn alternate_keys(&self, logical_name: &str) -> Result<Vec<AlternateKey>> {
+        check_identifier(logical_name, "table")?;
+        let entity = format!("EntityDefinitions(LogicalName='{logical_name}')");
+        let wire: KeysWire = self
+            .pipeline()
+            .get([entity.as_str()])
+            .literal_path()
+            .answer_kind(AnswerKind::Listing)
+            .operation("dataverse.metadata")
+            .query("$expand", "Keys")
+            .send_json()
+            .await?;
+        Ok(wire.keys)
+    }
+
+    async fn table_columns(&self, logical_name: &str) -> Result<TableMetadata> {
         check_identifier(logical_name, "table")?;
         let entity = format!("EntityDefinitions(LogicalName='{logical_name}')");
         let wire: EntityWire = self

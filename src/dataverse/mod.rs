@@ -58,7 +58,7 @@ pub use client::{API_VERSION, Dataverse, DataverseBuilder, SUPPRESS_FLOWS_HEADER
 pub use cosell::{CoSellFieldNames, CoSellFields, CoSellUpdate, format_choices, parse_choices};
 pub use filter::{Filter, ODataValue};
 pub use key::{EntityReference, KeyValue, RecordKey, bind_name};
-pub use metadata::{ChoiceOption, ColumnMetadata, TableMetadata};
+pub use metadata::{AlternateKey, ChoiceOption, ColumnMetadata, TableMetadata};
 pub use opportunity::{Opportunity, OpportunityPatch, OpportunityState, OpportunityStatus};
 pub use profile::DataverseProfile;
 pub use query::{FORMATTED_VALUE, MAX_PAGE_SIZE, Query, Retrieve};

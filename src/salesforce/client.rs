@@ -160,6 +160,15 @@ impl Salesforce {
         })
     }
 
+    /// The origin client id every write is marked with (`Sforce-Call-Options: client=…`), when
+    /// one is configured.
+    pub fn origin_client_id(&self) -> Option<&str> {
+        self.inner
+            .call_options
+            .as_deref()
+            .and_then(|options| options.strip_prefix("client="))
+    }
+
     /// The API version, such as `62.0`.
     pub fn api_version(&self) -> &str {
         &self.inner.api_version

@@ -149,6 +149,25 @@ impl ReferralPatch {
         self.add(["team", "-"], value)
     }
 
+    /// Removes and returns the operations whose path is `path` (a JSON Pointer such as
+    /// `/externalReferenceId`), keeping the others in order.
+    ///
+    /// ```
+    /// use cosell::partner_center::referrals::ReferralPatch;
+    ///
+    /// let mut patch = ReferralPatch::new().name("Contoso").external_reference_id("006A");
+    /// let taken = patch.take_path("/externalReferenceId");
+    /// assert_eq!(taken.len(), 1);
+    /// assert_eq!(patch.operations().len(), 1);
+    /// ```
+    pub fn take_path(&mut self, path: &str) -> Vec<PatchOperation> {
+        let (taken, kept) = std::mem::take(&mut self.operations)
+            .into_iter()
+            .partition(|operation| operation.path == path);
+        self.operations = kept;
+        taken
+    }
+
     /// The operations, in order.
     pub fn operations(&self) -> &[PatchOperation] {
         &self.operations
