@@ -883,7 +883,9 @@ impl FieldMapping for DeclarativeMapping {
                         .push(self.held(field, HoldReason::ReferralClosed));
                     continue;
                 }
-                if current_status == Some(status::ON_HOLD) && !accepts {
+                // The CRM id is the pair's coupling, not a seller's edit: it is written back
+                // while the referral waits for acceptance, as Microsoft's own flow does.
+                if current_status == Some(status::ON_HOLD) && !accepts && field != fields::CRM_ID {
                     write.issues.push(self.held(field, HoldReason::NotAccepted));
                     continue;
                 }
