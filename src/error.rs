@@ -326,6 +326,8 @@ pub enum Error {
     InvalidHash(crate::diff::ParseHashError),
     /// An environment variable is missing or malformed ([`auth::env`](crate::auth::env)).
     Env(crate::auth::EnvError),
+    /// A synchronizer cannot run against its CRM as configured; names every problem.
+    Setup(Box<crate::sync::SetupError>),
 }
 
 impl fmt::Display for Error {
@@ -356,6 +358,7 @@ impl fmt::Display for Error {
             Error::Mapping(mapping) => write!(f, "mapping: {mapping}"),
             Error::InvalidHash(hash) => hash.fmt(f),
             Error::Env(env) => env.fmt(f),
+            Error::Setup(setup) => setup.fmt(f),
         }
     }
 }
@@ -373,6 +376,7 @@ impl std::error::Error for Error {
             Error::Mapping(mapping) => Some(mapping.as_ref()),
             Error::InvalidHash(hash) => Some(hash),
             Error::Env(env) => Some(env),
+            Error::Setup(setup) => Some(setup.as_ref()),
             _ => None,
         }
     }
@@ -393,6 +397,12 @@ impl From<crate::store::StoreError> for Error {
 impl From<CertificateFetchError> for Error {
     fn from(e: CertificateFetchError) -> Self {
         Error::CertificateFetch(e)
+    }
+}
+
+impl From<crate::sync::SetupError> for Error {
+    fn from(e: crate::sync::SetupError) -> Self {
+        Error::Setup(Box::new(e))
     }
 }
 

@@ -109,6 +109,12 @@ pub enum Exclusion {
     Status(String),
     /// It was created before the initial-load cut-off.
     CreatedBefore(Timestamp),
+    /// The CRM record's "Sync with Partner Center" flag is off: nothing is written either way.
+    SyncOff,
+    /// The pair was unlinked (its CRM record was deleted or merged) and is never recreated.
+    Unlinked,
+    /// The record does not exist (any more) on the side that triggered the sync.
+    NotFound,
 }
 
 impl std::fmt::Display for Exclusion {
@@ -118,6 +124,9 @@ impl std::fmt::Display for Exclusion {
             Exclusion::Kind(k) => write!(f, "{k:?} referrals are not synced"),
             Exclusion::Status(s) => write!(f, "status {s} is not synced"),
             Exclusion::CreatedBefore(t) => write!(f, "created before the cut-off {t}"),
+            Exclusion::SyncOff => f.write_str("the CRM record's sync flag is off"),
+            Exclusion::Unlinked => f.write_str("the pair was unlinked"),
+            Exclusion::NotFound => f.write_str("the record was not found"),
         }
     }
 }

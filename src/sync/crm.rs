@@ -1,0 +1,110 @@
+//! The CRM behind a [`Synchronizer`](super::Synchronizer): the few operations the sync needs,
+//! implemented for Dataverse ([`DataverseCrm`](super::DataverseCrm)) and Salesforce
+//! ([`SalesforceCrm`](super::SalesforceCrm)); a user can implement it for a third CRM.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde_json::Value as Json;
+
+use super::setup::SetupProblem;
+use crate::error::Result;
+use crate::mapping::{CrmReadFields, CrmWrite, DeclarativeMapping, Lookup, Resolution};
+
+/// What the sync tells a [`Crm`] about the mapping it serves: which fields to read, which
+/// column holds the referral id and the sync flag, and what records it creates carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncColumns {
+    /// The fields the mapping reads (own columns and related records).
+    pub read: CrmReadFields,
+    /// The column holding the referral id (a Dataverse alternate key, a Salesforce External ID).
+    pub referral_id: String,
+    /// The "Sync with Partner Center" column, when the mapping has one.
+    pub sync_flag: Option<String>,
+    /// Values every record the sync creates carries (owner, record type).
+    pub create: CreateDefaults,
+}
+
+/// What the records the sync creates in the CRM carry besides the mapped fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateDefaults {
+    /// The owner: a Dataverse `systemuser` id (bound as `ownerid`) or a Salesforce user id
+    /// (`OwnerId`). `None` leaves the CRM's default (the integration user).
+    pub owner: Option<String>,
+    /// The Salesforce record type id (`RecordTypeId`); ignored by Dataverse.
+    pub record_type: Option<String>,
+}
+
+/// A CRM record as the sync reads it: its id, its JSON (with the related records the mapping
+/// reads), and the version a conditional update names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrmRecord {
+    /// The record's id, as the CRM spells it.
+    pub id: String,
+    /// The record as read, for [`FieldMapping::crm_to_canonical`](crate::mapping::FieldMapping::crm_to_canonical).
+    pub body: Json,
+    /// The version an update is conditional on: the Dataverse ETag, or the Salesforce
+    /// `LastModifiedDate` as read.
+    pub version: Option<String>,
+    /// The server's last modification time (`modifiedon`, `LastModifiedDate`).
+    pub modified: Option<Timestamp>,
+}
+
+/// The operations the synchronizer needs from a CRM.
+///
+/// Every write must carry the integration's origin mark (Dataverse `tag`, Salesforce
+/// `Sforce-Call-Options`), which the crate's implementations take from their client's
+/// configuration. Errors are the crate's: a `412` is [`Error::is_conflict`](crate::Error::is_conflict),
+/// a lost answer [`Error::is_outcome_unknown`](crate::Error::is_outcome_unknown) — the sync
+/// re-reads and decides again on both.
+#[async_trait]
+pub trait Crm: Send + Sync + fmt::Debug {
+    /// A short name for outcomes and the audit trail (`dataverse`, `salesforce`).
+    fn name(&self) -> &str;
+
+    /// Checks that the CRM can hold what `mapping` maps (metadata, describe), returning every
+    /// problem found; called once by [`SynchronizerBuilder::build`](super::SynchronizerBuilder::build).
+    async fn check(
+        &self,
+        mapping: &DeclarativeMapping,
+        columns: &SyncColumns,
+    ) -> Result<Vec<SetupProblem>>;
+
+    /// The record with this id, or `None` when it was deleted (or merged away).
+    async fn get(&self, id: &str, columns: &SyncColumns) -> Result<Option<CrmRecord>>;
+
+    /// The record whose referral-id column holds `referral_id`, if any.
+    async fn find_by_referral(
+        &self,
+        referral_id: &str,
+        columns: &SyncColumns,
+    ) -> Result<Option<CrmRecord>>;
+
+    /// Resolves the write's lookups (account, contact, currency) by exact match, creating the
+    /// records that are missing; returns the lookups left unbound (ambiguous matches, unknown
+    /// currencies), which the write is sent without.
+    async fn resolve(&self, write: &mut CrmWrite) -> Result<Vec<(Lookup, Resolution)>>;
+
+    /// Creates the record for a referral idempotently (an upsert keyed by the referral-id
+    /// column: a replay after a lost answer finds the record the first attempt made), then makes
+    /// the write's state change; returns the record's id.
+    async fn create(
+        &self,
+        referral_id: &str,
+        write: &CrmWrite,
+        columns: &SyncColumns,
+    ) -> Result<String>;
+
+    /// Updates the record with the write's body, conditional on `record.version`, then makes
+    /// its state change (won, lost, reopened) through the CRM's own means.
+    async fn update(&self, record: &CrmRecord, write: &CrmWrite) -> Result<()>;
+
+    /// The ids of the records with the sync flag set that changed at or after `since`, oldest
+    /// change first, with their modification times: the CRM poll.
+    async fn changed_since(
+        &self,
+        since: Timestamp,
+        columns: &SyncColumns,
+    ) -> Result<Vec<(String, Timestamp)>>;
+}

@@ -1,0 +1,389 @@
+//! [`Crm`] for Dynamics 365 (Dataverse) opportunities.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+use super::crm::{Crm, CrmRecord, SyncColumns};
+use super::setup::SetupProblem;
+use crate::Order;
+use crate::dataverse::{
+    Dataverse, Filter, OpportunityClose, OpportunityStatus, Query, RecordKey, Retrieve,
+};
+use crate::error::{Error, Result};
+use crate::mapping::{
+    AccountCandidate, AccountResolver, ContactResolver, CrmWrite, DeclarativeMapping,
+    EmailContactMatch, ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_dataverse,
+};
+
+const TABLE: &str = "opportunity";
+
+/// The sync's view of Dataverse `opportunities`: reads with the mapping's `$select` and
+/// `$expand`, creates by upsert on the referral-id alternate key, updates with `If-Match`,
+/// closes through `WinOpportunity` / `LoseOpportunity`.
+///
+/// Build the [`Dataverse`] client with an origin tag
+/// ([`DataverseBuilder::origin_tag`](crate::dataverse::DataverseBuilder::origin_tag)): the
+/// synchronizer refuses to start without one, since untagged writes cannot be told from a
+/// seller's.
+#[derive(Debug, Clone)]
+pub struct DataverseCrm {
+    client: Dataverse,
+}
+
+impl DataverseCrm {
+    /// The CRM behind `client`.
+    pub fn new(client: Dataverse) -> Self {
+        DataverseCrm { client }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Dataverse {
+        &self.client
+    }
+
+    fn read(&self, columns: &SyncColumns) -> (Vec<String>, Vec<String>) {
+        let mut select = columns.read.dataverse_select();
+        for column in ["opportunityid", "modifiedon", columns.referral_id.as_str()]
+            .into_iter()
+            .chain(columns.sync_flag.as_deref())
+        {
+            if !select.iter().any(|known| known == column) {
+                select.push(column.to_owned());
+            }
+        }
+        (select, columns.read.dataverse_expand())
+    }
+
+    fn record(body: Json) -> Result<CrmRecord> {
+        let id = body
+            .get("opportunityid")
+            .and_then(Json::as_str)
+            .ok_or_else(|| Error::validation("the opportunity was read without its id"))?
+            .to_owned();
+        let version = body
+            .get("@odata.etag")
+            .and_then(Json::as_str)
+            .map(str::to_owned);
+        let modified = body
+            .get("modifiedon")
+            .and_then(Json::as_str)
+            .and_then(|text| text.parse().ok());
+        Ok(CrmRecord {
+            id,
+            body,
+            version,
+            modified,
+        })
+    }
+
+    async fn query_one(&self, query: Query) -> Result<Option<Json>> {
+        let rows = self
+            .client
+            .opportunities()
+            .query::<Json>(&query.top(1))
+            .collect_all()
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn find_account(&self, customer: &crate::mapping::CustomerQuery) -> Result<Resolution> {
+        let Some(name) = customer.name.as_deref() else {
+            return Ok(Resolution::Create);
+        };
+        let rows = self
+            .client
+            .table("accounts")
+            .query::<Json>(
+                &Query::new()
+                    .select([
+                        "accountid",
+                        "name",
+                        "address1_postalcode",
+                        "address1_country",
+                    ])
+                    .filter(Filter::eq("name", name))
+                    .top(50),
+            )
+            .collect_all()
+            .await?;
+        let candidates = rows
+            .iter()
+            .filter_map(|row| {
+                Some(AccountCandidate {
+                    id: row.get("accountid")?.as_str()?.to_owned(),
+                    name: text(row, "name"),
+                    postal_code: text(row, "address1_postalcode"),
+                    country: text(row, "address1_country"),
+                })
+            })
+            .collect();
+        ExactAccountMatch::new(candidates)
+            .resolve_account(customer)
+            .await
+    }
+
+    async fn find_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
+        let Some(email) = contact.email.as_deref() else {
+            return Ok(Resolution::Create);
+        };
+        let rows = self
+            .client
+            .table("contacts")
+            .query::<Json>(
+                &Query::new()
+                    .select(["contactid", "emailaddress1"])
+                    .filter(Filter::eq("emailaddress1", email))
+                    .top(2),
+            )
+            .collect_all()
+            .await?;
+        if rows.len() > 1 {
+            return Ok(Resolution::Ambiguous(
+                rows.iter()
+                    .filter_map(|row| text(row, "contactid"))
+                    .collect(),
+            ));
+        }
+        let known: Vec<(String, String)> = rows
+            .iter()
+            .filter_map(|row| Some((text(row, "emailaddress1")?, text(row, "contactid")?)))
+            .collect();
+        EmailContactMatch::new(known.iter().map(|(e, i)| (e.as_str(), i.as_str())))
+            .resolve_contact(contact)
+            .await
+    }
+
+    async fn find_currency(&self, code: &str) -> Result<Option<String>> {
+        let rows = self
+            .client
+            .table("transactioncurrencies")
+            .query::<Json>(
+                &Query::new()
+                    .select(["transactioncurrencyid"])
+                    .filter(Filter::eq("isocurrencycode", code))
+                    .top(1),
+            )
+            .collect_all()
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|row| text(row, "transactioncurrencyid")))
+    }
+
+    async fn state_change(&self, id: Uuid, write: &CrmWrite) -> Result<()> {
+        let Some(state) = &write.state else {
+            return Ok(());
+        };
+        let status = OpportunityStatus::from(state.status_code);
+        if state.is_win() {
+            self.client
+                .win_opportunity(id, status, &OpportunityClose::new("Won (co-sell sync)"))
+                .await
+        } else if state.is_loss() {
+            self.client
+                .lose_opportunity(id, status, &OpportunityClose::new("Lost (co-sell sync)"))
+                .await
+        } else {
+            self.client
+                .opportunities()
+                .update(
+                    id,
+                    &json!({"statecode": state.state_code, "statuscode": state.status_code}),
+                )
+                .await
+        }
+    }
+}
+
+fn text(row: &Json, column: &str) -> Option<String> {
+    row.get(column).and_then(Json::as_str).map(str::to_owned)
+}
+
+fn guid(id: &str) -> Result<Uuid> {
+    let trimmed = id.trim().trim_start_matches('{').trim_end_matches('}');
+    Uuid::parse_str(trimmed)
+        .map_err(|_| Error::validation(format!("`{id}` is not a Dataverse record id (a GUID)")))
+}
+
+#[async_trait]
+impl Crm for DataverseCrm {
+    fn name(&self) -> &str {
+        "dataverse"
+    }
+
+    async fn check(
+        &self,
+        mapping: &DeclarativeMapping,
+        columns: &SyncColumns,
+    ) -> Result<Vec<SetupProblem>> {
+        let table = self.client.table_metadata(TABLE).await?;
+        let mut problems: Vec<SetupProblem> = validate_dataverse(mapping, &table)
+            .into_iter()
+            .filter(super::setup::blocks_sync)
+            .map(SetupProblem::Mapping)
+            .collect();
+        let keys = self.client.alternate_keys(TABLE).await?;
+        match keys
+            .iter()
+            .find(|key| key.columns.len() == 1 && key.columns[0] == columns.referral_id)
+        {
+            None => problems.push(SetupProblem::MissingAlternateKey {
+                table: TABLE.into(),
+                column: columns.referral_id.clone(),
+            }),
+            Some(key) if !key.is_active() => problems.push(SetupProblem::InactiveAlternateKey {
+                column: columns.referral_id.clone(),
+                status: key.index_status.clone().unwrap_or_default(),
+            }),
+            Some(_) => {}
+        }
+        if self.client.write_defaults().origin_tag().is_none() {
+            problems.push(SetupProblem::Other(
+                "the Dataverse client marks no write with an origin tag (build it with `origin_tag`)"
+                    .into(),
+            ));
+        }
+        Ok(problems)
+    }
+
+    async fn get(&self, id: &str, columns: &SyncColumns) -> Result<Option<CrmRecord>> {
+        let id = guid(id)?;
+        let (select, expand) = self.read(columns);
+        let mut retrieve = Retrieve::new().select(select);
+        for item in expand {
+            retrieve = retrieve.expand(item);
+        }
+        match self
+            .client
+            .opportunities()
+            .retrieve::<Json>(id, &retrieve)
+            .await
+        {
+            Ok(body) => Self::record(body).map(Some),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn find_by_referral(
+        &self,
+        referral_id: &str,
+        columns: &SyncColumns,
+    ) -> Result<Option<CrmRecord>> {
+        let (select, expand) = self.read(columns);
+        let mut query = Query::new()
+            .select(select)
+            .filter(Filter::eq(&columns.referral_id, referral_id));
+        for item in expand {
+            query = query.expand(item);
+        }
+        self.query_one(query).await?.map(Self::record).transpose()
+    }
+
+    async fn resolve(&self, write: &mut CrmWrite) -> Result<Vec<(Lookup, Resolution)>> {
+        let mut left = Vec::new();
+        for lookup in write.lookups.clone() {
+            let (resolution, table) = match &lookup.target {
+                LookupTarget::Account(customer) => (self.find_account(customer).await?, "accounts"),
+                LookupTarget::Contact(contact) => (self.find_contact(contact).await?, "contacts"),
+                LookupTarget::Currency(code) => match self.find_currency(code).await? {
+                    Some(id) => (Resolution::Existing(id), ""),
+                    None => (Resolution::Ambiguous(Vec::new()), ""),
+                },
+            };
+            match resolution {
+                Resolution::Existing(id) => write.bind(&lookup, &id),
+                Resolution::Create if !table.is_empty() => {
+                    let id = self.client.table(table).create(&lookup.create_body).await?;
+                    write.bind(&lookup, &id.to_string());
+                }
+                other => left.push((lookup, other)),
+            }
+        }
+        Ok(left)
+    }
+
+    async fn create(
+        &self,
+        referral_id: &str,
+        write: &CrmWrite,
+        columns: &SyncColumns,
+    ) -> Result<String> {
+        let mut patch = write.to_dataverse_patch();
+        patch.extra.remove(&columns.referral_id);
+        if let Some(owner) = &columns.create.owner {
+            patch.extra.insert(
+                "ownerid@odata.bind".into(),
+                json!(format!("/systemusers({owner})")),
+            );
+        }
+        let key = RecordKey::alternate([(columns.referral_id.as_str(), referral_id)]);
+        let outcome = self.client.opportunities().upsert(key, &patch).await?;
+        let id = match outcome.id {
+            Some(id) => id,
+            None => {
+                let found = self
+                    .find_by_referral(referral_id, columns)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::validation(format!(
+                            "the opportunity for referral `{referral_id}` was not found after its upsert"
+                        ))
+                    })?;
+                guid(&found.id)?
+            }
+        };
+        self.state_change(id, write).await?;
+        Ok(id.to_string())
+    }
+
+    async fn update(&self, record: &CrmRecord, write: &CrmWrite) -> Result<()> {
+        let id = guid(&record.id)?;
+        if !write.body.is_empty() {
+            let patch = write.to_dataverse_patch();
+            match &record.version {
+                Some(etag) => {
+                    self.client
+                        .opportunities()
+                        .update_if_match(id, &patch, etag)
+                        .await?
+                }
+                None => self.client.opportunities().update(id, &patch).await?,
+            }
+        }
+        self.state_change(id, write).await
+    }
+
+    async fn changed_since(
+        &self,
+        since: Timestamp,
+        columns: &SyncColumns,
+    ) -> Result<Vec<(String, Timestamp)>> {
+        let mut filter = Filter::ge("modifiedon", since);
+        if let Some(flag) = &columns.sync_flag {
+            filter = filter.and(Filter::eq(flag, true));
+        }
+        let rows = self
+            .client
+            .opportunities()
+            .query::<Json>(
+                &Query::new()
+                    .select(["opportunityid", "modifiedon"])
+                    .filter(filter)
+                    .order_by("modifiedon", Order::Ascending),
+            )
+            .collect_all()
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some((
+                    text(row, "opportunityid")?,
+                    text(row, "modifiedon")?.parse().ok()?,
+                ))
+            })
+            .collect())
+    }
+}

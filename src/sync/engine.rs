@@ -1,0 +1,1578 @@
+//! The synchronizer: one pair at a time, under the store's pair lock, converging by
+//! construction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value as Json, json};
+
+use super::crm::{CreateDefaults, Crm, CrmRecord, SyncColumns};
+use super::ids::RecordId;
+use super::outcome::{OutcomeKind, SyncOutcome, SyncSide};
+use super::scope::{Exclusion, Scope};
+use super::setup::{SetupError, SetupProblem};
+use crate::diff::{self, HeldLog, Resolution, WriteOutcome};
+use crate::error::{Error, Result};
+use crate::http::{Clock, Sleeper, SystemClock, TokioSleeper};
+use crate::mapping::{
+    CrmWrite, CrmWriteContext, DeclarativeMapping, FieldMapping, MappingError, MappingIssue,
+    Projection, Record, Side, audit_trail_with, changes_of, fields,
+};
+use crate::nullable::Nullable;
+use crate::partner_center::referrals::{ReferralOrderField, ReferralPatch};
+use crate::partner_center::{PartnerCenter, Referral};
+use crate::store::{
+    AuditEntry, Baseline, DeadLetter, DeadLetterId, Link, LinkState, PairLock, RecordRef,
+    StoreError, SyncStore, TenantId,
+};
+use crate::webhook::WebhookEvent;
+
+/// The name of the CRM poll's checkpoint and lease.
+const CRM_POLL: &str = "crm-poll";
+/// How far back a fallback scan for a referral we created looks before its pending link.
+const SCAN_MARGIN: SignedDuration = SignedDuration::from_secs(300);
+/// The longest audit trail written into the CRM's audit column.
+const AUDIT_CHARS: usize = 2000;
+
+/// What triggered a sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Trigger {
+    Referral(String),
+    Crm(String),
+}
+
+impl Trigger {
+    fn record(&self) -> RecordRef {
+        match self {
+            Trigger::Referral(id) => RecordRef::Referral(id.clone()),
+            Trigger::Crm(id) => RecordRef::Crm(RecordId::new(id).into_string()),
+        }
+    }
+}
+
+/// Keeps Partner Center referrals and one CRM's opportunities in step, both ways.
+///
+/// Built from a Partner Center client, a [`Crm`], a [`DeclarativeMapping`], a [`SyncStore`] and
+/// a tenant ([`Synchronizer::builder`]). Each call syncs one pair under the store's pair lock and
+/// answers a [`SyncOutcome`]; the store keeps the link, the baseline of the last sync, the audit
+/// trail and the dead letters.
+///
+/// What a sync does, whichever side triggered it:
+/// 1. lock the pair (both ids, in the store's fixed order); a pair another worker holds is
+///    [`OutcomeKind::Busy`];
+/// 2. read both sides fresh (a webhook is only a hint);
+/// 3. link them: the store's link, else the CRM's referral-id column, else the CRM id in the
+///    referral's `externalReferenceId` (ids compared as [`RecordId`]s);
+/// 4. create the missing side (Partner Center → CRM by an upsert keyed on the referral id;
+///    CRM → Partner Center after storing a pending link, so a lost answer is found again by
+///    `externalReferenceId` before creating twice);
+/// 5. three-way diff against the baseline, write only what changed (conditional writes; a
+///    `412` or a lost answer re-reads and decides again), store the new baseline only after
+///    the writes it describes succeeded.
+///
+/// "Newest wins" compares the server modification times both sides carry
+/// (`updatedDateTime` against `modifiedon` / `LastModifiedDate`): the side that changed the
+/// field later since the baseline wins.
+#[derive(Debug, Clone)]
+pub struct Synchronizer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    partner_center: PartnerCenter,
+    crm: Arc<dyn Crm>,
+    mapping: Arc<DeclarativeMapping>,
+    store: Arc<dyn SyncStore>,
+    tenant: TenantId,
+    columns: SyncColumns,
+    audit_column: Option<String>,
+    scope: Scope,
+    worker: String,
+    lock_ttl: Duration,
+    attempts: u32,
+    permits: tokio::sync::Semaphore,
+    max_in_flight: usize,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    event_ttl: SignedDuration,
+    poll_overlap: SignedDuration,
+}
+
+/// Configures a [`Synchronizer`]; [`build`](Self::build) checks it against the CRM.
+#[derive(Debug)]
+pub struct SynchronizerBuilder {
+    partner_center: PartnerCenter,
+    crm: Arc<dyn Crm>,
+    mapping: DeclarativeMapping,
+    store: Arc<dyn SyncStore>,
+    tenant: TenantId,
+    scope: Scope,
+    create: CreateDefaults,
+    worker: String,
+    lock_ttl: Duration,
+    attempts: u32,
+    max_in_flight: usize,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    event_ttl: Duration,
+    poll_overlap: Duration,
+}
+
+impl SynchronizerBuilder {
+    /// Which referrals are synced (default: [`Scope::default`], co-sell opportunities in both
+    /// directions, every status).
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The owner of the records the sync creates in the CRM (a Dataverse `systemuser` id, a
+    /// Salesforce user id).
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.create.owner = Some(owner.into());
+        self
+    }
+
+    /// The Salesforce record type of the opportunities the sync creates.
+    pub fn record_type(mut self, record_type: impl Into<String>) -> Self {
+        self.create.record_type = Some(record_type.into());
+        self
+    }
+
+    /// This worker's name in pair locks and leases (default: a random one).
+    pub fn worker(mut self, name: impl Into<String>) -> Self {
+        self.worker = name.into();
+        self
+    }
+
+    /// How long a pair lock lasts before another worker may take the pair over (default 60 s).
+    pub fn lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = ttl;
+        self
+    }
+
+    /// How many times a sync decides again after a `412` or a lost answer (default 4).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// How many pairs sync at once (default 8).
+    pub fn max_in_flight(mut self, pairs: usize) -> Self {
+        self.max_in_flight = pairs.max(1);
+        self
+    }
+
+    /// The clock for the audit trail, links and event expiries (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What waits between attempts to take over a pair's second id (default: tokio's timer).
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// How long an event's dedupe key is remembered (default 7 days: longer than Partner
+    /// Center's redelivery window).
+    pub fn event_ttl(mut self, ttl: Duration) -> Self {
+        self.event_ttl = ttl;
+        self
+    }
+
+    /// How far before its checkpoint the CRM poll looks again, for clocks that disagree and
+    /// writes committed late (default 60 s).
+    pub fn poll_overlap(mut self, overlap: Duration) -> Self {
+        self.poll_overlap = overlap;
+        self
+    }
+
+    /// Checks the configuration against the CRM (its metadata or describe: columns, option
+    /// values, the referral-id key, the origin mark) and builds the synchronizer.
+    ///
+    /// # Errors
+    /// [`Error::Setup`] naming every problem found; the CRM's errors when it cannot be read.
+    pub async fn build(self) -> Result<Synchronizer> {
+        let columns = self.columns()?;
+        let problems = self.crm.check(&self.mapping, &columns).await?;
+        if !problems.is_empty() {
+            return Err(SetupError::new(self.crm.name(), problems).into());
+        }
+        Ok(self.finish(columns))
+    }
+
+    fn columns(&self) -> Result<SyncColumns> {
+        let path = |field| {
+            self.mapping
+                .rule(field)
+                .and_then(|rule| rule.crm_path())
+                .map(str::to_owned)
+        };
+        let referral_id = path(fields::REFERRAL_ID).ok_or_else(|| {
+            SetupError::new(
+                self.crm.name(),
+                vec![SetupProblem::Unmapped {
+                    field: "referral_id",
+                }],
+            )
+        })?;
+        Ok(SyncColumns {
+            read: self.mapping.crm_read_fields(),
+            referral_id,
+            sync_flag: path(fields::SYNC_WITH_PARTNER_CENTER),
+            create: self.create.clone(),
+        })
+    }
+
+    fn finish(self, columns: SyncColumns) -> Synchronizer {
+        let audit_column = self
+            .mapping
+            .rule(fields::AUDIT_TRAIL)
+            .and_then(|rule| rule.crm_path())
+            .map(str::to_owned);
+        let signed = |d: Duration| SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+        Synchronizer {
+            inner: Arc::new(Inner {
+                partner_center: self.partner_center,
+                crm: self.crm,
+                mapping: Arc::new(self.mapping),
+                store: self.store,
+                tenant: self.tenant,
+                columns,
+                audit_column,
+                scope: self.scope,
+                worker: self.worker,
+                lock_ttl: self.lock_ttl,
+                attempts: self.attempts,
+                permits: tokio::sync::Semaphore::new(self.max_in_flight),
+                max_in_flight: self.max_in_flight,
+                clock: self.clock,
+                sleeper: self.sleeper,
+                event_ttl: signed(self.event_ttl),
+                poll_overlap: signed(self.poll_overlap),
+            }),
+        }
+    }
+}
+
+/// The mutable state of one sync of one pair.
+struct Pass {
+    lock: PairLock,
+    link: Option<Link>,
+    unmapped: Vec<String>,
+}
+
+/// Why a pass could not go on: an error, or another worker holding the pair's other id.
+enum Stop {
+    Busy,
+    Error(Error),
+}
+
+impl<E: Into<Error>> From<E> for Stop {
+    fn from(error: E) -> Self {
+        Stop::Error(error.into())
+    }
+}
+
+type Step<T> = std::result::Result<T, Stop>;
+
+fn mapping_error(error: MappingError) -> Error {
+    Error::Mapping(Box::new(error))
+}
+
+/// Whether deciding again may help: a version moved under a conditional write, an answer was
+/// lost, or our lock was taken over.
+fn worth_retrying(error: &Error) -> bool {
+    error.is_conflict()
+        || error.is_outcome_unknown()
+        || matches!(error, Error::Store(StoreError::Fenced { .. }))
+}
+
+/// Whether the data itself was refused (kept as a dead letter, reported as rejected).
+fn rejection(error: &Error) -> Option<String> {
+    match error {
+        Error::Mapping(mapping) => Some(mapping.to_string()),
+        Error::Validation(text) => Some(text.clone()),
+        Error::Api(api) if api.status.as_u16() == 400 || api.status.as_u16() == 422 => {
+            Some(error.to_string())
+        }
+        _ => None,
+    }
+}
+
+impl Synchronizer {
+    /// Starts configuring a synchronizer.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use cosell::mapping::dynamics365;
+    /// use cosell::store::{MemoryStore, TenantId};
+    /// use cosell::sync::{DataverseCrm, Synchronizer};
+    ///
+    /// # async fn run(partner_center: cosell::partner_center::PartnerCenter, dataverse: cosell::dataverse::Dataverse) -> cosell::Result<()> {
+    /// let sync = Synchronizer::builder(
+    ///     partner_center,
+    ///     DataverseCrm::new(dataverse),
+    ///     dynamics365().build()?,
+    ///     Arc::new(MemoryStore::new()),
+    ///     TenantId::new("contoso")?,
+    /// )
+    /// .build()
+    /// .await?;
+    /// let outcome = sync.sync_referral("4f0c5b1e-0000-0000-0000-0000000000e1").await;
+    /// println!("{}", outcome.kind);
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(
+        partner_center: PartnerCenter,
+        crm: impl Crm + 'static,
+        mapping: DeclarativeMapping,
+        store: Arc<dyn SyncStore>,
+        tenant: TenantId,
+    ) -> SynchronizerBuilder {
+        SynchronizerBuilder {
+            partner_center,
+            crm: Arc::new(crm),
+            mapping,
+            store,
+            tenant,
+            scope: Scope::default(),
+            create: CreateDefaults::default(),
+            worker: format!("worker-{}", uuid::Uuid::new_v4()),
+            lock_ttl: Duration::from_secs(60),
+            attempts: 4,
+            max_in_flight: 8,
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            event_ttl: Duration::from_secs(7 * 24 * 3600),
+            poll_overlap: Duration::from_secs(60),
+        }
+    }
+
+    /// The tenant this synchronizer serves.
+    pub fn tenant(&self) -> &TenantId {
+        &self.inner.tenant
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SyncStore> {
+        &self.inner.store
+    }
+
+    /// The CRM columns the sync reads and keys on.
+    pub fn columns(&self) -> &SyncColumns {
+        &self.inner.columns
+    }
+
+    /// Handles a verified webhook event: a redelivery (same dedupe key) is
+    /// [`OutcomeKind::Duplicate`]; otherwise the referral it names is fetched and synced
+    /// ([`sync_referral`](Self::sync_referral)). `related-referral-*` events name another
+    /// referral of the same engagement: it is fetched and synced when it is in scope, like any
+    /// other. The key is remembered once the sync settled (not when it was busy or failed).
+    pub async fn handle_event(&self, event: &WebhookEvent) -> SyncOutcome {
+        let key = event.dedupe_key();
+        let store = &self.inner.store;
+        match store.is_processed(&self.inner.tenant, key.as_str()).await {
+            Ok(true) => {
+                return SyncOutcome {
+                    pair: None,
+                    referral_id: event.referral_id(),
+                    crm_id: None,
+                    kind: OutcomeKind::Duplicate,
+                    unmapped: Vec::new(),
+                };
+            }
+            Ok(false) => {}
+            Err(error) => return self.failed(None, Error::from(error)),
+        }
+        let Some(referral_id) = event.referral_id() else {
+            return SyncOutcome {
+                pair: None,
+                referral_id: None,
+                crm_id: None,
+                kind: OutcomeKind::Excluded(Exclusion::NotFound),
+                unmapped: Vec::new(),
+            };
+        };
+        let outcome = self.sync_referral(&referral_id).await;
+        if !matches!(outcome.kind, OutcomeKind::Busy | OutcomeKind::Failed(_)) {
+            let expires = self.inner.clock.now() + self.inner.event_ttl;
+            if let Err(error) = store
+                .mark_processed(&self.inner.tenant, key.as_str(), expires)
+                .await
+            {
+                tracing::warn!(%error, "the event's dedupe key could not be stored");
+            }
+        }
+        outcome
+    }
+
+    /// Syncs the pair of a referral (Partner Center → CRM, and whatever the CRM changed back).
+    pub async fn sync_referral(&self, referral_id: &str) -> SyncOutcome {
+        self.run(Trigger::Referral(referral_id.to_owned())).await
+    }
+
+    /// Syncs the pair of a CRM record (CRM → Partner Center, and back), for callers with their
+    /// own trigger (a plug-in, an Apex trigger, a queue).
+    pub async fn sync_crm_record(&self, crm_id: &str) -> SyncOutcome {
+        self.run(Trigger::Crm(crm_id.to_owned())).await
+    }
+
+    /// Syncs many referrals, at most [`max_in_flight`](SynchronizerBuilder::max_in_flight) at
+    /// once; outcomes in the order of `ids`.
+    pub async fn sync_referrals<I, S>(&self, ids: I) -> Vec<SyncOutcome>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let triggers: Vec<Trigger> = ids
+            .into_iter()
+            .map(|id| Trigger::Referral(id.as_ref().to_owned()))
+            .collect();
+        self.run_many(triggers).await
+    }
+
+    /// Syncs many CRM records, at most [`max_in_flight`](SynchronizerBuilder::max_in_flight)
+    /// at once; outcomes in the order of `ids`.
+    pub async fn sync_crm_records<I, S>(&self, ids: I) -> Vec<SyncOutcome>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let triggers: Vec<Trigger> = ids
+            .into_iter()
+            .map(|id| Trigger::Crm(id.as_ref().to_owned()))
+            .collect();
+        self.run_many(triggers).await
+    }
+
+    async fn run_many(&self, triggers: Vec<Trigger>) -> Vec<SyncOutcome> {
+        futures::stream::iter(triggers)
+            .map(|trigger| self.run(trigger))
+            .buffered(self.inner.max_in_flight)
+            .collect()
+            .await
+    }
+
+    /// Polls the CRM for records with the sync flag set that changed since the last poll and
+    /// syncs each (call it every 30 s or so; the connector asks sellers to wait 10 minutes).
+    /// One worker per tenant polls at a time (a lease); another gets an empty list. The
+    /// checkpoint moves only past records that settled, so a busy or failed record is polled
+    /// again.
+    ///
+    /// # Errors
+    /// The store's or the CRM's errors before any record was synced.
+    pub async fn poll_crm(&self) -> Result<Vec<SyncOutcome>> {
+        let inner = &self.inner;
+        let Some(lease) = inner
+            .store
+            .acquire_lease(&inner.tenant, CRM_POLL, &inner.worker, inner.lock_ttl)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let started = inner.clock.now();
+        let since = match inner.store.checkpoint(&inner.tenant, CRM_POLL).await? {
+            Some(checkpoint) => checkpoint.at - inner.poll_overlap,
+            None => Timestamp::UNIX_EPOCH,
+        };
+        let changed = match inner.crm.changed_since(since, &inner.columns).await {
+            Ok(changed) => changed,
+            Err(error) => {
+                let _ = inner.store.release_lease(&lease).await;
+                return Err(error);
+            }
+        };
+        let ids: Vec<&str> = changed.iter().map(|(id, _)| id.as_str()).collect();
+        let outcomes = self.sync_crm_records(ids).await;
+        let unsettled = changed
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| matches!(outcome.kind, OutcomeKind::Busy))
+            .map(|((_, modified), _)| *modified)
+            .min();
+        let at = unsettled.map_or(started, |first| first.min(started));
+        let checkpoint = crate::store::Checkpoint { at, last_id: None };
+        let saved = inner
+            .store
+            .save_checkpoint(&lease, CRM_POLL, &checkpoint)
+            .await;
+        let _ = inner.store.release_lease(&lease).await;
+        saved?;
+        Ok(outcomes)
+    }
+
+    /// The tenant's dead letters, oldest first.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        Ok(self
+            .inner
+            .store
+            .dead_letters(&self.inner.tenant, limit)
+            .await?)
+    }
+
+    /// Takes a dead letter off the list and syncs its pair again; `None` when there is no such
+    /// letter. A sync that fails again is a new dead letter.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn retry_dead_letter(&self, id: DeadLetterId) -> Result<Option<SyncOutcome>> {
+        let Some(letter) = self
+            .inner
+            .store
+            .take_dead_letter(&self.inner.tenant, id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let trigger = letter.records.iter().find_map(|record| match record {
+            RecordRef::Referral(id) if letter.kind == "referral" => {
+                Some(Trigger::Referral(id.clone()))
+            }
+            RecordRef::Crm(id) if letter.kind == "crm" => Some(Trigger::Crm(id.clone())),
+            _ => None,
+        });
+        match trigger {
+            Some(trigger) => Ok(Some(self.run(trigger).await)),
+            None => Ok(None),
+        }
+    }
+
+    // --- one pair ------------------------------------------------------------------------
+
+    async fn run(&self, trigger: Trigger) -> SyncOutcome {
+        let _permit = self.inner.permits.acquire().await;
+        let mut last = None;
+        for _ in 0..self.inner.attempts {
+            match self.attempt(&trigger).await {
+                Ok(outcome) => {
+                    self.audit(&trigger, &outcome, None).await;
+                    return outcome;
+                }
+                Err(error) if worth_retrying(&error) => last = Some(error),
+                Err(error) => {
+                    last = Some(error);
+                    break;
+                }
+            }
+        }
+        let error = last.unwrap_or_else(|| Error::validation("the sync made no attempt"));
+        let outcome = self.failed(Some(&trigger), error);
+        self.audit(&trigger, &outcome, None).await;
+        if let OutcomeKind::Failed(error) = &outcome.kind {
+            self.dead_letter(&trigger, error.to_string(), "failed")
+                .await;
+        } else if let OutcomeKind::Rejected { reason } = &outcome.kind {
+            self.dead_letter(&trigger, reason.clone(), "rejected").await;
+        }
+        outcome
+    }
+
+    fn failed(&self, trigger: Option<&Trigger>, error: Error) -> SyncOutcome {
+        let (referral_id, crm_id) = match trigger {
+            Some(Trigger::Referral(id)) => (Some(id.clone()), None),
+            Some(Trigger::Crm(id)) => (None, Some(id.clone())),
+            None => (None, None),
+        };
+        let kind = match rejection(&error) {
+            Some(reason) => OutcomeKind::Rejected { reason },
+            None => OutcomeKind::Failed(Arc::new(error)),
+        };
+        SyncOutcome {
+            pair: None,
+            referral_id,
+            crm_id,
+            kind,
+            unmapped: Vec::new(),
+        }
+    }
+
+    async fn dead_letter(&self, trigger: &Trigger, error: String, why: &str) {
+        let kind = match trigger {
+            Trigger::Referral(_) => "referral",
+            Trigger::Crm(_) => "crm",
+        };
+        let letter = DeadLetter {
+            id: DeadLetterId(0),
+            tenant: self.inner.tenant.clone(),
+            records: vec![trigger.record()],
+            error,
+            kind: kind.into(),
+            payload: json!({ "outcome": why }),
+            attempts: self.inner.attempts,
+            at: self.inner.clock.now(),
+        };
+        if let Err(error) = self.inner.store.add_dead_letter(letter).await {
+            tracing::error!(%error, "a failed sync could not be kept as a dead letter");
+        }
+    }
+
+    async fn audit(&self, trigger: &Trigger, outcome: &SyncOutcome, detail: Option<String>) {
+        let mut records = vec![trigger.record()];
+        for record in [
+            outcome.referral_id.clone().map(RecordRef::Referral),
+            outcome.crm_id.clone().map(RecordRef::Crm),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !records.contains(&record) {
+                records.push(record);
+            }
+        }
+        let entry = AuditEntry {
+            tenant: self.inner.tenant.clone(),
+            pair: outcome.pair,
+            records,
+            at: self.inner.clock.now(),
+            outcome: outcome.kind.name().into(),
+            fields: outcome.kind.fields(),
+            detail: detail.or_else(|| Some(outcome.kind.to_string())),
+        };
+        if let Err(error) = self.inner.store.append_audit(entry).await {
+            tracing::error!(%error, "the audit entry could not be stored");
+        }
+    }
+
+    async fn attempt(&self, trigger: &Trigger) -> Result<SyncOutcome> {
+        let inner = &self.inner;
+        let link = match trigger {
+            Trigger::Referral(id) => inner.store.link_by_referral(&inner.tenant, id).await?,
+            Trigger::Crm(id) => {
+                let id = RecordId::new(id);
+                inner.store.link_by_crm(&inner.tenant, id.as_str()).await?
+            }
+        };
+        let mut records = vec![trigger.record()];
+        if let Some(link) = &link {
+            for record in link.records() {
+                if !records.contains(&record) {
+                    records.push(record);
+                }
+            }
+        }
+        let Some(lock) = inner
+            .store
+            .lock_pair(&inner.tenant, &records, &inner.worker, inner.lock_ttl)
+            .await?
+        else {
+            return Ok(self.busy(trigger, link.as_ref()));
+        };
+        let mut pass = Pass {
+            lock,
+            link,
+            unmapped: Vec::new(),
+        };
+        let result = match trigger {
+            Trigger::Referral(id) => self.start_at_referral(&mut pass, id).await,
+            Trigger::Crm(id) => self.start_at_crm(&mut pass, &RecordId::new(id)).await,
+        };
+        let _ = inner.store.unlock_pair(&pass.lock).await;
+        match result {
+            Ok(mut outcome) => {
+                outcome.unmapped = std::mem::take(&mut pass.unmapped);
+                Ok(outcome)
+            }
+            Err(Stop::Busy) => Ok(self.busy(trigger, pass.link.as_ref())),
+            Err(Stop::Error(error)) => Err(error),
+        }
+    }
+
+    fn busy(&self, trigger: &Trigger, link: Option<&Link>) -> SyncOutcome {
+        let mut outcome = self.outcome(link, OutcomeKind::Busy);
+        match trigger {
+            Trigger::Referral(id) => outcome.referral_id = Some(id.clone()),
+            Trigger::Crm(id) => outcome.crm_id = Some(id.clone()),
+        }
+        outcome
+    }
+
+    fn outcome(&self, link: Option<&Link>, kind: OutcomeKind) -> SyncOutcome {
+        SyncOutcome {
+            pair: link.map(|link| link.pair),
+            referral_id: link.and_then(|link| link.referral_id.clone()),
+            crm_id: link.and_then(|link| link.crm_id.clone()),
+            kind,
+            unmapped: Vec::new(),
+        }
+    }
+
+    /// Makes the pass's lock cover `record` too, waiting a little for another worker that holds
+    /// it; [`Stop::Busy`] when it stays held.
+    async fn cover(&self, pass: &mut Pass, record: RecordRef) -> Step<()> {
+        if pass.lock.records.contains(&record) {
+            return Ok(());
+        }
+        for attempt in 0..5u32 {
+            if let Some(lock) = self
+                .inner
+                .store
+                .extend_pair_lock(&pass.lock, std::slice::from_ref(&record))
+                .await?
+            {
+                pass.lock = lock;
+                return Ok(());
+            }
+            self.inner
+                .sleeper
+                .sleep(Duration::from_millis(20 << attempt))
+                .await;
+        }
+        Err(Stop::Busy)
+    }
+
+    async fn save_link(&self, pass: &mut Pass, link: Link) -> Step<Link> {
+        for record in link.records() {
+            self.cover(pass, record).await?;
+        }
+        self.inner.store.save_link(&pass.lock, &link).await?;
+        pass.link = Some(link.clone());
+        Ok(link)
+    }
+
+    async fn unlink(&self, pass: &mut Pass, reason: &str) -> Step<SyncOutcome> {
+        let Some(mut link) = pass.link.clone() else {
+            return Ok(self.outcome(None, OutcomeKind::Excluded(Exclusion::NotFound)));
+        };
+        link.state = LinkState::Unlinked;
+        link.reason = Some(reason.to_owned());
+        link.updated_at = self.inner.clock.now();
+        let link = self.save_link(pass, link).await?;
+        Ok(self.outcome(Some(&link), OutcomeKind::Unlinked))
+    }
+
+    /// Links the pair (a new link, or the pending one completed).
+    async fn link(&self, pass: &mut Pass, referral_id: &str, crm_id: &str) -> Step<Link> {
+        let now = self.inner.clock.now();
+        let link = match pass.link.clone() {
+            Some(mut link) => {
+                if link.state == LinkState::Linked
+                    && link.referral_id.as_deref() == Some(referral_id)
+                    && link.crm_id.as_deref() == Some(crm_id)
+                {
+                    return Ok(link);
+                }
+                link.referral_id = Some(referral_id.to_owned());
+                link.crm_id = Some(crm_id.to_owned());
+                link.state = LinkState::Linked;
+                link.updated_at = now;
+                link
+            }
+            None => Link::new(
+                Some(referral_id.to_owned()),
+                Some(crm_id.to_owned()),
+                LinkState::Linked,
+                now,
+            ),
+        };
+        self.save_link(pass, link).await
+    }
+
+    async fn get_referral(&self, id: &str) -> Result<Option<Referral>> {
+        match self.inner.partner_center.referrals().get(id).await {
+            Ok(referral) => Ok(Some(referral)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn get_crm(&self, id: &str) -> Result<Option<CrmRecord>> {
+        self.inner.crm.get(id, &self.inner.columns).await
+    }
+
+    // --- Partner Center → CRM ------------------------------------------------------------
+
+    async fn start_at_referral(&self, pass: &mut Pass, referral_id: &str) -> Step<SyncOutcome> {
+        if pass
+            .link
+            .as_ref()
+            .is_some_and(|link| link.state == LinkState::Unlinked)
+        {
+            return Ok(self.outcome(
+                pass.link.as_ref(),
+                OutcomeKind::Excluded(Exclusion::Unlinked),
+            ));
+        }
+        let Some(referral) = self.get_referral(referral_id).await? else {
+            return Ok(self.outcome(
+                pass.link.as_ref(),
+                OutcomeKind::Excluded(Exclusion::NotFound),
+            ));
+        };
+        let linked_crm = pass.link.as_ref().and_then(|link| link.crm_id.clone());
+        let record = match linked_crm {
+            Some(crm_id) => {
+                self.cover(pass, RecordRef::Crm(crm_id.clone())).await?;
+                match self.get_crm(&crm_id).await? {
+                    Some(record) => Some(record),
+                    None => return self.unlink(pass, "the CRM record was deleted").await,
+                }
+            }
+            None => self.find_crm_record(pass, &referral).await?,
+        };
+        if pass
+            .link
+            .as_ref()
+            .is_some_and(|link| link.state == LinkState::Unlinked)
+        {
+            return Ok(self.outcome(
+                pass.link.as_ref(),
+                OutcomeKind::Excluded(Exclusion::Unlinked),
+            ));
+        }
+        match record {
+            None => {
+                if let Err(why) = self.inner.scope.admits(&referral) {
+                    return Ok(self.outcome(pass.link.as_ref(), OutcomeKind::Excluded(why)));
+                }
+                self.create_in_crm(pass, referral).await
+            }
+            Some(record) => {
+                let link = self.link(pass, referral_id, &record.id).await?;
+                self.reconcile(pass, link, referral, record, SyncSide::PartnerCenter)
+                    .await
+            }
+        }
+    }
+
+    /// The CRM record of an unlinked referral: by the referral-id column, then by the CRM id
+    /// the referral names. Takes over the record's lock and any link the store has for it.
+    async fn find_crm_record(
+        &self,
+        pass: &mut Pass,
+        referral: &Referral,
+    ) -> Step<Option<CrmRecord>> {
+        let referral_id = referral.id.as_deref().unwrap_or_default();
+        let mut found = self
+            .inner
+            .crm
+            .find_by_referral(referral_id, &self.inner.columns)
+            .await?;
+        if found.is_none()
+            && let Some(external) = referral.external_reference_id.as_deref()
+            && !external.trim().is_empty()
+        {
+            found = self.get_crm(RecordId::new(external).as_str()).await?;
+        }
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        let crm_id = RecordId::new(&record.id).into_string();
+        self.cover(pass, RecordRef::Crm(crm_id.clone())).await?;
+        if let Some(link) = self
+            .inner
+            .store
+            .link_by_crm(&self.inner.tenant, &crm_id)
+            .await?
+        {
+            if let Some(other) = &link.referral_id
+                && other != referral_id
+                && link.state == LinkState::Linked
+            {
+                return Err(Stop::Error(Error::validation(format!(
+                    "CRM record `{crm_id}` is linked to referral `{other}`, not `{referral_id}`"
+                ))));
+            }
+            pass.link = Some(link);
+        }
+        Ok(Some(record))
+    }
+
+    async fn create_in_crm(&self, pass: &mut Pass, referral: Referral) -> Step<SyncOutcome> {
+        let inner = &self.inner;
+        let referral_id = referral.id.as_deref().unwrap_or_default().to_owned();
+        let json = serde_json::to_value(&referral).map_err(|e| Error::validation(e.to_string()))?;
+        let projection = inner
+            .mapping
+            .referral_to_canonical(&json)
+            .map_err(mapping_error)?;
+        self.note_unmapped(pass, &projection.issues).await?;
+        let mut write = inner
+            .mapping
+            .crm_write(
+                &projection.create_changes(),
+                CrmWriteContext {
+                    create: true,
+                    current: None,
+                    partner_center: Some(&projection.record),
+                },
+            )
+            .map_err(mapping_error)?;
+        let left = inner.crm.resolve(&mut write).await?;
+        // An amount must never land in another currency than its own.
+        if let Some(code) = left.iter().find_map(|(lookup, _)| match &lookup.target {
+            crate::mapping::LookupTarget::Currency(code) => Some(code),
+            _ => None,
+        }) {
+            return Err(Stop::Error(Error::validation(format!(
+                "currency `{code}` is not enabled in the CRM"
+            ))));
+        }
+        let mut line = format!("created from referral {referral_id}");
+        for (lookup, resolution) in &left {
+            line.push_str(&format!(
+                "; {} left unset ({resolution:?})",
+                lookup.property
+            ));
+        }
+        self.add_audit_line(&mut write, None, &line);
+        let crm_id = inner
+            .crm
+            .create(&referral_id, &write, &inner.columns)
+            .await?;
+        let crm_id = RecordId::new(&crm_id).into_string();
+        let link = self.link(pass, &referral_id, &crm_id).await?;
+        let mut baseline = projection.record.clone();
+        self.read_whole(&mut baseline, Side::PartnerCenter);
+        baseline.set_modified(None);
+        self.save_baseline(
+            pass,
+            &link,
+            &baseline,
+            &HeldLog::default(),
+            Some(&referral),
+            None,
+        )
+        .await?;
+        let Some(record) = self.get_crm(&crm_id).await? else {
+            return self.unlink(pass, "the CRM record was deleted").await;
+        };
+        let after = self
+            .reconcile(pass, link, referral, record, SyncSide::PartnerCenter)
+            .await?;
+        Ok(SyncOutcome {
+            kind: OutcomeKind::Created {
+                side: SyncSide::Crm,
+                written: after.kind.fields(),
+            },
+            ..after
+        })
+    }
+
+    // --- CRM → Partner Center ------------------------------------------------------------
+
+    async fn start_at_crm(&self, pass: &mut Pass, crm_id: &RecordId) -> Step<SyncOutcome> {
+        let Some(record) = self.get_crm(crm_id.as_str()).await? else {
+            return match &pass.link {
+                Some(link) if link.state != LinkState::Unlinked => {
+                    self.unlink(pass, "the CRM record was deleted").await
+                }
+                _ => Ok(self.outcome(
+                    pass.link.as_ref(),
+                    OutcomeKind::Excluded(Exclusion::NotFound),
+                )),
+            };
+        };
+        if pass
+            .link
+            .as_ref()
+            .is_some_and(|link| link.state == LinkState::Unlinked)
+        {
+            return Ok(self.outcome(
+                pass.link.as_ref(),
+                OutcomeKind::Excluded(Exclusion::Unlinked),
+            ));
+        }
+        let projection = self
+            .inner
+            .mapping
+            .crm_to_canonical(&record.body)
+            .map_err(mapping_error)?;
+        if projection
+            .record
+            .get(fields::SYNC_WITH_PARTNER_CENTER)
+            .as_bool()
+            == Some(false)
+        {
+            return Ok(self.outcome(
+                pass.link.as_ref(),
+                OutcomeKind::Excluded(Exclusion::SyncOff),
+            ));
+        }
+        let known = pass
+            .link
+            .as_ref()
+            .and_then(|link| link.referral_id.clone())
+            .or_else(|| {
+                projection
+                    .record
+                    .get(fields::REFERRAL_ID)
+                    .as_text()
+                    .filter(|id| !id.trim().is_empty())
+                    .map(str::to_owned)
+            });
+        if let Some(referral_id) = known {
+            self.cover(pass, RecordRef::Referral(referral_id.clone()))
+                .await?;
+            if pass.link.is_none()
+                && let Some(link) = self
+                    .inner
+                    .store
+                    .link_by_referral(&self.inner.tenant, &referral_id)
+                    .await?
+            {
+                if link.state == LinkState::Unlinked {
+                    return Ok(
+                        self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::Unlinked))
+                    );
+                }
+                pass.link = Some(link);
+            }
+            let Some(referral) = self.get_referral(&referral_id).await? else {
+                return Ok(self.outcome(
+                    pass.link.as_ref(),
+                    OutcomeKind::Excluded(Exclusion::NotFound),
+                ));
+            };
+            let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
+            return self
+                .reconcile(pass, link, referral, record, SyncSide::Crm)
+                .await;
+        }
+        // No referral yet. A pending link means an earlier attempt may have created it.
+        let pending = pass
+            .link
+            .clone()
+            .filter(|link| link.state == LinkState::Pending);
+        if let Some(pending) = &pending
+            && let Some(referral) = self
+                .find_created_referral(crm_id, pending.created_at)
+                .await?
+        {
+            let referral_id = referral.id.as_deref().unwrap_or_default().to_owned();
+            let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
+            return self
+                .reconcile(pass, link, referral, record, SyncSide::Crm)
+                .await;
+        }
+        self.create_in_partner_center(pass, crm_id, record, projection, pending)
+            .await
+    }
+
+    async fn create_in_partner_center(
+        &self,
+        pass: &mut Pass,
+        crm_id: &RecordId,
+        record: CrmRecord,
+        projection: Projection,
+        pending: Option<Link>,
+    ) -> Step<SyncOutcome> {
+        let inner = &self.inner;
+        self.note_unmapped(pass, &projection.issues).await?;
+        let create = inner
+            .mapping
+            .partner_center_create(&projection.create_changes())
+            .map_err(mapping_error)?;
+        let pending = match pending {
+            Some(link) => link,
+            None => {
+                let link = Link::new(
+                    None,
+                    Some(crm_id.as_str().to_owned()),
+                    LinkState::Pending,
+                    inner.clock.now(),
+                );
+                self.save_link(pass, link).await?
+            }
+        };
+        let mut referral = create.referral;
+        referral.external_reference_id = Nullable::Value(crm_id.as_str().to_owned());
+        let created = match inner
+            .partner_center
+            .referrals()
+            .create(&referral)
+            .send()
+            .await
+        {
+            Ok(created) => created,
+            Err(error) if rejection(&error).is_none() => {
+                // The create may have been applied without an answer: look before failing.
+                match self
+                    .find_created_referral(crm_id, pending.created_at)
+                    .await?
+                {
+                    Some(found) => found,
+                    None => return Err(Stop::Error(error)),
+                }
+            }
+            Err(error) => return Err(Stop::Error(error)),
+        };
+        let referral_id = created
+            .id
+            .as_deref()
+            .ok_or_else(|| Error::validation("the created referral has no id"))?
+            .to_owned();
+        let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
+        let mut baseline = projection.record.clone();
+        self.read_whole(&mut baseline, Side::Crm);
+        baseline.set_modified(None);
+        self.save_baseline(pass, &link, &baseline, &HeldLog::default(), None, None)
+            .await?;
+        // Read it back: the service fills in what the create left out.
+        let referral = self.get_referral(&referral_id).await?.unwrap_or(created);
+        let after = self
+            .reconcile(pass, link, referral, record, SyncSide::Crm)
+            .await?;
+        Ok(SyncOutcome {
+            kind: OutcomeKind::Created {
+                side: SyncSide::PartnerCenter,
+                written: after.kind.fields(),
+            },
+            ..after
+        })
+    }
+
+    /// The referral a create from `crm_id` made, if any: by `$filter=externalReferenceId`, or,
+    /// where the service refuses that filter, by scanning the referrals created since shortly
+    /// before `since` (newest first) and matching on our side.
+    async fn find_created_referral(
+        &self,
+        crm_id: &RecordId,
+        since: Timestamp,
+    ) -> Result<Option<Referral>> {
+        let referrals = self.inner.partner_center.referrals();
+        let matches = |referral: &Referral| {
+            referral
+                .external_reference_id
+                .as_deref()
+                .is_some_and(|external| RecordId::new(external) == *crm_id)
+        };
+        match referrals
+            .list()
+            .external_reference_id(crm_id.as_str())
+            .pager()
+            .collect_all()
+            .await
+        {
+            Ok(found) => return Ok(found.into_iter().find(matches)),
+            Err(error) if error.status().is_some_and(|s| s.as_u16() == 400) => {}
+            Err(error) => return Err(error),
+        }
+        let cutoff = since - SCAN_MARGIN;
+        let mut pager = referrals
+            .list()
+            .order_by(
+                ReferralOrderField::CreatedDateTime,
+                crate::Order::Descending,
+            )
+            .pager();
+        while let Some(page) = pager.next_page().await? {
+            let mut older = false;
+            for referral in page.items {
+                if matches(&referral) {
+                    return Ok(Some(referral));
+                }
+                if referral
+                    .created_date_time
+                    .value()
+                    .is_some_and(|created| *created < cutoff)
+                {
+                    older = true;
+                }
+            }
+            if older {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    // --- both sides linked -----------------------------------------------------------------
+
+    async fn note_unmapped(&self, pass: &mut Pass, issues: &[MappingIssue]) -> Result<()> {
+        for issue in issues {
+            if let MappingIssue::UnmappedValue { field, value } = issue {
+                self.inner
+                    .store
+                    .record_unmapped(&self.inner.tenant, field, value)
+                    .await?;
+                let text = format!("{field}={value}");
+                if !pass.unmapped.contains(&text) {
+                    pass.unmapped.push(text);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A record read whole carries every field its side maps: a value the answer left out is
+    /// null there (Partner Center omits empty properties), not "not carried".
+    fn read_whole(&self, record: &mut Record, side: Side) {
+        let mapping = &self.inner.mapping;
+        for (field, _) in mapping.schema().fields() {
+            let mapped = mapping.rule(field).is_some_and(|rule| match side {
+                Side::PartnerCenter => rule.partner_center_path().is_some(),
+                Side::Crm => rule.crm_path().is_some(),
+            });
+            if mapped && record.get(field).is_absent() {
+                record.set(field, crate::mapping::Value::Null);
+            }
+        }
+    }
+
+    fn add_audit_line(&self, write: &mut CrmWrite, existing: Option<&str>, line: &str) {
+        if let Some(column) = &self.inner.audit_column {
+            let stamp = self.inner.clock.now().strftime("%Y-%m-%d %H:%M:%SZ");
+            let trail = audit_trail_with(existing, &format!("{stamp} {line}"), AUDIT_CHARS);
+            write.body.insert(column.clone(), Json::String(trail));
+        }
+    }
+
+    async fn save_baseline(
+        &self,
+        pass: &Pass,
+        link: &Link,
+        record: &Record,
+        held: &HeldLog,
+        referral: Option<&Referral>,
+        crm: Option<&CrmRecord>,
+    ) -> Result<()> {
+        let schema = self.inner.mapping.schema();
+        let baseline = Baseline {
+            snapshot: serde_json::to_value(record).map_err(|e| Error::validation(e.to_string()))?,
+            hash: diff::ConvergenceHash::of(schema, record).to_string(),
+            referral_etag: referral.and_then(|r| r.e_tag.value().cloned()),
+            referral_modified: referral.and_then(|r| r.updated_date_time.value().copied()),
+            crm_version: crm.and_then(|c| c.version.clone()),
+            crm_modified: crm.and_then(|c| c.modified),
+            held: if held.is_empty() {
+                None
+            } else {
+                serde_json::to_value(held).ok()
+            },
+            updated_at: self.inner.clock.now(),
+        };
+        Ok(self
+            .inner
+            .store
+            .save_baseline(&pass.lock, link.pair, &baseline)
+            .await?)
+    }
+
+    /// Brings a linked pair in step: diff against the baseline, write what changed (CRM first,
+    /// then Partner Center), store the baseline after each write. A version that moved or an
+    /// answer that was lost re-reads that side and decides again.
+    async fn reconcile(
+        &self,
+        pass: &mut Pass,
+        link: Link,
+        mut referral: Referral,
+        mut record: CrmRecord,
+        source: SyncSide,
+    ) -> Step<SyncOutcome> {
+        let inner = &self.inner;
+        let schema = inner.mapping.schema();
+        let mut last = None;
+        for _ in 0..inner.attempts {
+            let referral_json =
+                serde_json::to_value(&referral).map_err(|e| Error::validation(e.to_string()))?;
+            let mut pc = inner
+                .mapping
+                .referral_to_canonical(&referral_json)
+                .map_err(mapping_error)?;
+            let mut crm = inner
+                .mapping
+                .crm_to_canonical(&record.body)
+                .map_err(mapping_error)?;
+            self.read_whole(&mut pc.record, Side::PartnerCenter);
+            self.read_whole(&mut crm.record, Side::Crm);
+            self.note_unmapped(pass, &pc.issues).await?;
+            self.note_unmapped(pass, &crm.issues).await?;
+            if crm.record.get(fields::SYNC_WITH_PARTNER_CENTER).as_bool() == Some(false) {
+                return Ok(self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::SyncOff)));
+            }
+            let stored = inner.store.baseline(&inner.tenant, link.pair).await?;
+            let (mut baseline, mut held_log) = match &stored {
+                Some(stored) => (
+                    serde_json::from_value::<Record>(stored.snapshot.clone())
+                        .map_err(|e| Error::validation(format!("a stored baseline: {e}")))?,
+                    stored
+                        .held
+                        .clone()
+                        .and_then(|held| serde_json::from_value(held).ok())
+                        .unwrap_or_default(),
+                ),
+                // Linked without a baseline (an earlier attempt stopped between its write and
+                // its baseline, or a pair found by id): the other side is taken as the last
+                // synced state, so the triggering side's values flow.
+                None => (
+                    match source {
+                        SyncSide::PartnerCenter => crm.record.clone(),
+                        SyncSide::Crm => pc.record.clone(),
+                    },
+                    HeldLog::default(),
+                ),
+            };
+            let mut plan = diff::three_way(schema, &baseline, &pc.record, &crm.record);
+            let mut pc_write = inner
+                .mapping
+                .partner_center_write(&changes_of(plan.partner_center()), &referral_json)
+                .map_err(mapping_error)?;
+            let mut crm_write = inner
+                .mapping
+                .crm_write(
+                    &changes_of(plan.crm()),
+                    CrmWriteContext {
+                        create: false,
+                        current: Some(&crm.record),
+                        partner_center: Some(&pc.record),
+                    },
+                )
+                .map_err(mapping_error)?;
+            plan.hold_back(schema, Side::PartnerCenter, &pc_write.issues);
+            plan.hold_back(schema, Side::Crm, &crm_write.issues);
+            let name = |field| {
+                schema
+                    .field(field)
+                    .map_or_else(|| field.to_string(), |spec| spec.name().to_owned())
+            };
+            let new_held: Vec<String> = plan
+                .report_held(&mut held_log)
+                .into_iter()
+                .map(|held| {
+                    let side = match held.side {
+                        Side::PartnerCenter => "Partner Center",
+                        Side::Crm => "CRM",
+                    };
+                    format!("{} → {side}", name(held.field))
+                })
+                .collect();
+            let new_conflicts: Vec<String> = plan
+                .report_conflicts(&mut held_log)
+                .into_iter()
+                .filter(|conflict| conflict.resolution == Resolution::Manual)
+                .map(|conflict| name(conflict.field))
+                .collect();
+            let manual: Vec<String> = plan
+                .conflicts()
+                .iter()
+                .filter(|conflict| conflict.resolution == Resolution::Manual)
+                .map(|conflict| name(conflict.field))
+                .collect();
+            let settled: Vec<String> = plan
+                .conflicts()
+                .iter()
+                .filter(|conflict| conflict.resolution != Resolution::Manual)
+                .map(|conflict| name(conflict.field))
+                .collect();
+            let crm_fields: Vec<String> = plan
+                .crm()
+                .iter()
+                .filter(|(field, _)| {
+                    !plan
+                        .held()
+                        .iter()
+                        .any(|held| held.side == Side::Crm && held.field == *field)
+                })
+                .map(|(field, _)| name(field))
+                .collect();
+            let pc_fields: Vec<String> = if pc_write.patch.is_empty() {
+                Vec::new()
+            } else {
+                plan.partner_center()
+                    .iter()
+                    .filter(|(field, _)| {
+                        !plan
+                            .held()
+                            .iter()
+                            .any(|held| held.side == Side::PartnerCenter && held.field == *field)
+                    })
+                    .map(|(field, _)| name(field))
+                    .collect()
+            };
+            let crm_fields = if crm_write.is_empty() {
+                Vec::new()
+            } else {
+                crm_fields
+            };
+            let noteworthy = !new_held.is_empty() || !new_conflicts.is_empty();
+            if !crm_write.is_empty() || noteworthy {
+                let mut line = Vec::new();
+                if !crm_fields.is_empty() {
+                    line.push(format!("synced {}", crm_fields.join(", ")));
+                }
+                if !pc_fields.is_empty() {
+                    line.push(format!("sent {}", pc_fields.join(", ")));
+                }
+                if !new_held.is_empty() {
+                    line.push(format!("held {}", new_held.join(", ")));
+                }
+                if !new_conflicts.is_empty() {
+                    line.push(format!("conflict on {}", new_conflicts.join(", ")));
+                }
+                let existing = crm.record.get(fields::AUDIT_TRAIL).as_text();
+                self.add_audit_line(&mut crm_write, existing, &line.join("; "));
+            }
+            // The CRM side first: its write carries the audit line of this pass.
+            if !crm_write.is_empty() {
+                inner.crm.resolve(&mut crm_write).await?;
+                match inner.crm.update(&record, &crm_write).await {
+                    Ok(()) => {}
+                    Err(error) if worth_retrying(&error) => {
+                        last = Some(error);
+                        match self.get_crm(&record.id).await? {
+                            Some(fresh) => record = fresh,
+                            None => return self.unlink(pass, "the CRM record was deleted").await,
+                        }
+                        continue;
+                    }
+                    Err(error) => return Err(Stop::Error(error)),
+                }
+                plan.apply_to_baseline(&mut baseline, WriteOutcome::CRM_ONLY);
+                self.save_baseline(pass, &link, &baseline, &held_log, None, None)
+                    .await?;
+            }
+            let mut written_referral = None;
+            if !pc_write.patch.is_empty() {
+                let patch = std::mem::take(&mut pc_write.patch);
+                match self.write_referral(&referral, patch).await {
+                    Ok(saved) => written_referral = Some(saved),
+                    Err(error) if worth_retrying(&error) => {
+                        last = Some(error);
+                        match self
+                            .get_referral(referral.id.as_deref().unwrap_or_default())
+                            .await?
+                        {
+                            Some(fresh) => referral = fresh,
+                            None => {
+                                return Ok(self.outcome(
+                                    Some(&link),
+                                    OutcomeKind::Excluded(Exclusion::NotFound),
+                                ));
+                            }
+                        }
+                        continue;
+                    }
+                    Err(error) => return Err(Stop::Error(error)),
+                }
+            }
+            plan.apply_to_baseline(&mut baseline, WriteOutcome::BOTH);
+            baseline.set_modified(None);
+            let hash = diff::ConvergenceHash::of(schema, &baseline).to_string();
+            let held_json = (!held_log.is_empty())
+                .then(|| serde_json::to_value(&held_log).ok())
+                .flatten();
+            let changed = stored
+                .as_ref()
+                .is_none_or(|stored| stored.hash != hash || stored.held != held_json);
+            if changed || written_referral.is_some() {
+                self.save_baseline(
+                    pass,
+                    &link,
+                    &baseline,
+                    &held_log,
+                    written_referral.as_ref().or(Some(&referral)),
+                    Some(&record),
+                )
+                .await?;
+            }
+            let kind = if !pc_fields.is_empty() || !crm_fields.is_empty() {
+                OutcomeKind::Updated {
+                    partner_center: pc_fields,
+                    crm: crm_fields,
+                    settled,
+                }
+            } else if !manual.is_empty() {
+                OutcomeKind::Conflict { fields: manual }
+            } else if !new_held.is_empty() {
+                OutcomeKind::Held {
+                    fields: new_held,
+                    reason: held_reasons(&pc_write.issues, &crm_write.issues),
+                }
+            } else if self.moved_since(stored.as_ref(), &referral, &record, source) {
+                OutcomeKind::Echo
+            } else {
+                OutcomeKind::Unchanged
+            };
+            return Ok(self.outcome(Some(&link), kind));
+        }
+        Err(Stop::Error(Error::RetriesExhausted {
+            attempts: inner.attempts,
+            last: Box::new(last.unwrap_or_else(|| Error::validation("the pair kept changing"))),
+        }))
+    }
+
+    /// Whether the triggering side was modified since the baseline was stored although nothing
+    /// mapped changed: the echo of our own write (or an edit of unmapped fields).
+    fn moved_since(
+        &self,
+        stored: Option<&Baseline>,
+        referral: &Referral,
+        record: &CrmRecord,
+        source: SyncSide,
+    ) -> bool {
+        let Some(stored) = stored else {
+            return false;
+        };
+        match source {
+            SyncSide::PartnerCenter => {
+                referral.e_tag.value().cloned() != stored.referral_etag
+                    && stored.referral_etag.is_some()
+            }
+            SyncSide::Crm => record.version != stored.crm_version && stored.crm_version.is_some(),
+        }
+    }
+
+    /// Sends a referral patch conditional on the referral's `eTag`. Where the service refuses
+    /// to patch `externalReferenceId` (UNCONFIRMED), that one value goes by the legacy `PUT`.
+    async fn write_referral(&self, current: &Referral, patch: ReferralPatch) -> Result<Referral> {
+        let referrals = self.inner.partner_center.referrals();
+        let first = referrals
+            .update_referral(current, patch.clone())
+            .return_representation()
+            .send()
+            .await;
+        let mut rest = patch;
+        let external = rest.take_path("/externalReferenceId");
+        match first {
+            Ok(saved) => return Ok(saved.unwrap_or_else(|| current.clone())),
+            Err(error)
+                if external.is_empty()
+                    || error.status().is_none_or(|status| status.as_u16() != 400) =>
+            {
+                return Err(error);
+            }
+            Err(_) => {}
+        }
+        let mut replaced = current.clone();
+        if let Some(value) = external.last().and_then(|op| op.value.as_str()) {
+            replaced.external_reference_id = Nullable::Value(value.to_owned());
+        }
+        let saved = referrals.put_legacy(&replaced).send().await?;
+        if rest.is_empty() {
+            return Ok(saved);
+        }
+        Ok(referrals
+            .update_referral(&saved, rest)
+            .return_representation()
+            .send()
+            .await?
+            .unwrap_or(saved))
+    }
+}
+
+fn held_reasons(partner_center: &[MappingIssue], crm: &[MappingIssue]) -> String {
+    let mut reasons: Vec<String> = partner_center
+        .iter()
+        .chain(crm)
+        .filter_map(|issue| match issue {
+            MappingIssue::Held { reason, .. } => Some(format!("{reason:?}")),
+            _ => None,
+        })
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    if reasons.is_empty() {
+        "not writable on the receiving side".into()
+    } else {
+        reasons.join(", ")
+    }
+}

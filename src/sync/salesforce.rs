@@ -1,0 +1,293 @@
+//! [`Crm`] for Salesforce opportunities.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde_json::{Value as Json, json};
+
+use super::crm::{Crm, CrmRecord, SyncColumns};
+use super::setup::SetupProblem;
+use crate::Order;
+use crate::error::{Error, Result};
+use crate::mapping::{
+    AccountCandidate, AccountResolver, ContactResolver, CrmWrite, DeclarativeMapping,
+    EmailContactMatch, ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_salesforce,
+};
+use crate::salesforce::soql::{Soql, field};
+use crate::salesforce::{Salesforce, datetime};
+
+const OBJECT: &str = "Opportunity";
+
+/// The sync's view of Salesforce `Opportunity`: reads by SOQL (relationship fields included),
+/// creates by upsert on the referral-id External ID field, updates conditional on
+/// `LastModifiedDate`; stages carry won and lost.
+///
+/// Build the [`Salesforce`] client with an origin client id
+/// ([`SalesforceBuilder::origin_client_id`](crate::salesforce::SalesforceBuilder::origin_client_id)):
+/// the synchronizer refuses to start without one.
+#[derive(Debug, Clone)]
+pub struct SalesforceCrm {
+    client: Salesforce,
+}
+
+impl SalesforceCrm {
+    /// The CRM behind `client`.
+    pub fn new(client: Salesforce) -> Self {
+        SalesforceCrm { client }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Salesforce {
+        &self.client
+    }
+
+    fn fields(columns: &SyncColumns) -> Vec<String> {
+        let mut fields = columns.read.soql_fields();
+        for name in ["Id", "LastModifiedDate", columns.referral_id.as_str()]
+            .into_iter()
+            .chain(columns.sync_flag.as_deref())
+        {
+            if !fields.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+                fields.push(name.to_owned());
+            }
+        }
+        fields
+    }
+
+    async fn one(&self, soql: Soql) -> Result<Option<CrmRecord>> {
+        let rows: Vec<Json> = self.client.query(&soql).collect_all().await?;
+        rows.into_iter().next().map(record).transpose()
+    }
+
+    async fn by(
+        &self,
+        column: &str,
+        value: &str,
+        columns: &SyncColumns,
+    ) -> Result<Option<CrmRecord>> {
+        let soql = Soql::select(Self::fields(columns))
+            .from(OBJECT)
+            .filter(field(column).eq(value))
+            .limit(1)
+            .build()?;
+        self.one(soql).await
+    }
+
+    async fn find_account(&self, customer: &crate::mapping::CustomerQuery) -> Result<Resolution> {
+        let Some(name) = customer.name.as_deref() else {
+            return Ok(Resolution::Create);
+        };
+        let soql = Soql::select(["Id", "Name", "BillingPostalCode", "BillingCountry"])
+            .from("Account")
+            .filter(field("Name").eq(name))
+            .limit(50)
+            .build()?;
+        let rows: Vec<Json> = self.client.query(&soql).collect_all().await?;
+        let candidates = rows
+            .iter()
+            .filter_map(|row| {
+                Some(AccountCandidate {
+                    id: text(row, "Id")?,
+                    name: text(row, "Name"),
+                    postal_code: text(row, "BillingPostalCode"),
+                    country: text(row, "BillingCountry"),
+                })
+            })
+            .collect();
+        ExactAccountMatch::new(candidates)
+            .resolve_account(customer)
+            .await
+    }
+
+    async fn find_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
+        let Some(email) = contact.email.as_deref() else {
+            return Ok(Resolution::Create);
+        };
+        let soql = Soql::select(["Id", "Email"])
+            .from("Contact")
+            .filter(field("Email").eq(email))
+            .limit(2)
+            .build()?;
+        let rows: Vec<Json> = self.client.query(&soql).collect_all().await?;
+        if rows.len() > 1 {
+            return Ok(Resolution::Ambiguous(
+                rows.iter().filter_map(|row| text(row, "Id")).collect(),
+            ));
+        }
+        let known: Vec<(String, String)> = rows
+            .iter()
+            .filter_map(|row| Some((text(row, "Email")?, text(row, "Id")?)))
+            .collect();
+        EmailContactMatch::new(known.iter().map(|(e, i)| (e.as_str(), i.as_str())))
+            .resolve_contact(contact)
+            .await
+    }
+}
+
+fn text(row: &Json, name: &str) -> Option<String> {
+    row.get(name).and_then(Json::as_str).map(str::to_owned)
+}
+
+fn record(body: Json) -> Result<CrmRecord> {
+    let id = text(&body, "Id")
+        .ok_or_else(|| Error::validation("the opportunity was read without its Id"))?;
+    let version = text(&body, "LastModifiedDate");
+    let modified = version.as_deref().and_then(datetime::parse);
+    Ok(CrmRecord {
+        id,
+        body,
+        version,
+        modified,
+    })
+}
+
+#[async_trait]
+impl Crm for SalesforceCrm {
+    fn name(&self) -> &str {
+        "salesforce"
+    }
+
+    async fn check(
+        &self,
+        mapping: &DeclarativeMapping,
+        columns: &SyncColumns,
+    ) -> Result<Vec<SetupProblem>> {
+        let describe = self.client.opportunities().describe().await?;
+        let mut problems: Vec<SetupProblem> = validate_salesforce(mapping, &describe)
+            .into_iter()
+            .filter(super::setup::blocks_sync)
+            .map(SetupProblem::Mapping)
+            .collect();
+        if let Some(key) = describe.field(&columns.referral_id) {
+            if key.external_id != Some(true) {
+                problems.push(SetupProblem::NotExternalId {
+                    field: columns.referral_id.clone(),
+                });
+            }
+            if key.unique != Some(true) {
+                problems.push(SetupProblem::NotUnique {
+                    field: columns.referral_id.clone(),
+                });
+            }
+        }
+        if self.client.origin_client_id().is_none() {
+            problems.push(SetupProblem::Other(
+                "the Salesforce client marks no write with Sforce-Call-Options (build it with `origin_client_id`)"
+                    .into(),
+            ));
+        }
+        Ok(problems)
+    }
+
+    async fn get(&self, id: &str, columns: &SyncColumns) -> Result<Option<CrmRecord>> {
+        let id = crate::sync::RecordId::new(id);
+        self.by("Id", id.as_str(), columns).await
+    }
+
+    async fn find_by_referral(
+        &self,
+        referral_id: &str,
+        columns: &SyncColumns,
+    ) -> Result<Option<CrmRecord>> {
+        self.by(&columns.referral_id, referral_id, columns).await
+    }
+
+    async fn resolve(&self, write: &mut CrmWrite) -> Result<Vec<(Lookup, Resolution)>> {
+        let mut left = Vec::new();
+        for lookup in write.lookups.clone() {
+            let (resolution, object) = match &lookup.target {
+                LookupTarget::Account(customer) => (self.find_account(customer).await?, "Account"),
+                LookupTarget::Contact(contact) => (self.find_contact(contact).await?, "Contact"),
+                _ => (Resolution::Ambiguous(Vec::new()), ""),
+            };
+            match resolution {
+                Resolution::Existing(id) => write.bind(&lookup, &id),
+                Resolution::Create if !object.is_empty() => {
+                    let id = self
+                        .client
+                        .sobject(object)
+                        .create(&lookup.create_body)
+                        .await?;
+                    write.bind(&lookup, &id);
+                }
+                other => left.push((lookup, other)),
+            }
+        }
+        Ok(left)
+    }
+
+    async fn create(
+        &self,
+        referral_id: &str,
+        write: &CrmWrite,
+        columns: &SyncColumns,
+    ) -> Result<String> {
+        let mut patch = write.to_salesforce_patch();
+        // The key is in the URL; Salesforce refuses it in the body of an upsert.
+        patch.extra.remove(&columns.referral_id);
+        if let Some(owner) = &columns.create.owner {
+            patch.extra.insert("OwnerId".into(), json!(owner));
+        }
+        if let Some(record_type) = &columns.create.record_type {
+            patch
+                .extra
+                .insert("RecordTypeId".into(), json!(record_type));
+        }
+        let outcome = self
+            .client
+            .opportunities()
+            .upsert(&columns.referral_id, referral_id, &patch)
+            .await?;
+        match outcome.id() {
+            Some(id) => Ok(id.to_owned()),
+            None => self
+                .find_by_referral(referral_id, columns)
+                .await?
+                .map(|found| found.id)
+                .ok_or_else(|| {
+                    Error::validation(format!(
+                        "the opportunity for referral `{referral_id}` was not found after its upsert"
+                    ))
+                }),
+        }
+    }
+
+    async fn update(&self, record: &CrmRecord, write: &CrmWrite) -> Result<()> {
+        if write.body.is_empty() {
+            return Ok(());
+        }
+        let patch = write.to_salesforce_patch();
+        let handle = self.client.opportunities();
+        match record.version.as_deref().and_then(datetime::parse) {
+            Some(seen) => {
+                handle
+                    .update_if_unmodified_since(&record.id, &patch, seen)
+                    .await
+            }
+            None => handle.update(&record.id, &patch).await,
+        }
+    }
+
+    async fn changed_since(
+        &self,
+        since: Timestamp,
+        columns: &SyncColumns,
+    ) -> Result<Vec<(String, Timestamp)>> {
+        let mut builder = Soql::select(["Id", "SystemModstamp"])
+            .from(OBJECT)
+            .filter(field("SystemModstamp").ge(since))
+            .order_by("SystemModstamp", Order::Ascending);
+        if let Some(flag) = &columns.sync_flag {
+            builder = builder.filter(field(flag).eq(true));
+        }
+        let rows: Vec<Json> = self.client.query(&builder.build()?).collect_all().await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some((
+                    text(row, "Id")?,
+                    datetime::parse(&text(row, "SystemModstamp")?)?,
+                ))
+            })
+            .collect())
+    }
+}

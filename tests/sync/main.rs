@@ -1,0 +1,649 @@
+//! The synchronizer against the emulator, through the real `Crm` implementations: every
+//! scenario runs for Dataverse and for Salesforce.
+
+mod harness;
+
+use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
+use harness::{BOTH, Harness, Kind, shared_referral};
+use serde_json::json;
+
+fn crm_id_of(outcome: &cosell::sync::SyncOutcome) -> String {
+    outcome.crm_id.clone().expect("a linked CRM record")
+}
+
+#[tokio::test]
+async fn a_shared_referral_becomes_an_opportunity_with_the_flag_the_id_and_the_link() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Fabrikam"));
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(
+                outcome.kind,
+                OutcomeKind::Created {
+                    side: SyncSide::Crm,
+                    ..
+                }
+            ),
+            "{kind:?}: {outcome:?}"
+        );
+        let rows = h.opportunities();
+        assert_eq!(rows.len(), 1, "{kind:?}");
+        let row = &rows[0];
+        assert_eq!(row[h.column("referral_id")], json!(id), "{kind:?}");
+        assert_eq!(row[h.column("sync")], json!(true), "{kind:?}");
+        assert!(
+            row[h.column("referral_link")]
+                .as_str()
+                .is_some_and(|link| link.contains(&id)),
+            "{kind:?}: {row}"
+        );
+        assert_eq!(row[h.column("name")], json!("Fabrikam"), "{kind:?}");
+        // The CRM id went back into the referral.
+        let crm_id = h.id_of(row);
+        assert_eq!(crm_id_of(&outcome), crm_id);
+        assert_eq!(
+            cosell::sync::RecordId::new(
+                h.referral(&id)["externalReferenceId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{kind:?}: {outcome:?} {}", h.referral(&id)))
+            ),
+            cosell::sync::RecordId::new(&crm_id),
+            "{kind:?}"
+        );
+        // Syncing again writes nothing.
+        let before = h.writes().len();
+        let again = sync.sync_referral(&id).await;
+        assert!(
+            matches!(again.kind, OutcomeKind::Unchanged | OutcomeKind::Echo),
+            "{kind:?}: {again:?}"
+        );
+        assert_eq!(h.writes().len(), before, "{kind:?}: {:#?}", h.writes());
+    }
+}
+
+#[tokio::test]
+async fn a_referral_update_reaches_the_crm_only_when_a_mapped_field_differs() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Contoso"));
+        sync.sync_referral(&id).await;
+        let crm_id = h.id_of(&h.opportunities()[0]);
+
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/details/notes", "value": "Now 60 VMs."}]),
+        );
+        let before = h.writes().len();
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(&outcome.kind, OutcomeKind::Updated { crm, partner_center, .. } if crm == &["notes"] && partner_center.is_empty()),
+            "{kind:?}: {outcome:?}"
+        );
+        let writes: Vec<_> = h.writes().into_iter().skip(before).collect();
+        assert_eq!(writes.len(), 1, "{kind:?}: one CRM write: {writes:#?}");
+        assert_eq!(writes[0].api, h.crm_api());
+        assert_eq!(
+            h.opportunity(&crm_id).unwrap()[h.column("notes")],
+            json!("Now 60 VMs.")
+        );
+
+        // An edit of an unmapped field: fetched, compared, nothing written.
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/favorite", "value": true}]),
+        );
+        let before = h.writes().len();
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Echo | OutcomeKind::Unchanged),
+            "{kind:?}: {outcome:?}"
+        );
+        assert_eq!(h.writes().len(), before);
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_for_an_unchanged_referral_costs_at_most_two_requests_and_no_write() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Northwind"));
+        sync.sync_referral(&id).await;
+        let before = h.requests().len();
+        let outcome = sync.sync_referral(&id).await;
+        assert!(!outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        let spent: Vec<_> = h.requests().into_iter().skip(before).collect();
+        assert!(spent.len() <= 2, "{kind:?}: {spent:#?}");
+        assert!(
+            spent.iter().all(|e| e.method == http::Method::GET
+                || e.method == http::Method::POST && e.path.contains("query")),
+            "{kind:?}: {spent:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_crm_opportunity_flagged_for_sync_becomes_a_referral_with_ids_both_ways() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let crm_id = h.seller_opportunity("Adatum");
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(
+                outcome.kind,
+                OutcomeKind::Created {
+                    side: SyncSide::PartnerCenter,
+                    ..
+                }
+            ),
+            "{kind:?}: {outcome:?}"
+        );
+        let referrals = h.referrals();
+        assert_eq!(referrals.len(), 1, "{kind:?}");
+        let referral = &referrals[0];
+        let referral_id = referral["id"].as_str().unwrap();
+        assert_eq!(
+            cosell::sync::RecordId::new(referral["externalReferenceId"].as_str().unwrap()),
+            cosell::sync::RecordId::new(&crm_id)
+        );
+        assert_eq!(referral["name"], json!("Adatum"));
+        let row = h.opportunity(&crm_id).unwrap();
+        assert_eq!(row[h.column("referral_id")], json!(referral_id), "{kind:?}");
+        assert!(
+            row[h.column("referral_link")]
+                .as_str()
+                .is_some_and(|l| l.contains(referral_id))
+        );
+
+        // A seller's edit reaches the referral as a patch.
+        h.edit_opportunity(
+            &crm_id,
+            json!({ h.column("notes"): "Customer wants a demo." }),
+        );
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(&outcome.kind, OutcomeKind::Updated { partner_center, .. } if partner_center == &["notes"]),
+            "{kind:?}: {outcome:?}"
+        );
+        assert_eq!(
+            h.referral(referral_id)["details"]["notes"],
+            json!("Customer wants a demo.")
+        );
+        let before = h.writes().len();
+        let again = sync.sync_crm_record(&crm_id).await;
+        assert!(!again.kind.wrote(), "{kind:?}: {again:?}");
+        assert_eq!(h.writes().len(), before);
+    }
+}
+
+#[tokio::test]
+async fn sync_flag_off_sends_nothing_either_way() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let crm_id = h.seller_opportunity("Litware");
+        h.edit_opportunity(&crm_id, json!({ h.column("sync"): false }));
+        let before = h.writes().len();
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Excluded(Exclusion::SyncOff)),
+            "{kind:?}: {outcome:?}"
+        );
+        assert!(h.referrals().is_empty());
+        assert_eq!(h.writes().len(), before);
+
+        // A linked pair whose flag goes off: neither side is written.
+        let id = h.share(shared_referral("Tailspin"));
+        sync.sync_referral(&id).await;
+        let linked = h
+            .opportunities()
+            .into_iter()
+            .find(|row| row[h.column("referral_id")] == json!(id))
+            .unwrap();
+        let linked_id = h.id_of(&linked);
+        h.edit_opportunity(
+            &linked_id,
+            json!({ h.column("sync"): false, h.column("notes"): "local only" }),
+        );
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/name", "value": "Tailspin 2"}]),
+        );
+        let before = h.writes().len();
+        for outcome in [
+            sync.sync_referral(&id).await,
+            sync.sync_crm_record(&linked_id).await,
+        ] {
+            assert!(
+                matches!(outcome.kind, OutcomeKind::Excluded(Exclusion::SyncOff)),
+                "{kind:?}: {outcome:?}"
+            );
+        }
+        assert_eq!(h.writes().len(), before);
+    }
+}
+
+#[tokio::test]
+async fn won_in_partner_center_closes_the_opportunity_as_won() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Wingtip"));
+        // Accept it first, as the partner would.
+        let crm_id = accept_and_sync(&h, &sync, &id).await;
+        h.emulator
+            .partner_center()
+            .close_referral(&id, "Won")
+            .unwrap();
+        let outcome = sync.sync_referral(&id).await;
+        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        let row = h.opportunity(&crm_id).unwrap();
+        match kind {
+            Kind::Dataverse => assert_eq!(row["statecode"], json!(1), "{row}"),
+            Kind::Salesforce => assert_eq!(row["StageName"], json!("Closed Won"), "{row}"),
+        }
+        let before = h.writes().len();
+        let again = sync.sync_referral(&id).await;
+        assert!(!again.kind.wrote(), "{kind:?}: {again:?}");
+        assert_eq!(h.writes().len(), before);
+    }
+}
+
+#[tokio::test]
+async fn lost_in_the_crm_closes_the_referral_as_lost() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Proseware"));
+        let crm_id = accept_and_sync(&h, &sync, &id).await;
+        match kind {
+            Kind::Dataverse => h
+                .dataverse(None)
+                .lose_opportunity(
+                    crm_id.parse().unwrap(),
+                    cosell::dataverse::OpportunityStatus::Canceled,
+                    &cosell::dataverse::OpportunityClose::new("Lost to a competitor"),
+                )
+                .await
+                .unwrap(),
+            Kind::Salesforce => h.edit_opportunity(&crm_id, json!({"StageName": "Closed Lost"})),
+        }
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        let referral = h.referral(&id);
+        assert_eq!(referral["status"], json!("Closed"), "{kind:?}: {referral}");
+        assert_eq!(referral["substatus"], json!("Lost"), "{kind:?}: {referral}");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_referral_edited_in_the_crm_is_recorded_not_sent() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Fourth Coffee"));
+        let crm_id = accept_and_sync(&h, &sync, &id).await;
+        h.emulator
+            .partner_center()
+            .close_referral(&id, "Won")
+            .unwrap();
+        sync.sync_referral(&id).await;
+        let closed = h.referral(&id);
+
+        h.edit_opportunity(&crm_id, json!({ h.column("notes"): "after the close" }));
+        let pc_writes = |h: &Harness| {
+            h.writes()
+                .into_iter()
+                .filter(|e| e.api == cosell_emulator::EmulatedApi::PartnerCenterReferrals)
+                .count()
+        };
+        let before = pc_writes(&h);
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(&outcome.kind, OutcomeKind::Held { fields, .. } if fields.iter().any(|f| f.starts_with("notes"))),
+            "{kind:?}: {outcome:?}"
+        );
+        assert_eq!(pc_writes(&h), before, "nothing sent to Partner Center");
+        assert_eq!(h.referral(&id)["details"], closed["details"]);
+        let audit = h.opportunity(&crm_id).unwrap()[h.column("audit")].clone();
+        assert!(
+            audit.as_str().is_some_and(|a| a.contains("held")),
+            "{kind:?}: {audit}"
+        );
+        // Recorded once: the next pass neither writes nor records it again.
+        let before = h.writes().len();
+        let again = sync.sync_crm_record(&crm_id).await;
+        assert!(!again.kind.wrote(), "{kind:?}: {again:?}");
+        assert!(
+            !matches!(again.kind, OutcomeKind::Held { .. }),
+            "{kind:?}: {again:?}"
+        );
+        assert_eq!(h.writes().len(), before);
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_crm_record_unlinks_the_pair_and_is_never_recreated() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Margie"));
+        sync.sync_referral(&id).await;
+        let crm_id = h.id_of(&h.opportunities()[0]);
+        h.delete_opportunity(&crm_id);
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Unlinked),
+            "{kind:?}: {outcome:?}"
+        );
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/name", "value": "Margie 2"}]),
+        );
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Excluded(Exclusion::Unlinked)),
+            "{kind:?}: {outcome:?}"
+        );
+        assert!(h.opportunities().is_empty(), "{kind:?}: never recreated");
+        let audit = sync
+            .store()
+            .audit(sync.tenant(), outcome.pair, 10)
+            .await
+            .unwrap();
+        assert!(
+            audit.iter().any(|entry| entry.outcome == "unlinked"),
+            "{audit:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn duplicate_and_reordered_webhooks_create_one_record() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Alpine"));
+        let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
+        let updated = event("referral-updated", &id, "2026-11-30T10:00:05Z");
+        for event in [&updated, &created, &created, &updated] {
+            sync.handle_event(event).await;
+        }
+        assert_eq!(h.opportunities().len(), 1, "{kind:?}");
+        let outcome = sync.handle_event(&created).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Duplicate),
+            "{kind:?}: {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn our_own_referral_announced_before_the_write_back_makes_no_duplicate() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let crm_id = h.seller_opportunity("Blue Yonder");
+        // The create reaches Partner Center, but its answer is lost: the write-back never
+        // happened when the referral-created event arrives.
+        h.emulator.faults().add(
+            cosell_emulator::FaultRule::new(
+                cosell_emulator::EmulatedApi::PartnerCenterReferrals,
+                cosell_emulator::Fault::AnswerLost,
+            )
+            .operation("referrals.create")
+            .trigger(cosell_emulator::Trigger::First(1)),
+        );
+        let first = sync.sync_crm_record(&crm_id).await;
+        h.emulator.faults().clear();
+        let referral_id = h.referrals()[0]["id"].as_str().unwrap().to_owned();
+        let by_event = sync
+            .handle_event(&event(
+                "referral-created",
+                &referral_id,
+                "2026-11-30T10:00:00Z",
+            ))
+            .await;
+        let again = sync.sync_crm_record(&crm_id).await;
+        assert_eq!(
+            h.referrals().len(),
+            1,
+            "{kind:?}: {first:?} {by_event:?} {again:?}"
+        );
+        assert_eq!(h.opportunities().len(), 1, "{kind:?}");
+        let row = h.opportunity(&crm_id).unwrap();
+        assert_eq!(row[h.column("referral_id")], json!(referral_id), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn strict_mode_passes_the_create_and_update_scenarios() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        h.emulator.partner_center().set_strict(true);
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Strict Co"));
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Created { .. }),
+            "{kind:?}: {outcome:?}"
+        );
+        let crm_id = h.id_of(&h.opportunities()[0]);
+        assert_eq!(
+            cosell::sync::RecordId::new(h.referral(&id)["externalReferenceId"].as_str().unwrap()),
+            cosell::sync::RecordId::new(&crm_id),
+            "{kind:?}"
+        );
+        // A create whose answer is lost is found again by scanning, not by $filter.
+        let seller = h.seller_opportunity("Strict Seller");
+        h.emulator.faults().add(
+            cosell_emulator::FaultRule::new(
+                cosell_emulator::EmulatedApi::PartnerCenterReferrals,
+                cosell_emulator::Fault::AnswerLost,
+            )
+            .operation("referrals.create")
+            .trigger(cosell_emulator::Trigger::First(1)),
+        );
+        let outcome = sync.sync_crm_record(&seller).await;
+        h.emulator.faults().clear();
+        let outcome = if outcome.kind.wrote() {
+            outcome
+        } else {
+            sync.sync_crm_record(&seller).await
+        };
+        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        let mine: Vec<_> = h
+            .referrals()
+            .into_iter()
+            .filter(|r| {
+                r["externalReferenceId"].as_str().is_some_and(|e| {
+                    cosell::sync::RecordId::new(e) == cosell::sync::RecordId::new(&seller)
+                })
+            })
+            .collect();
+        assert_eq!(mine.len(), 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn build_names_every_problem_of_the_crm_at_once() {
+    // Dataverse: no alternate key, no origin tag.
+    let h = Harness::new(Kind::Dataverse).await;
+    h.emulator
+        .dataverse()
+        .remove_alternate_key("opportunities", &["cosell_referralid"])
+        .unwrap();
+    let builder = cosell::sync::Synchronizer::builder(
+        h.partner_center(),
+        cosell::sync::DataverseCrm::new(h.dataverse(None)),
+        h.mapping(),
+        h.store.clone(),
+        cosell::store::TenantId::new("contoso").unwrap(),
+    );
+    let error = builder.build().await.unwrap_err();
+    let cosell::Error::Setup(setup) = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        setup
+            .problems()
+            .iter()
+            .any(|p| matches!(p, SetupProblem::MissingAlternateKey { .. })),
+        "{error}"
+    );
+    assert!(
+        setup
+            .problems()
+            .iter()
+            .any(|p| matches!(p, SetupProblem::Other(text) if text.contains("origin tag"))),
+        "{error}"
+    );
+
+    // Dataverse: the key's index still building.
+    let h = Harness::new(Kind::Dataverse).await;
+    h.emulator
+        .dataverse()
+        .set_alternate_key_status("opportunities", &["cosell_referralid"], "Pending")
+        .unwrap();
+    let error = h.builder().build().await.unwrap_err();
+    assert!(error.to_string().contains("not active"), "{error}");
+
+    // Dataverse: a mapped column missing.
+    let h = Harness::new(Kind::Dataverse).await;
+    let mapping = cosell::mapping::dynamics365()
+        .update("notes", |rule| rule.crm("cosell_nosuchcolumn"))
+        .build()
+        .unwrap();
+    let error = h.builder_with(mapping).build().await.unwrap_err();
+    assert!(error.to_string().contains("cosell_nosuchcolumn"), "{error}");
+
+    // Salesforce: the referral-id field neither External ID nor Unique, and no origin.
+    let h = Harness::new(Kind::Salesforce).await;
+    let mapping = cosell::mapping::salesforce()
+        .update("referral_id", |rule| rule.crm("Description"))
+        .build()
+        .unwrap();
+    let builder = cosell::sync::Synchronizer::builder(
+        h.partner_center(),
+        cosell::sync::SalesforceCrm::new(h.salesforce(None)),
+        mapping,
+        h.store.clone(),
+        cosell::store::TenantId::new("contoso").unwrap(),
+    );
+    let error = builder.build().await.unwrap_err();
+    let cosell::Error::Setup(setup) = &error else {
+        panic!("{error}")
+    };
+    let problems = setup.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, SetupProblem::NotExternalId { .. })),
+        "{error}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, SetupProblem::NotUnique { .. })),
+        "{error}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, SetupProblem::Other(t) if t.contains("Sforce-Call-Options"))),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn every_crm_write_carries_the_origin_mark() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Marked"));
+        sync.sync_referral(&id).await;
+        let crm_id = h.id_of(&h.opportunities()[0]);
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/name", "value": "Marked 2"}]),
+        );
+        sync.sync_referral(&id).await;
+        match kind {
+            Kind::Dataverse => {
+                let tags = h
+                    .emulator
+                    .dataverse()
+                    .tags("opportunities", crm_id.parse().unwrap());
+                assert!(!tags.is_empty());
+                assert!(
+                    tags.iter().all(|t| t.as_deref() == Some("cosell-sync")),
+                    "{tags:?}"
+                );
+            }
+            Kind::Salesforce => {
+                let options = h.emulator.salesforce().call_options_for(&crm_id);
+                assert!(!options.is_empty());
+                assert!(
+                    options
+                        .iter()
+                        .all(|o| o.as_deref().is_some_and(|o| o.contains("cosell-sync"))),
+                    "{options:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_crm_poll_carries_a_sellers_edit_to_partner_center() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let crm_id = h.seller_opportunity("Polled");
+        let outcomes = sync.poll_crm().await.unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| matches!(o.kind, OutcomeKind::Created { .. })),
+            "{kind:?}: {outcomes:?}"
+        );
+        assert_eq!(h.referrals().len(), 1);
+        h.edit_opportunity(&crm_id, json!({ h.column("notes"): "polled edit" }));
+        let outcomes = sync.poll_crm().await.unwrap();
+        assert!(
+            outcomes.iter().any(|o| o.kind.wrote()),
+            "{kind:?}: {outcomes:?}"
+        );
+        let referral_id = h.referrals()[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            h.referral(&referral_id)["details"]["notes"],
+            json!("polled edit")
+        );
+    }
+}
+
+/// Accepts a shared referral as the partner would, syncs it, and answers its CRM record's id.
+async fn accept_and_sync(h: &Harness, sync: &cosell::sync::Synchronizer, id: &str) -> String {
+    h.edit_referral(
+        id,
+        json!([{"op": "replace", "path": "/status", "value": "Active"},
+               {"op": "replace", "path": "/substatus", "value": "Accepted"}]),
+    );
+    sync.sync_referral(id).await;
+    h.id_of(&h.opportunities()[0])
+}
+
+fn event(name: &str, referral_id: &str, at: &str) -> cosell::webhook::WebhookEvent {
+    let body = json!({
+        "EventName": name,
+        "ResourceUri": format!("https://api.partnercenter.microsoft.com/engagements/v1/referrals/{referral_id}"),
+        "ResourceName": "referral",
+        "AuditUri": null,
+        "ResourceChangeUtcDate": at,
+    });
+    cosell::webhook::WebhookEvent::from_json(body.to_string().as_bytes()).unwrap()
+}
