@@ -104,6 +104,14 @@ impl Harness {
     }
 
     pub fn builder_with(&self, mapping: DeclarativeMapping) -> SynchronizerBuilder {
+        self.builder_on(mapping, self.store.clone())
+    }
+
+    pub fn builder_on(
+        &self,
+        mapping: DeclarativeMapping,
+        store: Arc<dyn SyncStore>,
+    ) -> SynchronizerBuilder {
         let tenant = TenantId::new("contoso").unwrap();
         let pc = self.partner_center();
         let builder = match self.kind {
@@ -111,14 +119,14 @@ impl Harness {
                 pc,
                 DataverseCrm::new(self.dataverse(Some("cosell-sync"))),
                 mapping,
-                self.store.clone(),
+                store,
                 tenant,
             ),
             Kind::Salesforce => Synchronizer::builder(
                 pc,
                 SalesforceCrm::new(self.salesforce(Some("cosell-sync"))),
                 mapping,
-                self.store.clone(),
+                store,
                 tenant,
             ),
         };

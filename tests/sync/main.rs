@@ -1,6 +1,8 @@
 //! The synchronizer against the emulator, through the real `Crm` implementations: every
 //! scenario runs for Dataverse and for Salesforce.
 
+mod crash;
+mod crashing_store;
 mod harness;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
