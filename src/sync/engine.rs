@@ -24,7 +24,7 @@ use crate::nullable::Nullable;
 use crate::partner_center::referrals::{ReferralOrderField, ReferralPatch};
 use crate::partner_center::{PartnerCenter, Referral};
 use crate::store::{
-    AuditEntry, Baseline, DeadLetter, DeadLetterId, Link, LinkState, PairLock, RecordRef,
+    AuditEntry, Baseline, DeadLetter, DeadLetterId, InboxId, Link, LinkState, PairLock, RecordRef,
     StoreError, SyncStore, TenantId,
 };
 use crate::webhook::WebhookEvent;
@@ -410,6 +410,78 @@ impl Synchronizer {
             }
         }
         outcome
+    }
+
+    /// Keeps a verified event in the store's inbox, for a worker to sync
+    /// ([`process_inbox`](Self::process_inbox)): what a webhook receiver does before answering.
+    /// `None` when the same event (its dedupe key) is already waiting.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn enqueue(&self, event: &WebhookEvent) -> Result<Option<InboxId>> {
+        let payload = serde_json::to_value(event).map_err(|e| Error::validation(e.to_string()))?;
+        Ok(self
+            .inner
+            .store
+            .enqueue(&self.inner.tenant, event.dedupe_key().as_str(), payload)
+            .await?)
+    }
+
+    /// Claims up to `max` events of this tenant from the inbox and syncs each
+    /// ([`handle_event`](Self::handle_event)). A pair another worker holds puts its event back
+    /// for later; every other outcome completes the event (a failure is kept as a dead letter).
+    /// An event this worker dies holding is claimed again once its lease lapses.
+    ///
+    /// # Errors
+    /// The store's, when events cannot be claimed. An event whose payload is not an event is
+    /// dead-lettered and completed.
+    pub async fn process_inbox(&self, max: usize) -> Result<Vec<SyncOutcome>> {
+        let inner = &self.inner;
+        let claims = inner
+            .store
+            .claim_events(Some(&inner.tenant), &inner.worker, inner.lock_ttl, max)
+            .await?;
+        let outcomes = futures::stream::iter(claims)
+            .map(|claim| async move {
+                let event: Option<WebhookEvent> =
+                    serde_json::from_value(claim.event.payload.clone()).ok();
+                let outcome = match &event {
+                    Some(event) => self.handle_event(event).await,
+                    None => {
+                        let error = Error::validation("an inbox payload is not a webhook event");
+                        let outcome = self.failed(None, error);
+                        let letter = DeadLetter {
+                            id: DeadLetterId(0),
+                            tenant: inner.tenant.clone(),
+                            records: Vec::new(),
+                            error: outcome.kind.to_string(),
+                            kind: "inbox".into(),
+                            payload: claim.event.payload.clone(),
+                            attempts: claim.event.attempts,
+                            at: inner.clock.now(),
+                        };
+                        if let Err(error) = inner.store.add_dead_letter(letter).await {
+                            tracing::error!(%error, "a malformed inbox event could not be kept");
+                        }
+                        outcome
+                    }
+                };
+                let settled = match outcome.kind {
+                    OutcomeKind::Busy => {
+                        let later = inner.clock.now() + SignedDuration::from_secs(5);
+                        inner.store.retry_event(&claim, later).await
+                    }
+                    _ => inner.store.complete_event(&claim).await,
+                };
+                if let Err(error) = settled {
+                    tracing::warn!(%error, "an inbox event could not be settled; it will be claimed again");
+                }
+                outcome
+            })
+            .buffered(inner.max_in_flight)
+            .collect()
+            .await;
+        Ok(outcomes)
     }
 
     /// Syncs the pair of a referral (Partner Center → CRM, and whatever the CRM changed back).

@@ -650,3 +650,124 @@ fn event(name: &str, referral_id: &str, at: &str) -> cosell::webhook::WebhookEve
     });
     cosell::webhook::WebhookEvent::from_json(body.to_string().as_bytes()).unwrap()
 }
+
+#[tokio::test]
+async fn the_inbox_is_worked_once_per_event() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Inbox"));
+        let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
+        assert!(sync.enqueue(&created).await.unwrap().is_some());
+        assert!(
+            sync.enqueue(&created).await.unwrap().is_none(),
+            "a redelivery waits once"
+        );
+        let outcomes = sync.process_inbox(10).await.unwrap();
+        assert_eq!(outcomes.len(), 1, "{kind:?}: {outcomes:?}");
+        assert!(
+            matches!(outcomes[0].kind, OutcomeKind::Created { .. }),
+            "{outcomes:?}"
+        );
+        assert_eq!(sync.store().inbox_depth(sync.tenant()).await.unwrap(), 0);
+        // Delivered again after it was worked: a duplicate, nothing written.
+        sync.enqueue(&created).await.unwrap();
+        let before = h.writes().len();
+        let outcomes = sync.process_inbox(10).await.unwrap();
+        assert!(
+            matches!(outcomes[0].kind, OutcomeKind::Duplicate),
+            "{outcomes:?}"
+        );
+        assert_eq!(h.writes().len(), before);
+        assert_eq!(h.opportunities().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_sync_is_a_dead_letter_that_can_be_retried() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Dead Letter"));
+        h.emulator.faults().add(cosell_emulator::FaultRule::new(
+            h.crm_api(),
+            cosell_emulator::Fault::Unavailable,
+        ));
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Failed(_)),
+            "{kind:?}: {outcome:?}"
+        );
+        h.emulator.faults().clear();
+        let letters = sync.dead_letters(10).await.unwrap();
+        assert_eq!(letters.len(), 1, "{letters:?}");
+        assert!(letters[0].error.contains("503"), "{}", letters[0].error);
+        let audit = sync.store().audit(sync.tenant(), None, 10).await.unwrap();
+        assert!(
+            audit.iter().any(|entry| entry.outcome == "failed"),
+            "{audit:?}"
+        );
+        let retried = sync
+            .retry_dead_letter(letters[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(retried.kind, OutcomeKind::Created { .. }),
+            "{retried:?}"
+        );
+        assert!(sync.dead_letters(10).await.unwrap().is_empty());
+        assert_eq!(h.opportunities().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_unmapped_option_value_is_recorded_not_dropped() {
+    let h = Harness::new(Kind::Dataverse).await;
+    let sync = h.sync().await;
+    let crm_id = h.seller_opportunity("Unmapped");
+    // "Workload migration": an option of the org the default mapping has no code for.
+    h.edit_opportunity(&crm_id, json!({"cosell_howcanmicrosofthelp": "7"}));
+    let outcome = sync.sync_crm_record(&crm_id).await;
+    assert!(outcome.kind.wrote(), "{outcome:?}");
+    assert!(
+        outcome
+            .unmapped
+            .iter()
+            .any(|value| value.starts_with("help_requested")),
+        "{outcome:?}"
+    );
+    let recorded = sync.store().unmapped(sync.tenant()).await.unwrap();
+    assert!(
+        recorded
+            .iter()
+            .any(|value| value.field == "help_requested" && value.value.contains('7')),
+        "{recorded:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_syncs_of_one_pair_from_both_sides_make_one_record_each() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let a = h.builder().worker("a").build().await.unwrap();
+        let b = h.builder().worker("b").build().await.unwrap();
+        let crm_id = h.seller_opportunity("Contended");
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            let (x, y, z) = tokio::join!(
+                a.sync_crm_record(&crm_id),
+                b.sync_crm_record(&crm_id),
+                a.sync_crm_record(&crm_id),
+            );
+            outcomes.extend([x, y, z]);
+        }
+        assert_eq!(h.referrals().len(), 1, "{kind:?}: {outcomes:#?}");
+        let referral_id = h.referrals()[0]["id"].as_str().unwrap().to_owned();
+        let (x, y) = tokio::join!(a.sync_referral(&referral_id), b.sync_crm_record(&crm_id));
+        assert!(!matches!(x.kind, OutcomeKind::Failed(_)), "{x:?}");
+        assert!(!matches!(y.kind, OutcomeKind::Failed(_)), "{y:?}");
+        assert_eq!(h.opportunities().len(), 1, "{kind:?}");
+        assert_eq!(h.referrals().len(), 1, "{kind:?}");
+    }
+}
