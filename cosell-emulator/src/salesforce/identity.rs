@@ -9,7 +9,7 @@ use crate::ServiceReply;
 /// The emulated org's id.
 pub(crate) const ORG_ID: &str = "00DEm0000000001EAA";
 /// The emulated integration user's id.
-pub(crate) const USER_ID: &str = "005Em0000000001EAA";
+pub(crate) const USER_ID: &str = "005Em0000000001IAA";
 
 /// `{instance}/id/{org}/{user}`: the identity URL of every session.
 pub(crate) fn identity_url(instance: &str) -> String {

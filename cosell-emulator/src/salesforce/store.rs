@@ -237,6 +237,7 @@ fn schemas() -> Vec<ObjectSchema> {
             "Other",
         ]),
         FieldSchema::new("NextStep", FieldType::String),
+        FieldSchema::new("OwnerId", FieldType::Reference).to("User"),
         // The co-sell custom fields, under the default Salesforce mapping's names.
         FieldSchema::custom("Referral_Id__c", FieldType::String, true).unique(),
         FieldSchema::custom("Referral_Link__c", FieldType::Url, false),
@@ -281,6 +282,7 @@ fn schemas() -> Vec<ObjectSchema> {
             "Technology",
             "Other",
         ]),
+        FieldSchema::new("OwnerId", FieldType::Reference).to("User"),
         FieldSchema::new("Website", FieldType::Url),
         FieldSchema::new("Phone", FieldType::Phone),
         FieldSchema::new("BillingStreet", FieldType::TextArea).length(255),
@@ -322,6 +324,18 @@ fn schemas() -> Vec<ObjectSchema> {
         FieldSchema::new("SortOrder", FieldType::Int).read_only(),
         FieldSchema::new("Description", FieldType::String).read_only(),
     ]);
+    let mut user = system_fields();
+    user.extend([
+        FieldSchema::new("Username", FieldType::String)
+            .length(80)
+            .required(),
+        FieldSchema::new("LastName", FieldType::String)
+            .length(80)
+            .required(),
+        FieldSchema::new("FirstName", FieldType::String).length(40),
+        FieldSchema::new("Email", FieldType::Email),
+        FieldSchema::new("IsActive", FieldType::Boolean),
+    ]);
     let object = |name: &str, label: &str, prefix: &str, fields| ObjectSchema {
         name: name.to_owned(),
         label: label.to_owned(),
@@ -333,6 +347,7 @@ fn schemas() -> Vec<ObjectSchema> {
         object("Account", "Account", "001", account),
         object("Contact", "Contact", "003", contact),
         object("OpportunityStage", "Opportunity Stage", "01J", stage),
+        object("User", "User", "005", user),
     ]
 }
 
@@ -451,6 +466,20 @@ impl Org {
             created_at: clock.now(),
             clock,
         };
+        // The integration user the API signs in as (first, so it gets the identity's id), and a
+        // seller.
+        for (username, first, last) in [
+            ("integration@emulator.example", "Integration", "User"),
+            ("seller@emulator.example", "Sam", "Seller"),
+        ] {
+            let seeded = org.create(
+                "User",
+                &json!({"Username": username, "Email": username, "FirstName": first, "LastName": last, "IsActive": true}),
+                Writer::Seed,
+            );
+            debug_assert!(seeded.is_ok(), "{seeded:?}");
+        }
+        debug_assert!(org.find("User", super::identity::USER_ID).is_some());
         for (order, (name, probability, forecast, closed, won)) in STAGES.iter().enumerate() {
             let seeded = org.create(
                 "OpportunityStage",
@@ -568,6 +597,13 @@ impl Org {
         }
         if let Some(currency) = schema.field("CurrencyIsoCode") {
             fields.insert(currency.name.clone(), Value::String("USD".to_owned()));
+        }
+        // A record is owned by the user who created it unless the body names another owner.
+        if schema.field("OwnerId").is_some() {
+            fields.insert(
+                "OwnerId".to_owned(),
+                Value::String(super::identity::USER_ID.to_owned()),
+            );
         }
         fields.extend(changes.clone());
         missing_required(&schema, &fields)?;
