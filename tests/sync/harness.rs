@@ -39,6 +39,16 @@ impl Harness {
         Harness::with_store(kind, Arc::new(MemoryStore::new())).await
     }
 
+    /// An emulator whose services stamp every write with `clock`'s time.
+    pub async fn with_clock(kind: Kind, clock: Arc<cosell_emulator::ManualClock>) -> Harness {
+        let emulator = Emulator::builder().clock(clock).start().await.unwrap();
+        Harness {
+            kind,
+            emulator,
+            store: Arc::new(MemoryStore::new()),
+        }
+    }
+
     pub async fn with_store(kind: Kind, store: Arc<dyn SyncStore>) -> Harness {
         let emulator = Emulator::start().await.unwrap();
         Harness {

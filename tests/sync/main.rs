@@ -771,3 +771,140 @@ async fn concurrent_syncs_of_one_pair_from_both_sides_make_one_record_each() {
         assert_eq!(h.referrals().len(), 1, "{kind:?}");
     }
 }
+
+#[tokio::test]
+async fn the_same_field_edited_on_both_sides_goes_to_the_newest_or_to_a_person() {
+    for kind in BOTH {
+        let clock = std::sync::Arc::new(cosell_emulator::ManualClock::new(
+            "2026-11-30T09:00:00Z".parse().unwrap(),
+        ));
+        let h = Harness::with_clock(kind, clock.clone()).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Both Sides"));
+        clock.advance(jiff::SignedDuration::from_secs(60));
+        let crm_id = accept_and_sync(&h, &sync, &id).await;
+
+        // Both edited within the same second: no newest side, so a person decides.
+        clock.advance(jiff::SignedDuration::from_secs(60));
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/details/notes", "value": "from Microsoft"}]),
+        );
+        h.edit_opportunity(&crm_id, json!({ h.column("notes"): "from the seller" }));
+        let before = h.writes().len();
+        let outcome = sync.sync_referral(&id).await;
+        assert!(
+            matches!(&outcome.kind, OutcomeKind::Conflict { fields } if fields == &["notes"]),
+            "{kind:?}: {outcome:?}"
+        );
+        // Recorded once in the CRM's audit column, the notes left as they are on each side.
+        let row = h.opportunity(&crm_id).unwrap();
+        assert_eq!(row[h.column("notes")], json!("from the seller"));
+        assert!(
+            row[h.column("audit")]
+                .as_str()
+                .is_some_and(|a| a.contains("conflict on notes")),
+            "{row}"
+        );
+        assert_eq!(h.referral(&id)["details"]["notes"], json!("from Microsoft"));
+        let again = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(again.kind, OutcomeKind::Conflict { .. }),
+            "{kind:?}: {again:?}"
+        );
+        assert_eq!(
+            h.writes().len(),
+            before + 1,
+            "only the audit line was written: {:#?}",
+            &h.writes()[before..]
+        );
+
+        // The seller edits again later: the CRM is the newest side and wins.
+        clock.advance(jiff::SignedDuration::from_secs(60));
+        h.edit_opportunity(
+            &crm_id,
+            json!({ h.column("notes"): "agreed with Microsoft" }),
+        );
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        assert!(
+            matches!(&outcome.kind, OutcomeKind::Updated { partner_center, .. } if partner_center == &["notes"]),
+            "{kind:?}: {outcome:?}"
+        );
+        assert_eq!(
+            h.referral(&id)["details"]["notes"],
+            json!("agreed with Microsoft")
+        );
+    }
+}
+
+#[tokio::test]
+async fn created_opportunities_get_the_owner_and_an_exactly_matched_or_new_account_and_contact() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let owner = match kind {
+            Kind::Dataverse => h.emulator.dataverse().crm_user_id().to_string(),
+            Kind::Salesforce => h
+                .emulator
+                .salesforce()
+                .records("User")
+                .iter()
+                .find(|user| user["Username"] == json!("seller@emulator.example"))
+                .and_then(|user| user["Id"].as_str().map(str::to_owned))
+                .unwrap(),
+        };
+        let sync = h.builder().owner(owner.clone()).build().await.unwrap();
+        let first = sync
+            .sync_referral(&h.share(shared_referral("Same Customer")))
+            .await;
+        let second = sync
+            .sync_referral(&h.share(shared_referral("Same Customer")))
+            .await;
+        for outcome in [&first, &second] {
+            assert!(
+                matches!(outcome.kind, OutcomeKind::Created { .. }),
+                "{kind:?}: {outcome:?}"
+            );
+        }
+        let (accounts, contacts) = match kind {
+            Kind::Dataverse => (
+                h.emulator.dataverse().records("accounts"),
+                h.emulator.dataverse().records("contacts"),
+            ),
+            Kind::Salesforce => (
+                h.emulator.salesforce().records("Account"),
+                h.emulator.salesforce().records("Contact"),
+            ),
+        };
+        let named = |rows: &[serde_json::Value], key: &str, value: &str| {
+            rows.iter().filter(|row| row[key] == json!(value)).count()
+        };
+        let (name_key, email_key) = match kind {
+            Kind::Dataverse => ("name", "emailaddress1"),
+            Kind::Salesforce => ("Name", "Email"),
+        };
+        assert_eq!(
+            named(&accounts, name_key, "Same Customer Ltd"),
+            1,
+            "{kind:?}: one account, reused"
+        );
+        assert_eq!(
+            named(&contacts, email_key, "ana@same-customer.example"),
+            1,
+            "{kind:?}: one contact, reused"
+        );
+        for outcome in [&first, &second] {
+            let row = h.opportunity(outcome.crm_id.as_deref().unwrap()).unwrap();
+            match kind {
+                Kind::Dataverse => {
+                    assert!(row["_customerid_value"].is_string(), "{row}");
+                    assert!(row["_parentcontactid_value"].is_string(), "{row}");
+                    assert_eq!(row["_ownerid_value"], json!(owner), "{row}");
+                }
+                Kind::Salesforce => {
+                    assert!(row["AccountId"].is_string(), "{row}");
+                    assert_eq!(row["OwnerId"], json!(owner), "{row}");
+                }
+            }
+        }
+    }
+}
