@@ -39,6 +39,16 @@ pub enum Fault {
     Latency(Duration),
     /// Handle the request, then send the status and part of the body and close the connection.
     CloseMidAnswer,
+    /// Answer this instead, without handling the request (nothing is written): a malformed,
+    /// oversized or wrongly encoded answer, as a broken proxy or a service bug might send.
+    Answer {
+        /// The status.
+        status: u16,
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The body, as bytes (need not be UTF-8).
+        body: Vec<u8>,
+    },
     /// Handle the request (a write is applied), then close the connection before sending any
     /// byte of the answer: the client cannot know whether its request took effect.
     AnswerLost,

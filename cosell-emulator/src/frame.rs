@@ -611,6 +611,24 @@ fn serve(
                     cut_short = true;
                     service.handle(request).await
                 }
+                Some(Fault::Answer {
+                    status,
+                    content_type,
+                    body,
+                }) => {
+                    let mut headers = HeaderMap::new();
+                    if let Ok(value) = content_type.parse() {
+                        headers.insert(axum::http::header::CONTENT_TYPE, value);
+                    }
+                    ServiceReply {
+                        status: StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        headers,
+                        body: Bytes::from(body),
+                        operation,
+                        record: None,
+                    }
+                }
                 Some(Fault::AnswerLost) => {
                     let reply = service.handle(request).await;
                     if let Some(connection) = &connection {
