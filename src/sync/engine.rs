@@ -850,6 +850,11 @@ impl Synchronizer {
 
     async fn get_referral(&self, id: &str) -> Result<Option<Referral>> {
         match self.inner.partner_center.referrals().get(id).await {
+            // An answer about another referral (or none) is never synced as this one.
+            Ok(referral) if referral.id.as_deref() != Some(id) => Err(Error::validation(format!(
+                "Partner Center answered for referral `{id}` with a referral whose id is {:?}",
+                referral.id.as_deref()
+            ))),
             Ok(referral) => Ok(Some(referral)),
             Err(error) if error.is_not_found() => Ok(None),
             Err(error) => Err(error),
@@ -857,7 +862,17 @@ impl Synchronizer {
     }
 
     async fn get_crm(&self, id: &str) -> Result<Option<CrmRecord>> {
-        self.inner.crm.get(id, &self.inner.columns).await
+        let record = self.inner.crm.get(id, &self.inner.columns).await?;
+        match record {
+            // An answer about another record is never synced as this one.
+            Some(record) if RecordId::new(&record.id) != RecordId::new(id) => {
+                Err(Error::validation(format!(
+                    "the CRM answered for record `{id}` with record `{}`",
+                    record.id
+                )))
+            }
+            other => Ok(other),
+        }
     }
 
     // --- Partner Center → CRM ------------------------------------------------------------

@@ -5,6 +5,7 @@ mod convergence;
 mod crash;
 mod crashing_store;
 mod harness;
+mod hostile;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
 use harness::{BOTH, Harness, Kind, shared_referral};
