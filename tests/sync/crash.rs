@@ -91,10 +91,11 @@ async fn trigger(sync: &cosell::sync::Synchronizer, target: &Target) {
 }
 
 /// Runs one crash case; answers whether the crash point was reached.
-async fn case(kind: Kind, scenario: Scenario, crash: Crash) -> bool {
+async fn case(kind: Kind, strict: bool, scenario: Scenario, crash: Crash) -> bool {
     let clock = Arc::new(ManualClock::new("2026-11-30T09:00:00Z".parse().unwrap()));
     let store: Arc<dyn SyncStore> = Arc::new(MemoryStore::with_clock(clock.clone()));
     let h = Harness::with_store(kind, store.clone()).await;
+    h.emulator.partner_center().set_strict(strict);
     let target = prepare(&h, scenario).await;
 
     let reached = match crash {
@@ -134,7 +135,7 @@ async fn case(kind: Kind, scenario: Scenario, crash: Crash) -> bool {
     let restarted = h.builder().worker("restarted").build().await.unwrap();
     trigger(&restarted, &target).await;
 
-    let context = format!("{kind:?} {scenario:?} {crash:?}");
+    let context = format!("{kind:?} strict={strict} {scenario:?} {crash:?}");
     // No duplicate on either side, and the pair linked both ways.
     let opportunities = h.opportunities();
     let referrals = h.referrals();
@@ -181,16 +182,16 @@ async fn case(kind: Kind, scenario: Scenario, crash: Crash) -> bool {
     reached
 }
 
-async fn every_store_operation(kind: Kind, scenario: Scenario) -> usize {
+async fn every_store_operation(kind: Kind, strict: bool, scenario: Scenario) -> usize {
     let mut n = 0;
-    while case(kind, scenario, Crash::Store(n)).await {
+    while case(kind, strict, scenario, Crash::Store(n)).await {
         n += 1;
         assert!(n < 500, "the sync never finished");
     }
     n
 }
 
-async fn every_lost_answer(kind: Kind, scenario: Scenario) -> usize {
+async fn every_lost_answer(kind: Kind, strict: bool, scenario: Scenario) -> usize {
     let crm = match kind {
         Kind::Dataverse => EmulatedApi::Dataverse,
         Kind::Salesforce => EmulatedApi::Salesforce,
@@ -199,7 +200,7 @@ async fn every_lost_answer(kind: Kind, scenario: Scenario) -> usize {
     for api in [EmulatedApi::PartnerCenterReferrals, crm] {
         for crash in [Crash::AnswerLost, Crash::Died] {
             let mut k = 0;
-            while case(kind, scenario, crash(api, k)).await {
+            while case(kind, strict, scenario, crash(api, k)).await {
                 k += 1;
                 cases += 1;
                 assert!(k < 200, "the sync never finished");
@@ -210,12 +211,12 @@ async fn every_lost_answer(kind: Kind, scenario: Scenario) -> usize {
 }
 
 macro_rules! crash_tests {
-    ($($name:ident: $kind:expr, $scenario:expr;)*) => {$(
+    ($($name:ident: $kind:expr, $strict:expr, $scenario:expr;)*) => {$(
         #[tokio::test]
         async fn $name() {
-            let store_points = every_store_operation($kind, $scenario).await;
-            let requests = every_lost_answer($kind, $scenario).await;
-            println!("{:?} {:?}: {store_points} store operations, {requests} request faults", $kind, $scenario);
+            let store_points = every_store_operation($kind, $strict, $scenario).await;
+            let requests = every_lost_answer($kind, $strict, $scenario).await;
+            println!("{:?} strict={} {:?}: {store_points} store operations, {requests} request faults", $kind, $strict, $scenario);
             // Both enumerations reached real points of the sync.
             assert!(store_points >= 4, "{store_points} store operations");
             assert!(requests >= 2, "{requests} requests");
@@ -224,12 +225,16 @@ macro_rules! crash_tests {
 }
 
 crash_tests! {
-    crash_dataverse_create_from_partner_center: Kind::Dataverse, Scenario::CreateFromPartnerCenter;
-    crash_dataverse_update_from_partner_center: Kind::Dataverse, Scenario::UpdateFromPartnerCenter;
-    crash_dataverse_create_from_crm: Kind::Dataverse, Scenario::CreateFromCrm;
-    crash_dataverse_update_from_crm: Kind::Dataverse, Scenario::UpdateFromCrm;
-    crash_salesforce_create_from_partner_center: Kind::Salesforce, Scenario::CreateFromPartnerCenter;
-    crash_salesforce_update_from_partner_center: Kind::Salesforce, Scenario::UpdateFromPartnerCenter;
-    crash_salesforce_create_from_crm: Kind::Salesforce, Scenario::CreateFromCrm;
-    crash_salesforce_update_from_crm: Kind::Salesforce, Scenario::UpdateFromCrm;
+    crash_dataverse_create_from_partner_center: Kind::Dataverse, false, Scenario::CreateFromPartnerCenter;
+    crash_dataverse_create_from_partner_center_strict: Kind::Dataverse, true, Scenario::CreateFromPartnerCenter;
+    crash_dataverse_update_from_partner_center: Kind::Dataverse, false, Scenario::UpdateFromPartnerCenter;
+    crash_dataverse_create_from_crm: Kind::Dataverse, false, Scenario::CreateFromCrm;
+    crash_dataverse_create_from_crm_strict: Kind::Dataverse, true, Scenario::CreateFromCrm;
+    crash_dataverse_update_from_crm: Kind::Dataverse, false, Scenario::UpdateFromCrm;
+    crash_salesforce_create_from_partner_center: Kind::Salesforce, false, Scenario::CreateFromPartnerCenter;
+    crash_salesforce_create_from_partner_center_strict: Kind::Salesforce, true, Scenario::CreateFromPartnerCenter;
+    crash_salesforce_update_from_partner_center: Kind::Salesforce, false, Scenario::UpdateFromPartnerCenter;
+    crash_salesforce_create_from_crm: Kind::Salesforce, false, Scenario::CreateFromCrm;
+    crash_salesforce_create_from_crm_strict: Kind::Salesforce, true, Scenario::CreateFromCrm;
+    crash_salesforce_update_from_crm: Kind::Salesforce, false, Scenario::UpdateFromCrm;
 }

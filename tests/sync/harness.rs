@@ -21,6 +21,16 @@ pub enum Kind {
 
 pub const BOTH: [Kind; 2] = [Kind::Dataverse, Kind::Salesforce];
 
+/// Both CRMs, each with Partner Center in its normal and in its strict mode (which refuses what
+/// the reference marks UNCONFIRMED: `$filter` on `externalReferenceId`, a PATCH of it, If-Match
+/// on PATCH).
+pub const MODES: [(Kind, bool); 4] = [
+    (Kind::Dataverse, false),
+    (Kind::Dataverse, true),
+    (Kind::Salesforce, false),
+    (Kind::Salesforce, true),
+];
+
 pub struct Harness {
     pub kind: Kind,
     pub emulator: Emulator,
@@ -37,6 +47,13 @@ fn tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
 impl Harness {
     pub async fn new(kind: Kind) -> Harness {
         Harness::with_store(kind, Arc::new(MemoryStore::new())).await
+    }
+
+    /// A harness with Partner Center in strict mode or not.
+    pub async fn mode(kind: Kind, strict: bool) -> Harness {
+        let harness = Harness::new(kind).await;
+        harness.emulator.partner_center().set_strict(strict);
+        harness
     }
 
     /// An emulator whose services stamp every write with `clock`'s time.

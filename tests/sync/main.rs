@@ -8,7 +8,7 @@ mod harness;
 mod hostile;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
-use harness::{BOTH, Harness, Kind, shared_referral};
+use harness::{BOTH, Harness, Kind, MODES, shared_referral};
 use serde_json::json;
 
 fn crm_id_of(outcome: &cosell::sync::SyncOutcome) -> String {
@@ -17,8 +17,8 @@ fn crm_id_of(outcome: &cosell::sync::SyncOutcome) -> String {
 
 #[tokio::test]
 async fn a_shared_referral_becomes_an_opportunity_with_the_flag_the_id_and_the_link() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Fabrikam"));
         let outcome = sync.sync_referral(&id).await;
@@ -30,7 +30,7 @@ async fn a_shared_referral_becomes_an_opportunity_with_the_flag_the_id_and_the_l
                     ..
                 }
             ),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         let rows = h.opportunities();
         assert_eq!(rows.len(), 1, "{kind:?}");
@@ -69,8 +69,8 @@ async fn a_shared_referral_becomes_an_opportunity_with_the_flag_the_id_and_the_l
 
 #[tokio::test]
 async fn a_referral_update_reaches_the_crm_only_when_a_mapped_field_differs() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Contoso"));
         sync.sync_referral(&id).await;
@@ -84,7 +84,7 @@ async fn a_referral_update_reaches_the_crm_only_when_a_mapped_field_differs() {
         let outcome = sync.sync_referral(&id).await;
         assert!(
             matches!(&outcome.kind, OutcomeKind::Updated { crm, partner_center, .. } if crm == &["notes"] && partner_center.is_empty()),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         let writes: Vec<_> = h.writes().into_iter().skip(before).collect();
         assert_eq!(writes.len(), 1, "{kind:?}: one CRM write: {writes:#?}");
@@ -103,7 +103,7 @@ async fn a_referral_update_reaches_the_crm_only_when_a_mapped_field_differs() {
         let outcome = sync.sync_referral(&id).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Echo | OutcomeKind::Unchanged),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         assert_eq!(h.writes().len(), before);
     }
@@ -111,14 +111,17 @@ async fn a_referral_update_reaches_the_crm_only_when_a_mapped_field_differs() {
 
 #[tokio::test]
 async fn a_webhook_for_an_unchanged_referral_costs_at_most_two_requests_and_no_write() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Northwind"));
         sync.sync_referral(&id).await;
         let before = h.requests().len();
         let outcome = sync.sync_referral(&id).await;
-        assert!(!outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        assert!(
+            !outcome.kind.wrote(),
+            "{kind:?} strict={strict}: {outcome:?}"
+        );
         let spent: Vec<_> = h.requests().into_iter().skip(before).collect();
         assert!(spent.len() <= 2, "{kind:?}: {spent:#?}");
         assert!(
@@ -131,8 +134,8 @@ async fn a_webhook_for_an_unchanged_referral_costs_at_most_two_requests_and_no_w
 
 #[tokio::test]
 async fn a_crm_opportunity_flagged_for_sync_becomes_a_referral_with_ids_both_ways() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let crm_id = h.seller_opportunity("Adatum");
         let outcome = sync.sync_crm_record(&crm_id).await;
@@ -144,7 +147,7 @@ async fn a_crm_opportunity_flagged_for_sync_becomes_a_referral_with_ids_both_way
                     ..
                 }
             ),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         let referrals = h.referrals();
         assert_eq!(referrals.len(), 1, "{kind:?}");
@@ -171,7 +174,7 @@ async fn a_crm_opportunity_flagged_for_sync_becomes_a_referral_with_ids_both_way
         let outcome = sync.sync_crm_record(&crm_id).await;
         assert!(
             matches!(&outcome.kind, OutcomeKind::Updated { partner_center, .. } if partner_center == &["notes"]),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         assert_eq!(
             h.referral(referral_id)["details"]["notes"],
@@ -186,8 +189,8 @@ async fn a_crm_opportunity_flagged_for_sync_becomes_a_referral_with_ids_both_way
 
 #[tokio::test]
 async fn sync_flag_off_sends_nothing_either_way() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let crm_id = h.seller_opportunity("Litware");
         h.edit_opportunity(&crm_id, json!({ h.column("sync"): false }));
@@ -195,7 +198,7 @@ async fn sync_flag_off_sends_nothing_either_way() {
         let outcome = sync.sync_crm_record(&crm_id).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Excluded(Exclusion::SyncOff)),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         assert!(h.referrals().is_empty());
         assert_eq!(h.writes().len(), before);
@@ -224,7 +227,7 @@ async fn sync_flag_off_sends_nothing_either_way() {
         ] {
             assert!(
                 matches!(outcome.kind, OutcomeKind::Excluded(Exclusion::SyncOff)),
-                "{kind:?}: {outcome:?}"
+                "{kind:?} strict={strict}: {outcome:?}"
             );
         }
         assert_eq!(h.writes().len(), before);
@@ -233,8 +236,8 @@ async fn sync_flag_off_sends_nothing_either_way() {
 
 #[tokio::test]
 async fn won_in_partner_center_closes_the_opportunity_as_won() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Wingtip"));
         // Accept it first, as the partner would.
@@ -244,7 +247,10 @@ async fn won_in_partner_center_closes_the_opportunity_as_won() {
             .close_referral(&id, "Won")
             .unwrap();
         let outcome = sync.sync_referral(&id).await;
-        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        assert!(
+            outcome.kind.wrote(),
+            "{kind:?} strict={strict}: {outcome:?}"
+        );
         let row = h.opportunity(&crm_id).unwrap();
         match kind {
             Kind::Dataverse => assert_eq!(row["statecode"], json!(1), "{row}"),
@@ -259,8 +265,8 @@ async fn won_in_partner_center_closes_the_opportunity_as_won() {
 
 #[tokio::test]
 async fn lost_in_the_crm_closes_the_referral_as_lost() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Proseware"));
         let crm_id = accept_and_sync(&h, &sync, &id).await;
@@ -277,7 +283,10 @@ async fn lost_in_the_crm_closes_the_referral_as_lost() {
             Kind::Salesforce => h.edit_opportunity(&crm_id, json!({"StageName": "Closed Lost"})),
         }
         let outcome = sync.sync_crm_record(&crm_id).await;
-        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        assert!(
+            outcome.kind.wrote(),
+            "{kind:?} strict={strict}: {outcome:?}"
+        );
         let referral = h.referral(&id);
         assert_eq!(referral["status"], json!("Closed"), "{kind:?}: {referral}");
         assert_eq!(referral["substatus"], json!("Lost"), "{kind:?}: {referral}");
@@ -286,8 +295,8 @@ async fn lost_in_the_crm_closes_the_referral_as_lost() {
 
 #[tokio::test]
 async fn a_closed_referral_edited_in_the_crm_is_recorded_not_sent() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Fourth Coffee"));
         let crm_id = accept_and_sync(&h, &sync, &id).await;
@@ -309,7 +318,7 @@ async fn a_closed_referral_edited_in_the_crm_is_recorded_not_sent() {
         let outcome = sync.sync_crm_record(&crm_id).await;
         assert!(
             matches!(&outcome.kind, OutcomeKind::Held { fields, .. } if fields.iter().any(|f| f.starts_with("notes"))),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         assert_eq!(pc_writes(&h), before, "nothing sent to Partner Center");
         assert_eq!(h.referral(&id)["details"], closed["details"]);
@@ -332,8 +341,8 @@ async fn a_closed_referral_edited_in_the_crm_is_recorded_not_sent() {
 
 #[tokio::test]
 async fn a_deleted_crm_record_unlinks_the_pair_and_is_never_recreated() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Margie"));
         sync.sync_referral(&id).await;
@@ -342,7 +351,7 @@ async fn a_deleted_crm_record_unlinks_the_pair_and_is_never_recreated() {
         let outcome = sync.sync_crm_record(&crm_id).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Unlinked),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         h.edit_referral(
             &id,
@@ -351,7 +360,7 @@ async fn a_deleted_crm_record_unlinks_the_pair_and_is_never_recreated() {
         let outcome = sync.sync_referral(&id).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Excluded(Exclusion::Unlinked)),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         assert!(h.opportunities().is_empty(), "{kind:?}: never recreated");
         let audit = sync
@@ -368,8 +377,8 @@ async fn a_deleted_crm_record_unlinks_the_pair_and_is_never_recreated() {
 
 #[tokio::test]
 async fn duplicate_and_reordered_webhooks_create_one_record() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Alpine"));
         let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
@@ -381,15 +390,15 @@ async fn duplicate_and_reordered_webhooks_create_one_record() {
         let outcome = sync.handle_event(&created).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Duplicate),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
     }
 }
 
 #[tokio::test]
 async fn our_own_referral_announced_before_the_write_back_makes_no_duplicate() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let crm_id = h.seller_opportunity("Blue Yonder");
         // The create reaches Partner Center, but its answer is lost: the write-back never
@@ -426,15 +435,15 @@ async fn our_own_referral_announced_before_the_write_back_makes_no_duplicate() {
 
 #[tokio::test]
 async fn strict_mode_passes_the_create_and_update_scenarios() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         h.emulator.partner_center().set_strict(true);
         let sync = h.sync().await;
         let id = h.share(shared_referral("Strict Co"));
         let outcome = sync.sync_referral(&id).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Created { .. }),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         let crm_id = h.id_of(&h.opportunities()[0]);
         assert_eq!(
@@ -459,7 +468,10 @@ async fn strict_mode_passes_the_create_and_update_scenarios() {
         } else {
             sync.sync_crm_record(&seller).await
         };
-        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        assert!(
+            outcome.kind.wrote(),
+            "{kind:?} strict={strict}: {outcome:?}"
+        );
         let mine: Vec<_> = h
             .referrals()
             .into_iter()
@@ -565,8 +577,8 @@ async fn build_names_every_problem_of_the_crm_at_once() {
 
 #[tokio::test]
 async fn every_crm_write_carries_the_origin_mark() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Marked"));
         sync.sync_referral(&id).await;
@@ -604,8 +616,8 @@ async fn every_crm_write_carries_the_origin_mark() {
 
 #[tokio::test]
 async fn the_crm_poll_carries_a_sellers_edit_to_partner_center() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let crm_id = h.seller_opportunity("Polled");
         let outcomes = sync.poll_crm().await.unwrap();
@@ -654,8 +666,8 @@ fn event(name: &str, referral_id: &str, at: &str) -> cosell::webhook::WebhookEve
 
 #[tokio::test]
 async fn the_inbox_is_worked_once_per_event() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Inbox"));
         let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
@@ -686,8 +698,8 @@ async fn the_inbox_is_worked_once_per_event() {
 
 #[tokio::test]
 async fn a_failed_sync_is_a_dead_letter_that_can_be_retried() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Dead Letter"));
         h.emulator.faults().add(cosell_emulator::FaultRule::new(
@@ -697,7 +709,7 @@ async fn a_failed_sync_is_a_dead_letter_that_can_be_retried() {
         let outcome = sync.sync_referral(&id).await;
         assert!(
             matches!(outcome.kind, OutcomeKind::Failed(_)),
-            "{kind:?}: {outcome:?}"
+            "{kind:?} strict={strict}: {outcome:?}"
         );
         h.emulator.faults().clear();
         let letters = sync.dead_letters(10).await.unwrap();
@@ -749,8 +761,8 @@ async fn an_unmapped_option_value_is_recorded_not_dropped() {
 
 #[tokio::test]
 async fn concurrent_syncs_of_one_pair_from_both_sides_make_one_record_each() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let a = h.builder().worker("a").build().await.unwrap();
         let b = h.builder().worker("b").build().await.unwrap();
         let crm_id = h.seller_opportunity("Contended");
@@ -840,8 +852,8 @@ async fn the_same_field_edited_on_both_sides_goes_to_the_newest_or_to_a_person()
 
 #[tokio::test]
 async fn created_opportunities_get_the_owner_and_an_exactly_matched_or_new_account_and_contact() {
-    for kind in BOTH {
-        let h = Harness::new(kind).await;
+    for (kind, strict) in MODES {
+        let h = Harness::mode(kind, strict).await;
         let owner = match kind {
             Kind::Dataverse => h.emulator.dataverse().crm_user_id().to_string(),
             Kind::Salesforce => h
@@ -863,7 +875,7 @@ async fn created_opportunities_get_the_owner_and_an_exactly_matched_or_new_accou
         for outcome in [&first, &second] {
             assert!(
                 matches!(outcome.kind, OutcomeKind::Created { .. }),
-                "{kind:?}: {outcome:?}"
+                "{kind:?} strict={strict}: {outcome:?}"
             );
         }
         let (accounts, contacts) = match kind {
