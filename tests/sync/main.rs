@@ -921,3 +921,56 @@ async fn created_opportunities_get_the_owner_and_an_exactly_matched_or_new_accou
         }
     }
 }
+
+#[tokio::test]
+async fn referrals_out_of_scope_are_not_created_in_the_crm() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let cutoff: jiff::Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+        let sync = h
+            .builder()
+            .scope(cosell::sync::Scope::default().created_since(cutoff))
+            .build()
+            .await
+            .unwrap();
+        // A marketplace lead: co-sell opportunities only, by default.
+        let mut lead = shared_referral("Marketplace Lead");
+        lead["type"] = json!("Independent");
+        lead["qualification"] = json!("Direct");
+        let lead = h.share(lead);
+        let outcome = sync.sync_referral(&lead).await;
+        assert!(
+            matches!(
+                outcome.kind,
+                OutcomeKind::Excluded(Exclusion::Kind(cosell::sync::ReferralKind::MarketplaceLead))
+            ),
+            "{kind:?}: {outcome:?}"
+        );
+        // Created before the initial-load cut-off.
+        let later = h
+            .builder()
+            .scope(
+                cosell::sync::Scope::default()
+                    .created_since("2100-01-01T00:00:00Z".parse().unwrap()),
+            )
+            .build()
+            .await
+            .unwrap();
+        let old = h.share(shared_referral("Too Old"));
+        let outcome = later.sync_referral(&old).await;
+        assert!(
+            matches!(
+                outcome.kind,
+                OutcomeKind::Excluded(Exclusion::CreatedBefore(_))
+            ),
+            "{kind:?}: {outcome:?}"
+        );
+        assert!(h.opportunities().is_empty(), "{kind:?}");
+        // In scope: created.
+        let outcome = sync.sync_referral(&old).await;
+        assert!(
+            matches!(outcome.kind, OutcomeKind::Created { .. }),
+            "{kind:?}: {outcome:?}"
+        );
+    }
+}
