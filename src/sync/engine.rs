@@ -29,6 +29,10 @@ use crate::store::{
 };
 use crate::webhook::WebhookEvent;
 
+#[path = "sweep.rs"]
+mod sweep;
+pub use sweep::{SweepMode, SweepProgress, SweepReport};
+
 /// The name of the CRM poll's checkpoint and lease.
 const CRM_POLL: &str = "crm-poll";
 /// How far back a fallback scan for a referral we created looks before its pending link.
@@ -265,6 +269,8 @@ struct Pass {
     lock: PairLock,
     link: Option<Link>,
     unmapped: Vec<String>,
+    /// The referral as a listing read it, to use instead of fetching it.
+    listed: Option<Referral>,
 }
 
 /// Why a pass could not go on: an error, or another worker holding the pair's other id.
@@ -621,10 +627,17 @@ impl Synchronizer {
     // --- one pair ------------------------------------------------------------------------
 
     async fn run(&self, trigger: Trigger) -> SyncOutcome {
+        self.run_listed(trigger, None).await
+    }
+
+    /// Runs a sync; `listed` is the referral as a listing just read it, used instead of a
+    /// fetch on the first attempt (a retry reads it again).
+    async fn run_listed(&self, trigger: Trigger, listed: Option<Referral>) -> SyncOutcome {
         let _permit = self.inner.permits.acquire().await;
         let mut last = None;
+        let mut listed = listed;
         for _ in 0..self.inner.attempts {
-            match self.attempt(&trigger).await {
+            match self.attempt(&trigger, listed.take()).await {
                 Ok(outcome) => {
                     self.audit(&trigger, &outcome, None).await;
                     return outcome;
@@ -714,7 +727,7 @@ impl Synchronizer {
         }
     }
 
-    async fn attempt(&self, trigger: &Trigger) -> Result<SyncOutcome> {
+    async fn attempt(&self, trigger: &Trigger, listed: Option<Referral>) -> Result<SyncOutcome> {
         let inner = &self.inner;
         let link = match trigger {
             Trigger::Referral(id) => inner.store.link_by_referral(&inner.tenant, id).await?,
@@ -742,6 +755,7 @@ impl Synchronizer {
             lock,
             link,
             unmapped: Vec::new(),
+            listed,
         };
         let result = match trigger {
             Trigger::Referral(id) => self.start_at_referral(&mut pass, id).await,
@@ -888,7 +902,15 @@ impl Synchronizer {
                 OutcomeKind::Excluded(Exclusion::Unlinked),
             ));
         }
-        let Some(referral) = self.get_referral(referral_id).await? else {
+        let listed = pass
+            .listed
+            .take()
+            .filter(|listed| listed.id.as_deref() == Some(referral_id));
+        let fetched = match listed {
+            Some(listed) => Some(listed),
+            None => self.get_referral(referral_id).await?,
+        };
+        let Some(referral) = fetched else {
             return Ok(self.outcome(
                 pass.link.as_ref(),
                 OutcomeKind::Excluded(Exclusion::NotFound),
@@ -924,7 +946,7 @@ impl Synchronizer {
             }
             Some(record) => {
                 let link = self.link(pass, referral_id, &record.id).await?;
-                self.reconcile(pass, link, referral, record, SyncSide::PartnerCenter)
+                self.settle_pair(pass, link, referral, record, SyncSide::PartnerCenter)
                     .await
             }
         }
@@ -1033,7 +1055,7 @@ impl Synchronizer {
             return self.unlink(pass, "the CRM record was deleted").await;
         };
         let after = self
-            .reconcile(pass, link, referral, record, SyncSide::PartnerCenter)
+            .settle_pair(pass, link, referral, record, SyncSide::PartnerCenter)
             .await?;
         Ok(SyncOutcome {
             kind: OutcomeKind::Created {
@@ -1121,7 +1143,7 @@ impl Synchronizer {
             };
             let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
             return self
-                .reconcile(pass, link, referral, record, SyncSide::Crm)
+                .settle_pair(pass, link, referral, record, SyncSide::Crm)
                 .await;
         }
         // No referral yet. A pending link means an earlier attempt may have created it.
@@ -1137,7 +1159,7 @@ impl Synchronizer {
             let referral_id = referral.id.as_deref().unwrap_or_default().to_owned();
             let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
             return self
-                .reconcile(pass, link, referral, record, SyncSide::Crm)
+                .settle_pair(pass, link, referral, record, SyncSide::Crm)
                 .await;
         }
         self.create_in_partner_center(pass, crm_id, record, projection, pending)
@@ -1206,7 +1228,7 @@ impl Synchronizer {
         // Read it back: the service fills in what the create left out.
         let referral = self.get_referral(&referral_id).await?.unwrap_or(created);
         let after = self
-            .reconcile(pass, link, referral, record, SyncSide::Crm)
+            .settle_pair(pass, link, referral, record, SyncSide::Crm)
             .await?;
         Ok(SyncOutcome {
             kind: OutcomeKind::Created {
@@ -1347,7 +1369,7 @@ impl Synchronizer {
     /// Brings a linked pair in step: diff against the baseline, write what changed (CRM first,
     /// then Partner Center), store the baseline after each write. A version that moved or an
     /// answer that was lost re-reads that side and decides again.
-    async fn reconcile(
+    async fn settle_pair(
         &self,
         pass: &mut Pass,
         link: Link,

@@ -6,6 +6,7 @@ mod crash;
 mod crashing_store;
 mod harness;
 mod hostile;
+mod sweep;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
 use harness::{BOTH, Harness, Kind, MODES, shared_referral};
