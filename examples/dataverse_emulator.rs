@@ -61,7 +61,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(id), Some(etag)) = (row.id, row.etag.as_deref()) {
             dataverse
                 .opportunities()
-                .update_if_match(id, &serde_json::json!({"closeprobability": 70}), etag)
+                .update(id, &serde_json::json!({"closeprobability": 70}))
+                .if_match(etag)
+                .send()
                 .await?;
             control.edit(
                 "opportunities",

@@ -231,7 +231,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
             map,
         );
     }
-    let id = dataverse.opportunities().create(&record).await?;
+    let id = dataverse.opportunities().create(&record).send().await?;
     let found = dataverse
         .opportunities()
         .query::<Opportunity>(
@@ -248,7 +248,9 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         .ok_or_else(|| cosell::Error::validation("the opportunity was not found"))?;
     dataverse
         .opportunities()
-        .update_if_match(id, &serde_json::json!({"closeprobability": 60}), &etag)
+        .update(id, &serde_json::json!({"closeprobability": 60}))
+        .if_match(&etag)
+        .send()
         .await?;
     say!(
         out,
@@ -283,7 +285,8 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         },
     )?;
     let upserted = salesforce
-        .upsert("Opportunity", &key, &referral_id, &opportunity)
+        .opportunities()
+        .upsert(&key, &referral_id, &opportunity)
         .await?;
     let soql = Soql::select(["Id", "Name", "StageName", "CloseDate"])
         .from("Opportunity")
@@ -295,11 +298,9 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         .and_then(|o| o.id.clone())
         .ok_or_else(|| cosell::Error::validation("the opportunity was not found"))?;
     salesforce
-        .update(
-            "Opportunity",
-            &sf_id,
-            &serde_json::json!({"StageName": "Qualification"}),
-        )
+        .opportunities()
+        .update(&sf_id, &serde_json::json!({"StageName": "Qualification"}))
+        .send()
         .await?;
     say!(
         out,

@@ -44,7 +44,7 @@ async fn a_salesforce_sobject_handle_addresses_its_type() {
     assert_eq!(outcome, UpsertOutcome::Created { id: "006A".into() });
     let accounts = sf.sobject("Account");
     assert_eq!(accounts.name(), "Account");
-    let account: serde_json::Value = accounts.retrieve("001A", &[]).await.unwrap();
+    let account: serde_json::Value = accounts.retrieve("001A").send().await.unwrap();
     assert_eq!(account["Name"], "Fabrikam");
 }
 

@@ -274,17 +274,15 @@ async fn a_lost_answer_to_a_dataverse_update_if_match_is_outcome_unknown() {
         .seed("opportunities", serde_json::json!({"name": "Deal"}))
         .unwrap();
     let client = dataverse(&emulator);
-    let row: serde_json::Value = client
-        .opportunities()
-        .retrieve(id, &cosell::dataverse::Retrieve::new())
-        .await
-        .unwrap();
+    let row: serde_json::Value = client.opportunities().retrieve(id).send().await.unwrap();
     let etag = row["@odata.etag"].as_str().unwrap();
     lose_next_answer(&emulator, EmulatedApi::Dataverse, "dataverse.update");
 
     let err = client
         .opportunities()
-        .update_if_match(id, &serde_json::json!({"description": "ours"}), etag)
+        .update(id, &serde_json::json!({"description": "ours"}))
+        .if_match(etag)
+        .send()
         .await
         .unwrap_err();
     assert_outcome_unknown(&err);
@@ -351,12 +349,10 @@ async fn a_lost_answer_to_a_salesforce_update_if_unmodified_since_is_outcome_unk
     lose_next_answer(&emulator, EmulatedApi::Salesforce, "update");
 
     let err = salesforce(&emulator)
-        .update_if_unmodified_since(
-            "Opportunity",
-            &id,
-            &serde_json::json!({"Description": "ours"}),
-            "2020-01-01T00:00:00Z".parse().unwrap(),
-        )
+        .opportunities()
+        .update(&id, &serde_json::json!({"Description": "ours"}))
+        .if_unmodified_since("2020-01-01T00:00:00Z".parse().unwrap())
+        .send()
         .await
         .unwrap_err();
     assert_outcome_unknown(&err);

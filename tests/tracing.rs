@@ -126,6 +126,7 @@ async fn spans_carry_path_templates_never_key_values() {
             RecordKey::alternate([("cosell_referralid", "DV-KEY-4711")]),
             &serde_json::json!({"name": "n"}),
         )
+        .send()
         .await
         .unwrap();
 
@@ -134,8 +135,8 @@ async fn spans_carry_path_templates_never_key_values() {
         .build()
         .unwrap();
     salesforce
+        .opportunities()
         .upsert(
-            "Opportunity",
             "Referral_Id__c",
             "SF-EXTERNAL-0815",
             &serde_json::json!({"Name": "n"}),

@@ -256,6 +256,7 @@ impl Dataverse {
     /// let id = dataverse
     ///     .table("accounts")
     ///     .create(&serde_json::json!({"name": "Fabrikam"}))
+    ///     .send()
     ///     .await?;
     /// # let _ = id; Ok(()) }
     /// ```
@@ -267,12 +268,14 @@ impl Dataverse {
     /// [`Opportunity`](super::Opportunity) and [`OpportunityPatch`](super::OpportunityPatch).
     ///
     /// ```no_run
-    /// use cosell::dataverse::{Opportunity, Retrieve};
+    /// use cosell::dataverse::Opportunity;
     ///
     /// # async fn run(dataverse: cosell::dataverse::Dataverse, id: uuid::Uuid) -> cosell::Result<()> {
     /// let opportunity: Opportunity = dataverse
     ///     .opportunities()
-    ///     .retrieve(id, &Retrieve::new().select(Opportunity::STANDARD_COLUMNS))
+    ///     .retrieve(id)
+    ///     .select(Opportunity::STANDARD_COLUMNS)
+    ///     .send()
     ///     .await?;
     /// println!("{:?} {:?}", opportunity.name, opportunity.estimated_value);
     /// # Ok(()) }
