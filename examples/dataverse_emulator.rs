@@ -35,7 +35,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "secret".to_string().into(),
         format!("{DATAVERSE_ORG_URL}/.default"),
     )?;
-    let dataverse = Dataverse::builder(&emulator.urls().dataverse, credentials)
+    let dataverse = Dataverse::builder(credentials)
+        .base_url(&emulator.urls().dataverse)
         .origin_tag("cosell")
         .suppress_flows(true)
         .build()?;

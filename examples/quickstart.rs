@@ -204,15 +204,13 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 6. Dataverse: create the opportunity, find it by referral id, update it with its ETag.
-    let dataverse = Dataverse::builder(
-        &urls.dataverse,
-        ClientCredentials::new(
-            authority.clone(),
-            "quickstart-app",
-            "quickstart-secret".to_owned().into(),
-            format!("{DATAVERSE_ORG_URL}/.default"),
-        )?,
-    )
+    let dataverse = Dataverse::builder(ClientCredentials::new(
+        authority.clone(),
+        "quickstart-app",
+        "quickstart-secret".to_owned().into(),
+        format!("{DATAVERSE_ORG_URL}/.default"),
+    )?)
+    .base_url(&urls.dataverse)
     .origin_tag("cosell-quickstart")
     .build()?;
     let columns = dataverse::CoSellFieldNames::default();

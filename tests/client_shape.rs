@@ -2,6 +2,7 @@
 //! handles (`pc.referrals()`, `dv.table(..)`, `sf.sobject(..)`).
 
 use cosell::auth::StaticToken;
+use cosell::dataverse::Dataverse;
 use cosell::salesforce::{Salesforce, UpsertOutcome};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -61,4 +62,38 @@ async fn a_bad_sobject_name_is_refused_naming_it() {
         .unwrap_err();
     assert!(matches!(err, cosell::Error::Validation(_)), "{err:?}");
     assert!(err.to_string().contains("Opportunity/../Account"), "{err}");
+}
+
+#[test]
+fn a_dataverse_client_names_its_environment_as_a_builder_setting() {
+    let missing = Dataverse::builder(StaticToken::new("t"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(missing, cosell::Error::Config(_)), "{missing:?}");
+    assert!(missing.to_string().contains("base_url"), "{missing}");
+
+    let by_environment = Dataverse::builder(StaticToken::new("t"))
+        .base_url("https://contoso.crm4.dynamics.com/")
+        .build()
+        .unwrap();
+    let by_web_api = Dataverse::builder(StaticToken::new("t"))
+        .base_url("https://contoso.crm4.dynamics.com/api/data/v9.1/")
+        .build()
+        .unwrap();
+    let by_org = Dataverse::for_org("contoso", StaticToken::new("t"))
+        .build()
+        .unwrap();
+    let base = |dv: &Dataverse| dv.pipeline().base_url().unwrap().to_string();
+    assert_eq!(
+        base(&by_environment),
+        "https://contoso.crm4.dynamics.com/api/data/v9.2/"
+    );
+    assert_eq!(
+        base(&by_web_api),
+        "https://contoso.crm4.dynamics.com/api/data/v9.1/"
+    );
+    assert_eq!(
+        base(&by_org),
+        "https://contoso.crm.dynamics.com/api/data/v9.2/"
+    );
 }

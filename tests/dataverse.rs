@@ -54,13 +54,11 @@ async fn harness_with(
     let server = MockServer::start().await;
     let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let builder = Dataverse::builder(
-        format!("{}/api/data/v9.2/", server.uri()),
-        StaticToken::new("test-token"),
-    )
-    .retry_policy(retry)
-    .clock(clock)
-    .sleeper(sleeper.clone());
+    let builder = Dataverse::builder(StaticToken::new("test-token"))
+        .base_url(format!("{}/api/data/v9.2/", server.uri()))
+        .retry_policy(retry)
+        .clock(clock)
+        .sleeper(sleeper.clone());
     let dataverse = configure(builder).build().unwrap();
     Harness {
         server,
@@ -146,11 +144,9 @@ fn org_helpers_build_base_url_and_scope() {
     );
     assert!(Dataverse::scope_for_org("contoso.evil.com").is_err());
     assert!(matches!(
-        Dataverse::builder(
-            "http://contoso.crm.dynamics.com/api/data/v9.2/",
-            StaticToken::new("t")
-        )
-        .build(),
+        Dataverse::builder(StaticToken::new("t"))
+            .base_url("http://contoso.crm.dynamics.com/api/data/v9.2/")
+            .build(),
         Err(Error::Config(_))
     ));
 }

@@ -209,13 +209,11 @@ fn entra_tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
 }
 
 fn dataverse(emulator: &Emulator) -> cosell::dataverse::Dataverse {
-    cosell::dataverse::Dataverse::builder(
-        &emulator.urls().dataverse,
-        entra_tokens(
-            emulator,
-            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-        ),
-    )
+    cosell::dataverse::Dataverse::builder(entra_tokens(
+        emulator,
+        &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+    ))
+    .base_url(&emulator.urls().dataverse)
     .sleeper(Arc::new(RecordingSleeper::new()))
     .build()
     .unwrap()

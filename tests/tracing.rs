@@ -114,12 +114,10 @@ async fn spans_carry_path_templates_never_key_values() {
         .mount(&server)
         .await;
 
-    let dataverse = Dataverse::builder(
-        format!("{}/api/data/v9.2/", server.uri()),
-        StaticToken::new("t"),
-    )
-    .build()
-    .unwrap();
+    let dataverse = Dataverse::builder(StaticToken::new("t"))
+        .base_url(format!("{}/api/data/v9.2/", server.uri()))
+        .build()
+        .unwrap();
     dataverse
         .opportunities()
         .update(

@@ -62,7 +62,8 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
         format!("{DATAVERSE_ORG_URL}/.default"),
     )
     .unwrap();
-    Dataverse::builder(&emulator.urls().dataverse, credentials)
+    Dataverse::builder(credentials)
+        .base_url(&emulator.urls().dataverse)
         .retry_policy(retry)
         .sleeper(Arc::new(RecordingSleeper::new()))
         .origin_tag("cosell")
@@ -74,15 +75,13 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
 impl Backend {
     async fn mock() -> Self {
         let server = MockServer::start().await;
-        let dataverse = Dataverse::builder(
-            format!("{}/api/data/v9.2/", server.uri()),
-            StaticToken::new("test-token"),
-        )
-        .retry_policy(RetryPolicy::none())
-        .origin_tag("cosell")
-        .suppress_flows(true)
-        .build()
-        .unwrap();
+        let dataverse = Dataverse::builder(StaticToken::new("test-token"))
+            .base_url(format!("{}/api/data/v9.2/", server.uri()))
+            .retry_policy(RetryPolicy::none())
+            .origin_tag("cosell")
+            .suppress_flows(true)
+            .build()
+            .unwrap();
         Backend {
             kind: Kind::Mock(server),
             dataverse,
@@ -1377,7 +1376,8 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
 #[tokio::test]
 async fn tokens_must_be_issued_for_the_emulated_organisation() {
     let emulator = Emulator::start().await.unwrap();
-    let unknown = Dataverse::builder(&emulator.urls().dataverse, StaticToken::new("forged"))
+    let unknown = Dataverse::builder(StaticToken::new("forged"))
+        .base_url(&emulator.urls().dataverse)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -1393,7 +1393,8 @@ async fn tokens_must_be_issued_for_the_emulated_organisation() {
         "https://contoso.crm.dynamics.com/.default",
     )
     .unwrap();
-    let client = Dataverse::builder(&emulator.urls().dataverse, other)
+    let client = Dataverse::builder(other)
+        .base_url(&emulator.urls().dataverse)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();

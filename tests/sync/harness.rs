@@ -67,13 +67,11 @@ impl Harness {
     }
 
     pub fn dataverse(&self, tag: Option<&str>) -> cosell::dataverse::Dataverse {
-        let mut builder = cosell::dataverse::Dataverse::builder(
-            &self.emulator.urls().dataverse,
-            tokens(
-                &self.emulator,
-                &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-            ),
-        )
+        let mut builder = cosell::dataverse::Dataverse::builder(tokens(
+            &self.emulator,
+            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+        ))
+        .base_url(&self.emulator.urls().dataverse)
         .sleeper(Arc::new(RecordingSleeper::new()));
         if let Some(tag) = tag {
             builder = builder.origin_tag(tag);
