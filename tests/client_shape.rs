@@ -1,8 +1,11 @@
 //! The clients share one shape: credentials as the builder's argument, borrowed resource
 //! handles (`pc.referrals()`, `dv.table(..)`, `sf.sobject(..)`).
 
-use cosell::auth::StaticToken;
+use std::sync::Arc;
+
+use cosell::auth::{AccessToken, CustomCredentials, StaticToken, TokenProvider};
 use cosell::dataverse::Dataverse;
+use cosell::partner_center::PartnerCenter;
 use cosell::salesforce::{Salesforce, UpsertOutcome};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -96,4 +99,34 @@ fn a_dataverse_client_names_its_environment_as_a_builder_setting() {
         base(&by_org),
         "https://contoso.crm.dynamics.com/api/data/v9.2/"
     );
+}
+
+/// A provider the crate does not know, such as a vault or a managed identity.
+#[derive(Debug)]
+struct FromVault;
+
+#[async_trait::async_trait]
+impl TokenProvider for FromVault {
+    async fn token(&self) -> cosell::Result<AccessToken> {
+        Ok(AccessToken::bearer("from-vault"))
+    }
+}
+
+#[tokio::test]
+async fn a_provider_of_your_own_reaches_the_referrals_api_once_its_kind_is_named() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/engagements/referrals/r-1"))
+        .and(header("authorization", "Bearer from-vault"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "r-1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let shared: Arc<dyn TokenProvider> = Arc::new(FromVault);
+    let pc = PartnerCenter::builder(CustomCredentials::user(shared))
+        .base_url(format!("{}/v1.0/engagements/", server.uri()))
+        .build()
+        .unwrap();
+    let referral = pc.referrals().get("r-1").await.unwrap();
+    assert_eq!(referral.id.as_deref(), Some("r-1"));
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cosell::Error;
-use cosell::auth::{ClientCredentials, EntraAuthority, TokenProvider};
+use cosell::auth::{ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider};
 use cosell::http::{GenericProfile, Pipeline, RecordingSleeper, RetryPolicy, Timeouts};
 use cosell_emulator::{EmulatedApi, Emulator, Fault, FaultRule, Trigger};
 use secrecy::SecretString;
@@ -209,10 +209,10 @@ fn entra_tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
 }
 
 fn dataverse(emulator: &Emulator) -> cosell::dataverse::Dataverse {
-    cosell::dataverse::Dataverse::builder(entra_tokens(
+    cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(entra_tokens(
         emulator,
         &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-    ))
+    )))
     .base_url(&emulator.urls().dataverse)
     .sleeper(Arc::new(RecordingSleeper::new()))
     .build()
@@ -220,10 +220,10 @@ fn dataverse(emulator: &Emulator) -> cosell::dataverse::Dataverse {
 }
 
 fn partner_center(emulator: &Emulator) -> cosell::partner_center::PartnerCenter {
-    cosell::partner_center::PartnerCenter::builder(entra_tokens(
+    cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(entra_tokens(
         emulator,
         "https://api.partner.microsoft.com/.default",
-    ))
+    )))
     .base_url(emulator.urls().partner_center_referrals.clone())
     .sleeper(Arc::new(RecordingSleeper::new()))
     .build()

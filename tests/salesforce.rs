@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cosell::Error;
-use cosell::auth::{AccessToken, CachedTokenProvider, StaticToken, TokenProvider};
+use cosell::auth::{
+    AccessToken, CachedTokenProvider, CustomCredentials, StaticToken, TokenProvider,
+};
 use cosell::error::ApiErrorKind;
 use cosell::http::{ManualClock, RecordingSleeper, Response, RetryPolicy};
 use cosell::salesforce::soql::{
@@ -58,7 +60,7 @@ async fn harness() -> Harness {
 async fn harness_with(server: MockServer, provider: Arc<dyn TokenProvider>) -> Harness {
     let clock = clock();
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let sf = Salesforce::builder(provider)
+    let sf = Salesforce::builder(CustomCredentials::salesforce(provider))
         .origin_client_id("cosell-test")
         .retry_policy(RetryPolicy::default().max_attempts(3).jitter_seed(7))
         .clock(clock)

@@ -12,7 +12,9 @@ use crate::auth::env::{
     SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_INSTANCE_URL, SALESFORCE_LOGIN_URL,
     SALESFORCE_PRIVATE_KEY, SALESFORCE_REFRESH_TOKEN, SALESFORCE_USERNAME, malformed,
 };
-use crate::auth::{Credentials, Env, SalesforceCredentials, TokenProvider};
+use crate::auth::{
+    Credentials, CustomCredentials, Env, SalesforceCredentials, TokenProvider, token_kind,
+};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
@@ -153,7 +155,9 @@ impl Salesforce {
                 let secret = env.secret(SALESFORCE_CLIENT_SECRET)?;
                 ClientCredentialsFlow::new(login, client_id, secret)?.into_token_provider()
             };
-        let builder = Salesforce::builder(provider);
+        let builder = Salesforce::builder(CustomCredentials::<token_kind::Salesforce>::shared(
+            provider,
+        ));
         Ok(match env.optional_url(SALESFORCE_INSTANCE_URL)? {
             Some(url) => builder.instance_url(url),
             None => builder,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cosell::auth::CachedTokenProvider;
+use cosell::auth::{CachedTokenProvider, CustomCredentials};
 use cosell::error::ApiErrorKind;
 use cosell::http::{RecordingSleeper, RetryPolicy};
 use cosell::salesforce::soql::{LikePattern, Order, Soql, field};
@@ -928,10 +928,12 @@ async fn upsert_keys_match_without_case_and_refuse_what_the_service_refuses() {
     assert_eq!(err.code(), Some("REQUIRED_FIELD_MISSING"));
     assert_eq!(org.records("Opportunity").len(), 1);
     // Before API v46 an update answers an empty 204.
-    let old = Salesforce::builder(sf.pipeline().token_provider().unwrap().clone())
-        .api_version("45.0")
-        .build()
-        .unwrap();
+    let old = Salesforce::builder(CustomCredentials::salesforce(
+        sf.pipeline().token_provider().unwrap().clone(),
+    ))
+    .api_version("45.0")
+    .build()
+    .unwrap();
     let outcome = old
         .opportunities()
         .upsert("Referral_Id__c", "R-Case", &patch)

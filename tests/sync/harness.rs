@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority, TokenProvider};
+use cosell::auth::{
+    CachedTokenProvider, ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider,
+};
 use cosell::http::RecordingSleeper;
 use cosell::mapping::{DeclarativeMapping, dynamics365, salesforce};
 use cosell::store::{MemoryStore, SyncStore, TenantId};
@@ -56,10 +58,10 @@ impl Harness {
     }
 
     pub fn partner_center(&self) -> cosell::partner_center::PartnerCenter {
-        cosell::partner_center::PartnerCenter::builder(tokens(
+        cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(tokens(
             &self.emulator,
             "https://api.partner.microsoft.com/.default",
-        ))
+        )))
         .base_url(self.emulator.urls().partner_center_referrals.clone())
         .sleeper(Arc::new(RecordingSleeper::new()))
         .build()
@@ -67,12 +69,13 @@ impl Harness {
     }
 
     pub fn dataverse(&self, tag: Option<&str>) -> cosell::dataverse::Dataverse {
-        let mut builder = cosell::dataverse::Dataverse::builder(tokens(
-            &self.emulator,
-            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-        ))
-        .base_url(&self.emulator.urls().dataverse)
-        .sleeper(Arc::new(RecordingSleeper::new()));
+        let mut builder =
+            cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(tokens(
+                &self.emulator,
+                &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+            )))
+            .base_url(&self.emulator.urls().dataverse)
+            .sleeper(Arc::new(RecordingSleeper::new()));
         if let Some(tag) = tag {
             builder = builder.origin_tag(tag);
         }
