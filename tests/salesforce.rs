@@ -811,12 +811,13 @@ async fn jwt_bearer_flow_signs_an_rs256_assertion_that_verifies() {
         .expect(1)
         .mount(&server)
         .await;
-    let flow = JwtBearerFlow::new(
+    let flow = JwtBearerFlow::builder(
         login(&server),
         "3MVG9consumer",
         "integration@contoso.com",
         fixture("test_jwt_key.pem").into(),
     )
+    .build()
     .unwrap();
     let token = flow.token().await.unwrap();
     assert_eq!(token.instance_url(), Some(server.uri().as_str()));
@@ -852,21 +853,23 @@ async fn jwt_bearer_flow_signs_an_rs256_assertion_that_verifies() {
 
 #[tokio::test]
 async fn jwt_bearer_flow_targets_the_sandbox_audience_and_refuses_a_bad_key() {
-    let err = JwtBearerFlow::new(
+    let err = JwtBearerFlow::builder(
         SalesforceLogin::sandbox(),
         "k",
         "u",
         "not a key".to_string().into(),
     )
+    .build()
     .unwrap_err();
     assert!(matches!(err, Error::Config(_)));
-    let flow = JwtBearerFlow::new(
+    let builder = JwtBearerFlow::builder(
         SalesforceLogin::sandbox(),
         "k",
         "u",
         fixture("test_jwt_key.pem").into(),
-    )
-    .unwrap();
+    );
+    assert!(!format!("{builder:?}").contains("PRIVATE"));
+    let flow = builder.build().unwrap();
     assert!(format!("{flow:?}").contains("https://test.salesforce.com"));
     assert!(!format!("{flow:?}").contains("PRIVATE"));
 }
@@ -887,13 +890,14 @@ async fn refresh_token_flow_posts_the_form_and_passes_on_a_rotated_token() {
         .await;
     let rotated = Arc::new(std::sync::Mutex::new(None::<String>));
     let sink = rotated.clone();
-    let flow = RefreshTokenFlow::new(login(&server), "cid", "rt-1".to_string().into())
-        .unwrap()
+    let flow = RefreshTokenFlow::builder(login(&server), "cid", "rt-1".to_string().into())
         .client_secret("sec".to_string().into())
         .on_rotate(Arc::new(move |t| {
             use secrecy::ExposeSecret;
             *sink.lock().unwrap() = Some(t.expose_secret().to_owned());
-        }));
+        }))
+        .build()
+        .unwrap();
     let token = flow.token().await.unwrap();
     assert_eq!(token.token_type(), "Bearer");
     assert_eq!(rotated.lock().unwrap().as_deref(), Some("rt-2"));
@@ -909,8 +913,9 @@ async fn token_endpoint_errors_are_auth_errors_with_the_oauth_code() {
         })))
         .mount(&server)
         .await;
-    let flow =
-        JwtBearerFlow::new(login(&server), "k", "u", fixture("test_jwt_key.pem").into()).unwrap();
+    let flow = JwtBearerFlow::builder(login(&server), "k", "u", fixture("test_jwt_key.pem").into())
+        .build()
+        .unwrap();
     let err = flow.token().await.unwrap_err();
     assert!(err.is_auth());
     assert_eq!(err.code(), Some("invalid_grant"));

@@ -45,7 +45,7 @@ pub use credentials::{
 };
 pub use delegated::{
     DelegatedGrant, DelegatedScope, DeviceCodeFlow, DeviceCodePrompt, RefreshTokenProvider,
-    RefreshTokenSink,
+    RefreshTokenProviderBuilder, RefreshTokenSink,
 };
 pub use entra::{ClientCredentials, EntraAuthority};
 pub use env::{Env, EnvError, EnvProblem};

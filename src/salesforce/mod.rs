@@ -62,7 +62,8 @@ mod sobject;
 pub mod soql;
 
 pub use auth::{
-    ClientCredentialsFlow, JwtBearerFlow, RefreshTokenFlow, SalesforceLogin, issued_at,
+    ClientCredentialsFlow, JwtBearerFlow, JwtBearerFlowBuilder, RefreshTokenFlow,
+    RefreshTokenFlowBuilder, SalesforceLogin, issued_at,
 };
 pub use client::{DEFAULT_API_VERSION, Salesforce, SalesforceBuilder};
 pub use collections::{Atomicity, COLLECTION_LIMIT};

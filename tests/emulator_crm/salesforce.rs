@@ -1322,16 +1322,15 @@ async fn the_jwt_bearer_flow_reaches_the_instance_it_names() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let flow = cosell::salesforce::JwtBearerFlow::new(
+    let flow = cosell::salesforce::JwtBearerFlow::builder(
         SalesforceLogin::new(&emulator.urls().salesforce).unwrap(),
         "consumer-key",
         "integration@example.com",
         pem.into(),
     )
+    .build()
     .unwrap();
-    let sf = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
-        .build()
-        .unwrap();
+    let sf = Salesforce::builder(flow).build().unwrap();
     let id = sf
         .sobject("Account")
         .create(&json!({"Name": "Through JWT"}))
