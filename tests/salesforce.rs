@@ -10,15 +10,13 @@ use cosell::auth::{
 };
 use cosell::error::ApiErrorKind;
 use cosell::http::{ManualClock, RecordingSleeper, Response, RetryPolicy};
-use cosell::salesforce::soql::{
-    LikePattern, Order, Soql, SoqlValue, field, like_literal, string_literal,
-};
+use cosell::salesforce::soql::{LikePattern, Soql, SoqlValue, field, like_literal, string_literal};
 use cosell::salesforce::{
     Atomicity, ClientCredentialsFlow, CoSellFieldNames, CoSellFields, FieldType, JwtBearerFlow,
     MultiSelect, Opportunity, OpportunityPatch, QueryOptions, RefreshTokenFlow, SObjectDescribe,
     Salesforce, SalesforceLogin, SaveResult, UpsertOutcome, is_multiple_matches, query_page,
 };
-use cosell::{FieldUpdate, salesforce};
+use cosell::{FieldUpdate, Order, salesforce};
 use futures::TryStreamExt;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -1465,7 +1463,7 @@ async fn describe_reads_types_lengths_and_picklists() {
         FieldType::MultiPicklist
     );
     let co_sell = CoSellFieldNames::default();
-    let names = co_sell.api_names();
+    let names = co_sell.names();
     let missing = describe.missing_fields(&names);
     assert_eq!(
         missing,

@@ -288,7 +288,7 @@ impl SObject<'_> {
     /// use cosell::salesforce::CoSellFieldNames;
     /// let describe = sf.opportunities().describe().await?;
     /// let co_sell = CoSellFieldNames::default();
-    /// let missing = describe.missing_fields(&co_sell.api_names());
+    /// let missing = describe.missing_fields(&co_sell.names());
     /// assert!(missing.is_empty(), "the org lacks {missing:?}");
     /// # Ok(()) }
     /// ```

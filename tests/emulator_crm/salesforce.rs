@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use cosell::Order;
 use cosell::auth::{CachedTokenProvider, CustomCredentials};
 use cosell::error::ApiErrorKind;
 use cosell::http::{RecordingSleeper, RetryPolicy};
-use cosell::salesforce::soql::{LikePattern, Order, Soql, field};
+use cosell::salesforce::soql::{LikePattern, Soql, field};
 use cosell::salesforce::{
     Atomicity, ClientCredentialsFlow, FieldType, MultiSelect, Opportunity, OpportunityPatch,
     QueryOptions, Salesforce, SalesforceLogin, UpsertOutcome, is_multiple_matches,
