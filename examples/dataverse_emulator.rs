@@ -35,7 +35,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "secret".to_string().into(),
         format!("{DATAVERSE_ORG_URL}/.default"),
     )?;
-    let dataverse = Dataverse::builder(&emulator.urls().dataverse, credentials)
+    let dataverse = Dataverse::builder(credentials)
+        .base_url(&emulator.urls().dataverse)
         .origin_tag("cosell")
         .suppress_flows(true)
         .build()?;
@@ -61,7 +62,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(id), Some(etag)) = (row.id, row.etag.as_deref()) {
             dataverse
                 .opportunities()
-                .update_if_match(id, &serde_json::json!({"closeprobability": 70}), etag)
+                .update(id, &serde_json::json!({"closeprobability": 70}))
+                .if_match(etag)
+                .send()
                 .await?;
             control.edit(
                 "opportunities",

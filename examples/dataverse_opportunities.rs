@@ -101,7 +101,9 @@ async fn main() -> cosell::Result<()> {
     );
     match dataverse
         .opportunities()
-        .update_if_match(id, &changes, etag)
+        .update(id, &changes)
+        .if_match(etag)
+        .send()
         .await
     {
         Ok(()) => println!("updated {id}"),

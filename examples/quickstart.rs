@@ -28,8 +28,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use cosell::FieldUpdate;
 use cosell::auth::{
-    CachedTokenProvider, ClientCredentials, DelegatedScope, DeviceCodeFlow, EntraAuthority,
-    RefreshTokenProvider,
+    ClientCredentials, DelegatedScope, DeviceCodeFlow, EntraAuthority, RefreshTokenProvider,
 };
 use cosell::dataverse::{self, CoSellUpdate, Dataverse, Filter, Opportunity, Query};
 use cosell::partner_center::referrals::TOKEN_RESOURCE;
@@ -48,9 +47,6 @@ use tokio::sync::mpsc;
 
 /// What the tour fails with: an SDK error, an emulator error, or the tour's own complaint.
 type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
-
-/// The webhooks API's token audience.
-const WEBHOOKS_SCOPE: &str = "https://api.partnercenter.microsoft.com/.default";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -105,18 +101,23 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
             );
         })
         .await?;
-    let user_tokens = Arc::new(CachedTokenProvider::new(
-        RefreshTokenProvider::from_grant(authority.clone(), "quickstart-app", scope, &grant)?
-            .on_rotate(Arc::new(|_| {
-                // A real service stores the rotated refresh token here.
-            })),
-    ));
-    let app_tokens = Arc::new(CachedTokenProvider::new(ClientCredentials::new(
+    // The clients cache the tokens of the credentials they are given.
+    let user_tokens = RefreshTokenProvider::builder_from_grant(
+        authority.clone(),
+        "quickstart-app",
+        scope,
+        &grant,
+    )?
+    .on_rotate(Arc::new(|_| {
+        // A real service stores the rotated refresh token here.
+    }))
+    .build()?;
+    let app_tokens = ClientCredentials::new(
         authority.clone(),
         "quickstart-app",
         "quickstart-secret".to_owned().into(),
-        WEBHOOKS_SCOPE,
-    )?));
+        WebhooksClient::TOKEN_SCOPE,
+    )?;
     say!(
         out,
         "   signed in as a user (referrals) and as an app (webhooks)"
@@ -204,15 +205,13 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     );
 
     // 6. Dataverse: create the opportunity, find it by referral id, update it with its ETag.
-    let dataverse = Dataverse::builder(
-        &urls.dataverse,
-        ClientCredentials::new(
-            authority.clone(),
-            "quickstart-app",
-            "quickstart-secret".to_owned().into(),
-            format!("{DATAVERSE_ORG_URL}/.default"),
-        )?,
-    )
+    let dataverse = Dataverse::builder(ClientCredentials::new(
+        authority.clone(),
+        "quickstart-app",
+        "quickstart-secret".to_owned().into(),
+        format!("{DATAVERSE_ORG_URL}/.default"),
+    )?)
+    .base_url(&urls.dataverse)
     .origin_tag("cosell-quickstart")
     .build()?;
     let columns = dataverse::CoSellFieldNames::default();
@@ -231,7 +230,7 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
             map,
         );
     }
-    let id = dataverse.opportunities().create(&record).await?;
+    let id = dataverse.opportunities().create(&record).send().await?;
     let found = dataverse
         .opportunities()
         .query::<Opportunity>(
@@ -248,7 +247,9 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         .ok_or_else(|| cosell::Error::validation("the opportunity was not found"))?;
     dataverse
         .opportunities()
-        .update_if_match(id, &serde_json::json!({"closeprobability": 60}), &etag)
+        .update(id, &serde_json::json!({"closeprobability": 60}))
+        .if_match(&etag)
+        .send()
         .await?;
     say!(
         out,
@@ -258,13 +259,11 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
 
     // 7. Salesforce: create by upsert on the referral id, query it, update it.
     let login = SalesforceLogin::new(&urls.salesforce)?;
-    let salesforce = Salesforce::builder(Arc::new(CachedTokenProvider::new(
-        ClientCredentialsFlow::new(
-            login,
-            "quickstart-app",
-            "quickstart-secret".to_owned().into(),
-        )?,
-    )))
+    let salesforce = Salesforce::builder(ClientCredentialsFlow::new(
+        login,
+        "quickstart-app",
+        "quickstart-secret".to_owned().into(),
+    )?)
     .origin_client_id("cosell-quickstart")
     .build()?;
     let co_sell = CoSellFieldNames::default();
@@ -283,7 +282,8 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         },
     )?;
     let upserted = salesforce
-        .upsert("Opportunity", &key, &referral_id, &opportunity)
+        .opportunities()
+        .upsert(&key, &referral_id, &opportunity)
         .await?;
     let soql = Soql::select(["Id", "Name", "StageName", "CloseDate"])
         .from("Opportunity")
@@ -295,11 +295,9 @@ pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
         .and_then(|o| o.id.clone())
         .ok_or_else(|| cosell::Error::validation("the opportunity was not found"))?;
     salesforce
-        .update(
-            "Opportunity",
-            &sf_id,
-            &serde_json::json!({"StageName": "Qualification"}),
-        )
+        .opportunities()
+        .update(&sf_id, &serde_json::json!({"StageName": "Qualification"}))
+        .send()
         .await?;
     say!(
         out,

@@ -11,8 +11,9 @@
 //!   cargo run --example salesforce_opportunities
 //! ```
 
+use cosell::Order;
 use cosell::auth::Env;
-use cosell::salesforce::soql::{Order, Soql, field};
+use cosell::salesforce::soql::{Soql, field};
 use cosell::salesforce::{
     CoSellFieldNames, CoSellFields, Opportunity, QueryOptions, Salesforce, UpsertOutcome,
     is_multiple_matches,
@@ -32,7 +33,7 @@ async fn main() -> cosell::Result<()> {
         .clone()
         .unwrap_or_else(|| "Sync_With_Partner_Center__c".to_owned());
     let mut fields: Vec<&str> = Opportunity::STANDARD_FIELDS.to_vec();
-    fields.extend(co_sell.api_names());
+    fields.extend(co_sell.names());
     let soql = Soql::select(fields)
         .from("Opportunity")
         .filter(field(&sync_gate).eq(true))

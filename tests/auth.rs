@@ -269,11 +269,13 @@ async fn device_code_then_refresh_token_with_rotation() {
     let stored = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = stored.clone();
     let provider =
-        RefreshTokenProvider::from_grant(e.authority.clone(), "public-app", scope, &grant)
+        RefreshTokenProvider::builder_from_grant(e.authority.clone(), "public-app", scope, &grant)
             .unwrap()
             .on_rotate(Arc::new(move |t: &SecretString| {
                 sink.lock().unwrap().push(t.expose_secret().to_owned())
-            }));
+            }))
+            .build()
+            .unwrap();
     assert_eq!(
         provider.token().await.unwrap().secret().expose_secret(),
         "at-user-2"

@@ -7,7 +7,7 @@ use cosell::auth::StaticToken;
 use cosell::dataverse::{
     Batch, BatchOperation, BatchOutcome, CoSellFieldNames, CoSellUpdate, Dataverse,
     EntityReference, Filter, Opportunity, OpportunityClose, OpportunityPatch, OpportunityState,
-    OpportunityStatus, Query, RecordKey, Retrieve, UpsertKind, read_batch_response,
+    OpportunityStatus, Query, RecordKey, UpsertKind, read_batch_response,
 };
 use cosell::error::{ApiErrorKind, Service};
 use cosell::http::{ManualClock, RecordingSleeper, RetryPolicy};
@@ -54,13 +54,11 @@ async fn harness_with(
     let server = MockServer::start().await;
     let clock = Arc::new(ManualClock::new("2026-03-01T12:00:00Z".parse().unwrap()));
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let builder = Dataverse::builder(
-        format!("{}/api/data/v9.2/", server.uri()),
-        StaticToken::new("test-token"),
-    )
-    .retry_policy(retry)
-    .clock(clock)
-    .sleeper(sleeper.clone());
+    let builder = Dataverse::builder(StaticToken::new("test-token"))
+        .base_url(format!("{}/api/data/v9.2/", server.uri()))
+        .retry_policy(retry)
+        .clock(clock)
+        .sleeper(sleeper.clone());
     let dataverse = configure(builder).build().unwrap();
     Harness {
         server,
@@ -146,11 +144,9 @@ fn org_helpers_build_base_url_and_scope() {
     );
     assert!(Dataverse::scope_for_org("contoso.evil.com").is_err());
     assert!(matches!(
-        Dataverse::builder(
-            "http://contoso.crm.dynamics.com/api/data/v9.2/",
-            StaticToken::new("t")
-        )
-        .build(),
+        Dataverse::builder(StaticToken::new("t"))
+            .base_url("http://contoso.crm.dynamics.com/api/data/v9.2/")
+            .build(),
         Err(Error::Config(_))
     ));
 }
@@ -192,7 +188,13 @@ async fn create_posts_the_changed_fields_and_reads_the_id_from_odata_entityid() 
         },
         &mut new.extra,
     );
-    let created = h.dataverse.opportunities().create(&new).await.unwrap();
+    let created = h
+        .dataverse
+        .opportunities()
+        .create(&new)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created, id(OPPORTUNITY_ID));
 
     let request = only_request(&h.server).await;
@@ -228,6 +230,7 @@ async fn create_without_an_entity_id_is_a_decode_error() {
         .dataverse
         .table("accounts")
         .create(&json!({"name": "x"}))
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Decode(_)), "{err:?}");
@@ -253,7 +256,9 @@ async fn create_returning_asks_for_the_representation_and_decodes_it() {
         .dataverse
         .opportunities()
         .no_tag()
-        .create_returning(&new, &["opportunityid", "name", "estimatedvalue"])
+        .create(&new)
+        .returning(&["opportunityid", "name", "estimatedvalue"])
+        .send()
         .await
         .unwrap();
     assert_eq!(created.id, Some(id(OPPORTUNITY_ID)));
@@ -294,14 +299,12 @@ async fn retrieve_selects_expands_and_reads_a_typed_opportunity() {
     let row: Opportunity = h
         .dataverse
         .opportunities()
-        .retrieve(
-            id(OPPORTUNITY_ID),
-            &Retrieve::new()
-                .select(["name", "estimatedvalue"])
-                .select(columns.names())
-                .expand("parentaccountid($select=name)")
-                .formatted_values(),
-        )
+        .retrieve(id(OPPORTUNITY_ID))
+        .select(["name", "estimatedvalue"])
+        .select(columns.names())
+        .expand("parentaccountid($select=name)")
+        .formatted_values()
+        .send()
         .await
         .unwrap();
 
@@ -405,14 +408,19 @@ async fn a_conditional_retrieve_answers_none_when_unchanged() {
         .mount(&h.server)
         .await;
     let table = h.dataverse.opportunities();
-    let options = Retrieve::new().select(["name"]);
     let unchanged: Option<Opportunity> = table
-        .retrieve_if_changed(id(OPPORTUNITY_ID), &options, "W/\"1\"")
+        .retrieve(id(OPPORTUNITY_ID))
+        .select(["name"])
+        .if_none_match("W/\"1\"")
+        .send()
         .await
         .unwrap();
     assert_eq!(unchanged, None);
     let changed: Option<Opportunity> = table
-        .retrieve_if_changed(id(OPPORTUNITY_ID), &options, "W/\"0\"")
+        .retrieve(id(OPPORTUNITY_ID))
+        .select(["name"])
+        .if_none_match("W/\"0\"")
+        .send()
         .await
         .unwrap();
     assert_eq!(changed.unwrap().name.as_deref(), Some("Changed"));
@@ -438,7 +446,8 @@ async fn retrieve_of_a_missing_row_is_not_found() {
     let err = h
         .dataverse
         .opportunities()
-        .retrieve::<Opportunity>(id(OPPORTUNITY_ID), &Retrieve::new())
+        .retrieve(id(OPPORTUNITY_ID))
+        .send::<Opportunity>()
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -477,6 +486,7 @@ async fn update_sends_if_match_star_and_only_the_changed_fields() {
     h.dataverse
         .opportunities()
         .update(id(OPPORTUNITY_ID), &changes)
+        .send()
         .await
         .unwrap();
     let request = only_request(&h.server).await;
@@ -510,14 +520,15 @@ async fn update_with_a_stale_etag_is_a_precondition_failure() {
         .dataverse
         .opportunities()
         .suppress_flows(false)
-        .update_if_match(
+        .update(
             id(OPPORTUNITY_ID),
             &OpportunityPatch {
                 close_probability: FieldUpdate::Set(80),
                 ..Default::default()
             },
-            "W/\"90210001\"",
         )
+        .if_match("W/\"90210001\"")
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::PreconditionFailed));
@@ -560,6 +571,7 @@ async fn upsert_by_a_multi_column_alternate_key_reports_unknown_without_represen
         .opportunities()
         .tag("sweep-7")
         .upsert(key, &json!({"name": "Contoso expansion"}))
+        .send()
         .await
         .unwrap();
     assert_eq!(outcome.kind, UpsertKind::Unknown);
@@ -605,11 +617,15 @@ async fn upsert_returning_tells_created_from_updated() {
     let table = h.dataverse.opportunities();
     let key = RecordKey::alternate([("cosell_referralid", "r-1")]);
     let first = table
-        .upsert_returning::<_, Opportunity>(key.clone(), &json!({"name": "X"}), &["opportunityid"])
+        .upsert(key.clone(), &json!({"name": "X"}))
+        .returning::<Opportunity>(&["opportunityid"])
+        .send()
         .await
         .unwrap();
     let second = table
-        .upsert_returning::<_, Opportunity>(key, &json!({"name": "X"}), &["opportunityid"])
+        .upsert(key, &json!({"name": "X"}))
+        .returning::<Opportunity>(&["opportunityid"])
+        .send()
         .await
         .unwrap();
     assert_eq!(first.kind, UpsertKind::Created);
@@ -645,6 +661,7 @@ async fn key_values_the_service_cannot_take_are_refused_before_sending() {
                 RecordKey::alternate([("cosell_referralid", bad)]),
                 &json!({}),
             )
+            .send()
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Validation(_)), "{bad:?}: {err:?}");
@@ -653,6 +670,7 @@ async fn key_values_the_service_cannot_take_are_refused_before_sending() {
         .dataverse
         .opportunities()
         .delete(RecordKey::alternate([("bad column", "x")]))
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
@@ -660,6 +678,7 @@ async fn key_values_the_service_cannot_take_are_refused_before_sending() {
         .dataverse
         .table("accounts?$x")
         .create(&json!({}))
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
@@ -684,11 +703,15 @@ async fn create_only_sends_if_none_match_star_and_an_existing_row_is_a_conflict(
         .await;
     let table = h.dataverse.opportunities();
     table
-        .create_only(new_id, &json!({"name": "New"}))
+        .upsert(new_id, &json!({"name": "New"}))
+        .create_only()
+        .send()
         .await
         .unwrap();
     let err = table
-        .create_only(new_id, &json!({"name": "New"}))
+        .upsert(new_id, &json!({"name": "New"}))
+        .create_only()
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_conflict());
@@ -715,9 +738,11 @@ async fn delete_addresses_the_row_and_honours_an_etag() {
         .mount(&h.server)
         .await;
     let table = h.dataverse.opportunities();
-    table.delete(id(OPPORTUNITY_ID)).await.unwrap();
+    table.delete(id(OPPORTUNITY_ID)).send().await.unwrap();
     table
-        .delete_if_match(id(OPPORTUNITY_ID), "W/\"5\"")
+        .delete(id(OPPORTUNITY_ID))
+        .if_match("W/\"5\"")
+        .send()
         .await
         .unwrap();
     let all = requests(&h.server).await;
@@ -1329,7 +1354,8 @@ async fn a_429_waits_for_retry_after_then_succeeds() {
     let row: Opportunity = h
         .dataverse
         .opportunities()
-        .retrieve(id(OPPORTUNITY_ID), &Retrieve::new())
+        .retrieve(id(OPPORTUNITY_ID))
+        .send()
         .await
         .unwrap();
     assert_eq!(row.id, Some(id(OPPORTUNITY_ID)));
@@ -1352,6 +1378,7 @@ async fn a_429_that_persists_is_a_rate_limit_error_with_its_retry_after() {
         .dataverse
         .opportunities()
         .update(id(OPPORTUNITY_ID), &json!({"name": "x"}))
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_rate_limited());
@@ -1374,7 +1401,8 @@ async fn a_5xx_with_a_non_json_body_keeps_the_excerpt() {
     let err = h
         .dataverse
         .opportunities()
-        .retrieve::<Opportunity>(id(OPPORTUNITY_ID), &Retrieve::new())
+        .retrieve(id(OPPORTUNITY_ID))
+        .send::<Opportunity>()
         .await
         .unwrap_err();
     let api = err.api().expect("an API error");
@@ -1398,7 +1426,8 @@ async fn a_success_with_a_broken_body_is_a_decode_error_naming_the_path() {
     let err = h
         .dataverse
         .opportunities()
-        .retrieve::<Opportunity>(id(OPPORTUNITY_ID), &Retrieve::new())
+        .retrieve(id(OPPORTUNITY_ID))
+        .send::<Opportunity>()
         .await
         .unwrap_err();
     match err {

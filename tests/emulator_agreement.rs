@@ -107,7 +107,8 @@ fn dataverse(emulator: &Emulator) -> Dataverse {
         format!("{DATAVERSE_ORG_URL}/.default"),
     )
     .unwrap();
-    Dataverse::builder(&emulator.urls().dataverse, credentials)
+    Dataverse::builder(credentials)
+        .base_url(&emulator.urls().dataverse)
         .build()
         .unwrap()
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cosell::Error;
-use cosell::auth::{ClientCredentials, EntraAuthority, TokenProvider};
+use cosell::auth::{ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider};
 use cosell::http::{GenericProfile, Pipeline, RecordingSleeper, RetryPolicy, Timeouts};
 use cosell_emulator::{EmulatedApi, Emulator, Fault, FaultRule, Trigger};
 use secrecy::SecretString;
@@ -209,23 +209,21 @@ fn entra_tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
 }
 
 fn dataverse(emulator: &Emulator) -> cosell::dataverse::Dataverse {
-    cosell::dataverse::Dataverse::builder(
-        &emulator.urls().dataverse,
-        entra_tokens(
-            emulator,
-            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-        ),
-    )
+    cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(entra_tokens(
+        emulator,
+        &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+    )))
+    .base_url(&emulator.urls().dataverse)
     .sleeper(Arc::new(RecordingSleeper::new()))
     .build()
     .unwrap()
 }
 
 fn partner_center(emulator: &Emulator) -> cosell::partner_center::PartnerCenter {
-    cosell::partner_center::PartnerCenter::builder(entra_tokens(
+    cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(entra_tokens(
         emulator,
         "https://api.partner.microsoft.com/.default",
-    ))
+    )))
     .base_url(emulator.urls().partner_center_referrals.clone())
     .sleeper(Arc::new(RecordingSleeper::new()))
     .build()
@@ -274,17 +272,15 @@ async fn a_lost_answer_to_a_dataverse_update_if_match_is_outcome_unknown() {
         .seed("opportunities", serde_json::json!({"name": "Deal"}))
         .unwrap();
     let client = dataverse(&emulator);
-    let row: serde_json::Value = client
-        .opportunities()
-        .retrieve(id, &cosell::dataverse::Retrieve::new())
-        .await
-        .unwrap();
+    let row: serde_json::Value = client.opportunities().retrieve(id).send().await.unwrap();
     let etag = row["@odata.etag"].as_str().unwrap();
     lose_next_answer(&emulator, EmulatedApi::Dataverse, "dataverse.update");
 
     let err = client
         .opportunities()
-        .update_if_match(id, &serde_json::json!({"description": "ours"}), etag)
+        .update(id, &serde_json::json!({"description": "ours"}))
+        .if_match(etag)
+        .send()
         .await
         .unwrap_err();
     assert_outcome_unknown(&err);
@@ -351,12 +347,10 @@ async fn a_lost_answer_to_a_salesforce_update_if_unmodified_since_is_outcome_unk
     lose_next_answer(&emulator, EmulatedApi::Salesforce, "update");
 
     let err = salesforce(&emulator)
-        .update_if_unmodified_since(
-            "Opportunity",
-            &id,
-            &serde_json::json!({"Description": "ours"}),
-            "2020-01-01T00:00:00Z".parse().unwrap(),
-        )
+        .opportunities()
+        .update(&id, &serde_json::json!({"Description": "ours"}))
+        .if_unmodified_since("2020-01-01T00:00:00Z".parse().unwrap())
+        .send()
         .await
         .unwrap_err();
     assert_outcome_unknown(&err);

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use cosell::Nullable;
 use cosell::Order;
 use cosell::auth::{
-    CachedTokenProvider, ClientCredentials, EntraAuthority, StaticToken, TokenProvider,
+    CachedTokenProvider, ClientCredentials, CustomCredentials, EntraAuthority, StaticToken,
+    TokenProvider,
 };
 use cosell::error::ApiErrorKind;
 use cosell::http::{RecordingSleeper, RetryPolicy};
@@ -67,13 +68,13 @@ fn clients(
     webhooks_tokens: Arc<dyn TokenProvider>,
 ) -> (PartnerCenter, WebhooksClient) {
     let sleeper = Arc::new(RecordingSleeper::new());
-    let referrals = PartnerCenter::builder(referrals_tokens)
+    let referrals = PartnerCenter::builder(CustomCredentials::user(referrals_tokens))
         .base_url(referrals_base)
         .retry_policy(RetryPolicy::default().max_attempts(3))
         .sleeper(sleeper.clone())
         .build()
         .unwrap();
-    let webhooks = WebhooksClient::builder(webhooks_tokens)
+    let webhooks = WebhooksClient::builder(CustomCredentials::app_only(webhooks_tokens))
         .base_url(webhooks_base)
         .retry_policy(RetryPolicy::default().max_attempts(3))
         .sleeper(sleeper)

@@ -87,11 +87,13 @@ async fn device_code_sign_in_then_rotating_refresh_tokens() {
     let rotated = Arc::new(Mutex::new(Vec::new()));
     let sink = rotated.clone();
     let provider = CachedTokenProvider::new(
-        RefreshTokenProvider::from_grant(authority(&emulator), "public-app", scope, &grant)
+        RefreshTokenProvider::builder_from_grant(authority(&emulator), "public-app", scope, &grant)
             .unwrap()
             .on_rotate(Arc::new(move |t: &SecretString| {
                 sink.lock().unwrap().push(t.expose_secret().to_owned())
-            })),
+            }))
+            .build()
+            .unwrap(),
     );
     let token = provider.token().await.unwrap();
     assert_eq!(

@@ -122,12 +122,10 @@ async fn a_dataverse_query_keeps_the_rows_around_a_bad_one() {
         ]})))
         .mount(&server)
         .await;
-    let dataverse = Dataverse::builder(
-        format!("{}/api/data/v9.2/", server.uri()),
-        StaticToken::new("t"),
-    )
-    .build()
-    .unwrap();
+    let dataverse = Dataverse::builder(StaticToken::new("t"))
+        .base_url(format!("{}/api/data/v9.2/", server.uri()))
+        .build()
+        .unwrap();
     let mut pager = dataverse
         .opportunities()
         .query::<cosell::dataverse::Opportunity>(&Query::new())

@@ -5,18 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cosell::Error;
-use cosell::auth::{AccessToken, CachedTokenProvider, StaticToken, TokenProvider};
+use cosell::auth::{
+    AccessToken, CachedTokenProvider, CustomCredentials, StaticToken, TokenProvider,
+};
 use cosell::error::ApiErrorKind;
 use cosell::http::{ManualClock, RecordingSleeper, Response, RetryPolicy};
-use cosell::salesforce::soql::{
-    LikePattern, Order, Soql, SoqlValue, field, like_literal, string_literal,
-};
+use cosell::salesforce::soql::{LikePattern, Soql, SoqlValue, field, like_literal, string_literal};
 use cosell::salesforce::{
     Atomicity, ClientCredentialsFlow, CoSellFieldNames, CoSellFields, FieldType, JwtBearerFlow,
     MultiSelect, Opportunity, OpportunityPatch, QueryOptions, RefreshTokenFlow, SObjectDescribe,
     Salesforce, SalesforceLogin, SaveResult, UpsertOutcome, is_multiple_matches, query_page,
 };
-use cosell::{FieldUpdate, salesforce};
+use cosell::{FieldUpdate, Order, salesforce};
 use futures::TryStreamExt;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -58,7 +58,7 @@ async fn harness() -> Harness {
 async fn harness_with(server: MockServer, provider: Arc<dyn TokenProvider>) -> Harness {
     let clock = clock();
     let sleeper = Arc::new(RecordingSleeper::with_clock(clock.clone()));
-    let sf = Salesforce::builder(provider)
+    let sf = Salesforce::builder(CustomCredentials::salesforce(provider))
         .origin_client_id("cosell-test")
         .retry_policy(RetryPolicy::default().max_attempts(3).jitter_seed(7))
         .clock(clock)
@@ -121,7 +121,7 @@ async fn create_posts_the_record_with_origin_marking_and_returns_the_id() {
     );
     opp.amount = Some("125000".parse().unwrap());
     opp.extra.insert("Referral_Id__c".into(), json!("r-42"));
-    let id = h.sf.create("Opportunity", &opp).await.unwrap();
+    let id = h.sf.opportunities().create(&opp).await.unwrap();
     assert_eq!(id, "006Dn00000A1b2CIAR");
 }
 
@@ -133,7 +133,8 @@ async fn create_without_an_id_in_the_answer_is_a_decode_error() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.create("Opportunity", &json!({"Name": "x"}))
+        h.sf.opportunities()
+            .create(&json!({"Name": "x"}))
             .await
             .unwrap_err();
     assert!(
@@ -160,13 +161,12 @@ async fn retrieve_sends_the_field_list_and_decodes_the_typed_opportunity() {
         .await;
     assert!(h.sf.last_limit_info().is_none());
     let opp: Opportunity =
-        h.sf.retrieve(
-            "Opportunity",
-            "006Dn00000A1b2CIAR",
-            &["Name", "StageName", "Referral_Id__c"],
-        )
-        .await
-        .unwrap();
+        h.sf.opportunities()
+            .retrieve("006Dn00000A1b2CIAR")
+            .select(["Name", "StageName", "Referral_Id__c"])
+            .send()
+            .await
+            .unwrap();
     // Reads carry no origin marking.
     assert_eq!(
         header_of(&requests(&h.server).await[0], "sforce-call-options"),
@@ -275,7 +275,9 @@ async fn retrieve_by_external_id_encodes_the_value_as_one_segment() {
         .mount(&h.server)
         .await;
     let row: Value =
-        h.sf.retrieve_by_external_id("Opportunity", "Referral_Id__c", "a/b c?d", &[])
+        h.sf.opportunities()
+            .retrieve_by_external_id("Referral_Id__c", "a/b c?d")
+            .send()
             .await
             .unwrap();
     assert_eq!(row["Id"], "006A");
@@ -317,7 +319,11 @@ async fn update_patches_only_the_given_fields() {
         },
     )
     .unwrap();
-    h.sf.update("Opportunity", "006A", &patch).await.unwrap();
+    h.sf.opportunities()
+        .update("006A", &patch)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -330,7 +336,7 @@ async fn delete_sends_delete_and_takes_204() {
         .expect(1)
         .mount(&h.server)
         .await;
-    h.sf.delete("Opportunity", "006A").await.unwrap();
+    h.sf.opportunities().delete("006A").await.unwrap();
 }
 
 #[tokio::test]
@@ -340,7 +346,7 @@ async fn deleting_a_deleted_record_is_not_found() {
         .respond_with(sf_error(404, "ENTITY_IS_DELETED", "entity is deleted"))
         .mount(&h.server)
         .await;
-    let err = h.sf.delete("Opportunity", "006A").await.unwrap_err();
+    let err = h.sf.opportunities().delete("006A").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
     assert_eq!(err.code(), Some("ENTITY_IS_DELETED"));
     // Also when Salesforce answers it with 400.
@@ -350,7 +356,9 @@ async fn deleting_a_deleted_record_is_not_found() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.update("Opportunity", "006A", &json!({}))
+        h.sf.opportunities()
+            .update("006A", &json!({}))
+            .send()
             .await
             .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::NotFound));
@@ -387,7 +395,8 @@ async fn upsert_reports_created_and_updated_in_every_shape() {
         .await;
     let record = json!({"Name": "A"});
     let first =
-        h.sf.upsert("Opportunity", "Referral_Id__c", "r-1", &record)
+        h.sf.opportunities()
+            .upsert("Referral_Id__c", "r-1", &record)
             .await
             .unwrap();
     assert_eq!(
@@ -398,7 +407,8 @@ async fn upsert_reports_created_and_updated_in_every_shape() {
     );
     assert!(first.created());
     let second =
-        h.sf.upsert("Opportunity", "Referral_Id__c", "r-1", &record)
+        h.sf.opportunities()
+            .upsert("Referral_Id__c", "r-1", &record)
             .await
             .unwrap();
     assert_eq!(
@@ -408,7 +418,8 @@ async fn upsert_reports_created_and_updated_in_every_shape() {
         }
     );
     let third =
-        h.sf.upsert("Opportunity", "Referral_Id__c", "r-1", &record)
+        h.sf.opportunities()
+            .upsert("Referral_Id__c", "r-1", &record)
             .await
             .unwrap();
     assert_eq!(third, UpsertOutcome::Updated { id: None });
@@ -425,14 +436,10 @@ async fn upsert_with_several_matches_is_a_hard_typed_error() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.upsert(
-            "Opportunity",
-            "Referral_Id__c",
-            "dup",
-            &json!({"Name": "A"}),
-        )
-        .await
-        .unwrap_err();
+        h.sf.opportunities()
+            .upsert("Referral_Id__c", "dup", &json!({"Name": "A"}))
+            .await
+            .unwrap_err();
     assert!(is_multiple_matches(&err), "{err:?}");
     assert_eq!(err.code(), Some(salesforce::MULTIPLE_CHOICES));
     assert_eq!(err.kind(), Some(ApiErrorKind::Conflict));
@@ -462,7 +469,8 @@ async fn upsert_to_a_wrong_external_id_field_is_not_found() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.upsert("Opportunity", "No_Such__c", "x", &json!({}))
+        h.sf.opportunities()
+            .upsert("No_Such__c", "x", &json!({}))
             .await
             .unwrap_err();
     assert!(err.is_not_found());
@@ -490,14 +498,12 @@ async fn conditional_update_checks_last_modified_then_sends_if_unmodified_since(
         .mount(&h.server)
         .await;
     let seen = "2025-07-31T17:13:47Z".parse().unwrap();
-    h.sf.update_if_unmodified_since(
-        "Opportunity",
-        "006A",
-        &json!({"StageName": "Closed Won"}),
-        seen,
-    )
-    .await
-    .unwrap();
+    h.sf.opportunities()
+        .update("006A", &json!({"StageName": "Closed Won"}))
+        .if_unmodified_since(seen)
+        .send()
+        .await
+        .unwrap();
     // Checked here, not by a matcher: wiremock splits header values at commas.
     let sent = requests(&h.server).await;
     assert_eq!(sent.len(), 2);
@@ -524,7 +530,10 @@ async fn conditional_update_refuses_a_newer_record_without_writing() {
         .await;
     let seen = "2025-07-31T17:13:47Z".parse().unwrap();
     let err =
-        h.sf.update_if_unmodified_since("Opportunity", "006A", &json!({}), seen)
+        h.sf.opportunities()
+            .update("006A", &json!({}))
+            .if_unmodified_since(seen)
+            .send()
             .await
             .unwrap_err();
     assert!(err.is_conflict());
@@ -548,7 +557,10 @@ async fn conditional_update_maps_the_servers_412() {
         .await;
     let seen = "2025-07-31T17:13:47Z".parse().unwrap();
     let err =
-        h.sf.update_if_unmodified_since("Opportunity", "006A", &json!({}), seen)
+        h.sf.opportunities()
+            .update("006A", &json!({}))
+            .if_unmodified_since(seen)
+            .send()
             .await
             .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::PreconditionFailed));
@@ -559,16 +571,20 @@ async fn conditional_update_maps_the_servers_412() {
 async fn names_that_are_not_identifiers_are_refused_before_sending() {
     let h = harness().await;
     let err =
-        h.sf.create("Opportunity/../User", &json!({}))
+        h.sf.sobject("Opportunity/../User")
+            .create(&json!({}))
             .await
             .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
     let err =
-        h.sf.retrieve::<Value>("Opportunity", "006A", &["Name,Id"])
+        h.sf.opportunities()
+            .retrieve("006A")
+            .select(["Name,Id"])
+            .send::<Value>()
             .await
             .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
-    let err = h.sf.delete("Opportunity", "").await.unwrap_err();
+    let err = h.sf.opportunities().delete("").await.unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
     assert!(requests(&h.server).await.is_empty());
 }
@@ -588,7 +604,9 @@ async fn request_limit_exceeded_is_a_rate_limit_retried_with_back_off() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.retrieve::<Value>("Opportunity", "006A", &[])
+        h.sf.opportunities()
+            .retrieve("006A")
+            .send::<Value>()
             .await
             .unwrap_err();
     assert!(err.is_rate_limited(), "{err:?}");
@@ -611,7 +629,7 @@ async fn an_exhausted_daily_allocation_is_not_retried() {
         ))
         .mount(&h.server)
         .await;
-    let err = h.sf.create("Opportunity", &json!({})).await.unwrap_err();
+    let err = h.sf.opportunities().create(&json!({})).await.unwrap_err();
     assert!(err.is_rate_limited());
     assert_eq!(requests(&h.server).await.len(), 1);
     assert!(h.sleeper.sleeps().is_empty());
@@ -624,7 +642,7 @@ async fn a_plain_403_stays_a_permission_error() {
         .respond_with(sf_error(403, "INSUFFICIENT_ACCESS", "no"))
         .mount(&h.server)
         .await;
-    let err = h.sf.describe("Opportunity").await.unwrap_err();
+    let err = h.sf.opportunities().describe().await.unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::Forbidden));
     assert!(!err.is_retryable());
 }
@@ -640,7 +658,7 @@ async fn duplicate_value_is_a_conflict_that_keeps_the_fields() {
         }])))
         .mount(&h.server)
         .await;
-    let err = h.sf.create("Opportunity", &json!({})).await.unwrap_err();
+    let err = h.sf.opportunities().create(&json!({})).await.unwrap_err();
     assert!(err.is_conflict());
     assert_eq!(err.code(), Some("DUPLICATE_VALUE"));
     assert_eq!(err.api().unwrap().target.as_deref(), Some("Referral_Id__c"));
@@ -657,7 +675,7 @@ async fn every_error_of_the_array_is_kept() {
         ])))
         .mount(&h.server)
         .await;
-    let err = h.sf.create("Opportunity", &json!({})).await.unwrap_err();
+    let err = h.sf.opportunities().create(&json!({})).await.unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(api.kind, ApiErrorKind::BadRequest);
     assert_eq!(api.code.as_deref(), Some("REQUIRED_FIELD_MISSING"));
@@ -681,12 +699,16 @@ async fn malformed_json_is_a_decode_error_that_names_the_path() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.retrieve::<Opportunity>("Opportunity", "006A", &[])
+        h.sf.opportunities()
+            .retrieve("006A")
+            .send::<Opportunity>()
             .await
             .unwrap_err();
     assert!(matches!(&err, Error::Decode(d) if d.status.map(|s| s.as_u16()) == Some(200)));
     let err =
-        h.sf.retrieve::<Opportunity>("Opportunity", "006B", &[])
+        h.sf.opportunities()
+            .retrieve("006B")
+            .send::<Opportunity>()
             .await
             .unwrap_err();
     assert!(
@@ -702,7 +724,7 @@ async fn an_html_error_page_keeps_its_excerpt() {
         .respond_with(ResponseTemplate::new(404).set_body_string("<html>Not here</html>"))
         .mount(&h.server)
         .await;
-    let err = h.sf.describe("Opportunity").await.unwrap_err();
+    let err = h.sf.opportunities().describe().await.unwrap_err();
     assert!(err.is_not_found());
     assert_eq!(err.code(), None);
     assert!(err.api().unwrap().body_excerpt.contains("Not here"));
@@ -773,7 +795,7 @@ async fn client_credentials_flow_posts_the_form_and_uses_the_instance_url() {
         .await;
     let h = harness_with(server, Arc::new(CachedTokenProvider::new(flow))).await;
     for _ in 0..2 {
-        let row: Value = h.sf.retrieve("Opportunity", "006A", &[]).await.unwrap();
+        let row: Value = h.sf.opportunities().retrieve("006A").send().await.unwrap();
         assert_eq!(row["Id"], "006A");
     }
 }
@@ -787,12 +809,13 @@ async fn jwt_bearer_flow_signs_an_rs256_assertion_that_verifies() {
         .expect(1)
         .mount(&server)
         .await;
-    let flow = JwtBearerFlow::new(
+    let flow = JwtBearerFlow::builder(
         login(&server),
         "3MVG9consumer",
         "integration@contoso.com",
         fixture("test_jwt_key.pem").into(),
     )
+    .build()
     .unwrap();
     let token = flow.token().await.unwrap();
     assert_eq!(token.instance_url(), Some(server.uri().as_str()));
@@ -828,21 +851,23 @@ async fn jwt_bearer_flow_signs_an_rs256_assertion_that_verifies() {
 
 #[tokio::test]
 async fn jwt_bearer_flow_targets_the_sandbox_audience_and_refuses_a_bad_key() {
-    let err = JwtBearerFlow::new(
+    let err = JwtBearerFlow::builder(
         SalesforceLogin::sandbox(),
         "k",
         "u",
         "not a key".to_string().into(),
     )
+    .build()
     .unwrap_err();
     assert!(matches!(err, Error::Config(_)));
-    let flow = JwtBearerFlow::new(
+    let builder = JwtBearerFlow::builder(
         SalesforceLogin::sandbox(),
         "k",
         "u",
         fixture("test_jwt_key.pem").into(),
-    )
-    .unwrap();
+    );
+    assert!(!format!("{builder:?}").contains("PRIVATE"));
+    let flow = builder.build().unwrap();
     assert!(format!("{flow:?}").contains("https://test.salesforce.com"));
     assert!(!format!("{flow:?}").contains("PRIVATE"));
 }
@@ -863,13 +888,14 @@ async fn refresh_token_flow_posts_the_form_and_passes_on_a_rotated_token() {
         .await;
     let rotated = Arc::new(std::sync::Mutex::new(None::<String>));
     let sink = rotated.clone();
-    let flow = RefreshTokenFlow::new(login(&server), "cid", "rt-1".to_string().into())
-        .unwrap()
+    let flow = RefreshTokenFlow::builder(login(&server), "cid", "rt-1".to_string().into())
         .client_secret("sec".to_string().into())
         .on_rotate(Arc::new(move |t| {
             use secrecy::ExposeSecret;
             *sink.lock().unwrap() = Some(t.expose_secret().to_owned());
-        }));
+        }))
+        .build()
+        .unwrap();
     let token = flow.token().await.unwrap();
     assert_eq!(token.token_type(), "Bearer");
     assert_eq!(rotated.lock().unwrap().as_deref(), Some("rt-2"));
@@ -885,8 +911,9 @@ async fn token_endpoint_errors_are_auth_errors_with_the_oauth_code() {
         })))
         .mount(&server)
         .await;
-    let flow =
-        JwtBearerFlow::new(login(&server), "k", "u", fixture("test_jwt_key.pem").into()).unwrap();
+    let flow = JwtBearerFlow::builder(login(&server), "k", "u", fixture("test_jwt_key.pem").into())
+        .build()
+        .unwrap();
     let err = flow.token().await.unwrap_err();
     assert!(err.is_auth());
     assert_eq!(err.code(), Some("invalid_grant"));
@@ -969,7 +996,9 @@ async fn invalid_session_triggers_one_refresh_and_one_replay() {
         .await;
     let flow = ClientCredentialsFlow::new(login(&server), "k", "s".to_string().into()).unwrap();
     let h = harness_with(server, Arc::new(CachedTokenProvider::new(flow))).await;
-    h.sf.update("Opportunity", "006A", &json!({"Name": "B"}))
+    h.sf.opportunities()
+        .update("006A", &json!({"Name": "B"}))
+        .send()
         .await
         .unwrap();
     let all = requests(&h.server).await;
@@ -1000,7 +1029,9 @@ async fn a_second_invalid_session_is_an_auth_error() {
     let flow = ClientCredentialsFlow::new(login(&server), "k", "s".to_string().into()).unwrap();
     let h = harness_with(server, Arc::new(CachedTokenProvider::new(flow))).await;
     let err =
-        h.sf.retrieve::<Value>("Opportunity", "006A", &[])
+        h.sf.opportunities()
+            .retrieve("006A")
+            .send::<Value>()
             .await
             .unwrap_err();
     assert!(err.is_auth(), "{err:?}");
@@ -1237,7 +1268,8 @@ async fn collections_split_450_records_into_3_calls() {
         })
         .collect();
     let results =
-        h.sf.create_many("Opportunity", &records, Atomicity::PerRecord)
+        h.sf.opportunities()
+            .create_many(&records, Atomicity::PerRecord)
             .await
             .unwrap();
     assert_eq!(results.len(), 450);
@@ -1271,26 +1303,18 @@ async fn all_or_none_over_200_records_is_refused_unless_per_chunk() {
         .map(|i| json!({"Referral_Id__c": format!("r-{i}"), "Name": "x"}))
         .collect();
     let err =
-        h.sf.upsert_many(
-            "Opportunity",
-            "Referral_Id__c",
-            &records,
-            Atomicity::AllOrNone,
-        )
-        .await
-        .unwrap_err();
+        h.sf.opportunities()
+            .upsert_many("Referral_Id__c", &records, Atomicity::AllOrNone)
+            .await
+            .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
     assert!(requests(&h.server).await.is_empty());
 
     let results =
-        h.sf.upsert_many(
-            "Opportunity",
-            "Referral_Id__c",
-            &records,
-            Atomicity::AllOrNonePerChunk,
-        )
-        .await
-        .unwrap();
+        h.sf.opportunities()
+            .upsert_many("Referral_Id__c", &records, Atomicity::AllOrNonePerChunk)
+            .await
+            .unwrap();
     assert_eq!(results.len(), 201);
     let sent = requests(&h.server).await;
     assert_eq!(sent.len(), 2);
@@ -1302,14 +1326,10 @@ async fn all_or_none_over_200_records_is_refused_unless_per_chunk() {
         .respond_with(echo_results)
         .mount(&h.server)
         .await;
-    h.sf.upsert_many(
-        "Opportunity",
-        "Referral_Id__c",
-        &records[..200],
-        Atomicity::AllOrNone,
-    )
-    .await
-    .unwrap();
+    h.sf.opportunities()
+        .upsert_many("Referral_Id__c", &records[..200], Atomicity::AllOrNone)
+        .await
+        .unwrap();
     assert_eq!(body_of(&requests(&h.server).await[0])["allOrNone"], true);
 }
 
@@ -1335,25 +1355,22 @@ async fn collection_update_needs_ids_and_reports_each_record() {
         .mount(&h.server)
         .await;
     let err =
-        h.sf.update_many(
-            "Opportunity",
-            &[json!({"StageName": "x"})],
-            Atomicity::PerRecord,
-        )
-        .await
-        .unwrap_err();
+        h.sf.opportunities()
+            .update_many(&[json!({"StageName": "x"})], Atomicity::PerRecord)
+            .await
+            .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
     let results =
-        h.sf.update_many(
-            "Opportunity",
-            &[
-                json!({"Id": "006A", "StageName": "Closed Won"}),
-                json!({"Id": "006B", "StageName": "Closed Won"}),
-            ],
-            Atomicity::PerRecord,
-        )
-        .await
-        .unwrap();
+        h.sf.opportunities()
+            .update_many(
+                &[
+                    json!({"Id": "006A", "StageName": "Closed Won"}),
+                    json!({"Id": "006B", "StageName": "Closed Won"}),
+                ],
+                Atomicity::PerRecord,
+            )
+            .await
+            .unwrap();
     assert!(results[0].success);
     assert_eq!(
         results[1].errors[0].status_code.as_deref(),
@@ -1413,7 +1430,7 @@ async fn describe_reads_types_lengths_and_picklists() {
         .expect(1)
         .mount(&h.server)
         .await;
-    let describe: SObjectDescribe = h.sf.describe("Opportunity").await.unwrap();
+    let describe: SObjectDescribe = h.sf.opportunities().describe().await.unwrap();
     assert_eq!(describe.name, "Opportunity");
     let name = describe.field("name").unwrap();
     assert_eq!(
@@ -1446,7 +1463,7 @@ async fn describe_reads_types_lengths_and_picklists() {
         FieldType::MultiPicklist
     );
     let co_sell = CoSellFieldNames::default();
-    let names = co_sell.api_names();
+    let names = co_sell.names();
     let missing = describe.missing_fields(&names);
     assert_eq!(
         missing,

@@ -114,18 +114,17 @@ async fn spans_carry_path_templates_never_key_values() {
         .mount(&server)
         .await;
 
-    let dataverse = Dataverse::builder(
-        format!("{}/api/data/v9.2/", server.uri()),
-        StaticToken::new("t"),
-    )
-    .build()
-    .unwrap();
+    let dataverse = Dataverse::builder(StaticToken::new("t"))
+        .base_url(format!("{}/api/data/v9.2/", server.uri()))
+        .build()
+        .unwrap();
     dataverse
         .opportunities()
         .update(
             RecordKey::alternate([("cosell_referralid", "DV-KEY-4711")]),
             &serde_json::json!({"name": "n"}),
         )
+        .send()
         .await
         .unwrap();
 
@@ -134,8 +133,8 @@ async fn spans_carry_path_templates_never_key_values() {
         .build()
         .unwrap();
     salesforce
+        .opportunities()
         .upsert(
-            "Opportunity",
             "Referral_Id__c",
             "SF-EXTERNAL-0815",
             &serde_json::json!({"Name": "n"}),

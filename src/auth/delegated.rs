@@ -157,7 +157,8 @@ fn lenient_u64<'de, D: serde::Deserializer<'de>>(
 /// let grant = flow
 ///     .authorize(|prompt| println!("Open {} and enter {}", prompt.verification_uri, prompt.user_code))
 ///     .await?;
-/// let provider = RefreshTokenProvider::from_grant(authority, "app-client-id", scope, &grant)?;
+/// let provider =
+///     RefreshTokenProvider::builder_from_grant(authority, "app-client-id", scope, &grant)?.build()?;
 /// # let _ = provider; Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -267,7 +268,9 @@ impl DeviceCodeFlow {
     }
 }
 
-/// Access tokens from a stored refresh token; rotated refresh tokens go to a sink.
+/// Access tokens from a stored refresh token; rotated refresh tokens go to a sink. Built with
+/// [`RefreshTokenProvider::builder`] (or [`builder_from_grant`](Self::builder_from_grant),
+/// [`builder_from_env`](Self::builder_from_env)).
 ///
 /// It fetches a token on every call; the client builders wrap it in a
 /// [`CachedTokenProvider`](super::CachedTokenProvider).
@@ -278,16 +281,17 @@ impl DeviceCodeFlow {
 /// use secrecy::ExposeSecret;
 ///
 /// # fn build(stored: String) -> cosell::Result<()> {
-/// let provider = RefreshTokenProvider::new(
+/// let provider = RefreshTokenProvider::builder(
 ///     EntraAuthority::public_cloud("contoso.onmicrosoft.com"),
 ///     "app-client-id",
 ///     DelegatedScope::v1("https://api.partner.microsoft.com"),
 ///     stored.into(),
-/// )?
+/// )
 /// .on_rotate(Arc::new(|new_token| {
 ///     // Store it: the old one may stop working.
 ///     let _ = new_token.expose_secret();
-/// }));
+/// }))
+/// .build()?;
 /// // The client caches the provider's tokens.
 /// let pc = cosell::partner_center::PartnerCenter::builder(provider).build()?;
 /// # let _ = pc; Ok(()) }
@@ -310,54 +314,41 @@ impl fmt::Debug for RefreshTokenProvider {
     }
 }
 
-impl RefreshTokenProvider {
-    /// The provider for the Partner Center referrals API's user from
-    /// [`AZURE_TENANT_ID`](super::env::AZURE_TENANT_ID), [`AZURE_CLIENT_ID`] and
-    /// [`COSELL_PARTNER_CENTER_REFRESH_TOKEN`], with [`AZURE_CLIENT_SECRET`] when the app is
-    /// confidential.
-    ///
-    /// ```
-    /// use cosell::auth::{DelegatedScope, Env, RefreshTokenProvider};
-    /// let env = Env::from_pairs([("AZURE_TENANT_ID", "contoso"), ("AZURE_CLIENT_ID", "app")]);
-    /// let err = RefreshTokenProvider::from_env(&env, DelegatedScope::v1("https://api.partner.microsoft.com"))
-    ///     .unwrap_err();
-    /// assert!(err.to_string().contains("COSELL_PARTNER_CENTER_REFRESH_TOKEN"));
-    /// ```
-    pub fn from_env(env: &Env, scope: DelegatedScope) -> Result<Self> {
-        let provider = RefreshTokenProvider::new(
-            EntraAuthority::from_env(env)?,
-            env.required(AZURE_CLIENT_ID)?,
-            scope,
-            env.secret(COSELL_PARTNER_CENTER_REFRESH_TOKEN)?,
-        )?;
-        Ok(match env.optional(AZURE_CLIENT_SECRET)? {
-            Some(secret) => provider.client_secret(secret.into()),
-            None => provider,
-        })
-    }
+/// Builds a [`RefreshTokenProvider`]; see [`RefreshTokenProvider::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct RefreshTokenProviderBuilder {
+    authority: EntraAuthority,
+    scope: DelegatedScope,
+    refresh_token: RotatingRefreshToken,
+}
 
-    /// A provider starting from a stored refresh token.
-    pub fn new(
+impl RefreshTokenProvider {
+    /// Starts building a provider from a stored refresh token of the public or confidential
+    /// client application `client_id`.
+    pub fn builder(
         authority: EntraAuthority,
         client_id: impl Into<String>,
         scope: DelegatedScope,
         refresh_token: SecretString,
-    ) -> Result<Self> {
-        Ok(RefreshTokenProvider {
-            pipeline: authority.pipeline()?,
+    ) -> RefreshTokenProviderBuilder {
+        RefreshTokenProviderBuilder {
             authority,
             scope,
             refresh_token: RotatingRefreshToken::new(client_id.into(), refresh_token),
-        })
+        }
     }
 
-    /// A provider continuing from a completed sign-in.
-    pub fn from_grant(
+    /// Starts building a provider that continues from a completed sign-in.
+    ///
+    /// # Errors
+    /// [`Error::Auth`] when the sign-in returned no refresh token.
+    pub fn builder_from_grant(
         authority: EntraAuthority,
         client_id: impl Into<String>,
         scope: DelegatedScope,
         grant: &DelegatedGrant,
-    ) -> Result<Self> {
+    ) -> Result<RefreshTokenProviderBuilder> {
         let refresh = grant.refresh_token.clone().ok_or_else(|| {
             Error::from(AuthError {
                 code: None,
@@ -367,19 +358,65 @@ impl RefreshTokenProvider {
                 request_id: None,
             })
         })?;
-        Self::new(authority, client_id, scope, refresh)
+        Ok(Self::builder(authority, client_id, scope, refresh))
     }
 
+    /// Starts building the provider for the Partner Center referrals API's user from
+    /// [`AZURE_TENANT_ID`](super::env::AZURE_TENANT_ID), [`AZURE_CLIENT_ID`] and
+    /// [`COSELL_PARTNER_CENTER_REFRESH_TOKEN`], with [`AZURE_CLIENT_SECRET`] when the app is
+    /// confidential.
+    ///
+    /// ```
+    /// use cosell::auth::{DelegatedScope, Env, RefreshTokenProvider};
+    /// let env = Env::from_pairs([("AZURE_TENANT_ID", "contoso"), ("AZURE_CLIENT_ID", "app")]);
+    /// let err = RefreshTokenProvider::builder_from_env(&env, DelegatedScope::v1("https://api.partner.microsoft.com"))
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("COSELL_PARTNER_CENTER_REFRESH_TOKEN"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Env`] naming a missing or malformed variable.
+    pub fn builder_from_env(
+        env: &Env,
+        scope: DelegatedScope,
+    ) -> Result<RefreshTokenProviderBuilder> {
+        let builder = RefreshTokenProvider::builder(
+            EntraAuthority::from_env(env)?,
+            env.required(AZURE_CLIENT_ID)?,
+            scope,
+            env.secret(COSELL_PARTNER_CENTER_REFRESH_TOKEN)?,
+        );
+        Ok(match env.optional(AZURE_CLIENT_SECRET)? {
+            Some(secret) => builder.client_secret(secret.into()),
+            None => builder,
+        })
+    }
+}
+
+impl RefreshTokenProviderBuilder {
     /// The client secret, for confidential client applications.
     pub fn client_secret(mut self, secret: SecretString) -> Self {
         self.refresh_token.set_client_secret(secret);
         self
     }
 
-    /// Where rotated refresh tokens go.
+    /// Where rotated refresh tokens go (store them: the old one may stop working).
     pub fn on_rotate(mut self, sink: RefreshTokenSink) -> Self {
         self.refresh_token.set_sink(sink);
         self
+    }
+
+    /// Builds the provider.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the HTTP client for the token endpoint cannot be built.
+    pub fn build(self) -> Result<RefreshTokenProvider> {
+        Ok(RefreshTokenProvider {
+            pipeline: self.authority.pipeline()?,
+            authority: self.authority,
+            scope: self.scope,
+            refresh_token: self.refresh_token,
+        })
     }
 }
 

@@ -13,6 +13,8 @@
 //!   Center referrals API requires.
 //! - [`CachedTokenProvider`]: wraps any provider, refreshes five minutes before expiry and lets
 //!   only one refresh run at a time.
+//! - [`CustomCredentials`]: a provider of your own, with the kind of token it gives named
+//!   (`CustomCredentials::user(provider)`), so a client takes it.
 //!
 //! Every client also reads its credentials from the environment by one convention: see
 //! [`env`](mod@env).
@@ -37,10 +39,13 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::error::Result;
 
 pub use cache::CachedTokenProvider;
-pub use credentials::{Credentials, EntraCredentials, SalesforceCredentials, UserCredentials};
+pub use credentials::{
+    Credentials, CustomCredentials, EntraCredentials, SalesforceCredentials, UserCredentials,
+    token_kind,
+};
 pub use delegated::{
     DelegatedGrant, DelegatedScope, DeviceCodeFlow, DeviceCodePrompt, RefreshTokenProvider,
-    RefreshTokenSink,
+    RefreshTokenProviderBuilder, RefreshTokenSink,
 };
 pub use entra::{ClientCredentials, EntraAuthority};
 pub use env::{Env, EnvError, EnvProblem};

@@ -166,6 +166,15 @@ pub(crate) struct RotatingRefreshToken {
     sink: Option<super::RefreshTokenSink>,
 }
 
+impl std::fmt::Debug for RotatingRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatingRefreshToken")
+            .field("client_id", &self.client_id)
+            .field("refresh_token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
 impl RotatingRefreshToken {
     pub(crate) fn new(client_id: String, refresh_token: SecretString) -> Self {
         RotatingRefreshToken {

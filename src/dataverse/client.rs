@@ -110,37 +110,44 @@ impl WriteOptions {
     }
 }
 
-/// Builds a [`Dataverse`] client.
+/// Builds a [`Dataverse`] client; see [`Dataverse::builder`] and [`Dataverse::for_org`].
 #[derive(Debug)]
 #[must_use]
 pub struct DataverseBuilder {
-    base_url: std::result::Result<String, Error>,
+    base_url: Option<Result<String>>,
     token: Arc<dyn TokenProvider>,
     options: ClientOptions,
     defaults: WriteOptions,
 }
 
 impl Dataverse {
-    /// A builder for the Web API at `base_url`
-    /// (`https://contoso.crm.dynamics.com/api/data/v9.2/`, as shown in Power Apps >
-    /// Developer resources), signing in with `credentials` (app-only or app + user; their tokens
-    /// are cached).
+    /// Starts building a client that signs in with `credentials` (app-only or app + user; their
+    /// tokens are cached). Name the environment with [`base_url`](DataverseBuilder::base_url),
+    /// which is required, or start from [`Dataverse::for_org`].
     ///
     /// ```
     /// use cosell::auth::StaticToken;
     /// use cosell::dataverse::Dataverse;
     ///
-    /// let token = StaticToken::new("token");
-    /// let dataverse = Dataverse::builder("https://contoso.crm4.dynamics.com/api/data/v9.2/", token)
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(dataverse.pipeline().base_url().unwrap().host_str(), Some("contoso.crm4.dynamics.com"));
+    /// let dataverse = Dataverse::builder(StaticToken::new("token"))
+    ///     .base_url("https://contoso.crm4.dynamics.com")
+    ///     .build()?;
+    /// assert_eq!(
+    ///     dataverse.pipeline().base_url().unwrap().as_str(),
+    ///     "https://contoso.crm4.dynamics.com/api/data/v9.2/"
+    /// );
+    ///
+    /// let err = Dataverse::builder(StaticToken::new("token")).build().unwrap_err();
+    /// assert!(err.to_string().contains("base_url"), "{err}");
+    /// # Ok::<(), cosell::Error>(())
     /// ```
-    pub fn builder(
-        base_url: impl Into<String>,
-        credentials: impl EntraCredentials,
-    ) -> DataverseBuilder {
-        DataverseBuilder::new(Ok(base_url.into()), credentials)
+    pub fn builder(credentials: impl EntraCredentials) -> DataverseBuilder {
+        DataverseBuilder {
+            base_url: None,
+            token: credentials.into_token_provider(),
+            options: ClientOptions::default(),
+            defaults: WriteOptions::default(),
+        }
     }
 
     /// Starts building a client for
@@ -169,21 +176,16 @@ impl Dataverse {
     /// # Errors
     /// [`Error::Env`] naming a missing or malformed variable.
     pub fn builder_from_env(env: &Env) -> Result<DataverseBuilder> {
-        let url = env.required_url(COSELL_DATAVERSE_URL)?;
-        let base_url = if url.contains("/api/data/") {
-            url
-        } else {
-            format!("{}/api/data/{API_VERSION}/", url.trim_end_matches('/'))
-        };
+        let base_url = web_api_url(env.required_url(COSELL_DATAVERSE_URL)?);
         let scope = Dataverse::scope_for_url(&base_url)
             .map_err(|e| malformed(COSELL_DATAVERSE_URL, &e.to_string()))?;
         let credentials = ClientCredentials::from_env(env, scope)?;
-        Ok(Dataverse::builder(base_url, credentials))
+        Ok(Dataverse::builder(credentials).base_url(base_url))
     }
 
-    /// A builder for the North America environment `org`:
-    /// `https://<org>.crm.dynamics.com/api/data/v9.2/`. Use [`Dataverse::builder`] for other
-    /// regions.
+    /// Starts building a client for the North America environment `org`
+    /// (`https://<org>.crm.dynamics.com`): [`Dataverse::builder`] with that
+    /// [`base_url`](DataverseBuilder::base_url). Other regions name their URL.
     ///
     /// ```
     /// use cosell::auth::StaticToken;
@@ -198,11 +200,10 @@ impl Dataverse {
     /// assert!(Dataverse::for_org("evil.com/x", token).build().is_err());
     /// ```
     pub fn for_org(org: &str, credentials: impl EntraCredentials) -> DataverseBuilder {
-        DataverseBuilder::new(
-            check_org(org)
-                .map(|org| format!("https://{org}.crm.dynamics.com/api/data/{API_VERSION}/")),
-            credentials,
-        )
+        let mut builder = Dataverse::builder(credentials);
+        builder.base_url =
+            Some(check_org(org).map(|org| web_api_url(format!("https://{org}.crm.dynamics.com"))));
+        builder
     }
 
     /// The Entra ID scope for the North America environment `org`:
@@ -256,6 +257,7 @@ impl Dataverse {
     /// let id = dataverse
     ///     .table("accounts")
     ///     .create(&serde_json::json!({"name": "Fabrikam"}))
+    ///     .send()
     ///     .await?;
     /// # let _ = id; Ok(()) }
     /// ```
@@ -267,12 +269,14 @@ impl Dataverse {
     /// [`Opportunity`](super::Opportunity) and [`OpportunityPatch`](super::OpportunityPatch).
     ///
     /// ```no_run
-    /// use cosell::dataverse::{Opportunity, Retrieve};
+    /// use cosell::dataverse::Opportunity;
     ///
     /// # async fn run(dataverse: cosell::dataverse::Dataverse, id: uuid::Uuid) -> cosell::Result<()> {
     /// let opportunity: Opportunity = dataverse
     ///     .opportunities()
-    ///     .retrieve(id, &Retrieve::new().select(Opportunity::STANDARD_COLUMNS))
+    ///     .retrieve(id)
+    ///     .select(Opportunity::STANDARD_COLUMNS)
+    ///     .send()
     ///     .await?;
     /// println!("{:?} {:?}", opportunity.name, opportunity.estimated_value);
     /// # Ok(()) }
@@ -292,6 +296,15 @@ impl Dataverse {
     }
 }
 
+/// The Web API base URL of an environment given by its URL or by that base URL.
+fn web_api_url(url: String) -> String {
+    if url.contains("/api/data/") {
+        url
+    } else {
+        format!("{}/api/data/{API_VERSION}/", url.trim_end_matches('/'))
+    }
+}
+
 fn check_org(org: &str) -> Result<&str> {
     let label = !org.is_empty()
         && org.len() <= 63
@@ -308,13 +321,12 @@ fn check_org(org: &str) -> Result<&str> {
 }
 
 impl DataverseBuilder {
-    fn new(base_url: Result<String>, credentials: impl EntraCredentials) -> Self {
-        DataverseBuilder {
-            base_url,
-            token: credentials.into_token_provider(),
-            options: ClientOptions::default(),
-            defaults: WriteOptions::default(),
-        }
+    /// The environment: its URL (`https://contoso.crm4.dynamics.com`) or its Web API base URL
+    /// (`https://contoso.crm4.dynamics.com/api/data/v9.2/`, as shown in Power Apps > Developer
+    /// resources); `https`, or `http` on loopback. Required.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(Ok(web_api_url(url.into())));
+        self
     }
 
     /// The retry policy (429 with `Retry-After`, 5xx, connection failures).
@@ -380,9 +392,14 @@ impl DataverseBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] for an unusable base URL or environment name.
+    /// [`Error::Config`] for a missing or unusable base URL or environment name.
     pub fn build(self) -> Result<Dataverse> {
-        let base_url = self.base_url?;
+        let base_url = self.base_url.unwrap_or_else(|| {
+            Err(Error::config(
+                "the Dataverse client needs its environment: call `base_url(..)` on the builder \
+                 (or start from `Dataverse::for_org`)",
+            ))
+        })?;
         let mut builder = Pipeline::builder(DataverseProfile)
             .base_url(&base_url)?
             .default_header("accept", "application/json")

@@ -98,7 +98,8 @@ impl CoSellFieldNames {
         self
     }
 
-    /// Every column name, for `$select` and metadata validation.
+    /// Every column name, for `$select` and metadata validation (as
+    /// [`salesforce::CoSellFieldNames::names`](crate::salesforce::CoSellFieldNames::names)).
     pub fn names(&self) -> [&str; 6] {
         [
             &self.sync_with_partner_center,

@@ -3,7 +3,10 @@
 //! - [`Dataverse`]: the client (base URL `https://<org>.crm.dynamics.com/api/data/v9.2/`,
 //!   OData headers on every request, origin marking of writes).
 //! - [`Table`]: create, retrieve, update, upsert (primary or alternate key), create-only,
-//!   delete and query on any table with any `Serialize` / `DeserializeOwned` record.
+//!   delete and query on any table with any `Serialize` / `DeserializeOwned` record. Calls on
+//!   one row are request builders ending in `send()`: `.update(id, &changes).if_match(etag)`,
+//!   `.upsert(key, &row).returning(&["opportunityid"])`, `.upsert(key, &row).create_only()`,
+//!   `.retrieve(id).select([..]).if_none_match(etag)`, `.delete(id).if_match(etag)`.
 //! - [`Opportunity`] / [`OpportunityPatch`]: the typed `opportunity` row and its PATCH body;
 //!   [`CoSellFieldNames`]: the co-sell custom columns under each organisation's names.
 //! - [`Query`] and [`Filter`]: OData queries with escaped literals, returning a
@@ -61,5 +64,8 @@ pub use key::{EntityReference, KeyValue, RecordKey, bind_name};
 pub use metadata::{AlternateKey, ChoiceOption, ColumnMetadata, TableMetadata};
 pub use opportunity::{Opportunity, OpportunityPatch, OpportunityState, OpportunityStatus};
 pub use profile::DataverseProfile;
-pub use query::{FORMATTED_VALUE, MAX_PAGE_SIZE, Query, Retrieve};
-pub use table::{Table, UpsertKind, UpsertOutcome, Upserted};
+pub use query::{FORMATTED_VALUE, MAX_PAGE_SIZE, Query};
+pub use table::{
+    CreateOnlyRow, CreateRow, CreateRowReturning, RetrieveRow, RetrieveRowIfChanged, RowWrite,
+    Table, UpsertKind, UpsertOutcome, UpsertRow, UpsertRowReturning, Upserted,
+};

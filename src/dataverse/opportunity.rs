@@ -128,7 +128,7 @@ int_choice! {
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Opportunity {
-    /// The row version (`@odata.etag`), for [`update_if_match`](super::Table::update_if_match).
+    /// The row version (`@odata.etag`), for [`if_match`](super::RowWrite::if_match).
     #[serde(
         rename = "@odata.etag",
         default,

@@ -1,5 +1,6 @@
 //! Query options: `$select`, `$filter`, `$orderby`, `$top`, `$expand`, page size and
-//! annotations, for collections ([`Query`]) and single rows ([`Retrieve`]).
+//! annotations, for collections ([`Query`]) and single rows (`Retrieve`, set through
+//! [`RetrieveRow`](super::RetrieveRow)).
 
 use http::{HeaderMap, HeaderValue};
 
@@ -163,19 +164,10 @@ impl Query {
     }
 }
 
-/// Options of a single-row retrieve: `$select`, `$expand`, annotations.
-///
-/// ```
-/// use cosell::dataverse::Retrieve;
-///
-/// let options = Retrieve::new()
-///     .select(["name", "estimatedvalue"])
-///     .expand("parentaccountid($select=name)")
-///     .formatted_values();
-/// # let _ = options;
-/// ```
+/// Options of a single-row retrieve: `$select`, `$expand`, annotations (what
+/// [`RetrieveRow`](super::RetrieveRow) sets).
 #[derive(Debug, Clone, Default)]
-pub struct Retrieve {
+pub(crate) struct Retrieve {
     select: Vec<String>,
     expand: Vec<String>,
     annotations: Option<String>,
@@ -183,12 +175,12 @@ pub struct Retrieve {
 
 impl Retrieve {
     /// Every column, no annotations.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Retrieve::default()
     }
 
     /// Adds columns to `$select`.
-    pub fn select<I, S>(mut self, columns: I) -> Self
+    pub(crate) fn select<I, S>(mut self, columns: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -199,18 +191,18 @@ impl Retrieve {
     }
 
     /// Adds an `$expand` item.
-    pub fn expand(mut self, expand: impl Into<String>) -> Self {
+    pub(crate) fn expand(mut self, expand: impl Into<String>) -> Self {
         self.expand.push(expand.into());
         self
     }
 
     /// Asks for formatted values.
-    pub fn formatted_values(self) -> Self {
+    pub(crate) fn formatted_values(self) -> Self {
         self.annotations(FORMATTED_VALUE)
     }
 
     /// Asks for the annotations matching `pattern` (`*` for all).
-    pub fn annotations(mut self, pattern: impl Into<String>) -> Self {
+    pub(crate) fn annotations(mut self, pattern: impl Into<String>) -> Self {
         self.annotations = Some(pattern.into());
         self
     }

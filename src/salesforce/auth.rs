@@ -285,12 +285,13 @@ struct JwtClaims<'a> {
 ///
 /// # fn build() -> cosell::Result<()> {
 /// let pem = std::fs::read_to_string("server.key").unwrap_or_default();
-/// let flow = JwtBearerFlow::new(
+/// let flow = JwtBearerFlow::builder(
 ///     SalesforceLogin::production(),
 ///     "3MVG9…consumer-key",
 ///     "integration@contoso.com",
 ///     pem.into(),
-/// )?;
+/// )
+/// .build()?;
 /// // The client caches the flow's tokens.
 /// let sf = Salesforce::builder(flow).build()?;
 /// # let _ = sf; Ok(()) }
@@ -317,39 +318,44 @@ impl fmt::Debug for JwtBearerFlow {
     }
 }
 
+/// Builds a [`JwtBearerFlow`]; see [`JwtBearerFlow::builder`]. Its `Debug` shows no key.
+#[derive(Debug)]
+#[must_use]
+pub struct JwtBearerFlowBuilder {
+    login: SalesforceLogin,
+    consumer_key: String,
+    username: String,
+    private_key_pem: SecretString,
+    audience: Option<String>,
+    assertion_lifetime: Duration,
+}
+
 impl JwtBearerFlow {
-    /// The flow for `username` through the app with `consumer_key`, signing with the RSA
-    /// private key in `private_key_pem` (PKCS#1 or PKCS#8 PEM).
-    ///
-    /// # Errors
-    /// [`Error::Config`] when the key is not an RSA private key in PEM form.
-    pub fn new(
+    /// Starts building the flow for `username` through the app with `consumer_key`, signing
+    /// with the RSA private key in `private_key_pem` (PKCS#1 or PKCS#8 PEM).
+    pub fn builder(
         login: SalesforceLogin,
         consumer_key: impl Into<String>,
         username: impl Into<String>,
         private_key_pem: SecretString,
-    ) -> Result<Self> {
-        let key =
-            jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.expose_secret().as_bytes())
-                .map_err(|_| {
-                    Error::config("the JWT signing key is not an RSA private key in PEM form")
-                })?;
-        Ok(JwtBearerFlow {
-            pipeline: login.pipeline()?,
-            audience: login.default_audience(),
+    ) -> JwtBearerFlowBuilder {
+        JwtBearerFlowBuilder {
             login,
             consumer_key: consumer_key.into(),
             username: username.into(),
+            private_key_pem,
+            audience: None,
             assertion_lifetime: Duration::from_secs(180),
-            key,
-        })
+        }
     }
+}
 
+impl JwtBearerFlowBuilder {
     /// The `aud` claim: by default `https://login.salesforce.com`, or
     /// `https://test.salesforce.com` for a sandbox login host; an Experience Cloud site URL for
     /// community users.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = audience.into();
+        self.audience = Some(audience.into());
         self
     }
 
@@ -359,6 +365,30 @@ impl JwtBearerFlow {
         self
     }
 
+    /// Builds the flow.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the key is not an RSA private key in PEM form.
+    pub fn build(self) -> Result<JwtBearerFlow> {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(
+            self.private_key_pem.expose_secret().as_bytes(),
+        )
+        .map_err(|_| Error::config("the JWT signing key is not an RSA private key in PEM form"))?;
+        Ok(JwtBearerFlow {
+            pipeline: self.login.pipeline()?,
+            audience: self
+                .audience
+                .unwrap_or_else(|| self.login.default_audience()),
+            login: self.login,
+            consumer_key: self.consumer_key,
+            username: self.username,
+            assertion_lifetime: self.assertion_lifetime,
+            key,
+        })
+    }
+}
+
+impl JwtBearerFlow {
     /// A signed assertion for now.
     fn assertion(&self) -> Result<String> {
         let lifetime = i64::try_from(self.assertion_lifetime.as_secs()).unwrap_or(i64::MAX / 2);
@@ -394,14 +424,15 @@ impl TokenProvider for JwtBearerFlow {
 
 /// The refresh-token flow: a refresh token from an interactive sign-in (web server or
 /// user-agent flow) exchanged for access tokens. A rotated refresh token goes to the sink set
-/// with [`on_rotate`](Self::on_rotate).
+/// with [`on_rotate`](RefreshTokenFlowBuilder::on_rotate).
 ///
 /// ```no_run
 /// use cosell::salesforce::{Salesforce, RefreshTokenFlow, SalesforceLogin};
 ///
 /// # fn build(stored: String) -> cosell::Result<()> {
-/// let flow = RefreshTokenFlow::new(SalesforceLogin::production(), "3MVG9…consumer-key", stored.into())?
-///     .client_secret(std::env::var("SALESFORCE_CLIENT_SECRET").unwrap_or_default().into());
+/// let flow = RefreshTokenFlow::builder(SalesforceLogin::production(), "3MVG9…consumer-key", stored.into())
+///     .client_secret(std::env::var("SALESFORCE_CLIENT_SECRET").unwrap_or_default().into())
+///     .build()?;
 /// // The client caches the flow's tokens.
 /// let sf = Salesforce::builder(flow).build()?;
 /// # let _ = sf; Ok(()) }
@@ -422,20 +453,29 @@ impl fmt::Debug for RefreshTokenFlow {
     }
 }
 
+/// Builds a [`RefreshTokenFlow`]; see [`RefreshTokenFlow::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct RefreshTokenFlowBuilder {
+    login: SalesforceLogin,
+    refresh_token: RotatingRefreshToken,
+}
+
 impl RefreshTokenFlow {
-    /// The flow from a stored refresh token.
-    pub fn new(
+    /// Starts building the flow from a stored refresh token of the app with `client_id`.
+    pub fn builder(
         login: SalesforceLogin,
         client_id: impl Into<String>,
         refresh_token: SecretString,
-    ) -> Result<Self> {
-        Ok(RefreshTokenFlow {
-            pipeline: login.pipeline()?,
+    ) -> RefreshTokenFlowBuilder {
+        RefreshTokenFlowBuilder {
             login,
             refresh_token: RotatingRefreshToken::new(client_id.into(), refresh_token),
-        })
+        }
     }
+}
 
+impl RefreshTokenFlowBuilder {
     /// The consumer secret, for apps that require it with refresh tokens.
     pub fn client_secret(mut self, secret: SecretString) -> Self {
         self.refresh_token.set_client_secret(secret);
@@ -446,6 +486,18 @@ impl RefreshTokenFlow {
     pub fn on_rotate(mut self, sink: RefreshTokenSink) -> Self {
         self.refresh_token.set_sink(sink);
         self
+    }
+
+    /// Builds the flow.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the HTTP client for the token endpoint cannot be built.
+    pub fn build(self) -> Result<RefreshTokenFlow> {
+        Ok(RefreshTokenFlow {
+            pipeline: self.login.pipeline()?,
+            login: self.login,
+            refresh_token: self.refresh_token,
+        })
     }
 }
 

@@ -12,7 +12,9 @@ use crate::auth::env::{
     SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_INSTANCE_URL, SALESFORCE_LOGIN_URL,
     SALESFORCE_PRIVATE_KEY, SALESFORCE_REFRESH_TOKEN, SALESFORCE_USERNAME, malformed,
 };
-use crate::auth::{Credentials, Env, SalesforceCredentials, TokenProvider};
+use crate::auth::{
+    Credentials, CustomCredentials, Env, SalesforceCredentials, TokenProvider, token_kind,
+};
 use crate::error::{Error, Result};
 use crate::http::{
     AnswerLimits, ClientOptions, Clock, Pipeline, RequestBuilder, Response, RetryPolicy, Sleeper,
@@ -34,12 +36,13 @@ const LIMIT_INFO: &str = "sforce-limit-info";
 /// use cosell::salesforce::{JwtBearerFlow, Salesforce, SalesforceLogin};
 ///
 /// # fn build(pem: String) -> cosell::Result<()> {
-/// let flow = JwtBearerFlow::new(
+/// let flow = JwtBearerFlow::builder(
 ///     SalesforceLogin::production(),
 ///     "3MVG9…consumer-key",
 ///     "integration@contoso.com",
 ///     pem.into(),
-/// )?;
+/// )
+/// .build()?;
 /// let salesforce = Salesforce::builder(flow)
 ///     .api_version("62.0")
 ///     .origin_client_id("cosell-sync")
@@ -138,22 +141,25 @@ impl Salesforce {
         let provider: Arc<dyn TokenProvider> =
             if let Some(key) = env.optional(SALESFORCE_PRIVATE_KEY)? {
                 let username = env.required(SALESFORCE_USERNAME)?;
-                let flow =
-                    JwtBearerFlow::new(login, client_id, username, key.into()).map_err(|_| {
+                let flow = JwtBearerFlow::builder(login, client_id, username, key.into())
+                    .build()
+                    .map_err(|_| {
                         malformed(SALESFORCE_PRIVATE_KEY, "it is not a PEM RSA private key")
                     })?;
                 flow.into_token_provider()
             } else if let Some(refresh) = env.optional(SALESFORCE_REFRESH_TOKEN)? {
-                let mut flow = RefreshTokenFlow::new(login, client_id, refresh.into())?;
+                let mut flow = RefreshTokenFlow::builder(login, client_id, refresh.into());
                 if let Some(secret) = env.optional(SALESFORCE_CLIENT_SECRET)? {
                     flow = flow.client_secret(secret.into());
                 }
-                flow.into_token_provider()
+                flow.build()?.into_token_provider()
             } else {
                 let secret = env.secret(SALESFORCE_CLIENT_SECRET)?;
                 ClientCredentialsFlow::new(login, client_id, secret)?.into_token_provider()
             };
-        let builder = Salesforce::builder(provider);
+        let builder = Salesforce::builder(CustomCredentials::<token_kind::Salesforce>::shared(
+            provider,
+        ));
         Ok(match env.optional_url(SALESFORCE_INSTANCE_URL)? {
             Some(url) => builder.instance_url(url),
             None => builder,

@@ -5,8 +5,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::client::Salesforce;
+use super::handle::SObject;
 use super::sobject::{SaveResult, sobject_name};
 use crate::error::{Error, Result};
+use crate::http::Response;
 
 /// The most records one Collections call takes.
 pub const COLLECTION_LIMIT: usize = 200;
@@ -81,8 +83,21 @@ fn typed_records<T: Serialize>(sobject: &str, records: &[T], needs_id: bool) -> 
         .collect()
 }
 
+/// One [`SaveResult`] for each of the `sent` records or ids of one call.
+fn save_results(response: &Response, sent: usize, what: &str) -> Result<Vec<SaveResult>> {
+    let results: Vec<SaveResult> = response.json()?;
+    if results.len() != sent {
+        return Err(
+            response.decode_error(".", format!("{} results for {sent} {what}", results.len()))
+        );
+    }
+    Ok(results)
+}
+
 impl Salesforce {
-    async fn collection_call(
+    /// Sends `records` in calls of at most [`COLLECTION_LIMIT`]; one result per record, in
+    /// order. The first failed call ends it, the earlier ones staying written.
+    async fn collection_calls(
         &self,
         method: Method,
         segments: &[&str],
@@ -91,144 +106,16 @@ impl Salesforce {
         operation: &'static str,
         idempotent: bool,
     ) -> Result<Vec<SaveResult>> {
-        let request = self
-            .write(method, segments)
-            .literal_path()
-            .operation(operation)
-            .idempotent(idempotent)
-            .json(&json!({ "allOrNone": all_or_none, "records": records }));
-        let response = self.send(request).await?;
-        let results: Vec<SaveResult> = response.json()?;
-        if results.len() != records.len() {
-            return Err(response.decode_error(
-                ".",
-                format!("{} results for {} records", results.len(), records.len()),
-            ));
-        }
-        Ok(results)
-    }
-
-    /// Creates records (`POST composite/sobjects`), 200 per call; one [`SaveResult`] per
-    /// record, in input order.
-    ///
-    /// ```no_run
-    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// use cosell::salesforce::{Atomicity, Opportunity};
-    /// let new = vec![Opportunity::new("A", "Prospecting", "2025-09-30".parse().unwrap())];
-    /// let results = sf.create_many("Opportunity", &new, Atomicity::PerRecord).await?;
-    /// for (record, result) in new.iter().zip(&results) {
-    ///     if !result.success { println!("{:?}: {:?}", record.name, result.errors); }
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Validation`] before anything is sent (a record that is not an object, or
-    /// [`Atomicity::AllOrNone`] over more than 200 records); the first failed call's error
-    /// otherwise, after which the earlier chunks stay written.
-    pub async fn create_many<T: Serialize>(
-        &self,
-        sobject: &str,
-        records: &[T],
-        atomicity: Atomicity,
-    ) -> Result<Vec<SaveResult>> {
-        let all_or_none = atomicity.check(records.len())?;
-        let typed = typed_records(sobject_name(sobject)?, records, false)?;
-        let mut results = Vec::with_capacity(typed.len());
-        for chunk in typed.chunks(COLLECTION_LIMIT) {
-            results.extend(
-                self.collection_call(
-                    Method::POST,
-                    &["composite", "sobjects"],
-                    all_or_none,
-                    chunk,
-                    "salesforce.collections.create",
-                    false,
-                )
-                .await?,
-            );
-        }
-        Ok(results)
-    }
-
-    /// Updates records (`PATCH composite/sobjects`), each carrying its `Id`; 200 per call, one
-    /// [`SaveResult`] per record.
-    ///
-    /// ```no_run
-    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// use cosell::salesforce::Atomicity;
-    /// let changes = vec![serde_json::json!({"Id": "006A", "StageName": "Closed Won"})];
-    /// sf.update_many("Opportunity", &changes, Atomicity::PerRecord).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`create_many`](Self::create_many), and [`Error::Validation`] for a record without
-    /// `Id`.
-    pub async fn update_many<T: Serialize>(
-        &self,
-        sobject: &str,
-        records: &[T],
-        atomicity: Atomicity,
-    ) -> Result<Vec<SaveResult>> {
-        let all_or_none = atomicity.check(records.len())?;
-        let typed = typed_records(sobject_name(sobject)?, records, true)?;
-        let mut results = Vec::with_capacity(typed.len());
-        for chunk in typed.chunks(COLLECTION_LIMIT) {
-            results.extend(
-                self.collection_call(
-                    Method::PATCH,
-                    &["composite", "sobjects"],
-                    all_or_none,
-                    chunk,
-                    "salesforce.collections.update",
-                    true,
-                )
-                .await?,
-            );
-        }
-        Ok(results)
-    }
-
-    /// Creates or updates records by an external id field
-    /// (`PATCH composite/sobjects/<sobject>/<field>`), each carrying its value of `field`;
-    /// 200 per call, one [`SaveResult`] (with `created`) per record.
-    ///
-    /// ```no_run
-    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// use cosell::salesforce::Atomicity;
-    /// let rows = vec![serde_json::json!({"Referral_Id__c": "r-1", "Name": "A",
-    ///     "StageName": "Prospecting", "CloseDate": "2025-09-30"})];
-    /// sf.upsert_many("Opportunity", "Referral_Id__c", &rows, Atomicity::PerRecord).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`create_many`](Self::create_many).
-    pub async fn upsert_many<T: Serialize>(
-        &self,
-        sobject: &str,
-        external_id_field: &str,
-        records: &[T],
-        atomicity: Atomicity,
-    ) -> Result<Vec<SaveResult>> {
-        let all_or_none = atomicity.check(records.len())?;
-        let sobject = sobject_name(sobject)?;
-        let field = sobject_name(external_id_field)?;
-        let typed = typed_records(sobject, records, false)?;
-        let mut results = Vec::with_capacity(typed.len());
-        for chunk in typed.chunks(COLLECTION_LIMIT) {
-            results.extend(
-                self.collection_call(
-                    Method::PATCH,
-                    &["composite", "sobjects", sobject, field],
-                    all_or_none,
-                    chunk,
-                    "salesforce.collections.upsert",
-                    true,
-                )
-                .await?,
-            );
+        let mut results = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_LIMIT) {
+            let request = self
+                .write(method.clone(), segments)
+                .literal_path()
+                .operation(operation)
+                .idempotent(idempotent)
+                .json(&json!({ "allOrNone": all_or_none, "records": chunk }));
+            let response = self.send(request).await?;
+            results.extend(save_results(&response, chunk.len(), "records")?);
         }
         Ok(results)
     }
@@ -244,7 +131,7 @@ impl Salesforce {
     /// ```
     ///
     /// # Errors
-    /// As [`create_many`](Self::create_many), and [`Error::Validation`] for an id that is not
+    /// As [`SObject::create_many`], and [`Error::Validation`] for an id that is not
     /// alphanumeric.
     pub async fn delete_many<S: AsRef<str>>(
         &self,
@@ -268,15 +155,117 @@ impl Salesforce {
                 .query("ids", chunk.join(","))
                 .query("allOrNone", all_or_none.to_string());
             let response = self.send(request).await?;
-            let chunk_results: Vec<SaveResult> = response.json()?;
-            if chunk_results.len() != chunk.len() {
-                return Err(response.decode_error(
-                    ".",
-                    format!("{} results for {} ids", chunk_results.len(), chunk.len()),
-                ));
-            }
-            results.extend(chunk_results);
+            results.extend(save_results(&response, chunk.len(), "ids")?);
         }
         Ok(results)
+    }
+}
+
+impl SObject<'_> {
+    /// Creates records (`POST composite/sobjects`), 200 per call; one [`SaveResult`] per
+    /// record, in input order.
+    ///
+    /// ```no_run
+    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
+    /// use cosell::salesforce::{Atomicity, Opportunity};
+    /// let new = vec![Opportunity::new("A", "Prospecting", "2025-09-30".parse().unwrap())];
+    /// let results = sf.opportunities().create_many(&new, Atomicity::PerRecord).await?;
+    /// for (record, result) in new.iter().zip(&results) {
+    ///     if !result.success { println!("{:?}: {:?}", record.name, result.errors); }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Validation`] before anything is sent (a record that is not an object, or
+    /// [`Atomicity::AllOrNone`] over more than 200 records); the first failed call's error
+    /// otherwise, after which the earlier chunks stay written.
+    pub async fn create_many<T: Serialize>(
+        &self,
+        records: &[T],
+        atomicity: Atomicity,
+    ) -> Result<Vec<SaveResult>> {
+        let all_or_none = atomicity.check(records.len())?;
+        let typed = typed_records(sobject_name(self.name)?, records, false)?;
+        self.client
+            .collection_calls(
+                Method::POST,
+                &["composite", "sobjects"],
+                all_or_none,
+                &typed,
+                "salesforce.collections.create",
+                false,
+            )
+            .await
+    }
+
+    /// Updates records (`PATCH composite/sobjects`), each carrying its `Id`; 200 per call, one
+    /// [`SaveResult`] per record.
+    ///
+    /// ```no_run
+    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
+    /// use cosell::salesforce::Atomicity;
+    /// let changes = vec![serde_json::json!({"Id": "006A", "StageName": "Closed Won"})];
+    /// sf.opportunities().update_many(&changes, Atomicity::PerRecord).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create_many`](Self::create_many), and [`Error::Validation`] for a record without
+    /// `Id`.
+    pub async fn update_many<T: Serialize>(
+        &self,
+        records: &[T],
+        atomicity: Atomicity,
+    ) -> Result<Vec<SaveResult>> {
+        let all_or_none = atomicity.check(records.len())?;
+        let typed = typed_records(sobject_name(self.name)?, records, true)?;
+        self.client
+            .collection_calls(
+                Method::PATCH,
+                &["composite", "sobjects"],
+                all_or_none,
+                &typed,
+                "salesforce.collections.update",
+                true,
+            )
+            .await
+    }
+
+    /// Creates or updates records by an external id field
+    /// (`PATCH composite/sobjects/<sobject>/<field>`), each carrying its value of `field`;
+    /// 200 per call, one [`SaveResult`] (with `created`) per record.
+    ///
+    /// ```no_run
+    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
+    /// use cosell::salesforce::Atomicity;
+    /// let rows = vec![serde_json::json!({"Referral_Id__c": "r-1", "Name": "A",
+    ///     "StageName": "Prospecting", "CloseDate": "2025-09-30"})];
+    /// sf.opportunities().upsert_many("Referral_Id__c", &rows, Atomicity::PerRecord).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create_many`](Self::create_many).
+    pub async fn upsert_many<T: Serialize>(
+        &self,
+        field: &str,
+        records: &[T],
+        atomicity: Atomicity,
+    ) -> Result<Vec<SaveResult>> {
+        let all_or_none = atomicity.check(records.len())?;
+        let sobject = sobject_name(self.name)?;
+        let field = sobject_name(field)?;
+        let typed = typed_records(sobject, records, false)?;
+        self.client
+            .collection_calls(
+                Method::PATCH,
+                &["composite", "sobjects", sobject, field],
+                all_or_none,
+                &typed,
+                "salesforce.collections.upsert",
+                true,
+            )
+            .await
     }
 }

@@ -21,7 +21,7 @@ use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt};
 ///     ..CoSellFieldNames::default()
 /// };
 /// fields.validate().unwrap();
-/// assert!(fields.api_names().contains(&"MSFT_Referral_Id__c"));
+/// assert!(fields.names().contains(&"MSFT_Referral_Id__c"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoSellFieldNames {
@@ -80,8 +80,9 @@ pub struct CoSellFields {
 }
 
 impl CoSellFieldNames {
-    /// The API names in use, for a `SELECT` or a retrieve field list.
-    pub fn api_names(&self) -> Vec<&str> {
+    /// The API names in use, for a `SELECT` or a retrieve field list (as
+    /// [`dataverse::CoSellFieldNames::names`](crate::dataverse::CoSellFieldNames::names)).
+    pub fn names(&self) -> Vec<&str> {
         self.slots().into_iter().flatten().collect()
     }
 
@@ -103,7 +104,7 @@ impl CoSellFieldNames {
     /// # Errors
     /// [`Error::Validation`] naming the first bad name.
     pub fn validate(&self) -> Result<()> {
-        for name in self.api_names() {
+        for name in self.names() {
             check_identifier(name).map_err(Error::validation)?;
         }
         Ok(())

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::client::Salesforce;
+use super::handle::SObject;
 use super::sobject::sobject_name;
 use super::soql::Soql;
 use crate::error::Result;
@@ -279,30 +280,33 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-impl Salesforce {
-    /// Describes an sObject: `GET sobjects/<sobject>/describe`.
+impl SObject<'_> {
+    /// Describes the sObject type: `GET sobjects/<sobject>/describe`.
     ///
     /// ```no_run
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
     /// use cosell::salesforce::CoSellFieldNames;
-    /// let describe = sf.describe("Opportunity").await?;
+    /// let describe = sf.opportunities().describe().await?;
     /// let co_sell = CoSellFieldNames::default();
-    /// let missing = describe.missing_fields(&co_sell.api_names());
+    /// let missing = describe.missing_fields(&co_sell.names());
     /// assert!(missing.is_empty(), "the org lacks {missing:?}");
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
     /// [`Error::Api`](crate::Error::Api) (`NOT_FOUND` for an unknown sObject).
-    pub async fn describe(&self, sobject: &str) -> Result<SObjectDescribe> {
+    pub async fn describe(&self) -> Result<SObjectDescribe> {
         let request = self
-            .read(["sobjects", sobject_name(sobject)?, "describe"])
+            .client
+            .read(["sobjects", sobject_name(self.name)?, "describe"])
             .literal_path()
             .answer_kind(AnswerKind::Listing)
             .operation("salesforce.describe");
-        self.send(request).await?.json()
+        self.client.send(request).await?.json()
     }
+}
 
+impl Salesforce {
     /// The org's opportunity stages, in sales-process order (a SOQL query on
     /// `OpportunityStage`).
     ///

@@ -1,15 +1,17 @@
 //! The Salesforce REST API: `Opportunity` and any sObject, SOQL with paging, upsert by external
 //! id, sObject Collections, describe, and the OAuth 2.0 server-to-server flows.
 //!
-//! - [`Salesforce`]: the client, on `<instance_url>/services/data/vNN.0/`; its operations are
-//!   [`create`](Salesforce::create), [`retrieve`](Salesforce::retrieve),
-//!   [`update`](Salesforce::update),
-//!   [`update_if_unmodified_since`](Salesforce::update_if_unmodified_since),
-//!   [`delete`](Salesforce::delete), [`upsert`](Salesforce::upsert),
+//! - [`Salesforce`]: the client, on `<instance_url>/services/data/vNN.0/`; records are
+//!   addressed through the borrowed [`SObject`] handle of their type,
+//!   [`sf.opportunities()`](Salesforce::opportunities) or [`sf.sobject(name)`](Salesforce::sobject):
+//!   [`create`](SObject::create), [`retrieve`](SObject::retrieve),
+//!   [`update`](SObject::update) (conditional with
+//!   [`if_unmodified_since`](UpdateRecord::if_unmodified_since)), [`delete`](SObject::delete),
+//!   [`upsert`](SObject::upsert), the Collections calls ([`create_many`](SObject::create_many)
+//!   and the others) and [`describe`](SObject::describe). The client itself runs
 //!   [`query`](Salesforce::query) / [`query_all`](Salesforce::query_all),
-//!   [`create_many`](Salesforce::create_many) and the other Collections calls,
-//!   [`describe`](Salesforce::describe), [`opportunity_stages`](Salesforce::opportunity_stages)
-//!   and [`limits`](Salesforce::limits).
+//!   [`delete_many`](Salesforce::delete_many),
+//!   [`opportunity_stages`](Salesforce::opportunity_stages) and [`limits`](Salesforce::limits).
 //! - Token flows: [`ClientCredentialsFlow`], [`JwtBearerFlow`], [`RefreshTokenFlow`] against a
 //!   [`SalesforceLogin`] host.
 //! - Records: the typed [`Opportunity`] (with [`OpportunityPatch`] for updates and the
@@ -60,7 +62,8 @@ mod sobject;
 pub mod soql;
 
 pub use auth::{
-    ClientCredentialsFlow, JwtBearerFlow, RefreshTokenFlow, SalesforceLogin, issued_at,
+    ClientCredentialsFlow, JwtBearerFlow, JwtBearerFlowBuilder, RefreshTokenFlow,
+    RefreshTokenFlowBuilder, SalesforceLogin, issued_at,
 };
 pub use client::{DEFAULT_API_VERSION, Salesforce, SalesforceBuilder};
 pub use collections::{Atomicity, COLLECTION_LIMIT};
@@ -72,4 +75,7 @@ pub use opportunity::{Opportunity, OpportunityPatch};
 pub use picklist::MultiSelect;
 pub use profile::{INVALID_SESSION_ID, MULTIPLE_CHOICES, RECORD_MODIFIED, REQUEST_LIMIT_EXCEEDED};
 pub use query::{QueryOptions, query_page};
-pub use sobject::{SObjectAttributes, SaveError, SaveResult, UpsertOutcome, is_multiple_matches};
+pub use sobject::{
+    RetrieveRecord, SObjectAttributes, SaveError, SaveResult, UpdateRecord, UpsertOutcome,
+    is_multiple_matches,
+};

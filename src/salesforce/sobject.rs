@@ -1,13 +1,15 @@
-//! Operations on single records of any sObject: create, retrieve, update, delete, upsert by
-//! external id, and a conditional update.
+//! Operations on single records of any sObject, through its [`SObject`] handle: create,
+//! retrieve, update (also conditional), delete, upsert by external id. Calls with options are
+//! request builders ending in `send()`.
 
 use http::{Method, StatusCode};
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::client::Salesforce;
+use super::handle::SObject;
 use super::profile::{MULTIPLE_CHOICES, RECORD_MODIFIED};
 use super::soql::check_identifier;
 use crate::error::{ApiError, ApiErrorKind, Error, Result, Service, body_excerpt};
@@ -128,7 +130,7 @@ pub(crate) fn field_list(fields: &[&str]) -> Result<Option<String>> {
     Ok(Some(fields.join(",")))
 }
 
-impl Salesforce {
+impl<'a> SObject<'a> {
     /// Creates a record: `POST sobjects/<sobject>` → `201 {"id", "success", "errors"}`.
     /// Returns the new record's id.
     ///
@@ -136,20 +138,21 @@ impl Salesforce {
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
     /// use cosell::salesforce::Opportunity;
     /// let opp = Opportunity::new("Fabrikam renewal", "Prospecting", "2025-09-30".parse().unwrap());
-    /// let id = sf.create("Opportunity", &opp).await?;
+    /// let id = sf.opportunities().create(&opp).await?;
     /// # let _ = id; Ok(()) }
     /// ```
     ///
     /// # Errors
     /// [`Error::Api`] with Salesforce's code (`REQUIRED_FIELD_MISSING`, `DUPLICATE_VALUE` as a
     /// conflict, …); [`Error::Decode`] when the answer carries no id.
-    pub async fn create<T: Serialize + ?Sized>(&self, sobject: &str, record: &T) -> Result<String> {
+    pub async fn create<T: Serialize + ?Sized>(&self, record: &T) -> Result<String> {
         let request = self
-            .write(Method::POST, ["sobjects", sobject_name(sobject)?])
+            .client
+            .write(Method::POST, ["sobjects", sobject_name(self.name)?])
             .literal_path()
             .operation("salesforce.create")
             .json(record);
-        let response = self.send(request).await?;
+        let response = self.client.send(request).await?;
         let result: SaveResult = response.json()?;
         result
             .id
@@ -157,103 +160,209 @@ impl Salesforce {
             .ok_or_else(|| response.decode_error(".id", "the create answer carries no id"))
     }
 
-    /// Reads a record: `GET sobjects/<sobject>/<id>?fields=…` (every field when `fields` is
-    /// empty).
+    /// Reads a record: `GET sobjects/<sobject>/<id>?fields=…`, every field unless
+    /// [`select`](RetrieveRecord::select) names some.
     ///
     /// ```no_run
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
     /// use cosell::salesforce::Opportunity;
-    /// let opp: Opportunity = sf.retrieve("Opportunity", "006A0000001", &["Name", "StageName"]).await?;
+    /// let opp: Opportunity = sf
+    ///     .opportunities()
+    ///     .retrieve("006A0000001")
+    ///     .select(["Name", "StageName"])
+    ///     .send()
+    ///     .await?;
     /// # let _ = opp; Ok(()) }
     /// ```
-    ///
-    /// # Errors
-    /// [`Error::Api`] (`NOT_FOUND`, `ENTITY_IS_DELETED` are not-found errors);
-    /// [`Error::Validation`] for a field name that is not one.
-    pub async fn retrieve<T: DeserializeOwned>(
-        &self,
-        sobject: &str,
-        id: &str,
-        fields: &[&str],
-    ) -> Result<T> {
-        let mut request = self
-            .read(["sobjects", sobject_name(sobject)?, record_id(id)?])
-            .path_template(format!("sobjects/{sobject}/{{id}}"))
-            .operation("salesforce.retrieve");
-        if let Some(list) = field_list(fields)? {
-            request = request.query("fields", list);
+    pub fn retrieve(&self, id: &str) -> RetrieveRecord<'a> {
+        RetrieveRecord {
+            object: *self,
+            key: RecordRef::Id(id.to_owned()),
+            fields: Vec::new(),
         }
-        self.send(request).await?.json()
     }
 
-    /// Reads a record by an external id field:
-    /// `GET sobjects/<sobject>/<field>/<value>?fields=…`.
+    /// Reads a record by an external id field: `GET sobjects/<sobject>/<field>/<value>?fields=…`.
     ///
     /// ```no_run
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// let opp: serde_json::Value =
-    ///     sf.retrieve_by_external_id("Opportunity", "Referral_Id__c", "r-42", &[]).await?;
+    /// let opp: serde_json::Value = sf
+    ///     .opportunities()
+    ///     .retrieve_by_external_id("Referral_Id__c", "r-42")
+    ///     .send()
+    ///     .await?;
     /// # let _ = opp; Ok(()) }
     /// ```
-    ///
-    /// # Errors
-    /// As [`retrieve`](Self::retrieve).
-    pub async fn retrieve_by_external_id<T: DeserializeOwned>(
-        &self,
-        sobject: &str,
-        external_id_field: &str,
-        value: &str,
-        fields: &[&str],
-    ) -> Result<T> {
-        let mut request = self
-            .read([
-                "sobjects",
-                sobject_name(sobject)?,
-                sobject_name(external_id_field)?,
-                record_id(value)?,
-            ])
-            .path_template(format!("sobjects/{sobject}/{external_id_field}/{{value}}"))
-            .operation("salesforce.retrieve_by_external_id");
-        if let Some(list) = field_list(fields)? {
-            request = request.query("fields", list);
+    pub fn retrieve_by_external_id(&self, field: &str, value: &str) -> RetrieveRecord<'a> {
+        RetrieveRecord {
+            object: *self,
+            key: RecordRef::ExternalId {
+                field: field.to_owned(),
+                value: value.to_owned(),
+            },
+            fields: Vec::new(),
         }
-        self.send(request).await?.json()
     }
 
-    /// Updates the fields in `patch`: `PATCH sobjects/<sobject>/<id>` → `204`.
+    /// Updates the fields in `patch`: `PATCH sobjects/<sobject>/<id>` → `204`;
+    /// [`if_unmodified_since`](UpdateRecord::if_unmodified_since) only if the record is
+    /// unchanged since it was read.
     ///
     /// ```no_run
     /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
     /// use cosell::FieldUpdate;
     /// use cosell::salesforce::OpportunityPatch;
     /// let patch = OpportunityPatch { stage_name: FieldUpdate::Set("Closed Won".into()), ..Default::default() };
-    /// sf.update("Opportunity", "006A0000001", &patch).await?;
+    /// sf.opportunities().update("006A0000001", &patch).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update<T: Serialize + ?Sized>(&self, id: &str, patch: &T) -> UpdateRecord<'a> {
+        UpdateRecord {
+            object: *self,
+            id: id.to_owned(),
+            patch: serde_json::value::to_raw_value(patch),
+            unmodified_since: None,
+        }
+    }
+
+    /// Deletes a record: `DELETE sobjects/<sobject>/<id>` → `204`.
+    ///
+    /// ```no_run
+    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
+    /// sf.opportunities().delete("006A0000001").await?;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// [`Error::Api`] with Salesforce's code.
-    pub async fn update<T: Serialize + ?Sized>(
-        &self,
-        sobject: &str,
-        id: &str,
-        patch: &T,
-    ) -> Result<()> {
+    /// [`Error::Api`]; `ENTITY_IS_DELETED` and `NOT_FOUND` are not-found errors.
+    pub async fn delete(&self, id: &str) -> Result<()> {
         let request = self
+            .client
             .write(
-                Method::PATCH,
-                ["sobjects", sobject_name(sobject)?, record_id(id)?],
+                Method::DELETE,
+                ["sobjects", sobject_name(self.name)?, record_id(id)?],
             )
-            .path_template(format!("sobjects/{sobject}/{{id}}"))
-            .operation("salesforce.update")
-            // Setting fields to given values twice has the effect of setting them once.
-            .idempotent(true)
-            .json(patch);
-        self.send(request).await?;
+            .path_template(format!("sobjects/{}/{{id}}", self.name))
+            .operation("salesforce.delete");
+        self.client.send(request).await?;
         Ok(())
     }
 
-    /// Updates a record only if it has not changed since `last_modified` (its
+    /// Creates or updates the record whose external id field `field` holds `value`:
+    /// `PATCH sobjects/<sobject>/<field>/<value>`. Leave `field` out of `record`.
+    ///
+    /// ```no_run
+    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
+    /// use cosell::salesforce::{Opportunity, is_multiple_matches};
+    /// let opp = Opportunity::new("Fabrikam renewal", "Prospecting", "2025-09-30".parse().unwrap());
+    /// match sf.opportunities().upsert("Referral_Id__c", "r-42", &opp).await {
+    ///     Ok(outcome) => println!("created: {}", outcome.created()),
+    ///     Err(e) if is_multiple_matches(&e) => println!("several records match: review them"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A `300 Multiple Choices` answer (several records hold the value; nothing was written) is
+    /// an [`Error::Api`] of kind [`Conflict`](ApiErrorKind::Conflict) with code
+    /// `MULTIPLE_CHOICES` (see [`is_multiple_matches`]); a wrong field name gives `404`
+    /// `NOT_FOUND`.
+    pub async fn upsert<T: Serialize + ?Sized>(
+        &self,
+        field: &str,
+        value: &str,
+        record: &T,
+    ) -> Result<UpsertOutcome> {
+        let request = self
+            .client
+            .write(
+                Method::PATCH,
+                [
+                    "sobjects",
+                    sobject_name(self.name)?,
+                    sobject_name(field)?,
+                    record_id(value)?,
+                ],
+            )
+            .path_template(format!("sobjects/{}/{field}/{{value}}", self.name))
+            .operation("salesforce.upsert")
+            // Keyed by the external id: a replay updates what the first attempt created.
+            .idempotent(true)
+            .accept_status(StatusCode::MULTIPLE_CHOICES)
+            .json(record);
+        let response = self.client.send(request).await?;
+        upsert_outcome(&response)
+    }
+}
+
+/// Which record a retrieve reads.
+#[derive(Debug, Clone)]
+enum RecordRef {
+    Id(String),
+    ExternalId { field: String, value: String },
+}
+
+/// A record being read; see [`SObject::retrieve`] and [`SObject::retrieve_by_external_id`].
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct RetrieveRecord<'a> {
+    object: SObject<'a>,
+    key: RecordRef,
+    fields: Vec<String>,
+}
+
+impl RetrieveRecord<'_> {
+    /// Reads only these fields (`?fields=…`); every field when none are named.
+    pub fn select<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.fields
+            .extend(fields.into_iter().map(|f| f.as_ref().to_owned()));
+        self
+    }
+
+    /// Reads the record.
+    ///
+    /// # Errors
+    /// [`Error::Api`] (`NOT_FOUND`, `ENTITY_IS_DELETED` are not-found errors);
+    /// [`Error::Validation`] for a name that is not one, before anything is sent.
+    pub async fn send<T: DeserializeOwned>(self) -> Result<T> {
+        let SObject { client, name } = self.object;
+        let sobject = sobject_name(name)?;
+        let request = match &self.key {
+            RecordRef::Id(id) => client
+                .read(["sobjects", sobject, record_id(id)?])
+                .path_template(format!("sobjects/{sobject}/{{id}}"))
+                .operation("salesforce.retrieve"),
+            RecordRef::ExternalId { field, value } => client
+                .read(["sobjects", sobject, sobject_name(field)?, record_id(value)?])
+                .path_template(format!("sobjects/{sobject}/{field}/{{value}}"))
+                .operation("salesforce.retrieve_by_external_id"),
+        };
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        let request = match field_list(&fields)? {
+            Some(list) => request.query("fields", list),
+            None => request,
+        };
+        client.send(request).await?.json()
+    }
+}
+
+/// A record being updated; see [`SObject::update`].
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct UpdateRecord<'a> {
+    object: SObject<'a>,
+    id: String,
+    patch: serde_json::Result<Box<RawValue>>,
+    unmodified_since: Option<Timestamp>,
+}
+
+impl UpdateRecord<'_> {
+    /// Updates the record only if it has not changed since `last_modified` (its
     /// `LastModifiedDate` when it was read). **Best-effort**, since Salesforce has no ETags for
     /// most objects:
     ///
@@ -269,128 +378,69 @@ impl Salesforce {
     /// # async fn run(sf: cosell::salesforce::Salesforce, opp: cosell::salesforce::Opportunity) -> cosell::Result<()> {
     /// use cosell::salesforce::OpportunityPatch;
     /// let Some(seen) = opp.last_modified_date else { return Ok(()) }; // read it with the record
-    /// match sf.update_if_unmodified_since("Opportunity", "006A0000001", &OpportunityPatch::new(), seen).await {
+    /// let patch = OpportunityPatch::new();
+    /// match sf.opportunities().update("006A0000001", &patch).if_unmodified_since(seen).send().await {
     ///     Err(e) if e.is_conflict() => { /* re-read, re-diff, try again */ }
     ///     other => other?,
     /// }
     /// # Ok(()) }
     /// ```
+    pub fn if_unmodified_since(mut self, last_modified: Timestamp) -> Self {
+        self.unmodified_since = Some(last_modified);
+        self
+    }
+
+    /// Sends the update.
     ///
     /// # Errors
-    /// An [`Error::Api`] of kind [`PreconditionFailed`](ApiErrorKind::PreconditionFailed)
-    /// (`is_conflict()`) when the record changed: code `RECORD_MODIFIED` when step 1 found it,
-    /// Salesforce's own `412` when step 2 did. [`Error::OutcomeUnknown`] when an attempt of
-    /// step 2 may have been applied without an answer and its replay got `412`: re-read the
-    /// record.
-    pub async fn update_if_unmodified_since<T: Serialize + ?Sized>(
-        &self,
-        sobject: &str,
-        id: &str,
-        patch: &T,
-        last_modified: Timestamp,
-    ) -> Result<()> {
+    /// [`Error::Api`] with Salesforce's code. With
+    /// [`if_unmodified_since`](Self::if_unmodified_since): an [`Error::Api`] of kind
+    /// [`PreconditionFailed`](ApiErrorKind::PreconditionFailed) (`is_conflict()`) when the
+    /// record changed, code `RECORD_MODIFIED` when step 1 found it, Salesforce's own `412` when
+    /// step 2 did; [`Error::OutcomeUnknown`] when an attempt of step 2 may have been applied
+    /// without an answer and its replay got `412`: re-read the record.
+    pub async fn send(self) -> Result<()> {
         #[derive(Deserialize)]
         struct Stamp {
             #[serde(rename = "LastModifiedDate", with = "super::datetime::option", default)]
             last_modified: Option<Timestamp>,
         }
-        let sobject = sobject_name(sobject)?;
-        let id = record_id(id)?;
-        let request = self
+        let SObject { client, name } = self.object;
+        let patch = self.patch.map_err(|e| {
+            Error::validation(format!("the request body could not be serialized: {e}"))
+        })?;
+        let sobject = sobject_name(name)?;
+        let id = record_id(&self.id)?;
+        let request = client
+            .write(Method::PATCH, ["sobjects", sobject, id])
+            .path_template(format!("sobjects/{sobject}/{{id}}"))
+            // Setting fields to given values twice has the effect of setting them once.
+            .idempotent(true)
+            .json(&patch);
+        let Some(last_modified) = self.unmodified_since else {
+            client.send(request.operation("salesforce.update")).await?;
+            return Ok(());
+        };
+        let check = client
             .read(["sobjects", sobject, id])
             .query("fields", "LastModifiedDate")
             .path_template(format!("sobjects/{sobject}/{{id}}"))
             .operation("salesforce.conditional_update.check");
-        let response = self.send(request).await?;
+        let response = client.send(check).await?;
         let stamp: Stamp = response.json()?;
         if let Some(current) = stamp.last_modified
             && current.as_second() > last_modified.as_second()
         {
             return Err(record_modified(&response, current, last_modified));
         }
-        let request = self
-            .write(Method::PATCH, ["sobjects", sobject, id])
-            .path_template(format!("sobjects/{sobject}/{{id}}"))
-            .operation("salesforce.conditional_update")
-            .idempotent(true)
-            .header(
-                "If-Unmodified-Since",
-                last_modified
-                    .strftime("%a, %d %b %Y %H:%M:%S GMT")
-                    .to_string(),
-            )
-            .json(patch);
-        self.send(request).await?;
+        let request = request.operation("salesforce.conditional_update").header(
+            "If-Unmodified-Since",
+            last_modified
+                .strftime("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        );
+        client.send(request).await?;
         Ok(())
-    }
-
-    /// Deletes a record: `DELETE sobjects/<sobject>/<id>` → `204`.
-    ///
-    /// ```no_run
-    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// sf.delete("Opportunity", "006A0000001").await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Api`]; `ENTITY_IS_DELETED` and `NOT_FOUND` are not-found errors.
-    pub async fn delete(&self, sobject: &str, id: &str) -> Result<()> {
-        let request = self
-            .write(
-                Method::DELETE,
-                ["sobjects", sobject_name(sobject)?, record_id(id)?],
-            )
-            .path_template(format!("sobjects/{sobject}/{{id}}"))
-            .operation("salesforce.delete");
-        self.send(request).await?;
-        Ok(())
-    }
-
-    /// Creates or updates the record whose external id field `field` holds `value`:
-    /// `PATCH sobjects/<sobject>/<field>/<value>`. Leave `field` out of `record`.
-    ///
-    /// ```no_run
-    /// # async fn run(sf: cosell::salesforce::Salesforce) -> cosell::Result<()> {
-    /// use cosell::salesforce::{Opportunity, is_multiple_matches};
-    /// let opp = Opportunity::new("Fabrikam renewal", "Prospecting", "2025-09-30".parse().unwrap());
-    /// match sf.upsert("Opportunity", "Referral_Id__c", "r-42", &opp).await {
-    ///     Ok(outcome) => println!("created: {}", outcome.created()),
-    ///     Err(e) if is_multiple_matches(&e) => println!("several records match: review them"),
-    ///     Err(e) => return Err(e),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// A `300 Multiple Choices` answer (several records hold the value; nothing was written) is
-    /// an [`Error::Api`] of kind [`Conflict`](ApiErrorKind::Conflict) with code
-    /// `MULTIPLE_CHOICES` (see [`is_multiple_matches`]); a wrong field name gives `404`
-    /// `NOT_FOUND`.
-    pub async fn upsert<T: Serialize + ?Sized>(
-        &self,
-        sobject: &str,
-        external_id_field: &str,
-        value: &str,
-        record: &T,
-    ) -> Result<UpsertOutcome> {
-        let request = self
-            .write(
-                Method::PATCH,
-                [
-                    "sobjects",
-                    sobject_name(sobject)?,
-                    sobject_name(external_id_field)?,
-                    record_id(value)?,
-                ],
-            )
-            .path_template(format!("sobjects/{sobject}/{external_id_field}/{{value}}"))
-            .operation("salesforce.upsert")
-            // Keyed by the external id: a replay updates what the first attempt created.
-            .idempotent(true)
-            .accept_status(StatusCode::MULTIPLE_CHOICES)
-            .json(record);
-        let response = self.send(request).await?;
-        upsert_outcome(&response)
     }
 }
 

@@ -9,7 +9,8 @@
 //!   so only the wildcards the [`LikePattern`] itself asks for are wildcards.
 //!
 //! ```
-//! use cosell::salesforce::soql::{Order, Soql, field, LikePattern};
+//! use cosell::Order;
+//! use cosell::salesforce::soql::{Soql, field, LikePattern};
 //!
 //! let query = Soql::select(["Id", "Name", "StageName"])
 //!     .from("Opportunity")
@@ -31,6 +32,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 
+use crate::Order;
 use crate::error::{Error, Result};
 
 /// Quotes `text` as a SOQL string literal: `'…'` with `\`, `'`, `"`, newline, carriage return,
@@ -437,8 +439,6 @@ impl fmt::Display for Condition {
         f.write_str(&self.text)
     }
 }
-
-pub use crate::Order;
 
 /// A SOQL query ready to send.
 ///

@@ -8,9 +8,7 @@ use uuid::Uuid;
 use super::crm::{Crm, CrmRecord, SyncColumns};
 use super::setup::SetupProblem;
 use crate::Order;
-use crate::dataverse::{
-    Dataverse, Filter, OpportunityClose, OpportunityStatus, Query, RecordKey, Retrieve,
-};
+use crate::dataverse::{Dataverse, Filter, OpportunityClose, OpportunityStatus, Query, RecordKey};
 use crate::error::{Error, Result};
 use crate::mapping::{
     AccountCandidate, AccountResolver, ContactResolver, CrmWrite, DeclarativeMapping,
@@ -192,6 +190,7 @@ impl DataverseCrm {
                     id,
                     &json!({"statecode": state.state_code, "statuscode": state.status_code}),
                 )
+                .send()
                 .await
         }
     }
@@ -251,16 +250,11 @@ impl Crm for DataverseCrm {
     async fn get(&self, id: &str, columns: &SyncColumns) -> Result<Option<CrmRecord>> {
         let id = guid(id)?;
         let (select, expand) = self.read(columns);
-        let mut retrieve = Retrieve::new().select(select);
+        let mut retrieve = self.client.opportunities().retrieve(id).select(select);
         for item in expand {
             retrieve = retrieve.expand(item);
         }
-        match self
-            .client
-            .opportunities()
-            .retrieve::<Json>(id, &retrieve)
-            .await
-        {
+        match retrieve.send::<Json>().await {
             Ok(body) => Self::record(body).map(Some),
             Err(error) if error.is_not_found() => Ok(None),
             Err(error) => Err(error),
@@ -296,7 +290,12 @@ impl Crm for DataverseCrm {
             match resolution {
                 Resolution::Existing(id) => write.bind(&lookup, &id),
                 Resolution::Create if !table.is_empty() => {
-                    let id = self.client.table(table).create(&lookup.create_body).await?;
+                    let id = self
+                        .client
+                        .table(table)
+                        .create(&lookup.create_body)
+                        .send()
+                        .await?;
                     write.bind(&lookup, &id.to_string());
                 }
                 other => left.push((lookup, other)),
@@ -320,7 +319,12 @@ impl Crm for DataverseCrm {
             );
         }
         let key = RecordKey::alternate([(columns.referral_id.as_str(), referral_id)]);
-        let outcome = self.client.opportunities().upsert(key, &patch).await?;
+        let outcome = self
+            .client
+            .opportunities()
+            .upsert(key, &patch)
+            .send()
+            .await?;
         let id = match outcome.id {
             Some(id) => id,
             None => {
@@ -347,10 +351,18 @@ impl Crm for DataverseCrm {
                 Some(etag) => {
                     self.client
                         .opportunities()
-                        .update_if_match(id, &patch, etag)
+                        .update(id, &patch)
+                        .if_match(etag)
+                        .send()
                         .await?
                 }
-                None => self.client.opportunities().update(id, &patch).await?,
+                None => {
+                    self.client
+                        .opportunities()
+                        .update(id, &patch)
+                        .send()
+                        .await?
+                }
             }
         }
         self.state_change(id, write).await

@@ -260,10 +260,12 @@ impl Crm for SalesforceCrm {
         match record.version.as_deref().and_then(datetime::parse) {
             Some(seen) => {
                 handle
-                    .update_if_unmodified_since(&record.id, &patch, seen)
+                    .update(&record.id, &patch)
+                    .if_unmodified_since(seen)
+                    .send()
                     .await
             }
-            None => handle.update(&record.id, &patch).await,
+            None => handle.update(&record.id, &patch).send().await,
         }
     }
 

@@ -1,5 +1,11 @@
 //! Receiving Partner Center webhook callbacks: verification and parsing.
 //!
+//! This is the receiving side. Telling Partner Center where to send the callbacks (registering
+//! the URL, listing the event names, sending a test event) is the webhooks API's client,
+//! [`WebhooksClient`](crate::partner_center::webhooks::WebhooksClient) in
+//! [`partner_center::webhooks`](crate::partner_center::webhooks); both use the same
+//! [`EventName`].
+//!
 //! A callback is a POST whose body points at a changed resource ([`WebhookEvent`]) and whose
 //! headers carry an RSA-SHA256 signature of the raw body and the URL of the signing
 //! certificate. [`WebhookVerifier`] checks all of it **before** the body is parsed:

@@ -11,7 +11,7 @@ use cosell::Order;
 use cosell::auth::{ClientCredentials, EntraAuthority, StaticToken};
 use cosell::dataverse::{
     Batch, BatchOperation, BatchOutcome, Dataverse, Filter, ODataValue, Opportunity,
-    OpportunityClose, OpportunityState, OpportunityStatus, Query, RecordKey, Retrieve, UpsertKind,
+    OpportunityClose, OpportunityState, OpportunityStatus, Query, RecordKey, UpsertKind,
 };
 use cosell::error::ApiErrorKind;
 use cosell::http::{RecordingSleeper, RetryPolicy};
@@ -62,7 +62,8 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
         format!("{DATAVERSE_ORG_URL}/.default"),
     )
     .unwrap();
-    Dataverse::builder(&emulator.urls().dataverse, credentials)
+    Dataverse::builder(credentials)
+        .base_url(&emulator.urls().dataverse)
         .retry_policy(retry)
         .sleeper(Arc::new(RecordingSleeper::new()))
         .origin_tag("cosell")
@@ -74,15 +75,13 @@ fn emulator_client(emulator: &Emulator, retry: RetryPolicy) -> Dataverse {
 impl Backend {
     async fn mock() -> Self {
         let server = MockServer::start().await;
-        let dataverse = Dataverse::builder(
-            format!("{}/api/data/v9.2/", server.uri()),
-            StaticToken::new("test-token"),
-        )
-        .retry_policy(RetryPolicy::none())
-        .origin_tag("cosell")
-        .suppress_flows(true)
-        .build()
-        .unwrap();
+        let dataverse = Dataverse::builder(StaticToken::new("test-token"))
+            .base_url(format!("{}/api/data/v9.2/", server.uri()))
+            .retry_policy(RetryPolicy::none())
+            .origin_tag("cosell")
+            .suppress_flows(true)
+            .build()
+            .unwrap();
         Backend {
             kind: Kind::Mock(server),
             dataverse,
@@ -215,19 +214,19 @@ async fn suite_create_then_retrieve(b: &Backend) {
             "estimatedvalue": 50000,
             "estimatedclosedate": "2025-09-30",
         }))
+        .send()
         .await
         .unwrap();
     let row: Opportunity = table
-        .retrieve(
-            id,
-            &Retrieve::new().select([
-                "name",
-                "estimatedvalue",
-                "estimatedclosedate",
-                "statecode",
-                "statuscode",
-            ]),
-        )
+        .retrieve(id)
+        .select([
+            "name",
+            "estimatedvalue",
+            "estimatedclosedate",
+            "statecode",
+            "statuscode",
+        ])
+        .send()
         .await
         .unwrap();
     assert_eq!(row.id, Some(id));
@@ -279,21 +278,24 @@ async fn suite_update_with_an_etag_then_a_stale_one(b: &Backend) {
     ))
     .await;
     let table = b.dataverse.opportunities();
-    let select = Retrieve::new().select(["name"]);
-    let before: Opportunity = table.retrieve(id, &select).await.unwrap();
+    let before: Opportunity = table.retrieve(id).select(["name"]).send().await.unwrap();
     let etag = before.etag.clone().unwrap();
     table
-        .update_if_match(id, &json!({"name": "After"}), &etag)
+        .update(id, &json!({"name": "After"}))
+        .if_match(&etag)
+        .send()
         .await
         .unwrap();
     let err = table
-        .update_if_match(id, &json!({"name": "Again"}), &etag)
+        .update(id, &json!({"name": "Again"}))
+        .if_match(&etag)
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::PreconditionFailed));
     assert!(err.is_conflict());
     assert_eq!(err.code(), Some("0x80060882"));
-    let after: Opportunity = table.retrieve(id, &select).await.unwrap();
+    let after: Opportunity = table.retrieve(id).select(["name"]).send().await.unwrap();
     assert_eq!(after.name.as_deref(), Some("After"));
     assert_ne!(after.etag, before.etag, "a write changes the ETag");
     b.assert_sent(&[("dataverse.retrieve", 2), ("dataverse.update", 2)])
@@ -319,17 +321,17 @@ async fn suite_upsert_by_alternate_key_creates_then_updates(b: &Backend) {
     let table = b.dataverse.opportunities();
     let key = RecordKey::alternate([("cosell_referralid", "REF-1")]);
     let created = table
-        .upsert_returning::<_, Opportunity>(
-            key.clone(),
-            &json!({"name": "First"}),
-            &["opportunityid", "name"],
-        )
+        .upsert(key.clone(), &json!({"name": "First"}))
+        .returning::<Opportunity>(&["opportunityid", "name"])
+        .send()
         .await
         .unwrap();
     assert_eq!(created.kind, UpsertKind::Created);
     assert_eq!(created.record.name.as_deref(), Some("First"));
     let updated = table
-        .upsert_returning::<_, Opportunity>(key, &json!({"name": "Second"}), &["name"])
+        .upsert(key, &json!({"name": "Second"}))
+        .returning::<Opportunity>(&["name"])
+        .send()
         .await
         .unwrap();
     assert_eq!(updated.kind, UpsertKind::Updated);
@@ -355,11 +357,15 @@ async fn suite_create_only_conflicts_on_an_existing_row(b: &Backend) {
     .await;
     let table = b.dataverse.opportunities();
     table
-        .create_only(new_id, &json!({"name": "New"}))
+        .upsert(new_id, &json!({"name": "New"}))
+        .create_only()
+        .send()
         .await
         .unwrap();
     let err = table
-        .create_only(new_id, &json!({"name": "New"}))
+        .upsert(new_id, &json!({"name": "New"}))
+        .create_only()
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_conflict());
@@ -379,11 +385,8 @@ async fn suite_delete_then_retrieve_is_not_found(b: &Backend) {
     )
     .await;
     let table = b.dataverse.opportunities();
-    table.delete(id).await.unwrap();
-    let err = table
-        .retrieve::<Opportunity>(id, &Retrieve::new())
-        .await
-        .unwrap_err();
+    table.delete(id).send().await.unwrap();
+    let err = table.retrieve(id).send::<Opportunity>().await.unwrap_err();
     assert!(err.is_not_found());
     assert_eq!(err.code(), Some("0x80040217"));
     b.assert_sent(&[("dataverse.delete", 1), ("dataverse.retrieve", 1)])
@@ -930,15 +933,18 @@ async fn etags_change_on_every_write_and_conditions_are_honoured() {
     let (emulator, client) = emulated().await;
     let control = emulator.dataverse();
     let table = client.opportunities();
-    let id = table.create(&json!({"name": "ETag"})).await.unwrap();
-    let select = Retrieve::new().select(["name", "modifiedon", "versionnumber"]);
-    let first: Opportunity = table.retrieve(id, &select).await.unwrap();
+    let id = table.create(&json!({"name": "ETag"})).send().await.unwrap();
+    let select = ["name", "modifiedon", "versionnumber"];
+    let first: Opportunity = table.retrieve(id).select(select).send().await.unwrap();
     let etag = first.etag.clone().unwrap();
     assert_eq!(etag, format!("W/\"{}\"", first.version_number.unwrap()));
     assert!(first.modified_on.is_some());
     // Unchanged: a conditional retrieve answers 304.
     let unchanged = table
-        .retrieve_if_changed::<Opportunity>(id, &select, &etag)
+        .retrieve(id)
+        .select(select)
+        .if_none_match(&etag)
+        .send::<Opportunity>()
         .await
         .unwrap();
     assert!(unchanged.is_none());
@@ -951,7 +957,10 @@ async fn etags_change_on_every_write_and_conditions_are_honoured() {
         )
         .unwrap();
     let changed = table
-        .retrieve_if_changed::<Opportunity>(id, &select, &etag)
+        .retrieve(id)
+        .select(select)
+        .if_none_match(&etag)
+        .send::<Opportunity>()
         .await
         .unwrap()
         .unwrap();
@@ -961,19 +970,22 @@ async fn etags_change_on_every_write_and_conditions_are_honoured() {
     // Stale If-Match on update and delete: 412; the row is untouched.
     for err in [
         table
-            .update_if_match(id, &json!({"name": "x"}), &etag)
+            .update(id, &json!({"name": "x"}))
+            .if_match(&etag)
+            .send()
             .await
             .unwrap_err(),
-        table.delete_if_match(id, &etag).await.unwrap_err(),
+        table.delete(id).if_match(&etag).send().await.unwrap_err(),
     ] {
         assert_eq!(err.kind(), Some(ApiErrorKind::PreconditionFailed));
         assert_eq!(err.code(), Some("0x80060882"));
     }
-    table.delete_if_match(id, &second).await.unwrap();
+    table.delete(id).if_match(&second).send().await.unwrap();
     assert!(control.record("opportunities", id).is_none());
     // Update-only (`If-Match: *`) of a missing row is a 404, not a create.
     let err = table
         .update(id, &json!({"name": "ghost"}))
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -989,6 +1001,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
     // Without a representation: 204 both ways, the entity id echoes the key, not a GUID.
     let created = table
         .upsert(key.clone(), &json!({"name": "Via key"}))
+        .send()
         .await
         .unwrap();
     assert_eq!(created.kind, UpsertKind::Unknown);
@@ -1004,6 +1017,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
     );
     table
         .upsert(key.clone(), &json!({"name": "Renamed"}))
+        .send()
         .await
         .unwrap();
     let rows = control.records("opportunities");
@@ -1025,6 +1039,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
             RecordKey::alternate([("cosell_referralid", "Müller 1")]),
             &json!({"name": "Accented"}),
         )
+        .send()
         .await
         .unwrap();
     assert!(
@@ -1040,6 +1055,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
     let chosen = Uuid::new_v4();
     let by_id = table
         .upsert(chosen, &json!({"name": "Chosen id"}))
+        .send()
         .await
         .unwrap();
     assert_eq!(by_id.id, Some(chosen));
@@ -1047,6 +1063,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
     // A column that is not a key.
     let err = table
         .upsert(RecordKey::alternate([("name", "Renamed")]), &json!({}))
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest));
@@ -1054,6 +1071,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
     // A second row with the same alternate key value.
     let err = table
         .create(&json!({"name": "Clash", "cosell_referralid": "o'neil-1"}))
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_conflict());
@@ -1071,6 +1089,7 @@ async fn upsert_keys_create_update_and_refuse_as_the_service_does() {
     ]);
     let err = table
         .upsert(composite.clone(), &json!({"description": "d"}))
+        .send()
         .await;
     assert!(err.is_ok(), "{err:?}");
     let made = control
@@ -1087,13 +1106,15 @@ async fn create_refuses_statecode_and_closing_needs_the_actions() {
     let table = client.opportunities();
     let err = table
         .create(&json!({"name": "Born won", "statecode": 1}))
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest));
     assert!(err.to_string().contains("statecode"), "{err}");
-    let id = table.create(&json!({"name": "Open"})).await.unwrap();
+    let id = table.create(&json!({"name": "Open"})).send().await.unwrap();
     let err = table
         .update(id, &json!({"statecode": 1, "statuscode": 3}))
+        .send()
         .await
         .unwrap_err();
     assert!(err.to_string().contains("WinOpportunity"), "{err}");
@@ -1122,7 +1143,11 @@ async fn create_refuses_statecode_and_closing_needs_the_actions() {
         .unwrap_err();
     assert!(err.is_not_found());
     // Reopening by PATCH is allowed and takes the open state's default status.
-    table.update(id, &json!({"statecode": 0})).await.unwrap();
+    table
+        .update(id, &json!({"statecode": 0}))
+        .send()
+        .await
+        .unwrap();
     let row = emulator.dataverse().record("opportunities", id).unwrap();
     assert_eq!(
         (row["statecode"].clone(), row["statuscode"].clone()),
@@ -1214,6 +1239,7 @@ async fn every_write_records_its_tag_and_who_made_it() {
     let id = client
         .opportunities()
         .create(&json!({"name": "Tagged"}))
+        .send()
         .await
         .unwrap();
     client
@@ -1221,12 +1247,14 @@ async fn every_write_records_its_tag_and_who_made_it() {
         .tag("other-origin")
         .suppress_flows(false)
         .update(id, &json!({"name": "Retagged"}))
+        .send()
         .await
         .unwrap();
     client
         .opportunities()
         .no_tag()
         .update(id, &json!({"name": "Untagged"}))
+        .send()
         .await
         .unwrap();
     control.flag_for_sync(id).unwrap();
@@ -1287,16 +1315,15 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
             "customerid_account@odata.bind": format!("/accounts({account})"),
             "transactioncurrencyid@odata.bind": format!("/transactioncurrencies({})", eur.unwrap()),
         }))
+        .send()
         .await
         .unwrap();
     let row: Value = client
         .opportunities()
-        .retrieve(
-            opportunity,
-            &Retrieve::new()
-                .select(["_customerid_value", "statecode"])
-                .annotations("*"),
-        )
+        .retrieve(opportunity)
+        .select(["_customerid_value", "statecode"])
+        .annotations("*")
+        .send()
         .await
         .unwrap();
     assert_eq!(row["_customerid_value"], account.to_string());
@@ -1320,13 +1347,13 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
     // A bind to a missing row, and to a table the lookup does not target.
     let err = client
         .opportunities()
-        .create(&json!({"name": "x", "parentaccountid@odata.bind": format!("/accounts({})", Uuid::new_v4())}))
+        .create(&json!({"name": "x", "parentaccountid@odata.bind": format!("/accounts({})", Uuid::new_v4())})).send()
         .await
         .unwrap_err();
     assert!(err.is_not_found());
     let err = client
         .opportunities()
-        .create(&json!({"name": "x", "parentaccountid@odata.bind": format!("/contacts({})", Uuid::new_v4())}))
+        .create(&json!({"name": "x", "parentaccountid@odata.bind": format!("/contacts({})", Uuid::new_v4())})).send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest));
@@ -1336,7 +1363,12 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
         json!({"estimatedvalue": "ten"}),
         json!({"name": "x".repeat(301)}),
     ] {
-        let err = client.opportunities().create(&body).await.unwrap_err();
+        let err = client
+            .opportunities()
+            .create(&body)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest), "{body}");
     }
 }
@@ -1344,7 +1376,8 @@ async fn currencies_lookups_and_annotations_are_seeded_and_answered() {
 #[tokio::test]
 async fn tokens_must_be_issued_for_the_emulated_organisation() {
     let emulator = Emulator::start().await.unwrap();
-    let unknown = Dataverse::builder(&emulator.urls().dataverse, StaticToken::new("forged"))
+    let unknown = Dataverse::builder(StaticToken::new("forged"))
+        .base_url(&emulator.urls().dataverse)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -1360,7 +1393,8 @@ async fn tokens_must_be_issued_for_the_emulated_organisation() {
         "https://contoso.crm.dynamics.com/.default",
     )
     .unwrap();
-    let client = Dataverse::builder(&emulator.urls().dataverse, other)
+    let client = Dataverse::builder(other)
+        .base_url(&emulator.urls().dataverse)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -1405,6 +1439,7 @@ async fn injected_faults_use_the_dataverse_error_body() {
     let err = client
         .opportunities()
         .update(id, &json!({"name": "x"}))
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("0x80060882"));
@@ -1424,25 +1459,34 @@ async fn injected_faults_use_the_dataverse_error_body() {
 async fn counts_per_operation_match_what_the_client_sent() {
     let (emulator, client) = emulated().await;
     let table = client.opportunities();
-    let a = table.create(&json!({"name": "A"})).await.unwrap();
+    let a = table.create(&json!({"name": "A"})).send().await.unwrap();
     let _: Opportunity = table
-        .create_returning(&json!({"name": "B"}), &["opportunityid"])
+        .create(&json!({"name": "B"}))
+        .returning(&["opportunityid"])
+        .send()
         .await
         .unwrap();
-    table.update(a, &json!({"name": "A2"})).await.unwrap();
+    table
+        .update(a, &json!({"name": "A2"}))
+        .send()
+        .await
+        .unwrap();
     table
         .upsert(
             RecordKey::alternate([("cosell_referralid", "K")]),
             &json!({"name": "C"}),
         )
+        .send()
         .await
         .unwrap();
     table
-        .create_only(Uuid::new_v4(), &json!({"name": "D"}))
+        .upsert(Uuid::new_v4(), &json!({"name": "D"}))
+        .create_only()
+        .send()
         .await
         .unwrap();
-    let _: Opportunity = table.retrieve(a, &Retrieve::new()).await.unwrap();
-    table.delete(a).await.unwrap();
+    let _: Opportunity = table.retrieve(a).send().await.unwrap();
+    table.delete(a).send().await.unwrap();
     let _ = client.table_metadata("account").await.unwrap();
     let whoami: Value = client.pipeline().get(["WhoAmI"]).send_json().await.unwrap();
     assert_eq!(
@@ -1471,6 +1515,7 @@ async fn counts_per_operation_match_what_the_client_sent() {
     let err = client
         .table("nosuchtables")
         .create(&json!({}))
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -1505,13 +1550,11 @@ async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups(
     // A polymorphic lookup set to an account expands to null through the contact side.
     let single: Value = client
         .opportunities()
-        .retrieve(
-            sample.opportunities[1],
-            &Retrieve::new()
-                .select(["name"])
-                .expand("customerid_contact")
-                .expand("customerid_account($select=name)"),
-        )
+        .retrieve(sample.opportunities[1])
+        .select(["name"])
+        .expand("customerid_contact")
+        .expand("customerid_account($select=name)")
+        .send()
         .await
         .unwrap();
     assert_eq!(single["customerid_contact"], Value::Null);
@@ -1520,14 +1563,17 @@ async fn the_sample_organisation_reads_through_the_client_with_expanded_lookups(
     for expand in ["opportunity_customer_accounts", "parentaccountid($top=1)"] {
         let err = client
             .opportunities()
-            .retrieve::<Value>(sample.opportunities[0], &Retrieve::new().expand(expand))
+            .retrieve(sample.opportunities[0])
+            .expand(expand)
+            .send::<Value>()
             .await
             .unwrap_err();
         assert_eq!(err.kind(), Some(ApiErrorKind::BadRequest), "{expand}");
     }
     let lost: Opportunity = client
         .opportunities()
-        .retrieve(sample.opportunities[2], &Retrieve::new())
+        .retrieve(sample.opportunities[2])
+        .send()
         .await
         .unwrap();
     assert_eq!(lost.state, Some(OpportunityState::Lost));
@@ -1605,6 +1651,7 @@ async fn an_added_table_and_column_take_the_same_operations() {
             RecordKey::alternate([("new_externalid", "SF-006")]),
             &json!({"name": "From Salesforce"}),
         )
+        .send()
         .await
         .unwrap();
     assert!(opportunity.id.is_none());
@@ -1620,10 +1667,12 @@ async fn an_added_table_and_column_take_the_same_operations() {
             "cosell_attempts": 1,
             "cosell_opportunityid@odata.bind": format!("/opportunities({opportunity})"),
         }))
+        .send()
         .await
         .unwrap();
     audit
         .update(entry, &json!({"cosell_attempts": 2}))
+        .send()
         .await
         .unwrap();
     let rows: Vec<Value> = audit
@@ -1646,7 +1695,7 @@ async fn an_added_table_and_column_take_the_same_operations() {
             .as_deref(),
         Some("Lookup")
     );
-    audit.delete(entry).await.unwrap();
+    audit.delete(entry).send().await.unwrap();
     assert!(control.records("cosell_auditentries").is_empty());
     assert!(control.add_table("account", "others", "name", []).is_err());
 }

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use cosell::auth::CachedTokenProvider;
+use cosell::Order;
+use cosell::auth::{CachedTokenProvider, CustomCredentials};
 use cosell::error::ApiErrorKind;
 use cosell::http::{RecordingSleeper, RetryPolicy};
-use cosell::salesforce::soql::{LikePattern, Order, Soql, field};
+use cosell::salesforce::soql::{LikePattern, Soql, field};
 use cosell::salesforce::{
     Atomicity, ClientCredentialsFlow, FieldType, MultiSelect, Opportunity, OpportunityPatch,
     QueryOptions, Salesforce, SalesforceLogin, UpsertOutcome, is_multiple_matches,
@@ -51,6 +52,15 @@ fn row(id: &str, fields: Value) -> Value {
         out.extend(extra);
     }
     record
+}
+
+/// Reads `fields` of the opportunity `id` (every field when none are named).
+async fn read_opportunity<T: serde::de::DeserializeOwned>(
+    sf: &Salesforce,
+    id: &str,
+    fields: &[&str],
+) -> cosell::Result<T> {
+    sf.opportunities().retrieve(id).select(fields).send().await
 }
 
 fn sf_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
@@ -207,14 +217,13 @@ async fn create_and_retrieve(b: &Backend) {
         "2026-06-30".parse().unwrap(),
     );
     opp.amount = Some("125000".parse().unwrap());
-    let id = sf.create("Opportunity", &opp).await.unwrap();
+    let id = sf.opportunities().create(&opp).await.unwrap();
     assert_eq!(id.len(), 18, "{id}");
     assert!(id.starts_with("006"), "{id}");
     let usage = sf.last_limit_info().unwrap().api_usage.unwrap();
     assert!(usage.used >= 1 && usage.limit == 100_000, "{usage:?}");
 
-    let read: Opportunity = sf
-        .retrieve("Opportunity", &id, Opportunity::STANDARD_FIELDS)
+    let read: Opportunity = read_opportunity(&sf, &id, Opportunity::STANDARD_FIELDS)
         .await
         .unwrap();
     assert_eq!(read.id.as_deref(), Some(id.as_str()));
@@ -251,15 +260,11 @@ async fn update_and_delete(b: &Backend) {
         stage_name: FieldUpdate::Set("Closed Won".into()),
         ..OpportunityPatch::default()
     };
-    sf.update("Opportunity", &id, &patch).await.unwrap();
-    let read: Opportunity = sf
-        .retrieve(
-            "Opportunity",
-            &id,
-            &["StageName", "IsClosed", "IsWon", "Probability"],
-        )
-        .await
-        .unwrap();
+    sf.opportunities().update(&id, &patch).send().await.unwrap();
+    let read: Opportunity =
+        read_opportunity(&sf, &id, &["StageName", "IsClosed", "IsWon", "Probability"])
+            .await
+            .unwrap();
     assert_eq!(read.is_won, Some(true));
     assert_eq!(read.is_closed, Some(true));
     assert_eq!(read.probability.unwrap().to_string(), "100");
@@ -270,7 +275,7 @@ async fn update_and_delete(b: &Backend) {
         ResponseTemplate::new(204).set_body_string(""),
     )
     .await;
-    sf.delete("Opportunity", &id).await.unwrap();
+    sf.opportunities().delete(&id).await.unwrap();
     if let Backend::Mock(server) = b {
         server.reset().await;
     }
@@ -286,12 +291,11 @@ async fn update_and_delete(b: &Backend) {
         sf_error(404, "ENTITY_IS_DELETED", "entity is deleted"),
     )
     .await;
-    let gone = sf
-        .retrieve::<Opportunity>("Opportunity", &id, &[])
+    let gone = read_opportunity::<Opportunity>(&sf, &id, &[])
         .await
         .unwrap_err();
     assert!(gone.is_not_found(), "{gone:?}");
-    let again = sf.delete("Opportunity", &id).await.unwrap_err();
+    let again = sf.opportunities().delete(&id).await.unwrap_err();
     assert_eq!(again.code(), Some("ENTITY_IS_DELETED"));
     assert!(again.is_not_found());
 }
@@ -335,18 +339,21 @@ async fn upsert_outcomes(b: &Backend) {
     let sf = b.client();
     let record = Opportunity::new("Upserted", "Qualification", "2026-07-31".parse().unwrap());
     let created = sf
-        .upsert("Opportunity", "Referral_Id__c", "r-new", &record)
+        .opportunities()
+        .upsert("Referral_Id__c", "r-new", &record)
         .await
         .unwrap();
     assert!(created.created());
     assert!(created.id().unwrap().starts_with("006"));
     let updated = sf
-        .upsert("Opportunity", "Referral_Id__c", "r-one", &record)
+        .opportunities()
+        .upsert("Referral_Id__c", "r-one", &record)
         .await
         .unwrap();
     assert_eq!(updated, UpsertOutcome::Updated { id: Some(one) });
     let several = sf
-        .upsert("Opportunity", "Referral_Id__c", "r-dup", &record)
+        .opportunities()
+        .upsert("Referral_Id__c", "r-dup", &record)
         .await
         .unwrap_err();
     assert!(is_multiple_matches(&several), "{several:?}");
@@ -527,7 +534,8 @@ async fn collections_all_or_none(b: &Backend) {
         opportunity("Batch C", "Prospecting"),
     ];
     let all = sf
-        .create_many("Opportunity", &records, Atomicity::AllOrNone)
+        .opportunities()
+        .create_many(&records, Atomicity::AllOrNone)
         .await
         .unwrap();
     assert!(all.iter().all(|r| !r.success));
@@ -548,7 +556,8 @@ async fn collections_all_or_none(b: &Backend) {
         assert!(emulator.salesforce().records("Opportunity").is_empty());
     }
     let each = sf
-        .create_many("Opportunity", &records, Atomicity::PerRecord)
+        .opportunities()
+        .create_many(&records, Atomicity::PerRecord)
         .await
         .unwrap();
     let successes: Vec<bool> = each.iter().map(|r| r.success).collect();
@@ -577,7 +586,7 @@ async fn describe_opportunity(b: &Backend) {
     )
     .await;
     let sf = b.client();
-    let describe = sf.describe("Opportunity").await.unwrap();
+    let describe = sf.opportunities().describe().await.unwrap();
     assert_eq!(describe.name, "Opportunity");
     let stage = describe.field("StageName").unwrap();
     assert_eq!(stage.field_type, FieldType::Picklist);
@@ -621,8 +630,7 @@ async fn daily_limit_exceeded(b: &Backend) {
     )
     .await;
     let sf = b.client();
-    let err = sf
-        .retrieve::<Opportunity>("Opportunity", &id, &[])
+    let err = read_opportunity::<Opportunity>(&sf, &id, &[])
         .await
         .unwrap_err();
     assert!(err.is_rate_limited(), "{err:?}");
@@ -865,7 +873,8 @@ async fn upsert_keys_match_without_case_and_refuse_what_the_service_refuses() {
     let id = org.seed("Opportunity", seeded).unwrap();
     let patch = json!({"Description": "via upsert"});
     let outcome = sf
-        .upsert("Opportunity", "Referral_Id__c", "r-case", &patch)
+        .opportunities()
+        .upsert("Referral_Id__c", "r-case", &patch)
         .await
         .unwrap();
     assert_eq!(
@@ -879,15 +888,18 @@ async fn upsert_keys_match_without_case_and_refuse_what_the_service_refuses() {
         "via upsert"
     );
     let found: Value = sf
-        .retrieve_by_external_id("Opportunity", "Referral_Id__c", "R-CASE", &["Name"])
+        .opportunities()
+        .retrieve_by_external_id("Referral_Id__c", "R-CASE")
+        .select(["Name"])
+        .send()
         .await
         .unwrap();
     assert_eq!(found["Name"], "Keyed");
 
     // The key in the body must agree with the URL.
     let err = sf
+        .opportunities()
         .upsert(
-            "Opportunity",
             "Referral_Id__c",
             "r-case",
             &json!({"Referral_Id__c": "other"}),
@@ -897,29 +909,35 @@ async fn upsert_keys_match_without_case_and_refuse_what_the_service_refuses() {
     assert_eq!(err.code(), Some("INVALID_FIELD_FOR_INSERT_UPDATE"));
     // A field that does not exist is 404; one that is not an external id is 400.
     let err = sf
-        .upsert("Opportunity", "Nope__c", "x", &patch)
+        .opportunities()
+        .upsert("Nope__c", "x", &patch)
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
     let err = sf
-        .upsert("Opportunity", "Name", "Keyed", &patch)
+        .opportunities()
+        .upsert("Name", "Keyed", &patch)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("INVALID_FIELD"));
     // Creating through an upsert checks the required fields; nothing is written.
     let err = sf
-        .upsert("Opportunity", "Referral_Id__c", "r-fresh", &patch)
+        .opportunities()
+        .upsert("Referral_Id__c", "r-fresh", &patch)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("REQUIRED_FIELD_MISSING"));
     assert_eq!(org.records("Opportunity").len(), 1);
     // Before API v46 an update answers an empty 204.
-    let old = Salesforce::builder(sf.pipeline().token_provider().unwrap().clone())
-        .api_version("45.0")
-        .build()
-        .unwrap();
+    let old = Salesforce::builder(CustomCredentials::salesforce(
+        sf.pipeline().token_provider().unwrap().clone(),
+    ))
+    .api_version("45.0")
+    .build()
+    .unwrap();
     let outcome = old
-        .upsert("Opportunity", "Referral_Id__c", "R-Case", &patch)
+        .opportunities()
+        .upsert("Referral_Id__c", "R-Case", &patch)
         .await
         .unwrap();
     assert_eq!(outcome, UpsertOutcome::Updated { id: None });
@@ -931,17 +949,15 @@ async fn upsert_keys_match_without_case_and_refuse_what_the_service_refuses() {
     })
     .unwrap();
     let err = sf
-        .upsert(
-            "Opportunity",
-            "Referral_Id__c",
-            "r-case",
-            &json!({"Description": "lost"}),
-        )
+        .opportunities()
+        .upsert("Referral_Id__c", "r-case", &json!({"Description": "lost"}))
         .await
         .unwrap_err();
     assert!(is_multiple_matches(&err));
     let err = sf
-        .retrieve_by_external_id::<Value>("Opportunity", "Referral_Id__c", "r-case", &[])
+        .opportunities()
+        .retrieve_by_external_id("Referral_Id__c", "r-case")
+        .send::<Value>()
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(300));
@@ -971,7 +987,8 @@ async fn collections_update_upsert_and_delete_per_record_and_all_or_none() {
         json!({"Id": gone, "StageName": "Qualification"}),
     ];
     let results = sf
-        .update_many("Opportunity", &updates, Atomicity::PerRecord)
+        .opportunities()
+        .update_many(&updates, Atomicity::PerRecord)
         .await
         .unwrap();
     assert!(results[0].success);
@@ -989,12 +1006,8 @@ async fn collections_update_upsert_and_delete_per_record_and_all_or_none() {
         json!({"Referral_Id__c": "u-1", "Name": "U1 again"}),
     ];
     let results = sf
-        .upsert_many(
-            "Opportunity",
-            "Referral_Id__c",
-            &upserts,
-            Atomicity::PerRecord,
-        )
+        .opportunities()
+        .upsert_many("Referral_Id__c", &upserts, Atomicity::PerRecord)
         .await
         .unwrap();
     assert_eq!(results[0].created, Some(true));
@@ -1040,7 +1053,8 @@ async fn collections_update_upsert_and_delete_per_record_and_all_or_none() {
     assert_eq!(response.code(), Some("EXCEEDED_ID_LIMIT"));
     // The client splits them into chunks of 200 itself.
     let results = sf
-        .create_many("Opportunity", &records, Atomicity::PerRecord)
+        .opportunities()
+        .create_many(&records, Atomicity::PerRecord)
         .await
         .unwrap();
     assert_eq!(results.iter().filter(|r| r.success).count(), 201);
@@ -1088,16 +1102,16 @@ async fn sessions_limits_and_faults_answer_in_salesforce_terms() {
         assert_eq!(body[0]["errorCode"], "INVALID_SESSION_ID");
     }
     // A revoked session: the client fetches a new token and replays once.
-    let _: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    let _: Value = read_opportunity(&sf, &id, &["Name"]).await.unwrap();
     emulator.tokens().revoke_all();
-    let read: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    let read: Value = read_opportunity(&sf, &id, &["Name"]).await.unwrap();
     assert_eq!(read["Name"], "Session");
     assert_eq!(emulator.count(EmulatedApi::Salesforce, "oauth.token"), 2);
     assert_eq!(emulator.count(EmulatedApi::Salesforce, "retrieve"), 5);
 
     // Usage counts every authenticated request and is reported on each answer.
     let before = org.api_usage();
-    let _: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    let _: Value = read_opportunity(&sf, &id, &["Name"]).await.unwrap();
     let after = sf.last_limit_info().unwrap().api_usage.unwrap();
     assert_eq!(after.used, before.used + 1);
     let limits = sf.limits().await.unwrap();
@@ -1109,14 +1123,14 @@ async fn sessions_limits_and_faults_answer_in_salesforce_terms() {
             .operation("retrieve")
             .trigger(Trigger::First(1)),
     );
-    let read: Value = sf.retrieve("Opportunity", &id, &["Name"]).await.unwrap();
+    let read: Value = read_opportunity(&sf, &id, &["Name"]).await.unwrap();
     assert_eq!(read["Name"], "Session");
     emulator.faults().add(
         FaultRule::new(EmulatedApi::Salesforce, Fault::Unavailable)
             .operation("delete")
             .trigger(Trigger::Always),
     );
-    let err = sf.delete("Opportunity", &id).await.unwrap_err();
+    let err = sf.opportunities().delete(&id).await.unwrap_err();
     let Error::RetriesExhausted { last, .. } = &err else {
         panic!("{err:?}");
     };
@@ -1136,8 +1150,7 @@ async fn a_crm_user_edits_move_the_stamps_and_carry_no_origin() {
         .unwrap();
     let seeded = org.record("Opportunity", &id).unwrap();
     assert_eq!(seeded["LastModifiedDate"], "2026-01-01T00:00:00.000+0000");
-    let read: Opportunity = sf
-        .retrieve("Opportunity", &id, Opportunity::STANDARD_FIELDS)
+    let read: Opportunity = read_opportunity(&sf, &id, Opportunity::STANDARD_FIELDS)
         .await
         .unwrap();
     let seen = read.last_modified_date.unwrap();
@@ -1156,42 +1169,42 @@ async fn a_crm_user_edits_move_the_stamps_and_carry_no_origin() {
 
     // The sync's conditional update sees the user's edit.
     let err = sf
-        .update_if_unmodified_since("Opportunity", &id, &json!({"Amount": 1}), seen)
+        .opportunities()
+        .update(&id, &json!({"Amount": 1}))
+        .if_unmodified_since(seen)
+        .send()
         .await
         .unwrap_err();
     assert!(err.is_conflict(), "{err:?}");
-    let fresh: Opportunity = sf
-        .retrieve("Opportunity", &id, &["LastModifiedDate"])
+    let fresh: Opportunity = read_opportunity(&sf, &id, &["LastModifiedDate"])
         .await
         .unwrap();
-    sf.update_if_unmodified_since(
-        "Opportunity",
-        &id,
-        &json!({"Amount": 1}),
-        fresh.last_modified_date.unwrap(),
-    )
-    .await
-    .unwrap();
+    sf.opportunities()
+        .update(&id, &json!({"Amount": 1}))
+        .if_unmodified_since(fresh.last_modified_date.unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(org.record("Opportunity", &id).unwrap()["Amount"], 1);
     assert_eq!(
         org.call_options_for(&id),
         [Some(format!("client={ORIGIN}"))]
     );
     let help = MultiSelect::new(["Pricing", "Workshop"]);
-    sf.update(
-        "Opportunity",
-        &id,
-        &json!({"Microsoft_Help_Requested__c": help}),
-    )
-    .await
-    .unwrap();
+    sf.opportunities()
+        .update(&id, &json!({"Microsoft_Help_Requested__c": help}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         org.record("Opportunity", &id).unwrap()["Microsoft_Help_Requested__c"],
         "Pricing;Workshop"
     );
     // A stage that the org does not define is refused.
     let err = sf
-        .update("Opportunity", &id, &json!({"StageName": "Sold"}))
+        .opportunities()
+        .update(&id, &json!({"StageName": "Sold"}))
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"));
@@ -1204,8 +1217,8 @@ async fn a_crm_user_edits_move_the_stamps_and_carry_no_origin() {
     )
     .unwrap();
     let outcome = sf
+        .opportunities()
         .upsert(
-            "Opportunity",
             "Partner_Ref__c",
             "p-1",
             &opportunity("Custom", "Prospecting"),
@@ -1232,13 +1245,13 @@ async fn opportunity_stages_are_seeded_with_their_flags() {
         .unwrap();
     assert_eq!((lost.is_closed, lost.is_won), (Some(true), Some(false)));
     assert!(stages.iter().all(|s| s.is_active == Some(true)));
-    let describe = sf.describe("OpportunityStage").await.unwrap();
+    let describe = sf.sobject("OpportunityStage").describe().await.unwrap();
     assert!(describe.field("IsWon").is_some());
     for object in ["Account", "Contact"] {
-        let describe = sf.describe(object).await.unwrap();
+        let describe = sf.sobject(object).describe().await.unwrap();
         assert!(describe.field("Name").is_some(), "{object}");
     }
-    let err = sf.describe("Nope").await.unwrap_err();
+    let err = sf.sobject("Nope").describe().await.unwrap_err();
     assert!(err.is_not_found());
 }
 
@@ -1294,11 +1307,9 @@ async fn relationship_paths_and_short_ids_are_followed() {
     assert_eq!(err.code(), Some("INVALID_FIELD"));
     // A reference to a record that does not exist is refused.
     let err = sf
-        .update(
-            "Opportunity",
-            &linked,
-            &json!({"AccountId": "001Em9999999999AAA"}),
-        )
+        .opportunities()
+        .update(&linked, &json!({"AccountId": "001Em9999999999AAA"}))
+        .send()
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("INVALID_CROSS_REFERENCE_KEY"));
@@ -1312,18 +1323,18 @@ async fn the_jwt_bearer_flow_reaches_the_instance_it_names() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let flow = cosell::salesforce::JwtBearerFlow::new(
+    let flow = cosell::salesforce::JwtBearerFlow::builder(
         SalesforceLogin::new(&emulator.urls().salesforce).unwrap(),
         "consumer-key",
         "integration@example.com",
         pem.into(),
     )
+    .build()
     .unwrap();
-    let sf = Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
-        .build()
-        .unwrap();
+    let sf = Salesforce::builder(flow).build().unwrap();
     let id = sf
-        .create("Account", &json!({"Name": "Through JWT"}))
+        .sobject("Account")
+        .create(&json!({"Name": "Through JWT"}))
         .await
         .unwrap();
     assert!(id.starts_with("001"));

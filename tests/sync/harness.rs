@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority, TokenProvider};
+use cosell::auth::{
+    CachedTokenProvider, ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider,
+};
 use cosell::http::RecordingSleeper;
 use cosell::mapping::{DeclarativeMapping, dynamics365, salesforce};
 use cosell::store::{MemoryStore, SyncStore, TenantId};
@@ -83,10 +85,10 @@ impl Harness {
     }
 
     pub fn partner_center(&self) -> cosell::partner_center::PartnerCenter {
-        cosell::partner_center::PartnerCenter::builder(tokens(
+        cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(tokens(
             &self.emulator,
             "https://api.partner.microsoft.com/.default",
-        ))
+        )))
         .base_url(self.emulator.urls().partner_center_referrals.clone())
         .sleeper(Arc::new(RecordingSleeper::new()))
         .build()
@@ -94,14 +96,13 @@ impl Harness {
     }
 
     pub fn dataverse(&self, tag: Option<&str>) -> cosell::dataverse::Dataverse {
-        let mut builder = cosell::dataverse::Dataverse::builder(
-            &self.emulator.urls().dataverse,
-            tokens(
+        let mut builder =
+            cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(tokens(
                 &self.emulator,
                 &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-            ),
-        )
-        .sleeper(Arc::new(RecordingSleeper::new()));
+            )))
+            .base_url(&self.emulator.urls().dataverse)
+            .sleeper(Arc::new(RecordingSleeper::new()));
         if let Some(tag) = tag {
             builder = builder.origin_tag(tag);
         }

@@ -141,7 +141,7 @@ impl PartnerCenterBuilder {
 
 impl PartnerCenter {
     /// Starts building a client with the signed-in user's credentials from the environment
-    /// ([`RefreshTokenProvider::from_env`], cached), sending to
+    /// ([`RefreshTokenProvider::builder_from_env`], cached), sending to
     /// [`COSELL_PARTNER_CENTER_URL`] when set.
     ///
     /// ```
@@ -161,7 +161,9 @@ impl PartnerCenter {
     /// # Errors
     /// [`Error::Env`] naming a missing or malformed variable.
     pub fn builder_from_env(env: &Env) -> Result<PartnerCenterBuilder> {
-        let provider = RefreshTokenProvider::from_env(env, DelegatedScope::v1(TOKEN_RESOURCE))?;
+        let provider =
+            RefreshTokenProvider::builder_from_env(env, DelegatedScope::v1(TOKEN_RESOURCE))?
+                .build()?;
         let builder = PartnerCenter::builder(provider);
         Ok(match env.optional_url(COSELL_PARTNER_CENTER_URL)? {
             Some(url) => builder.base_url(url),

@@ -1,5 +1,14 @@
-//! The Partner Center webhooks registration API
-//! (`https://api.partnercenter.microsoft.com/webhooks/v1`).
+//! The Partner Center webhooks API (`https://api.partnercenter.microsoft.com/webhooks/v1`):
+//! **registering** the URL Partner Center sends events to, with [`WebhooksClient`].
+//!
+//! Two modules deal with webhooks, one for each side of a callback:
+//!
+//! | module | what it does | main type |
+//! |---|---|---|
+//! | `cosell::partner_center::webhooks` (this one) | tells Partner Center where to send events: an API client, built like the others | [`WebhooksClient`] |
+//! | [`cosell::webhook`](crate::webhook) | receives the events: checks each callback's signature and reads it | [`WebhookVerifier`](crate::webhook::WebhookVerifier) |
+//!
+//! Both name events with the same [`EventName`].
 //!
 //! A partner tenant has **one** registration, and each event goes to one URL only: whoever
 //! registers last receives the events. [`WebhooksClient::register`] therefore reads the
@@ -23,7 +32,7 @@
 //!     "client-secret".to_string().into(),
 //!     WebhooksClient::TOKEN_SCOPE,
 //! )?;
-//! let client = WebhooksClient::new(credentials)?;
+//! let client = WebhooksClient::builder(credentials).build()?;
 //! let outcome = client
 //!     .register("https://hooks.contoso.example/pc", &EventName::REFERRAL_EVENTS, Overwrite::Refuse)
 //!     .await?;
@@ -96,7 +105,7 @@ impl ServiceProfile for WebhooksProfile {
 /// use cosell::partner_center::webhooks::WebhooksClient;
 ///
 /// # async fn run() -> cosell::Result<()> {
-/// let client = WebhooksClient::new(StaticToken::new("token"))?;
+/// let client = WebhooksClient::builder(StaticToken::new("token")).build()?;
 /// for event in client.events().await? {
 ///     println!("{event}");
 /// }
@@ -107,7 +116,7 @@ pub struct WebhooksClient {
     pipeline: Pipeline,
 }
 
-/// Builds a [`WebhooksClient`] with another base URL, retry policy, clock or sleeper.
+/// Builds a [`WebhooksClient`]; see [`WebhooksClient::builder`].
 #[derive(Debug)]
 #[must_use]
 pub struct WebhooksClientBuilder {
@@ -182,23 +191,9 @@ impl WebhooksClient {
     /// The OAuth scope of an app-only token for this API.
     pub const TOKEN_SCOPE: &'static str = "https://api.partnercenter.microsoft.com/.default";
 
-    /// A client of the public API, with default retries.
-    ///
-    /// # Errors
-    /// [`Error::Config`](crate::Error::Config) if the HTTP client cannot be built.
-    ///
-    /// ```
-    /// let client = cosell::partner_center::webhooks::WebhooksClient::new(
-    ///     cosell::auth::StaticToken::new("token"),
-    /// )?;
-    /// # let _ = client;
-    /// # Ok::<(), cosell::Error>(())
-    /// ```
-    pub fn new(credentials: impl EntraCredentials) -> Result<Self> {
-        Self::builder(credentials).build()
-    }
-
-    /// Starts a client with custom settings.
+    /// Starts building a client of the public API (another with
+    /// [`base_url`](WebhooksClientBuilder::base_url)) that signs in with `credentials`,
+    /// app-only or app + user (see [`EntraCredentials`]); their tokens are cached.
     ///
     /// ```
     /// use cosell::partner_center::webhooks::WebhooksClient;
