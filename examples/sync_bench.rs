@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority, TokenProvider};
+use cosell::auth::{
+    CachedTokenProvider, ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider,
+};
 use cosell::mapping::{dynamics365, salesforce};
 use cosell::store::{MemoryStore, TenantId};
 use cosell::sync::{DataverseCrm, OutcomeKind, SalesforceCrm, Synchronizer};
@@ -79,22 +81,19 @@ fn tokens(emulator: &Emulator, scope: &str) -> Result<Arc<dyn TokenProvider>> {
 
 async fn synchronizer(emulator: &Emulator, crm: &str, in_flight: usize) -> Result<Synchronizer> {
     let urls = emulator.urls();
-    let partner_center = cosell::partner_center::PartnerCenter::builder(tokens(
-        emulator,
-        "https://api.partner.microsoft.com/.default",
-    )?)
+    let partner_center = cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(
+        tokens(emulator, "https://api.partner.microsoft.com/.default")?,
+    ))
     .base_url(urls.partner_center_referrals.clone())
     .build()?;
     let store = Arc::new(MemoryStore::new());
     let tenant = TenantId::new("contoso")?;
     let builder = if crm == "dataverse" {
-        let client = cosell::dataverse::Dataverse::builder(
-            &urls.dataverse,
-            tokens(
-                emulator,
-                &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-            )?,
-        )
+        let client = cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(tokens(
+            emulator,
+            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+        )?))
+        .base_url(&urls.dataverse)
         .origin_tag("cosell-bench")
         .build()?;
         Synchronizer::builder(
