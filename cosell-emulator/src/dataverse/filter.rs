@@ -615,12 +615,7 @@ pub(crate) fn matches(expr: &Expr, table: &TableDef, row: &Row, state: &State) -
             let Some((_, Value::String(text))) = lookup_value(path, table, row, state) else {
                 return false;
             };
-            let pattern = match like {
-                Like::Contains => format!("%{pattern}%"),
-                Like::StartsWith => format!("{pattern}%"),
-                Like::EndsWith => format!("%{pattern}"),
-            };
-            like_match(&pattern, &text)
+            like_matches(*like, pattern, &text)
         }
         Expr::Crm(function, path, values) => {
             let path = &crm_path(path, table);
@@ -890,6 +885,16 @@ pub(crate) fn order_values(a: &Value, b: &Value) -> Ordering {
         (Value::String(x), Value::String(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
         _ => Ordering::Equal,
     }
+}
+
+/// Whether `text` matches the pattern of a `contains` / `startswith` / `endswith`.
+pub(crate) fn like_matches(like: Like, pattern: &str, text: &str) -> bool {
+    let pattern = match like {
+        Like::Contains => format!("%{pattern}%"),
+        Like::StartsWith => format!("{pattern}%"),
+        Like::EndsWith => format!("%{pattern}"),
+    };
+    like_match(&pattern, text)
 }
 
 #[derive(Debug, Clone, PartialEq)]
