@@ -4,8 +4,14 @@
 
 use std::path::Path;
 
+#[path = "../fuzz/props/dataverse_answer.rs"]
+mod dataverse_answer;
+#[path = "../fuzz/props/literal_builders.rs"]
+mod literal_builders;
 #[path = "../fuzz/props/referral_decode.rs"]
 mod referral_decode;
+#[path = "../fuzz/props/salesforce_answer.rs"]
+mod salesforce_answer;
 #[path = "../fuzz/props/webhook_verify.rs"]
 mod webhook_verify;
 
@@ -33,4 +39,19 @@ fn the_referral_decode_corpus_holds() {
 #[test]
 fn the_webhook_verify_corpus_holds() {
     replay("webhook_verify", webhook_verify::check);
+}
+
+#[test]
+fn the_dataverse_answer_corpus_holds() {
+    replay("dataverse_answer", dataverse_answer::check);
+}
+
+#[test]
+fn the_salesforce_answer_corpus_holds() {
+    replay("salesforce_answer", salesforce_answer::check);
+}
+
+#[test]
+fn the_literal_builders_corpus_holds() {
+    replay("literal_builders", literal_builders::check);
 }

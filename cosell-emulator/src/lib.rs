@@ -42,6 +42,7 @@ mod faults;
 mod frame;
 mod journal;
 mod partner_center;
+pub mod query_text;
 mod salesforce;
 pub mod standalone;
 mod tls;

@@ -443,7 +443,8 @@ pub enum BatchPart {
 }
 
 /// Reads a `multipart/mixed` batch answer. Tolerant of `\n` line ends; anything that is not a
-/// readable answer is a decode error, never a panic.
+/// readable answer is a decode error, never a panic. The answer must be UTF-8, as the JSON
+/// bodies of its parts are: bytes that are not are refused, not replaced.
 ///
 /// ```
 /// let body = "--b1\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\
@@ -453,16 +454,20 @@ pub enum BatchPart {
 /// ```
 ///
 /// # Errors
-/// [`Error::Decode`] for a content type without a boundary or a part that is not an HTTP
-/// answer.
+/// [`Error::Decode`] for a content type without a boundary, an answer that is not UTF-8 or
+/// is cut off before its closing boundary, or a part that is not an HTTP answer.
 pub fn read_batch_response(content_type: &str, body: &[u8]) -> Result<Vec<BatchPart>> {
-    let text = String::from_utf8_lossy(body);
+    // Replacing bad bytes would change the customer data in the parts without a word.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        let at = format!("the answer is not UTF-8 (byte {})", e.valid_up_to());
+        decode_error("$batch", &at, body)
+    })?;
     let boundary = boundary_of(content_type)
         .ok_or_else(|| decode_error("Content-Type", "no multipart boundary", body))?;
     // An answer cut off before its closing boundary would make operations that ran look as if
     // they never did: refuse it rather than guess.
     let cut_off = |what| decode_error("$batch", what, body);
-    let outer = split_parts(&text, &boundary);
+    let outer = split_parts(text, &boundary);
     if !outer.complete {
         return Err(cut_off("the batch answer ends before its closing boundary"));
     }

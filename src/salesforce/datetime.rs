@@ -56,16 +56,27 @@ pub fn parse(text: &str) -> Option<Timestamp> {
 
 /// Formats an instant the way Salesforce writes date-times: UTC, milliseconds, `+0000`.
 ///
+/// A year outside `0000`–`9999` (which Salesforce does not store) is written in the expanded
+/// form with a sign and six digits, so that [`parse`] reads back every instant it writes.
+///
 /// ```
 /// let ts: jiff::Timestamp = "2025-01-02T03:04:05.678901Z".parse().unwrap();
 /// assert_eq!(cosell::salesforce::datetime::format(ts), "2025-01-02T03:04:05.678+0000");
+/// let early: jiff::Timestamp = "0000-01-01T00:00:00+01:00".parse().unwrap();
+/// assert_eq!(cosell::salesforce::datetime::format(early), "-000001-12-31T23:00:00.000+0000");
 /// ```
 pub fn format(ts: Timestamp) -> String {
     // Through the civil date-time: a timestamp's own sub-second part is negative before 1970.
     let utc = jiff::tz::TimeZone::UTC.to_datetime(ts);
+    let year = utc.year();
+    let year = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{year:+07}")
+    };
     format!(
-        "{}.{:03}+0000",
-        utc.strftime("%Y-%m-%dT%H:%M:%S"),
+        "{year}-{}.{:03}+0000",
+        utc.strftime("%m-%dT%H:%M:%S"),
         utc.millisecond()
     )
 }

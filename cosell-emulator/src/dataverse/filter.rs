@@ -615,12 +615,7 @@ pub(crate) fn matches(expr: &Expr, table: &TableDef, row: &Row, state: &State) -
             let Some((_, Value::String(text))) = lookup_value(path, table, row, state) else {
                 return false;
             };
-            let pattern = match like {
-                Like::Contains => format!("%{pattern}%"),
-                Like::StartsWith => format!("{pattern}%"),
-                Like::EndsWith => format!("%{pattern}"),
-            };
-            like_match(&pattern, &text)
+            like_matches(*like, pattern, &text)
         }
         Expr::Crm(function, path, values) => {
             let path = &crm_path(path, table);
@@ -892,6 +887,16 @@ pub(crate) fn order_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// Whether `text` matches the pattern of a `contains` / `startswith` / `endswith`.
+pub(crate) fn like_matches(like: Like, pattern: &str, text: &str) -> bool {
+    let pattern = match like {
+        Like::Contains => format!("%{pattern}%"),
+        Like::StartsWith => format!("{pattern}%"),
+        Like::EndsWith => format!("%{pattern}"),
+    };
+    like_match(&pattern, text)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Any,
@@ -899,10 +904,16 @@ enum Token {
     Set(Vec<char>),
 }
 
+/// Lower case, character by character: `str::to_lowercase` writes a final sigma (`ς`) by its
+/// neighbours, which differ between a pattern (`%Σ`) and the text it must match (`xΣ`).
+fn fold_case(text: &str) -> Vec<char> {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
 /// SQL `LIKE` without regard to case: `%` any run, `_` one character, `[abc]` one of a set.
 fn like_match(pattern: &str, text: &str) -> bool {
     let mut tokens = Vec::new();
-    let chars: Vec<char> = pattern.to_lowercase().chars().collect();
+    let chars = fold_case(pattern);
     let mut i = 0;
     while i < chars.len() {
         match chars[i] {
@@ -927,8 +938,7 @@ fn like_match(pattern: &str, text: &str) -> bool {
         }
         i += 1;
     }
-    let text: Vec<char> = text.to_lowercase().chars().collect();
-    like_from(&tokens, &text)
+    like_from(&tokens, &fold_case(text))
 }
 
 fn like_from(tokens: &[Token], text: &[char]) -> bool {
@@ -954,6 +964,9 @@ mod tests {
         assert!(!like_match("a[_]b%", "axb"));
         assert!(like_match("%[[]x]%", "[x]"));
         assert!(like_match("f_o", "FOO"));
+        // A capital sigma ends the text but not the pattern: both fold it the same way.
+        assert!(like_match("%Σ", "ΟΔΟΣ"));
+        assert!(like_match("%σ%", "xΣy"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ mod batch;
 mod bulk;
 mod control;
 mod error;
-mod filter;
+pub(crate) mod filter;
 mod key;
 mod metadata;
 mod multipart;

@@ -16,7 +16,7 @@ mod limits;
 mod query;
 mod replication;
 mod sobjects;
-mod soql;
+pub(crate) mod soql;
 mod store;
 
 use std::sync::{Arc, Mutex};

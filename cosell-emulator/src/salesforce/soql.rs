@@ -799,7 +799,7 @@ fn equal(value: &Value, literal: &Literal, kind: &FieldType) -> bool {
     }
 }
 
-fn like(text: &str, pattern: &[QuotedChar]) -> bool {
+pub(crate) fn like(text: &str, pattern: &[QuotedChar]) -> bool {
     // Character by character on both sides, so that both fold case the same way.
     let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
     let pattern: Vec<QuotedChar> = pattern
