@@ -17,7 +17,7 @@ use cosell::Error;
 use cosell::auth::{AccessToken, StaticToken};
 use cosell::dataverse::{
     Batch, BatchOperation, BatchPart, Dataverse, Opportunity as DataverseOpportunity, Query,
-    Retrieve, read_batch_response,
+    read_batch_response,
 };
 use cosell::error::{DecodeError, DecodeOrigin};
 use cosell::http::{AnswerLimits, RetryPolicy};
@@ -280,11 +280,9 @@ async fn a_signed_but_hostile_event_body_is_an_invalid_payload() {
 // Dataverse answers
 
 fn dataverse(server: &MockServer, limits: Option<AnswerLimits>) -> Dataverse {
-    let mut builder = Dataverse::builder(
-        format!("{}/api/data/v9.2/", server.uri()),
-        StaticToken::new("token"),
-    )
-    .retry_policy(RetryPolicy::none());
+    let mut builder = Dataverse::builder(StaticToken::new("token"))
+        .base_url(format!("{}/api/data/v9.2/", server.uri()))
+        .retry_policy(RetryPolicy::none());
     if let Some(limits) = limits {
         builder = builder.answer_limits(limits);
     }
@@ -307,7 +305,8 @@ async fn retrieve_answer(
     let id: Uuid = ROW_ID.parse().unwrap();
     dataverse(&server, None)
         .opportunities()
-        .retrieve(id, &Retrieve::new())
+        .retrieve(id)
+        .send()
         .await
 }
 
@@ -606,11 +605,12 @@ async fn a_wrongly_typed_describe_and_a_short_collections_answer_are_decode_erro
         .mount(&server)
         .await;
     let sf = salesforce(&server, None);
-    let error = decode_error::<SObjectDescribe>(sf.describe("Opportunity").await);
+    let error = decode_error::<SObjectDescribe>(sf.sobject("Opportunity").describe().await);
     points_at(&error, "fields[0]");
     let two = vec![json!({"Name": "A"}), json!({"Name": "B"})];
     let error = decode_error(
-        sf.create_many("Opportunity", &two, Atomicity::PerRecord)
+        sf.sobject("Opportunity")
+            .create_many(&two, Atomicity::PerRecord)
             .await,
     );
     assert!(
