@@ -637,7 +637,9 @@ impl Synchronizer {
         let mut last = None;
         let mut listed = listed;
         for _ in 0..self.inner.attempts {
-            match self.attempt(&trigger, listed.take()).await {
+            // Boxed: a pair's sync is a deep future, kept off the caller's stack so that many
+            // can be joined.
+            match Box::pin(self.attempt(&trigger, listed.take())).await {
                 Ok(outcome) => {
                     self.audit(&trigger, &outcome, None).await;
                     return outcome;
