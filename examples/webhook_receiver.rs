@@ -21,12 +21,13 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use cosell::auth::{Env, EnvError, EnvProblem};
-use cosell::webhook::{DedupeKey, TrustPolicy, WebhookError, WebhookVerifier};
+use cosell::webhook::{DedupeKey, TrustPolicy, WebhookError, WebhookVerifier, read_body};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How many recent events are remembered for deduplication.
@@ -67,7 +68,15 @@ impl RecentKeys {
     }
 }
 
-async fn callback(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn callback(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) -> StatusCode {
+    // Bounded in size and in time: a sender trickling bytes cannot hold the receiver.
+    let body = match read_body(body.into_data_stream(), 1 << 20, Duration::from_secs(10)).await {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("callback body refused: {e}");
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+    };
     let event = match receiver.verifier.verify_event(&headers, &body).await {
         Ok(event) => event,
         // The certificate could not be fetched: ask Partner Center to deliver again.

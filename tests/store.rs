@@ -111,3 +111,32 @@ fn set_user_version(path: &std::path::Path, version: i64) {
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+/// The store holds refresh tokens and customer data: a new file is its owner's alone.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_store_file_is_readable_by_its_owner_only() {
+    use cosell::store::{SqliteStore, SyncStore};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.db");
+    let store = SqliteStore::open_with_clock(&path, clock()).unwrap();
+    let tenant = cosell::store::TenantId::new("contoso").unwrap();
+    store
+        .save_secret(&tenant, "refresh", &"token".to_owned().into())
+        .await
+        .unwrap();
+    for file in ["sync.db", "sync.db-wal"] {
+        let path = dir.path().join(file);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            assert_eq!(
+                meta.permissions().mode() & 0o077,
+                0,
+                "{file}: {:o}",
+                meta.permissions().mode()
+            );
+        } else {
+            assert_ne!(file, "sync.db", "the store file exists");
+        }
+    }
+}

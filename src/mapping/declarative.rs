@@ -501,9 +501,10 @@ impl DeclarativeMapping {
                         Value::Absent
                     }
                     Decoded::Unknown(text) => {
+                        // The field only: the value is the customer's data.
+                        let _ = text;
                         tracing::debug!(
                             field = spec.name(),
-                            value = %text,
                             "a value the mapping declares unknown; the other side's value is kept"
                         );
                         Value::Absent

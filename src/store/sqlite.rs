@@ -352,9 +352,27 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     tx.commit().map_err(backend)
 }
 
+/// Creates the store's file, when it does not exist yet, readable and writable by its owner
+/// only (on Unix): it holds refresh tokens and customer data. SQLite gives its `-wal` and
+/// `-shm` files the same permissions. An existing file keeps the permissions it has.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(backend(error)),
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the store in the file at `path`, migrating its schema, on the system
-    /// clock.
+    /// clock. A new file is readable and writable by its owner only (Unix).
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the file cannot be opened or migrated, or was written by a
@@ -368,6 +386,7 @@ impl SqliteStore {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+        create_private(path.as_ref())?;
         let mut conn = Connection::open(path.as_ref()).map_err(backend)?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(backend)?;

@@ -85,6 +85,16 @@ pub enum WebhookError {
         /// The body's size in bytes.
         actual: usize,
     },
+    /// The body did not arrive within the time allowed ([`read_body`](super::read_body)): a
+    /// slow sender holding the receiver.
+    #[error("the body did not arrive within {} ms", .within.as_millis())]
+    BodyTooSlow {
+        /// The time allowed.
+        within: std::time::Duration,
+    },
+    /// The body could not be read (the connection broke).
+    #[error("the body could not be read: {0}")]
+    BodyUnreadable(String),
     /// Neither `Authorization: Signature …` nor `x-ms-signature` is present.
     #[error("the callback carries no signature (`Authorization: Signature …` or `x-ms-signature`)")]
     MissingSignature,
@@ -197,5 +207,19 @@ pub(crate) fn bounded(text: &str) -> String {
     match text.char_indices().nth(LIMIT) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn attacker_text_kept_in_an_error_is_cut_to_200_characters() {
+        let long = "é\n".repeat(5_000);
+        let kept = bounded(&long);
+        assert_eq!(kept.chars().count(), 201, "200 characters and the ellipsis");
+        assert!(kept.ends_with('…'));
+        assert_eq!(bounded("short"), "short");
     }
 }

@@ -47,6 +47,9 @@ mod test_signer;
 mod verifier;
 mod wire_case;
 
+mod body;
+
+pub use body::read_body;
 pub use certificate::TrustedCertificate;
 pub use error::{CertificateFetchError, UrlRefusal, WebhookError};
 pub use event::{DedupeKey, EventName, WebhookEvent};

@@ -136,3 +136,33 @@ async fn a_hostile_answer_mid_sync_is_a_typed_failure_and_writes_nothing() {
         }
     }
 }
+
+#[tokio::test]
+async fn customer_text_in_an_error_answer_reaches_neither_dead_letters_nor_the_audit_trail() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Secretive"));
+        let body = json!({
+            "error": {"code": "0x80040237", "message": "Refused."},
+            "echo": "Customer Secret Ltd, 1 Private Road",
+        })
+        .to_string();
+        h.emulator.faults().add(FaultRule::new(
+            h.crm_api(),
+            Fault::Answer {
+                status: 400,
+                content_type: "application/json".into(),
+                body: body.into_bytes(),
+            },
+        ));
+        let outcome = sync.sync_referral(&id).await;
+        h.emulator.faults().clear();
+        assert!(!outcome.kind.wrote(), "{outcome:?}");
+        let letters = sync.dead_letters(10).await.unwrap();
+        let audit = sync.store().audit(sync.tenant(), None, 10).await.unwrap();
+        assert!(!letters.is_empty() && !audit.is_empty());
+        let kept = format!("{letters:?} {audit:?} {}", outcome.kind);
+        assert!(!kept.contains("Customer Secret"), "{kind:?}: {kept}");
+    }
+}
