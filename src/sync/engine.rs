@@ -29,8 +29,11 @@ use crate::store::{
 };
 use crate::webhook::WebhookEvent;
 
+#[path = "run.rs"]
+mod run;
 #[path = "sweep.rs"]
 mod sweep;
+pub use run::{RunReport, Schedule};
 pub use sweep::{SweepMode, SweepProgress, SweepReport};
 
 /// The name of the CRM poll's checkpoint and lease.
@@ -492,13 +495,14 @@ impl Synchronizer {
 
     /// Syncs the pair of a referral (Partner Center → CRM, and whatever the CRM changed back).
     pub async fn sync_referral(&self, referral_id: &str) -> SyncOutcome {
-        self.run(Trigger::Referral(referral_id.to_owned())).await
+        self.run_one(Trigger::Referral(referral_id.to_owned()))
+            .await
     }
 
     /// Syncs the pair of a CRM record (CRM → Partner Center, and back), for callers with their
     /// own trigger (a plug-in, an Apex trigger, a queue).
     pub async fn sync_crm_record(&self, crm_id: &str) -> SyncOutcome {
-        self.run(Trigger::Crm(crm_id.to_owned())).await
+        self.run_one(Trigger::Crm(crm_id.to_owned())).await
     }
 
     /// Syncs many referrals, at most [`max_in_flight`](SynchronizerBuilder::max_in_flight) at
@@ -531,7 +535,7 @@ impl Synchronizer {
 
     async fn run_many(&self, triggers: Vec<Trigger>) -> Vec<SyncOutcome> {
         futures::stream::iter(triggers)
-            .map(|trigger| self.run(trigger))
+            .map(|trigger| self.run_one(trigger))
             .buffered(self.inner.max_in_flight)
             .collect()
             .await
@@ -540,8 +544,8 @@ impl Synchronizer {
     /// Polls the CRM for records with the sync flag set that changed since the last poll and
     /// syncs each (call it every 30 s or so; the connector asks sellers to wait 10 minutes).
     /// One worker per tenant polls at a time (a lease); another gets an empty list. The
-    /// checkpoint moves only past records that settled, so a busy or failed record is polled
-    /// again.
+    /// checkpoint is the CRM's own modification time of the newest settled record (never this
+    /// machine's clock) and never moves past a busy one, which is polled again.
     ///
     /// # Errors
     /// The store's or the CRM's errors before any record was synced.
@@ -554,11 +558,14 @@ impl Synchronizer {
         else {
             return Ok(Vec::new());
         };
-        let started = inner.clock.now();
-        let since = match inner.store.checkpoint(&inner.tenant, CRM_POLL).await? {
-            Some(checkpoint) => checkpoint.at - inner.poll_overlap,
-            None => Timestamp::UNIX_EPOCH,
-        };
+        let previous = inner
+            .store
+            .checkpoint(&inner.tenant, CRM_POLL)
+            .await?
+            .map(|checkpoint| checkpoint.at);
+        let since = previous
+            .map(|at| at - inner.poll_overlap)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         let changed = match inner.crm.changed_since(since, &inner.columns).await {
             Ok(changed) => changed,
             Err(error) => {
@@ -568,13 +575,20 @@ impl Synchronizer {
         };
         let ids: Vec<&str> = changed.iter().map(|(id, _)| id.as_str()).collect();
         let outcomes = self.sync_crm_records(ids).await;
-        let unsettled = changed
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, outcome)| matches!(outcome.kind, OutcomeKind::Busy))
-            .map(|((_, modified), _)| *modified)
-            .min();
-        let at = unsettled.map_or(started, |first| first.min(started));
+        // The CRM's own times of settled records, never this machine's clock.
+        let next = sweep::next_checkpoint(
+            previous,
+            changed
+                .iter()
+                .zip(&outcomes)
+                .map(|((_, modified), outcome)| {
+                    (Some(*modified), !matches!(outcome.kind, OutcomeKind::Busy))
+                }),
+        );
+        let Some(at) = next else {
+            let _ = inner.store.release_lease(&lease).await;
+            return Ok(outcomes);
+        };
         let checkpoint = crate::store::Checkpoint { at, last_id: None };
         let saved = inner
             .store
@@ -619,14 +633,14 @@ impl Synchronizer {
             _ => None,
         });
         match trigger {
-            Some(trigger) => Ok(Some(self.run(trigger).await)),
+            Some(trigger) => Ok(Some(self.run_one(trigger).await)),
             None => Ok(None),
         }
     }
 
     // --- one pair ------------------------------------------------------------------------
 
-    async fn run(&self, trigger: Trigger) -> SyncOutcome {
+    async fn run_one(&self, trigger: Trigger) -> SyncOutcome {
         self.run_listed(trigger, None).await
     }
 

@@ -25,7 +25,9 @@ mod setup;
 
 pub use crm::{CreateDefaults, Crm, CrmRecord, SyncColumns};
 pub use dataverse::DataverseCrm;
-pub use engine::{SweepMode, SweepProgress, SweepReport, Synchronizer, SynchronizerBuilder};
+pub use engine::{
+    RunReport, Schedule, SweepMode, SweepProgress, SweepReport, Synchronizer, SynchronizerBuilder,
+};
 pub use ids::RecordId;
 pub use outcome::{OutcomeKind, SyncOutcome, SyncSide};
 pub use salesforce::SalesforceCrm;

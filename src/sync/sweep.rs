@@ -79,7 +79,7 @@ fn unsettled(outcome: &SyncOutcome) -> bool {
 
 /// The checkpoint after a listing: the newest server time seen, unless a pair could not be
 /// settled (busy), when it stays just before the oldest of those so they are listed again.
-fn next_checkpoint(
+pub(super) fn next_checkpoint(
     previous: Option<Timestamp>,
     seen: impl Iterator<Item = (Option<Timestamp>, bool)>,
 ) -> Option<Timestamp> {

@@ -6,6 +6,7 @@ mod crash;
 mod crashing_store;
 mod harness;
 mod hostile;
+mod run;
 mod sweep;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
