@@ -5,9 +5,12 @@ mod convergence;
 mod crash;
 mod crashing_store;
 mod harness;
+#[path = "../support/observed.rs"]
+mod observed;
+mod scenario;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
-use harness::{BOTH, Harness, Kind, shared_referral};
+use harness::{BOTH, Harness, Kind, referral_event, shared_referral};
 use serde_json::json;
 
 fn crm_id_of(outcome: &cosell::sync::SyncOutcome) -> String {
@@ -371,8 +374,8 @@ async fn duplicate_and_reordered_webhooks_create_one_record() {
         let h = Harness::new(kind).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Alpine"));
-        let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
-        let updated = event("referral-updated", &id, "2026-11-30T10:00:05Z");
+        let created = referral_event("referral-created", &id, "2026-11-30T10:00:00Z");
+        let updated = referral_event("referral-updated", &id, "2026-11-30T10:00:05Z");
         for event in [&updated, &created, &created, &updated] {
             sync.handle_event(event).await;
         }
@@ -405,7 +408,7 @@ async fn our_own_referral_announced_before_the_write_back_makes_no_duplicate() {
         h.emulator.faults().clear();
         let referral_id = h.referrals()[0]["id"].as_str().unwrap().to_owned();
         let by_event = sync
-            .handle_event(&event(
+            .handle_event(&referral_event(
                 "referral-created",
                 &referral_id,
                 "2026-11-30T10:00:00Z",
@@ -640,24 +643,13 @@ async fn accept_and_sync(h: &Harness, sync: &cosell::sync::Synchronizer, id: &st
     h.id_of(&h.opportunities()[0])
 }
 
-fn event(name: &str, referral_id: &str, at: &str) -> cosell::webhook::WebhookEvent {
-    let body = json!({
-        "EventName": name,
-        "ResourceUri": format!("https://api.partnercenter.microsoft.com/engagements/v1/referrals/{referral_id}"),
-        "ResourceName": "referral",
-        "AuditUri": null,
-        "ResourceChangeUtcDate": at,
-    });
-    cosell::webhook::WebhookEvent::from_json(body.to_string().as_bytes()).unwrap()
-}
-
 #[tokio::test]
 async fn the_inbox_is_worked_once_per_event() {
     for kind in BOTH {
         let h = Harness::new(kind).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Inbox"));
-        let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
+        let created = referral_event("referral-created", &id, "2026-11-30T10:00:00Z");
         assert!(sync.enqueue(&created).await.unwrap().is_some());
         assert!(
             sync.enqueue(&created).await.unwrap().is_none(),
