@@ -934,11 +934,16 @@ impl Synchronizer {
         {
             found = self.get_crm(RecordId::new(external).as_str()).await?;
         }
-        let Some(record) = found else {
+        let Some(found) = found else {
             return Ok(None);
         };
-        let crm_id = RecordId::new(&record.id).into_string();
+        let crm_id = RecordId::new(&found.id).into_string();
         self.cover(pass, RecordRef::Crm(crm_id.clone())).await?;
+        // Found before its lock was ours (another worker may have been writing it): what this
+        // sync writes is decided from a read made under the lock.
+        let Some(record) = self.get_crm(&crm_id).await? else {
+            return Ok(None);
+        };
         if let Some(link) = self
             .inner
             .store
@@ -1115,12 +1120,14 @@ impl Synchronizer {
             .clone()
             .filter(|link| link.state == LinkState::Pending);
         if let Some(pending) = &pending
-            && let Some(referral) = self
+            && let Some(found) = self
                 .find_created_referral(crm_id, pending.created_at)
                 .await?
         {
-            let referral_id = referral.id.as_deref().unwrap_or_default().to_owned();
+            let referral_id = found.id.as_deref().unwrap_or_default().to_owned();
             let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
+            // Found by a listing before its lock was ours: read it again under the lock.
+            let referral = self.get_referral(&referral_id).await?.unwrap_or(found);
             return self
                 .reconcile(pass, link, referral, record, SyncSide::Crm)
                 .await;

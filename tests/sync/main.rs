@@ -763,3 +763,55 @@ async fn concurrent_syncs_of_one_pair_from_both_sides_make_one_record_each() {
         assert_eq!(h.referrals().len(), 1, "{kind:?}");
     }
 }
+
+/// Holds a sync at its first lock extension until released.
+#[derive(Debug, Default)]
+struct PauseAtExtension {
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    paused: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl observed::StoreHook for PauseAtExtension {
+    async fn before(&self, _n: usize, op: &'static str) -> cosell::store::StoreResult<()> {
+        if op == "extend_pair_lock" && !self.paused.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_crm_record_found_before_its_lock_was_held_is_read_again_under_the_lock() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        // A pair made before the sync knew it: the opportunity names the referral, no link.
+        let referral = h.share(shared_referral("Found"));
+        let crm_id = h.seller_opportunity("Found");
+        h.edit_opportunity(&crm_id, json!({ h.column("referral_id"): referral }));
+        let pause = std::sync::Arc::new(PauseAtExtension::default());
+        let store =
+            std::sync::Arc::new(observed::ObservedStore::new(h.store.clone(), pause.clone()));
+        let sync = h.builder_on(h.mapping(), store).build().await.unwrap();
+        let syncing = tokio::spawn(async move { sync.sync_referral(&referral).await });
+        // Found by the referral id, not yet locked: the seller edits it meanwhile.
+        pause.reached.notified().await;
+        h.edit_opportunity(
+            &crm_id,
+            json!({ h.column("notes"): "Edited while unlocked." }),
+        );
+        pause.release.notify_one();
+        let outcome = syncing.await.unwrap();
+        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        // Decided from a read made under the lock: no write was refused as stale.
+        let refused: Vec<_> = h
+            .writes()
+            .into_iter()
+            .filter(|e| e.status == http::StatusCode::PRECONDITION_FAILED)
+            .collect();
+        assert!(refused.is_empty(), "{kind:?}: {refused:#?}");
+    }
+}
