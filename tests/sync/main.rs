@@ -764,6 +764,69 @@ async fn concurrent_syncs_of_one_pair_from_both_sides_make_one_record_each() {
     }
 }
 
+#[tokio::test]
+async fn the_audit_trail_keeps_field_values_only_when_told_to() {
+    for keep_values in [false, true] {
+        let h = Harness::new(Kind::Dataverse).await;
+        let sync = h.builder().audit_values(keep_values).build().await.unwrap();
+        let id = h.share(shared_referral("Audited"));
+        let created = sync.sync_referral(&id).await;
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/details/notes", "value": "Now 60 VMs."}]),
+        );
+        sync.sync_referral(&id).await;
+        // A failure: its message is the dead letter's; the audit entry names the letter.
+        let other = h.share(shared_referral("Unreachable"));
+        h.emulator.faults().add(cosell_emulator::FaultRule::new(
+            h.crm_api(),
+            cosell_emulator::Fault::Unavailable,
+        ));
+        sync.sync_referral(&other).await;
+        h.emulator.faults().clear();
+
+        let audit = sync.store().audit(sync.tenant(), None, 20).await.unwrap();
+        let entry = |outcome: &str| {
+            audit
+                .iter()
+                .find(|e| e.outcome == outcome)
+                .unwrap_or_else(|| panic!("no {outcome} entry: {audit:#?}"))
+        };
+        let updated = entry("updated");
+        assert_eq!(updated.pair, created.pair);
+        assert_eq!(updated.fields, ["notes"], "field names are always kept");
+        let detail = updated.detail.as_deref().unwrap();
+        assert!(detail.contains("notes"), "{detail}");
+        let failed = entry("failed").detail.as_deref().unwrap();
+        let letter = sync.dead_letters(10).await.unwrap().remove(0);
+        assert!(letter.error.contains("503"), "{letter:?}");
+        assert!(
+            failed.contains(&format!("dead letter {}", letter.id.0)),
+            "{failed}"
+        );
+        let values = ["Now 60 VMs.", "Move 40 VMs", "Audited Ltd", "125000"];
+        if keep_values {
+            assert!(
+                detail.contains(
+                    r#"notes: "Move 40 VMs before the lease ends." → "Now 60 VMs." (CRM)"#
+                ),
+                "{detail}"
+            );
+            let created = entry("created").detail.as_deref().unwrap();
+            assert!(created.contains("Audited Ltd"), "{created}");
+            assert!(failed.contains("503"), "{failed}");
+        } else {
+            for entry in &audit {
+                let text = format!("{entry:?}");
+                for value in values {
+                    assert!(!text.contains(value), "{value} in {entry:?}");
+                }
+            }
+            assert!(!failed.contains("503"), "{failed}");
+        }
+    }
+}
+
 /// Holds a sync at its first lock extension until released.
 #[derive(Debug, Default)]
 struct PauseAtExtension {
