@@ -1,0 +1,132 @@
+//! Workers sharing a store and one emulator: clients that name their worker in the emulator's
+//! journal.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use cosell::auth::{CachedTokenProvider, ClientCredentials, EntraAuthority, TokenProvider};
+use cosell::http::{Clock, Sleeper};
+use cosell::mapping::{dynamics365, salesforce};
+use cosell::store::{SyncStore, TenantId};
+use cosell::sync::{DataverseCrm, SalesforceCrm, Synchronizer, SynchronizerBuilder};
+use cosell_emulator::{CALLER_HEADER, Emulator};
+use jiff::{SignedDuration, Timestamp};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Which CRM the workers sync with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrmKind {
+    Dataverse,
+    Salesforce,
+}
+
+/// Where a worker finds the emulated services (a worker process gets them as JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Services {
+    pub entra: String,
+    pub partner_center: String,
+    pub dataverse: String,
+    pub salesforce: String,
+}
+
+impl Services {
+    pub fn of(emulator: &Emulator) -> Services {
+        let urls = emulator.urls();
+        Services {
+            entra: urls.entra_authority.clone(),
+            partner_center: urls.partner_center_referrals.clone(),
+            dataverse: urls.dataverse.clone(),
+            salesforce: urls.salesforce.clone(),
+        }
+    }
+
+    fn tokens(&self, scope: &str) -> Arc<dyn TokenProvider> {
+        let authority = EntraAuthority::new(&self.entra, "contoso").unwrap();
+        let credentials =
+            ClientCredentials::new(authority, "app", SecretString::from("secret"), scope).unwrap();
+        Arc::new(CachedTokenProvider::new(credentials))
+    }
+}
+
+/// The system clock moved by a fixed offset: a worker started "later" (after the locks and
+/// claims of a dead worker lapsed) without anyone waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock(pub SignedDuration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now() + self.0
+    }
+}
+
+/// A synchronizer for worker `name` (its pair-lock owner, and the caller its requests carry
+/// in the emulator's journal), on `store`, with the default mapping of `kind`.
+pub fn worker(
+    services: &Services,
+    kind: CrmKind,
+    name: &str,
+    store: Arc<dyn SyncStore>,
+    sleeper: Arc<dyn Sleeper>,
+) -> SynchronizerBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(CALLER_HEADER, name.parse().unwrap());
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let partner_center = cosell::partner_center::PartnerCenter::builder(
+        services.tokens("https://api.partner.microsoft.com/.default"),
+    )
+    .base_url(services.partner_center.clone())
+    .http_client(http.clone())
+    .sleeper(sleeper.clone())
+    .build()
+    .unwrap();
+    let tenant = TenantId::new("contoso").unwrap();
+    let builder = match kind {
+        CrmKind::Dataverse => {
+            let scope = format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL);
+            let client =
+                cosell::dataverse::Dataverse::builder(&services.dataverse, services.tokens(&scope))
+                    .http_client(http)
+                    .sleeper(sleeper.clone())
+                    .origin_tag("cosell-sync")
+                    .build()
+                    .unwrap();
+            Synchronizer::builder(
+                partner_center,
+                DataverseCrm::new(client),
+                dynamics365().build().unwrap(),
+                store,
+                tenant,
+            )
+        }
+        CrmKind::Salesforce => {
+            let login = cosell::salesforce::SalesforceLogin::new(&services.salesforce).unwrap();
+            let flow = cosell::salesforce::ClientCredentialsFlow::new(
+                login,
+                "app",
+                SecretString::from("secret"),
+            )
+            .unwrap();
+            let client =
+                cosell::salesforce::Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
+                    .http_client(http)
+                    .sleeper(sleeper.clone())
+                    .origin_client_id("cosell-sync")
+                    .build()
+                    .unwrap();
+            Synchronizer::builder(
+                partner_center,
+                SalesforceCrm::new(client),
+                salesforce().build().unwrap(),
+                store,
+                tenant,
+            )
+        }
+    };
+    builder.worker(name).sleeper(sleeper)
+}
