@@ -10,6 +10,10 @@
 fn postgres_store_tests() {}
 
 #[cfg(feature = "postgres")]
+#[path = "support/postgres.rs"]
+mod support;
+
+#[cfg(feature = "postgres")]
 mod postgres {
 
     use std::collections::HashSet;
@@ -19,61 +23,7 @@ mod postgres {
     use cosell::http::{Clock, ManualClock};
     use cosell::store::{PostgresStore, RecordRef, SyncStore, TenantId, conformance};
 
-    const VARIABLE: &str = "COSELL_TEST_DATABASE_URL";
-
-    /// The database URL, or `None` (with a note) when the tests cannot run here.
-    fn database_url(test: &str) -> Option<String> {
-        match std::env::var(VARIABLE) {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("{VARIABLE} is not set: CI must run the PostgreSQL tests")
-            }
-            _ => {
-                eprintln!("skipped {test}: set {VARIABLE} to run the PostgreSQL store tests");
-                None
-            }
-        }
-    }
-
-    /// A schema of the test's own, dropped when the guard goes.
-    struct Schema {
-        url: String,
-        name: String,
-    }
-
-    impl Schema {
-        fn new(url: &str, test: &str) -> Schema {
-            let name = format!("cosell_test_{}_{}", test, uuid::Uuid::new_v4().simple());
-            Schema {
-                url: url.to_owned(),
-                name,
-            }
-        }
-    }
-
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            let (url, name) = (self.url.clone(), self.name.clone());
-            // Dropping runs on its own thread and runtime: the test's runtime may be gone.
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                runtime.block_on(async {
-                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                        .await
-                        .ok()?;
-                    tokio::spawn(connection);
-                    client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .await
-                        .ok()
-                })
-            })
-            .join();
-        }
-    }
+    use crate::support::{Schema, database_url};
 
     fn clock() -> Arc<ManualClock> {
         Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()))
@@ -212,6 +162,53 @@ mod postgres {
             assert_eq!(
                 winners, 1,
                 "round {round}: exactly one worker holds the pair"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn workers_extending_towards_each_others_records_wait_rather_than_deadlock() {
+        let Some(url) = database_url("crossing_extensions") else {
+            return;
+        };
+        let schema = Schema::new(&url, "crossing");
+        let clock = clock();
+        let tenant = TenantId::new("t").unwrap();
+        let a = PostgresStore::connect_with(&url, &schema.name, 2, clock.clone())
+            .await
+            .unwrap();
+        let b = PostgresStore::connect_with(&url, &schema.name, 2, clock.clone())
+            .await
+            .unwrap();
+        let ttl = Duration::from_secs(60);
+        for round in 0..100 {
+            let referral = RecordRef::Referral(format!("r-{round}"));
+            let crm = RecordRef::Crm(format!("c-{round}"));
+            // A pair's referral side locked by one worker, its CRM side by another, and each
+            // reaching for the other's record at the same moment.
+            let held_a = a
+                .lock_pair(&tenant, std::slice::from_ref(&referral), "a", ttl)
+                .await
+                .unwrap()
+                .unwrap();
+            let held_b = b
+                .lock_pair(&tenant, std::slice::from_ref(&crm), "b", ttl)
+                .await
+                .unwrap()
+                .unwrap();
+            let (to_crm, to_referral) = tokio::join!(
+                a.extend_pair_lock(&held_a, std::slice::from_ref(&crm)),
+                b.extend_pair_lock(&held_b, std::slice::from_ref(&referral)),
+            );
+            assert_eq!(
+                to_crm.unwrap(),
+                None,
+                "round {round}: b holds the CRM record"
+            );
+            assert_eq!(
+                to_referral.unwrap(),
+                None,
+                "round {round}: a holds the referral"
             );
         }
     }

@@ -680,52 +680,126 @@ pub async fn dead_letters_audit_unmapped_and_secrets(store: &dyn SyncStore, cloc
     );
 }
 
-/// Retention: expired marks go; audit entries and dead letters go past their cut-offs only.
+/// Retention: expired event marks go and unexpired ones stay; audit entries and dead letters
+/// go when older than their cut-off (one stamped at the cut-off stays), and without a cut-off
+/// they stay; purging again removes nothing more.
 pub async fn retention(store: &dyn SyncStore, clock: &ManualClock) {
-    let t = tenant("a");
-    let cutoff = clock.now();
-    later(clock, Duration::from_secs(1));
+    let t = tenant("b");
+    let entry = |outcome: &str, at: Timestamp| AuditEntry {
+        tenant: t.clone(),
+        pair: None,
+        records: vec![referral("kept-or-not")],
+        at,
+        outcome: outcome.into(),
+        fields: vec!["notes".into()],
+        detail: None,
+    };
+    let letter = |error: &str, at: Timestamp| DeadLetter {
+        id: DeadLetterId(0),
+        tenant: t.clone(),
+        records: vec![referral("kept-or-not")],
+        error: error.into(),
+        kind: "failed".into(),
+        payload: json!({}),
+        attempts: 1,
+        at,
+    };
+    let old = clock.now();
+    store.append_audit(entry("old", old)).await.expect("audit");
     store
-        .append_audit(AuditEntry {
-            tenant: t.clone(),
-            pair: None,
-            records: vec![],
-            at: clock.now(),
-            outcome: "kept".into(),
-            fields: vec![],
-            detail: None,
-        })
+        .add_dead_letter(letter("old", old))
         .await
-        .expect("audit");
-    let soon = clock.now() + jiff::SignedDuration::from_secs(10);
+        .expect("dead letter");
+    let soon = old + jiff::SignedDuration::from_secs(10);
     store
         .mark_processed(&t, "short-lived", soon)
         .await
         .expect("mark");
-    later(clock, Duration::from_secs(11));
-    let removed = store
-        .purge(&Retention {
-            audit_before: Some(cutoff),
-            dead_letters_before: Some(cutoff),
-        })
+    let cutoff = later(clock, Duration::from_secs(60));
+    store
+        .append_audit(entry("new", cutoff))
         .await
-        .expect("purge");
-    assert!(removed >= 1, "something was purged");
-    let audit = store.audit(&t, None, 100).await.expect("audit");
+        .expect("audit");
+    store
+        .add_dead_letter(letter("new", cutoff))
+        .await
+        .expect("dead letter");
+    let long = cutoff + jiff::SignedDuration::from_hours(1);
+    store
+        .mark_processed(&t, "long-lived", long)
+        .await
+        .expect("mark");
+    later(clock, Duration::from_secs(1));
+
+    let outcomes = |entries: Vec<AuditEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.outcome).collect()
+    };
+    let errors = |letters: Vec<DeadLetter>| -> Vec<String> {
+        letters.into_iter().map(|l| l.error).collect()
+    };
+    let removed = store.purge(&Retention::default()).await.expect("purge");
+    assert!(removed >= 1, "the expired mark goes");
     assert_eq!(
-        audit.iter().map(|e| e.outcome.as_str()).collect::<Vec<_>>(),
-        ["kept"],
+        store.purge(&Retention::default()).await.expect("purge"),
+        0,
+        "purging again removes nothing"
+    );
+    assert_eq!(
+        outcomes(store.audit(&t, None, 10).await.expect("audit")),
+        ["new", "old"],
+        "without a cut-off the audit trail stays"
+    );
+    assert_eq!(
+        errors(store.dead_letters(&t, 10).await.expect("list")),
+        ["old", "new"],
+        "without a cut-off dead letters stay"
+    );
+
+    let cutoffs = Retention {
+        audit_before: Some(cutoff),
+        dead_letters_before: Some(cutoff),
+    };
+    let removed = store.purge(&cutoffs).await.expect("purge");
+    assert!(
+        removed >= 2,
+        "the old entry and the old letter go: {removed}"
+    );
+    assert_eq!(store.purge(&cutoffs).await.expect("purge"), 0);
+    assert_eq!(
+        outcomes(store.audit(&t, None, 10).await.expect("audit")),
+        ["new"],
         "only entries older than the cut-off go"
     );
-    assert!(store.dead_letters(&t, 100).await.expect("list").is_empty());
+    assert_eq!(
+        errors(store.dead_letters(&t, 10).await.expect("list")),
+        ["new"],
+        "only letters older than the cut-off go"
+    );
+    assert!(
+        store.is_processed(&t, "long-lived").await.expect("read"),
+        "an unexpired mark stays"
+    );
+    assert!(
+        !store
+            .mark_processed(&t, "long-lived", long)
+            .await
+            .expect("mark"),
+        "an unexpired mark stays"
+    );
     assert!(
         store
-            .mark_processed(
-                &t,
-                "short-lived",
-                soon + jiff::SignedDuration::from_hours(1)
-            )
+            .mark_processed(&t, "short-lived", long)
             .await
-            .expect("mark")
+            .expect("mark"),
+        "an expired key can be marked again"
+    );
+    // The cut-offs apply to every tenant: what the earlier checks left, all older, went too.
+    assert!(
+        store
+            .audit(&tenant("a"), None, 100)
+            .await
+            .expect("audit")
+            .iter()
+            .all(|e| e.at >= cutoff)
     );
 }

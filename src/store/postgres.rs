@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::{NoTls, Row, Transaction};
 
-use super::shared::{backend, instant, kind, micros, sorted, state_of, state_text, until};
+use super::shared::{instant, kind, micros, sorted, state_of, state_text, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
     Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
@@ -95,6 +95,19 @@ impl std::fmt::Debug for PostgresStore {
             .field("schema", &self.schema)
             .finish_non_exhaustive()
     }
+}
+
+/// A backend failure with its causes: a database error says only `db error` at the top, the
+/// server's message (and SQLSTATE) is its source.
+fn backend(error: impl std::error::Error) -> StoreError {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    StoreError::Backend(text)
 }
 
 fn token_of(value: i64) -> StoreResult<u64> {
@@ -442,14 +455,21 @@ impl SyncStore for PostgresStore {
         let now = self.clock.now();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        self.check_lock(&tx, lock, &lock.records, now).await?;
         let added: Vec<RecordRef> = sorted(records)
             .into_iter()
             .filter(|r| !lock.records.contains(r))
             .collect();
-        if !self.take_locks(&tx, lock, &added, now).await? {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(None);
+        // The rows in the one order every lock takes them (checking those held, taking those
+        // added): two workers extending towards each other's records then wait for one
+        // another in turn instead of deadlocking.
+        for record in sorted(&[lock.records.clone(), added.clone()].concat()) {
+            let record = std::slice::from_ref(&record);
+            if lock.records.contains(&record[0]) {
+                self.check_lock(&tx, lock, record, now).await?;
+            } else if !self.take_locks(&tx, lock, record, now).await? {
+                tx.rollback().await.map_err(backend)?;
+                return Ok(None);
+            }
         }
         tx.commit().await.map_err(backend)?;
         let mut extended = lock.clone();

@@ -17,8 +17,8 @@ use crate::diff::{self, HeldLog, Resolution, WriteOutcome};
 use crate::error::{Error, Result};
 use crate::http::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::mapping::{
-    CrmWrite, CrmWriteContext, DeclarativeMapping, FieldMapping, MappingError, MappingIssue,
-    Projection, Record, Side, audit_trail_with, changes_of, fields,
+    CrmWrite, CrmWriteContext, DeclarativeMapping, FieldId, FieldMapping, MappingError,
+    MappingIssue, Projection, Record, Side, Value, audit_trail_with, changes_of, fields,
 };
 use crate::nullable::Nullable;
 use crate::partner_center::referrals::{ReferralOrderField, ReferralPatch};
@@ -106,6 +106,7 @@ struct Inner {
     sleeper: Arc<dyn Sleeper>,
     event_ttl: SignedDuration,
     poll_overlap: SignedDuration,
+    audit_values: bool,
 }
 
 /// Configures a [`Synchronizer`]; [`build`](Self::build) checks it against the CRM.
@@ -126,6 +127,7 @@ pub struct SynchronizerBuilder {
     sleeper: Arc<dyn Sleeper>,
     event_ttl: Duration,
     poll_overlap: Duration,
+    audit_values: bool,
 }
 
 impl SynchronizerBuilder {
@@ -199,6 +201,20 @@ impl SynchronizerBuilder {
         self
     }
 
+    /// Whether the store's audit trail keeps field values (default: off).
+    ///
+    /// Off, an [`AuditEntry`] holds the outcome, the records and the names of the fields
+    /// concerned, and its detail says what happened in those terms; the message of a rejection
+    /// or a failure, which may quote a value, is kept in the dead letter only (the detail names
+    /// the letter). On, the detail also lists each written field's old and new value
+    /// (`notes: "Move 40 VMs" → "Move 60 VMs" (CRM)`) and carries the full message. Values are
+    /// customer data: turn this on only where the audit trail may hold them, and purge it
+    /// ([`SyncStore::purge`] with a [`Retention`](crate::store::Retention) cut-off).
+    pub fn audit_values(mut self, on: bool) -> Self {
+        self.audit_values = on;
+        self
+    }
+
     /// Checks the configuration against the CRM (its metadata or describe: columns, option
     /// values, the referral-id key, the origin mark) and builds the synchronizer.
     ///
@@ -262,6 +278,7 @@ impl SynchronizerBuilder {
                 sleeper: self.sleeper,
                 event_ttl: signed(self.event_ttl),
                 poll_overlap: signed(self.poll_overlap),
+                audit_values: self.audit_values,
             }),
         }
     }
@@ -274,6 +291,8 @@ struct Pass {
     unmapped: Vec<String>,
     /// The referral as a listing read it, to use instead of fetching it.
     listed: Option<Referral>,
+    /// The values written, for the audit trail (kept only with `audit_values`).
+    values: Vec<String>,
 }
 
 /// Why a pass could not go on: an error, or another worker holding the pair's other id.
@@ -360,6 +379,7 @@ impl Synchronizer {
             sleeper: Arc::new(TokioSleeper),
             event_ttl: Duration::from_secs(7 * 24 * 3600),
             poll_overlap: Duration::from_secs(60),
+            audit_values: false,
         }
     }
 
@@ -654,8 +674,8 @@ impl Synchronizer {
             // Boxed: a pair's sync is a deep future, kept off the caller's stack so that many
             // can be joined.
             match Box::pin(self.attempt(&trigger, listed.take())).await {
-                Ok(outcome) => {
-                    self.audit(&trigger, &outcome, None).await;
+                Ok((outcome, values)) => {
+                    self.audit(&trigger, &outcome, None, &values).await;
                     return outcome;
                 }
                 Err(error) if worth_retrying(&error) => last = Some(error),
@@ -667,13 +687,17 @@ impl Synchronizer {
         }
         let error = last.unwrap_or_else(|| Error::validation("the sync made no attempt"));
         let outcome = self.failed(Some(&trigger), error);
-        self.audit(&trigger, &outcome, None).await;
-        if let OutcomeKind::Failed(error) = &outcome.kind {
-            self.dead_letter(&trigger, error.to_string(), "failed")
-                .await;
-        } else if let OutcomeKind::Rejected { reason } = &outcome.kind {
-            self.dead_letter(&trigger, reason.clone(), "rejected").await;
-        }
+        let letter = match &outcome.kind {
+            OutcomeKind::Failed(error) => {
+                self.dead_letter(&trigger, error.to_string(), "failed")
+                    .await
+            }
+            OutcomeKind::Rejected { reason } => {
+                self.dead_letter(&trigger, reason.clone(), "rejected").await
+            }
+            _ => None,
+        };
+        self.audit(&trigger, &outcome, letter, &[]).await;
         outcome
     }
 
@@ -696,7 +720,12 @@ impl Synchronizer {
         }
     }
 
-    async fn dead_letter(&self, trigger: &Trigger, error: String, why: &str) {
+    async fn dead_letter(
+        &self,
+        trigger: &Trigger,
+        error: String,
+        why: &str,
+    ) -> Option<DeadLetterId> {
         let kind = match trigger {
             Trigger::Referral(_) => "referral",
             Trigger::Crm(_) => "crm",
@@ -711,12 +740,22 @@ impl Synchronizer {
             attempts: self.inner.attempts,
             at: self.inner.clock.now(),
         };
-        if let Err(error) = self.inner.store.add_dead_letter(letter).await {
-            tracing::error!(%error, "a failed sync could not be kept as a dead letter");
+        match self.inner.store.add_dead_letter(letter).await {
+            Ok(id) => Some(id),
+            Err(error) => {
+                tracing::error!(%error, "a failed sync could not be kept as a dead letter");
+                None
+            }
         }
     }
 
-    async fn audit(&self, trigger: &Trigger, outcome: &SyncOutcome, detail: Option<String>) {
+    async fn audit(
+        &self,
+        trigger: &Trigger,
+        outcome: &SyncOutcome,
+        letter: Option<DeadLetterId>,
+        values: &[String],
+    ) {
         let mut records = vec![trigger.record()];
         for record in [
             outcome.referral_id.clone().map(RecordRef::Referral),
@@ -736,14 +775,73 @@ impl Synchronizer {
             at: self.inner.clock.now(),
             outcome: outcome.kind.name().into(),
             fields: outcome.kind.fields(),
-            detail: detail.or_else(|| Some(outcome.kind.to_string())),
+            detail: Some(self.audit_detail(&outcome.kind, letter, values)),
         };
         if let Err(error) = self.inner.store.append_audit(entry).await {
             tracing::error!(%error, "the audit entry could not be stored");
         }
     }
 
-    async fn attempt(&self, trigger: &Trigger, listed: Option<Referral>) -> Result<SyncOutcome> {
+    /// An audit entry's detail: the outcome in words, values only with `audit_values`.
+    fn audit_detail(
+        &self,
+        kind: &OutcomeKind,
+        letter: Option<DeadLetterId>,
+        values: &[String],
+    ) -> String {
+        let mut detail = match kind {
+            // A service's or the mapping's message may quote a value: the dead letter keeps it.
+            OutcomeKind::Rejected { .. } | OutcomeKind::Failed(_) if !self.inner.audit_values => {
+                kind.name().to_owned()
+            }
+            _ => kind.to_string(),
+        };
+        if let Some(letter) = letter {
+            detail.push_str(&format!("; dead letter {}", letter.0));
+        }
+        if self.inner.audit_values && !values.is_empty() {
+            detail.push_str(&format!("; values: {}", values.join("; ")));
+        }
+        detail
+    }
+
+    /// Keeps the values of a successful write for the audit trail, when it keeps values.
+    fn note_values<'a>(
+        &self,
+        pass: &mut Pass,
+        side: Side,
+        changes: impl IntoIterator<Item = (FieldId, Option<&'a Value>, &'a Value)>,
+    ) {
+        if !self.inner.audit_values {
+            return;
+        }
+        let side = match side {
+            Side::PartnerCenter => "Partner Center",
+            Side::Crm => "CRM",
+        };
+        for (field, old, new) in changes {
+            let old = old.map_or_else(|| "∅".to_owned(), shown);
+            pass.values.push(format!(
+                "{}: {old} → {} ({side})",
+                self.field_name(field),
+                shown(new)
+            ));
+        }
+    }
+
+    fn field_name(&self, field: FieldId) -> String {
+        self.inner
+            .mapping
+            .schema()
+            .field(field)
+            .map_or_else(|| field.to_string(), |spec| spec.name().to_owned())
+    }
+
+    async fn attempt(
+        &self,
+        trigger: &Trigger,
+        listed: Option<Referral>,
+    ) -> Result<(SyncOutcome, Vec<String>)> {
         let inner = &self.inner;
         let link = match trigger {
             Trigger::Referral(id) => inner.store.link_by_referral(&inner.tenant, id).await?,
@@ -765,13 +863,14 @@ impl Synchronizer {
             .lock_pair(&inner.tenant, &records, &inner.worker, inner.lock_ttl)
             .await?
         else {
-            return Ok(self.busy(trigger, link.as_ref()));
+            return Ok((self.busy(trigger, link.as_ref()), Vec::new()));
         };
         let mut pass = Pass {
             lock,
             link,
             unmapped: Vec::new(),
             listed,
+            values: Vec::new(),
         };
         let result = match trigger {
             Trigger::Referral(id) => self.start_at_referral(&mut pass, id).await,
@@ -781,9 +880,9 @@ impl Synchronizer {
         match result {
             Ok(mut outcome) => {
                 outcome.unmapped = std::mem::take(&mut pass.unmapped);
-                Ok(outcome)
+                Ok((outcome, pass.values))
             }
-            Err(Stop::Busy) => Ok(self.busy(trigger, pass.link.as_ref())),
+            Err(Stop::Busy) => Ok((self.busy(trigger, pass.link.as_ref()), Vec::new())),
             Err(Stop::Error(error)) => Err(error),
         }
     }
@@ -987,11 +1086,16 @@ impl Synchronizer {
         {
             found = self.get_crm(RecordId::new(external).as_str()).await?;
         }
-        let Some(record) = found else {
+        let Some(found) = found else {
             return Ok(None);
         };
-        let crm_id = RecordId::new(&record.id).into_string();
+        let crm_id = RecordId::new(&found.id).into_string();
         self.cover(pass, RecordRef::Crm(crm_id.clone())).await?;
+        // Found before its lock was ours (another worker may have been writing it): what this
+        // sync writes is decided from a read made under the lock.
+        let Some(record) = self.get_crm(&crm_id).await? else {
+            return Ok(None);
+        };
         if let Some(link) = self
             .inner
             .store
@@ -1053,6 +1157,8 @@ impl Synchronizer {
             .crm
             .create(&referral_id, &write, &inner.columns)
             .await?;
+        let created = projection.create_changes();
+        self.note_values(pass, Side::Crm, created.iter().map(|(f, v)| (*f, None, v)));
         let crm_id = RecordId::new(&crm_id).into_string();
         let link = self.link(pass, &referral_id, &crm_id).await?;
         let mut baseline = projection.record.clone();
@@ -1168,12 +1274,14 @@ impl Synchronizer {
             .clone()
             .filter(|link| link.state == LinkState::Pending);
         if let Some(pending) = &pending
-            && let Some(referral) = self
+            && let Some(found) = self
                 .find_created_referral(crm_id, pending.created_at)
                 .await?
         {
-            let referral_id = referral.id.as_deref().unwrap_or_default().to_owned();
+            let referral_id = found.id.as_deref().unwrap_or_default().to_owned();
             let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
+            // Found by a listing before its lock was ours: read it again under the lock.
+            let referral = self.get_referral(&referral_id).await?.unwrap_or(found);
             return self
                 .settle_pair(pass, link, referral, record, SyncSide::Crm)
                 .await;
@@ -1235,6 +1343,12 @@ impl Synchronizer {
             .as_deref()
             .ok_or_else(|| Error::validation("the created referral has no id"))?
             .to_owned();
+        let values = projection.create_changes();
+        self.note_values(
+            pass,
+            Side::PartnerCenter,
+            values.iter().map(|(f, v)| (*f, None, v)),
+        );
         let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
         let mut baseline = projection.record.clone();
         self.read_whole(&mut baseline, Side::Crm);
@@ -1454,11 +1568,7 @@ impl Synchronizer {
                 .map_err(mapping_error)?;
             plan.hold_back(schema, Side::PartnerCenter, &pc_write.issues);
             plan.hold_back(schema, Side::Crm, &crm_write.issues);
-            let name = |field| {
-                schema
-                    .field(field)
-                    .map_or_else(|| field.to_string(), |spec| spec.name().to_owned())
-            };
+            let name = |field| self.field_name(field);
             let new_held: Vec<String> = plan
                 .report_held(&mut held_log)
                 .into_iter()
@@ -1551,6 +1661,7 @@ impl Synchronizer {
                     }
                     Err(error) => return Err(Stop::Error(error)),
                 }
+                self.note_values(pass, Side::Crm, written(plan.crm(), plan.held(), Side::Crm));
                 plan.apply_to_baseline(&mut baseline, WriteOutcome::CRM_ONLY);
                 self.save_baseline(pass, &link, &baseline, &held_log, None, None)
                     .await?;
@@ -1559,7 +1670,12 @@ impl Synchronizer {
             if !pc_write.patch.is_empty() {
                 let patch = std::mem::take(&mut pc_write.patch);
                 match self.write_referral(&referral, patch).await {
-                    Ok(saved) => written_referral = Some(saved),
+                    Ok(saved) => {
+                        let changes =
+                            written(plan.partner_center(), plan.held(), Side::PartnerCenter);
+                        self.note_values(pass, Side::PartnerCenter, changes);
+                        written_referral = Some(saved);
+                    }
                     Err(error) if worth_retrying(&error) => {
                         last = Some(error);
                         match self
@@ -1699,5 +1815,40 @@ fn held_reasons(partner_center: &[MappingIssue], crm: &[MappingIssue]) -> String
         "not writable on the receiving side".into()
     } else {
         reasons.join(", ")
+    }
+}
+
+/// The changes a write carried (those not held back), with their old values.
+fn written<'a>(
+    changes: &'a crate::diff::SideChanges,
+    held: &'a [crate::diff::Held],
+    side: Side,
+) -> impl Iterator<Item = (FieldId, Option<&'a Value>, &'a Value)> + 'a {
+    changes
+        .changes()
+        .iter()
+        .filter(move |change| {
+            !held
+                .iter()
+                .any(|h| h.side == side && h.field == change.field)
+        })
+        .map(|change| (change.field, Some(&change.old), &change.new))
+}
+
+/// A canonical value as the audit trail shows it.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Absent | Value::Null => "∅".to_owned(),
+        Value::Text(text) => format!("{text:?}"),
+        Value::Decimal(number) => number.to_string(),
+        Value::Date(date) => date.to_string(),
+        Value::DateTime(at) => at.to_string(),
+        Value::Bool(yes) => yes.to_string(),
+        Value::Choice(code) => code.to_string(),
+        Value::MultiChoice(codes) => format!("[{}]", codes.iter().collect::<Vec<_>>().join(", ")),
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(shown).collect::<Vec<_>>().join(", ")
+        ),
     }
 }

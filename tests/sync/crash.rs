@@ -9,20 +9,11 @@ use std::time::Duration;
 
 use cosell::http::ManualClock;
 use cosell::store::{MemoryStore, SyncStore};
-use cosell::sync::RecordId;
 use cosell_emulator::{EmulatedApi, Fault, FaultRule, Trigger};
-use serde_json::json;
 
 use crate::crashing_store::CrashingStore;
-use crate::harness::{Harness, Kind, shared_referral};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scenario {
-    CreateFromPartnerCenter,
-    UpdateFromPartnerCenter,
-    CreateFromCrm,
-    UpdateFromCrm,
-}
+use crate::harness::{Harness, Kind};
+use crate::scenario::{Scenario, assert_settled, prepare, trigger};
 
 #[derive(Debug, Clone, Copy)]
 enum Crash {
@@ -31,63 +22,6 @@ enum Crash {
     /// The process dies before its k-th request to the service reaches it: that request and
     /// every later one to the service fail unapplied.
     Died(EmulatedApi, usize),
-}
-
-/// What a scenario syncs, and the ids it knows before the crashing run.
-struct Target {
-    referral: Option<String>,
-    crm: Option<String>,
-}
-
-const EDITED: &str = "Edited before the crash.";
-
-async fn prepare(h: &Harness, scenario: Scenario) -> Target {
-    let setup = h.builder().worker("setup").build().await.unwrap();
-    match scenario {
-        Scenario::CreateFromPartnerCenter => Target {
-            referral: Some(h.share(shared_referral("Crash PC"))),
-            crm: None,
-        },
-        Scenario::UpdateFromPartnerCenter => {
-            let id = h.share(shared_referral("Crash PC"));
-            let outcome = setup.sync_referral(&id).await;
-            assert!(outcome.kind.wrote(), "{outcome:?}");
-            h.edit_referral(
-                &id,
-                json!([{"op": "replace", "path": "/details/notes", "value": EDITED}]),
-            );
-            Target {
-                referral: Some(id),
-                crm: outcome.crm_id,
-            }
-        }
-        Scenario::CreateFromCrm => Target {
-            referral: None,
-            crm: Some(h.seller_opportunity("Crash CRM")),
-        },
-        Scenario::UpdateFromCrm => {
-            let crm = h.seller_opportunity("Crash CRM");
-            let outcome = setup.sync_crm_record(&crm).await;
-            assert!(outcome.kind.wrote(), "{outcome:?}");
-            h.edit_opportunity(&crm, json!({ h.column("notes"): EDITED }));
-            Target {
-                referral: outcome.referral_id,
-                crm: Some(crm),
-            }
-        }
-    }
-}
-
-async fn trigger(sync: &cosell::sync::Synchronizer, target: &Target) {
-    match (&target.referral, &target.crm) {
-        (Some(referral), None) => {
-            sync.sync_referral(referral).await;
-        }
-        (_, Some(crm)) => {
-            sync.sync_crm_record(crm).await;
-        }
-        (None, None) => unreachable!(),
-    }
 }
 
 /// Runs one crash case; answers whether the crash point was reached.
@@ -100,9 +34,9 @@ async fn case(kind: Kind, strict: bool, scenario: Scenario, crash: Crash) -> boo
 
     let reached = match crash {
         Crash::Store(n) => {
-            let crashing = Arc::new(CrashingStore::new(store.clone(), n));
+            let (crashing, crashing_store) = CrashingStore::new(store.clone(), n);
             let doomed = h
-                .builder_on(h.mapping(), crashing.clone())
+                .builder_on(h.mapping(), crashing_store)
                 .worker("doomed")
                 .build()
                 .await
@@ -136,49 +70,7 @@ async fn case(kind: Kind, strict: bool, scenario: Scenario, crash: Crash) -> boo
     trigger(&restarted, &target).await;
 
     let context = format!("{kind:?} strict={strict} {scenario:?} {crash:?}");
-    // No duplicate on either side, and the pair linked both ways.
-    let opportunities = h.opportunities();
-    let referrals = h.referrals();
-    assert_eq!(opportunities.len(), 1, "{context}: {opportunities:#?}");
-    assert_eq!(referrals.len(), 1, "{context}: {referrals:#?}");
-    let opportunity = &opportunities[0];
-    let referral = &referrals[0];
-    let crm_id = h.id_of(opportunity);
-    let referral_id = referral["id"].as_str().unwrap();
-    assert_eq!(
-        opportunity[h.column("referral_id")],
-        json!(referral_id),
-        "{context}"
-    );
-    assert_eq!(
-        referral["externalReferenceId"].as_str().map(RecordId::new),
-        Some(RecordId::new(&crm_id)),
-        "{context}"
-    );
-    // No lost change.
-    match scenario {
-        Scenario::UpdateFromPartnerCenter => {
-            assert_eq!(opportunity[h.column("notes")], json!(EDITED), "{context}");
-        }
-        Scenario::UpdateFromCrm => {
-            assert_eq!(referral["details"]["notes"], json!(EDITED), "{context}");
-        }
-        _ => {}
-    }
-    // Converged: syncing from either side writes nothing more.
-    let before = h.writes().len();
-    for outcome in [
-        restarted.sync_referral(referral_id).await,
-        restarted.sync_crm_record(&crm_id).await,
-    ] {
-        assert!(!outcome.kind.wrote(), "{context}: {outcome:?}");
-    }
-    assert_eq!(
-        h.writes().len(),
-        before,
-        "{context}: {:#?}",
-        &h.writes()[before..]
-    );
+    assert_settled(&h, scenario, &restarted, &context).await;
     reached
 }
 

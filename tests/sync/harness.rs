@@ -385,3 +385,15 @@ pub fn shared_referral(name: &str) -> Value {
                     "closingDateTime": "2027-03-31T00:00:00Z"}
     })
 }
+
+/// A verified Partner Center webhook event about a referral.
+pub fn referral_event(name: &str, referral_id: &str, at: &str) -> cosell::webhook::WebhookEvent {
+    let body = json!({
+        "EventName": name,
+        "ResourceUri": format!("https://api.partnercenter.microsoft.com/engagements/v1/referrals/{referral_id}"),
+        "ResourceName": "referral",
+        "AuditUri": null,
+        "ResourceChangeUtcDate": at,
+    });
+    cosell::webhook::WebhookEvent::from_json(body.to_string().as_bytes()).unwrap()
+}

@@ -6,11 +6,14 @@ mod crash;
 mod crashing_store;
 mod harness;
 mod hostile;
+#[path = "../support/observed.rs"]
+mod observed;
 mod run;
+mod scenario;
 mod sweep;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
-use harness::{BOTH, Harness, Kind, MODES, shared_referral};
+use harness::{BOTH, Harness, Kind, MODES, referral_event, shared_referral};
 use serde_json::json;
 
 fn crm_id_of(outcome: &cosell::sync::SyncOutcome) -> String {
@@ -383,8 +386,8 @@ async fn duplicate_and_reordered_webhooks_create_one_record() {
         let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Alpine"));
-        let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
-        let updated = event("referral-updated", &id, "2026-11-30T10:00:05Z");
+        let created = referral_event("referral-created", &id, "2026-11-30T10:00:00Z");
+        let updated = referral_event("referral-updated", &id, "2026-11-30T10:00:05Z");
         for event in [&updated, &created, &created, &updated] {
             sync.handle_event(event).await;
         }
@@ -417,7 +420,7 @@ async fn our_own_referral_announced_before_the_write_back_makes_no_duplicate() {
         h.emulator.faults().clear();
         let referral_id = h.referrals()[0]["id"].as_str().unwrap().to_owned();
         let by_event = sync
-            .handle_event(&event(
+            .handle_event(&referral_event(
                 "referral-created",
                 &referral_id,
                 "2026-11-30T10:00:00Z",
@@ -655,24 +658,13 @@ async fn accept_and_sync(h: &Harness, sync: &cosell::sync::Synchronizer, id: &st
     h.id_of(&h.opportunities()[0])
 }
 
-fn event(name: &str, referral_id: &str, at: &str) -> cosell::webhook::WebhookEvent {
-    let body = json!({
-        "EventName": name,
-        "ResourceUri": format!("https://api.partnercenter.microsoft.com/engagements/v1/referrals/{referral_id}"),
-        "ResourceName": "referral",
-        "AuditUri": null,
-        "ResourceChangeUtcDate": at,
-    });
-    cosell::webhook::WebhookEvent::from_json(body.to_string().as_bytes()).unwrap()
-}
-
 #[tokio::test]
 async fn the_inbox_is_worked_once_per_event() {
     for (kind, strict) in MODES {
         let h = Harness::mode(kind, strict).await;
         let sync = h.sync().await;
         let id = h.share(shared_referral("Inbox"));
-        let created = event("referral-created", &id, "2026-11-30T10:00:00Z");
+        let created = referral_event("referral-created", &id, "2026-11-30T10:00:00Z");
         assert!(sync.enqueue(&created).await.unwrap().is_some());
         assert!(
             sync.enqueue(&created).await.unwrap().is_none(),
@@ -974,5 +966,120 @@ async fn referrals_out_of_scope_are_not_created_in_the_crm() {
             matches!(outcome.kind, OutcomeKind::Created { .. }),
             "{kind:?}: {outcome:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_audit_trail_keeps_field_values_only_when_told_to() {
+    for keep_values in [false, true] {
+        let h = Harness::new(Kind::Dataverse).await;
+        let sync = h.builder().audit_values(keep_values).build().await.unwrap();
+        let id = h.share(shared_referral("Audited"));
+        let created = sync.sync_referral(&id).await;
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/details/notes", "value": "Now 60 VMs."}]),
+        );
+        sync.sync_referral(&id).await;
+        // A failure: its message is the dead letter's; the audit entry names the letter.
+        let other = h.share(shared_referral("Unreachable"));
+        h.emulator.faults().add(cosell_emulator::FaultRule::new(
+            h.crm_api(),
+            cosell_emulator::Fault::Unavailable,
+        ));
+        sync.sync_referral(&other).await;
+        h.emulator.faults().clear();
+
+        let audit = sync.store().audit(sync.tenant(), None, 20).await.unwrap();
+        let entry = |outcome: &str| {
+            audit
+                .iter()
+                .find(|e| e.outcome == outcome)
+                .unwrap_or_else(|| panic!("no {outcome} entry: {audit:#?}"))
+        };
+        let updated = entry("updated");
+        assert_eq!(updated.pair, created.pair);
+        assert_eq!(updated.fields, ["notes"], "field names are always kept");
+        let detail = updated.detail.as_deref().unwrap();
+        assert!(detail.contains("notes"), "{detail}");
+        let failed = entry("failed").detail.as_deref().unwrap();
+        let letter = sync.dead_letters(10).await.unwrap().remove(0);
+        assert!(letter.error.contains("503"), "{letter:?}");
+        assert!(
+            failed.contains(&format!("dead letter {}", letter.id.0)),
+            "{failed}"
+        );
+        let values = ["Now 60 VMs.", "Move 40 VMs", "Audited Ltd", "125000"];
+        if keep_values {
+            assert!(
+                detail.contains(
+                    r#"notes: "Move 40 VMs before the lease ends." → "Now 60 VMs." (CRM)"#
+                ),
+                "{detail}"
+            );
+            let created = entry("created").detail.as_deref().unwrap();
+            assert!(created.contains("Audited Ltd"), "{created}");
+            assert!(failed.contains("503"), "{failed}");
+        } else {
+            for entry in &audit {
+                let text = format!("{entry:?}");
+                for value in values {
+                    assert!(!text.contains(value), "{value} in {entry:?}");
+                }
+            }
+            assert!(!failed.contains("503"), "{failed}");
+        }
+    }
+}
+
+/// Holds a sync at its first lock extension until released.
+#[derive(Debug, Default)]
+struct PauseAtExtension {
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    paused: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl observed::StoreHook for PauseAtExtension {
+    async fn before(&self, _n: usize, op: &'static str) -> cosell::store::StoreResult<()> {
+        if op == "extend_pair_lock" && !self.paused.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_crm_record_found_before_its_lock_was_held_is_read_again_under_the_lock() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        // A pair made before the sync knew it: the opportunity names the referral, no link.
+        let referral = h.share(shared_referral("Found"));
+        let crm_id = h.seller_opportunity("Found");
+        h.edit_opportunity(&crm_id, json!({ h.column("referral_id"): referral }));
+        let pause = std::sync::Arc::new(PauseAtExtension::default());
+        let store =
+            std::sync::Arc::new(observed::ObservedStore::new(h.store.clone(), pause.clone()));
+        let sync = h.builder_on(h.mapping(), store).build().await.unwrap();
+        let syncing = tokio::spawn(async move { sync.sync_referral(&referral).await });
+        // Found by the referral id, not yet locked: the seller edits it meanwhile.
+        pause.reached.notified().await;
+        h.edit_opportunity(
+            &crm_id,
+            json!({ h.column("notes"): "Edited while unlocked." }),
+        );
+        pause.release.notify_one();
+        let outcome = syncing.await.unwrap();
+        assert!(outcome.kind.wrote(), "{kind:?}: {outcome:?}");
+        // Decided from a read made under the lock: no write was refused as stale.
+        let refused: Vec<_> = h
+            .writes()
+            .into_iter()
+            .filter(|e| e.status == http::StatusCode::PRECONDITION_FAILED)
+            .collect();
+        assert!(refused.is_empty(), "{kind:?}: {refused:#?}");
     }
 }
