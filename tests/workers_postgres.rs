@@ -257,11 +257,17 @@ fn four_workers_in_one_process() {
         let others: Vec<_> = (0..3)
             .map(|w| tokio::spawn(deliver_and_work(syncs[w].clone(), events.clone(), w * 6)))
             .collect();
+        // The CRM poll and a delta sweep run while the events are worked.
         let poller = syncs[0].clone();
         let poll = tokio::spawn(async move {
             let mut outcomes = Vec::new();
             for _ in 0..3 {
                 outcomes.extend(poller.poll_crm().await.unwrap());
+                let sweep = poller
+                    .reconcile(cosell::sync::SweepMode::Delta)
+                    .await
+                    .unwrap();
+                outcomes.extend(sweep.outcomes);
             }
             outcomes
         });

@@ -289,8 +289,6 @@ struct Pass {
     lock: PairLock,
     link: Option<Link>,
     unmapped: Vec<String>,
-    /// The referral as a listing read it, to use instead of fetching it.
-    listed: Option<Referral>,
     /// The values written, for the audit trail (kept only with `audit_values`).
     values: Vec<String>,
 }
@@ -661,19 +659,12 @@ impl Synchronizer {
     // --- one pair ------------------------------------------------------------------------
 
     async fn run_one(&self, trigger: Trigger) -> SyncOutcome {
-        self.run_listed(trigger, None).await
-    }
-
-    /// Runs a sync; `listed` is the referral as a listing just read it, used instead of a
-    /// fetch on the first attempt (a retry reads it again).
-    async fn run_listed(&self, trigger: Trigger, listed: Option<Referral>) -> SyncOutcome {
         let _permit = self.inner.permits.acquire().await;
         let mut last = None;
-        let mut listed = listed;
         for _ in 0..self.inner.attempts {
             // Boxed: a pair's sync is a deep future, kept off the caller's stack so that many
             // can be joined.
-            match Box::pin(self.attempt(&trigger, listed.take())).await {
+            match Box::pin(self.attempt(&trigger)).await {
                 Ok((outcome, values)) => {
                     self.audit(&trigger, &outcome, None, &values).await;
                     return outcome;
@@ -837,11 +828,7 @@ impl Synchronizer {
             .map_or_else(|| field.to_string(), |spec| spec.name().to_owned())
     }
 
-    async fn attempt(
-        &self,
-        trigger: &Trigger,
-        listed: Option<Referral>,
-    ) -> Result<(SyncOutcome, Vec<String>)> {
+    async fn attempt(&self, trigger: &Trigger) -> Result<(SyncOutcome, Vec<String>)> {
         let inner = &self.inner;
         let link = match trigger {
             Trigger::Referral(id) => inner.store.link_by_referral(&inner.tenant, id).await?,
@@ -869,7 +856,6 @@ impl Synchronizer {
             lock,
             link,
             unmapped: Vec::new(),
-            listed,
             values: Vec::new(),
         };
         let result = match trigger {
@@ -1017,15 +1003,9 @@ impl Synchronizer {
                 OutcomeKind::Excluded(Exclusion::Unlinked),
             ));
         }
-        let listed = pass
-            .listed
-            .take()
-            .filter(|listed| listed.id.as_deref() == Some(referral_id));
-        let fetched = match listed {
-            Some(listed) => Some(listed),
-            None => self.get_referral(referral_id).await?,
-        };
-        let Some(referral) = fetched else {
+        // Read under the lock, even when a sweep's listing just returned it: a copy read before
+        // the lock could be older than another worker's write.
+        let Some(referral) = self.get_referral(referral_id).await? else {
             return Ok(self.outcome(
                 pass.link.as_ref(),
                 OutcomeKind::Excluded(Exclusion::NotFound),

@@ -249,15 +249,17 @@ impl Synchronizer {
             .iter()
             .map(|referral| referral.updated_date_time.value().copied())
             .collect();
-        let jobs = referrals
-            .into_iter()
+        // Owned jobs, so the sweep's future stays `Send` (it can be spawned). Each pair is read
+        // again under its lock: the listing only says which pairs to look at.
+        let mut jobs: Vec<Trigger> = referrals
+            .iter()
             .map(|referral| {
-                let id = referral.id.as_deref().unwrap_or_default().to_owned();
-                (Trigger::Referral(id), Some(referral))
+                Trigger::Referral(referral.id.as_deref().unwrap_or_default().to_owned())
             })
-            .chain(crm_ids.iter().map(|id| (Trigger::Crm(id.clone()), None)));
+            .collect();
+        jobs.extend(crm_ids.iter().map(|id| Trigger::Crm(id.clone())));
         let mut outcomes = futures::stream::iter(jobs)
-            .map(|(trigger, listed)| self.run_listed(trigger, listed))
+            .map(|trigger| self.run_one(trigger))
             .buffered(inner.max_in_flight);
         while let Some(outcome) = outcomes.next().await {
             state.done += 1;

@@ -1083,3 +1083,25 @@ async fn a_crm_record_found_before_its_lock_was_held_is_read_again_under_the_loc
         assert!(refused.is_empty(), "{kind:?}: {refused:#?}");
     }
 }
+
+/// Every long-running call can be spawned onto a multi-threaded runtime (its future is `Send`
+/// and `'static` once the synchronizer is moved in). Compiled, never run.
+#[allow(dead_code)]
+fn every_entry_point_can_be_spawned(sync: cosell::sync::Synchronizer) {
+    let s = sync.clone();
+    drop(tokio::spawn(async move {
+        s.reconcile(cosell::sync::SweepMode::Full).await
+    }));
+    let s = sync.clone();
+    drop(tokio::spawn(async move {
+        s.run(&cosell::sync::Schedule::default(), std::future::pending())
+            .await
+    }));
+    let s = sync.clone();
+    drop(tokio::spawn(async move { s.poll_crm().await }));
+    let s = sync.clone();
+    drop(tokio::spawn(async move { s.process_inbox(8).await }));
+    drop(tokio::spawn(
+        async move { sync.sync_referrals(["r"]).await },
+    ));
+}
