@@ -99,6 +99,8 @@ struct Inner {
     scope: Scope,
     worker: String,
     lock_ttl: Duration,
+    /// Numbers this worker's pair syncs, so that two of them never share a lock.
+    syncs: std::sync::atomic::AtomicU64,
     attempts: u32,
     permits: tokio::sync::Semaphore,
     max_in_flight: usize,
@@ -271,6 +273,7 @@ impl SynchronizerBuilder {
                 scope: self.scope,
                 worker: self.worker,
                 lock_ttl: self.lock_ttl,
+                syncs: std::sync::atomic::AtomicU64::new(0),
                 attempts: self.attempts,
                 permits: tokio::sync::Semaphore::new(self.max_in_flight),
                 max_in_flight: self.max_in_flight,
@@ -837,6 +840,15 @@ impl Synchronizer {
                 inner.store.link_by_crm(&inner.tenant, id.as_str()).await?
             }
         };
+        // Each sync holds the pair under a name of its own: a store lets an owner take its own
+        // lock over, which would let two syncs of one worker (its inbox and its poll) share it.
+        let owner = format!(
+            "{}#{}",
+            inner.worker,
+            inner
+                .syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let mut records = vec![trigger.record()];
         if let Some(link) = &link {
             for record in link.records() {
@@ -847,7 +859,7 @@ impl Synchronizer {
         }
         let Some(lock) = inner
             .store
-            .lock_pair(&inner.tenant, &records, &inner.worker, inner.lock_ttl)
+            .lock_pair(&inner.tenant, &records, &owner, inner.lock_ttl)
             .await?
         else {
             return Ok((self.busy(trigger, link.as_ref()), Vec::new()));

@@ -1105,3 +1105,28 @@ fn every_entry_point_can_be_spawned(sync: cosell::sync::Synchronizer) {
         async move { sync.sync_referrals(["r"]).await },
     ));
 }
+
+#[tokio::test]
+async fn two_syncs_of_one_pair_in_one_worker_never_share_its_lock() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let crm_id = h.seller_opportunity("One Worker");
+        let (x, y) = tokio::join!(sync.sync_crm_record(&crm_id), sync.sync_crm_record(&crm_id));
+        let kinds = [x.kind.name(), y.kind.name()];
+        assert!(
+            kinds.contains(&"created") && kinds.contains(&"busy"),
+            "{kind:?}: {kinds:?}"
+        );
+        // One create reached Partner Center: the second sync never ran beside the first.
+        assert_eq!(
+            h.emulator.count(
+                cosell_emulator::EmulatedApi::PartnerCenterReferrals,
+                "referrals.create"
+            ),
+            1,
+            "{kind:?}"
+        );
+        assert_eq!(h.referrals().len(), 1);
+    }
+}
