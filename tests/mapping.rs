@@ -2575,6 +2575,9 @@ fn the_services_own_values_are_not_reported_and_unmapped_ones_once_each() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have met the event's callsite first, with no subscriber, and
+    // cached it as never enabled: have every callsite ask again now that this one exists.
+    tracing::callsite::rebuild_interest_cache();
 
     for mapping in [
         dynamics365().build().unwrap(),

@@ -32,6 +32,8 @@ async fn spans_name_the_request_but_never_secrets_or_query_values() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites another test met first, with no subscriber, ask again.
+    tracing::callsite::rebuild_interest_cache();
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -87,7 +89,10 @@ fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Callsites another test met first, with no subscriber, ask again.
+    tracing::callsite::rebuild_interest_cache();
+    (captured, guard)
 }
 
 impl Captured {
