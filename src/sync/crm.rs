@@ -10,7 +10,10 @@ use serde_json::Value as Json;
 
 use super::setup::SetupProblem;
 use crate::error::Result;
-use crate::mapping::{CrmReadFields, CrmWrite, DeclarativeMapping, Lookup, Resolution};
+use crate::mapping::{
+    ContactQuery, ContactResolver, CrmReadFields, CrmWrite, DeclarativeMapping, EmailContactMatch,
+    Lookup, Resolution,
+};
 
 /// What the sync tells a [`Crm`] about the mapping it serves: which fields to read, which
 /// column holds the referral id and the sync flag, and what records it creates carry.
@@ -107,4 +110,24 @@ pub trait Crm: Send + Sync + fmt::Debug {
         since: Timestamp,
         columns: &SyncColumns,
     ) -> Result<Vec<(String, Timestamp)>>;
+}
+
+/// The contact for `query` among the CRM's contacts with its e-mail, as `(email, id)`: several
+/// are ambiguous (a person decides); otherwise the default e-mail rule.
+pub(super) async fn match_contact(
+    query: &ContactQuery,
+    found: &[(String, String)],
+) -> Result<Resolution> {
+    if found.len() > 1 {
+        return Ok(Resolution::Ambiguous(
+            found.iter().map(|(_, id)| id.clone()).collect(),
+        ));
+    }
+    EmailContactMatch::new(
+        found
+            .iter()
+            .map(|(email, id)| (email.as_str(), id.as_str())),
+    )
+    .resolve_contact(query)
+    .await
 }

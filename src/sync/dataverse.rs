@@ -11,8 +11,8 @@ use crate::Order;
 use crate::dataverse::{Dataverse, Filter, OpportunityClose, OpportunityStatus, Query, RecordKey};
 use crate::error::{Error, Result};
 use crate::mapping::{
-    AccountCandidate, AccountResolver, ContactResolver, CrmWrite, DeclarativeMapping,
-    EmailContactMatch, ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_dataverse,
+    AccountCandidate, AccountResolver, ContactResolver, CrmWrite, CurrencyResolver,
+    DeclarativeMapping, ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_dataverse,
 };
 
 const TABLE: &str = "opportunity";
@@ -137,20 +137,11 @@ impl DataverseCrm {
             )
             .collect_all()
             .await?;
-        if rows.len() > 1 {
-            return Ok(Resolution::Ambiguous(
-                rows.iter()
-                    .filter_map(|row| text(row, "contactid"))
-                    .collect(),
-            ));
-        }
-        let known: Vec<(String, String)> = rows
+        let found: Vec<(String, String)> = rows
             .iter()
             .filter_map(|row| Some((text(row, "emailaddress1")?, text(row, "contactid")?)))
             .collect();
-        EmailContactMatch::new(known.iter().map(|(e, i)| (e.as_str(), i.as_str())))
-            .resolve_contact(contact)
-            .await
+        super::crm::match_contact(contact, &found).await
     }
 
     async fn find_currency(&self, code: &str) -> Result<Option<String>> {
@@ -193,6 +184,30 @@ impl DataverseCrm {
                 .send()
                 .await
         }
+    }
+}
+
+#[async_trait]
+impl AccountResolver for DataverseCrm {
+    async fn resolve_account(
+        &self,
+        customer: &crate::mapping::CustomerQuery,
+    ) -> Result<Resolution> {
+        self.find_account(customer).await
+    }
+}
+
+#[async_trait]
+impl ContactResolver for DataverseCrm {
+    async fn resolve_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
+        self.find_contact(contact).await
+    }
+}
+
+#[async_trait]
+impl CurrencyResolver for DataverseCrm {
+    async fn currency_id(&self, iso_code: &str) -> Result<Option<String>> {
+        self.find_currency(iso_code).await
     }
 }
 
@@ -278,27 +293,22 @@ impl Crm for DataverseCrm {
 
     async fn resolve(&self, write: &mut CrmWrite) -> Result<Vec<(Lookup, Resolution)>> {
         let mut left = Vec::new();
-        for lookup in write.lookups.clone() {
-            let (resolution, table) = match &lookup.target {
-                LookupTarget::Account(customer) => (self.find_account(customer).await?, "accounts"),
-                LookupTarget::Contact(contact) => (self.find_contact(contact).await?, "contacts"),
-                LookupTarget::Currency(code) => match self.find_currency(code).await? {
-                    Some(id) => (Resolution::Existing(id), ""),
-                    None => (Resolution::Ambiguous(Vec::new()), ""),
-                },
+        for (lookup, resolution) in write.resolve(self, self, self).await? {
+            let table = match lookup.target {
+                LookupTarget::Account(_) => "accounts",
+                LookupTarget::Contact(_) => "contacts",
+                _ => "",
             };
-            match resolution {
-                Resolution::Existing(id) => write.bind(&lookup, &id),
-                Resolution::Create if !table.is_empty() => {
-                    let id = self
-                        .client
-                        .table(table)
-                        .create(&lookup.create_body)
-                        .send()
-                        .await?;
-                    write.bind(&lookup, &id.to_string());
-                }
-                other => left.push((lookup, other)),
+            if resolution == Resolution::Create && !table.is_empty() {
+                let id = self
+                    .client
+                    .table(table)
+                    .create(&lookup.create_body)
+                    .send()
+                    .await?;
+                write.bind(&lookup, &id.to_string());
+            } else {
+                left.push((lookup, resolution));
             }
         }
         Ok(left)

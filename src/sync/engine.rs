@@ -327,7 +327,7 @@ fn rejection(error: &Error) -> Option<String> {
     match error {
         Error::Mapping(mapping) => Some(mapping.to_string()),
         Error::Validation(text) => Some(text.clone()),
-        Error::Api(api) if api.status.as_u16() == 400 || api.status.as_u16() == 422 => {
+        Error::Api(api) if api.kind == crate::error::ApiErrorKind::BadRequest => {
             Some(error.to_string())
         }
         _ => None,
@@ -533,11 +533,7 @@ impl Synchronizer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let triggers: Vec<Trigger> = ids
-            .into_iter()
-            .map(|id| Trigger::Referral(id.as_ref().to_owned()))
-            .collect();
-        self.run_many(triggers).await
+        self.run_many(ids, Trigger::Referral).await
     }
 
     /// Syncs many CRM records, at most [`max_in_flight`](SynchronizerBuilder::max_in_flight)
@@ -547,14 +543,19 @@ impl Synchronizer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let triggers: Vec<Trigger> = ids
-            .into_iter()
-            .map(|id| Trigger::Crm(id.as_ref().to_owned()))
-            .collect();
-        self.run_many(triggers).await
+        self.run_many(ids, Trigger::Crm).await
     }
 
-    async fn run_many(&self, triggers: Vec<Trigger>) -> Vec<SyncOutcome> {
+    async fn run_many<I, S>(&self, ids: I, trigger: fn(String) -> Trigger) -> Vec<SyncOutcome>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        // Owned triggers, so the future stays `Send`.
+        let triggers: Vec<Trigger> = ids
+            .into_iter()
+            .map(|id| trigger(id.as_ref().to_owned()))
+            .collect();
         futures::stream::iter(triggers)
             .map(|trigger| self.run_one(trigger))
             .buffered(self.inner.max_in_flight)
@@ -821,6 +822,20 @@ impl Synchronizer {
                 shown(new)
             ));
         }
+    }
+
+    /// The fields a plan writes to `side`, less those held back there.
+    fn written_fields(&self, plan: &diff::SyncPlan, side: Side) -> Vec<String> {
+        plan.changes_for(side)
+            .iter()
+            .filter(|(field, _)| {
+                !plan
+                    .held()
+                    .iter()
+                    .any(|held| held.side == side && held.field == *field)
+            })
+            .map(|(field, _)| self.field_name(field))
+            .collect()
     }
 
     fn field_name(&self, field: FieldId) -> String {
@@ -1578,47 +1593,21 @@ impl Synchronizer {
                 .filter(|conflict| conflict.resolution == Resolution::Manual)
                 .map(|conflict| name(conflict.field))
                 .collect();
-            let manual: Vec<String> = plan
+            let (manual, settled): (Vec<_>, Vec<_>) = plan
                 .conflicts()
                 .iter()
-                .filter(|conflict| conflict.resolution == Resolution::Manual)
-                .map(|conflict| name(conflict.field))
-                .collect();
-            let settled: Vec<String> = plan
-                .conflicts()
-                .iter()
-                .filter(|conflict| conflict.resolution != Resolution::Manual)
-                .map(|conflict| name(conflict.field))
-                .collect();
-            let crm_fields: Vec<String> = plan
-                .crm()
-                .iter()
-                .filter(|(field, _)| {
-                    !plan
-                        .held()
-                        .iter()
-                        .any(|held| held.side == Side::Crm && held.field == *field)
-                })
-                .map(|(field, _)| name(field))
-                .collect();
-            let pc_fields: Vec<String> = if pc_write.patch.is_empty() {
-                Vec::new()
-            } else {
-                plan.partner_center()
-                    .iter()
-                    .filter(|(field, _)| {
-                        !plan
-                            .held()
-                            .iter()
-                            .any(|held| held.side == Side::PartnerCenter && held.field == *field)
-                    })
-                    .map(|(field, _)| name(field))
-                    .collect()
-            };
+                .partition(|conflict| conflict.resolution == Resolution::Manual);
+            let manual: Vec<String> = manual.iter().map(|c| name(c.field)).collect();
+            let settled: Vec<String> = settled.iter().map(|c| name(c.field)).collect();
             let crm_fields = if crm_write.is_empty() {
                 Vec::new()
             } else {
-                crm_fields
+                self.written_fields(&plan, Side::Crm)
+            };
+            let pc_fields = if pc_write.patch.is_empty() {
+                Vec::new()
+            } else {
+                self.written_fields(&plan, Side::PartnerCenter)
             };
             let noteworthy = !new_held.is_empty() || !new_conflicts.is_empty();
             if !crm_write.is_empty() || noteworthy {

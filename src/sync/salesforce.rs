@@ -10,7 +10,7 @@ use crate::Order;
 use crate::error::{Error, Result};
 use crate::mapping::{
     AccountCandidate, AccountResolver, ContactResolver, CrmWrite, DeclarativeMapping,
-    EmailContactMatch, ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_salesforce,
+    ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_salesforce,
 };
 use crate::salesforce::soql::{Soql, field};
 use crate::salesforce::{Salesforce, datetime};
@@ -108,18 +108,28 @@ impl SalesforceCrm {
             .limit(2)
             .build()?;
         let rows: Vec<Json> = self.client.query(&soql).collect_all().await?;
-        if rows.len() > 1 {
-            return Ok(Resolution::Ambiguous(
-                rows.iter().filter_map(|row| text(row, "Id")).collect(),
-            ));
-        }
-        let known: Vec<(String, String)> = rows
+        let found: Vec<(String, String)> = rows
             .iter()
             .filter_map(|row| Some((text(row, "Email")?, text(row, "Id")?)))
             .collect();
-        EmailContactMatch::new(known.iter().map(|(e, i)| (e.as_str(), i.as_str())))
-            .resolve_contact(contact)
-            .await
+        super::crm::match_contact(contact, &found).await
+    }
+}
+
+#[async_trait]
+impl AccountResolver for SalesforceCrm {
+    async fn resolve_account(
+        &self,
+        customer: &crate::mapping::CustomerQuery,
+    ) -> Result<Resolution> {
+        self.find_account(customer).await
+    }
+}
+
+#[async_trait]
+impl ContactResolver for SalesforceCrm {
+    async fn resolve_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
+        self.find_contact(contact).await
     }
 }
 
@@ -192,24 +202,24 @@ impl Crm for SalesforceCrm {
     }
 
     async fn resolve(&self, write: &mut CrmWrite) -> Result<Vec<(Lookup, Resolution)>> {
+        // Salesforce keeps the currency as a code on the record: no currency lookups.
+        let no_currencies = std::collections::HashMap::<String, String>::new();
         let mut left = Vec::new();
-        for lookup in write.lookups.clone() {
-            let (resolution, object) = match &lookup.target {
-                LookupTarget::Account(customer) => (self.find_account(customer).await?, "Account"),
-                LookupTarget::Contact(contact) => (self.find_contact(contact).await?, "Contact"),
-                _ => (Resolution::Ambiguous(Vec::new()), ""),
+        for (lookup, resolution) in write.resolve(self, self, &no_currencies).await? {
+            let object = match lookup.target {
+                LookupTarget::Account(_) => "Account",
+                LookupTarget::Contact(_) => "Contact",
+                _ => "",
             };
-            match resolution {
-                Resolution::Existing(id) => write.bind(&lookup, &id),
-                Resolution::Create if !object.is_empty() => {
-                    let id = self
-                        .client
-                        .sobject(object)
-                        .create(&lookup.create_body)
-                        .await?;
-                    write.bind(&lookup, &id);
-                }
-                other => left.push((lookup, other)),
+            if resolution == Resolution::Create && !object.is_empty() {
+                let id = self
+                    .client
+                    .sobject(object)
+                    .create(&lookup.create_body)
+                    .await?;
+                write.bind(&lookup, &id);
+            } else {
+                left.push((lookup, resolution));
             }
         }
         Ok(left)
