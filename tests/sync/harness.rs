@@ -40,7 +40,10 @@ pub struct Harness {
 }
 
 fn tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
-    let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso").unwrap();
+    // Token requests too wait on no real time: retries are recorded, not slept.
+    let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso")
+        .unwrap()
+        .sleeper(Arc::new(RecordingSleeper::new()));
     let credentials =
         ClientCredentials::new(authority, "app", SecretString::from("secret"), scope).unwrap();
     Arc::new(CachedTokenProvider::new(credentials))
@@ -110,8 +113,9 @@ impl Harness {
     }
 
     pub fn salesforce(&self, origin: Option<&str>) -> cosell::salesforce::Salesforce {
-        let login =
-            cosell::salesforce::SalesforceLogin::new(&self.emulator.urls().salesforce).unwrap();
+        let login = cosell::salesforce::SalesforceLogin::new(&self.emulator.urls().salesforce)
+            .unwrap()
+            .sleeper(Arc::new(RecordingSleeper::new()));
         let flow = cosell::salesforce::ClientCredentialsFlow::new(
             login,
             "app",
