@@ -14,7 +14,8 @@
 //! Everything runs on one current-thread runtime; the SDK's, the store's and the emulator's
 //! clocks are one manual clock moved by the schedule; the seed is the only source of
 //! randomness. `COSELL_SIM_SEEDS=N` runs N seeds (from `COSELL_SIM_FIRST`, default 0, one
-//! thread per core), `COSELL_SIM_SECONDS=T` as many as fit in T seconds;
+//! thread per core, or `COSELL_SIM_THREADS`), `COSELL_SIM_SECONDS=T` as many as fit in T
+//! seconds;
 //! `COSELL_SIM_SEED=S` replays one three times (with `COSELL_SIM_MUTATION=forget-baselines`,
 //! against the broken sync).
 
@@ -57,7 +58,10 @@ fn every_seed_keeps_every_invariant() {
         CI_SEEDS
     });
     // Seeds are independent, each on its own runtime: one thread per core takes the next.
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let threads = env_number("COSELL_SIM_THREADS").map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        |n| n.max(1) as usize,
+    );
     let started = std::time::Instant::now();
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);

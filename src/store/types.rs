@@ -276,7 +276,8 @@ pub struct DeadLetter {
     pub records: Vec<RecordRef>,
     /// What failed, in words (the typed error's message).
     pub error: String,
-    /// The kind of failure (e.g. `throttled`, `validation`, `conflict`), for grouping.
+    /// What failed, for grouping and retrying: the synchronizer writes `referral` or `crm` (the
+    /// record a failed pair sync started from) and `inbox` (an inbox event that is not an event).
     pub kind: String,
     /// What is needed to retry it (for example the event).
     pub payload: serde_json::Value,

@@ -74,6 +74,22 @@ pub fn replay_command(seed: u64, mutation: Mutation) -> String {
 
 /// Runs one seed on its own current-thread runtime.
 pub fn run(seed: u64, mutation: Mutation) -> Verdict {
+    // A panic (the harness's own `unwrap`s, an assertion of the oracle) is a failure of this
+    // seed like any other, reported with the command that replays it.
+    std::panic::catch_unwind(|| play(seed, mutation)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic without a message");
+        Err(format!(
+            "seed {seed} ({mutation:?}) panicked: {message}\nreplay: {}",
+            replay_command(seed, mutation)
+        ))
+    })
+}
+
+fn play(seed: u64, mutation: Mutation) -> Verdict {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,11 +208,7 @@ impl World {
             let path = dir.path().join("sync.sqlite");
             (dir, path)
         });
-        let h = Harness {
-            kind,
-            emulator,
-            store: Arc::new(MemoryStore::new()),
-        };
+        let h = Harness::on(kind, emulator, Arc::new(MemoryStore::new()));
         let mut world = World {
             seed,
             mutation,
@@ -413,7 +425,8 @@ impl World {
     }
 
     fn seller_creates(&mut self) {
-        let name = self.name();
+        // Unique: the harness's seller makes a contact whose e-mail comes from the name.
+        let name = format!("{} {}", self.name(), self.oracle.pairs.len());
         let crm = self.h.seller_opportunity(&name);
         // The values the harness's seller gives every new opportunity.
         let deal = Deal {
