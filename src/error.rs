@@ -536,6 +536,18 @@ impl Error {
         self.kind() == Some(ApiErrorKind::NotFound)
     }
 
+    /// Whether this is a limit that does not clear within seconds, so that retrying soon only
+    /// spends attempts: Salesforce's exhausted daily API allocation (`403 REQUEST_LIMIT_EXCEEDED`
+    /// with `TotalRequests`). Concurrency limits and `429`s are [rate
+    /// limits](Self::is_rate_limited) that a back-off clears.
+    pub fn is_allowance_exhausted(&self) -> bool {
+        self.api().is_some_and(|error| {
+            error.service == Service::Salesforce
+                && error.kind == ApiErrorKind::RateLimited
+                && crate::salesforce::daily_allocation_exhausted(error)
+        })
+    }
+
     /// Whether a usage limit was hit.
     pub fn is_rate_limited(&self) -> bool {
         self.kind() == Some(ApiErrorKind::RateLimited)

@@ -58,6 +58,8 @@ struct Inner {
     rng: Mutex<fastrand::Rng>,
     default_headers: HeaderMap,
     limits: AnswerLimits,
+    /// Attempts sent, retries included.
+    sent: std::sync::atomic::AtomicU64,
 }
 
 /// Builds a [`Pipeline`].
@@ -184,6 +186,7 @@ impl PipelineBuilder {
                 rng: Mutex::new(rng),
                 default_headers: self.default_headers,
                 limits: self.limits,
+                sent: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -235,6 +238,13 @@ enum Attempt {
 }
 
 impl Pipeline {
+    /// How many requests this pipeline (and every clone of it, so every clone of its client) has
+    /// sent, each retry counted: what the calls cost the service's limits. Token requests go
+    /// through their own pipeline and are not counted here.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Starts building a pipeline for the API described by `profile`.
     pub fn builder(profile: impl ServiceProfile) -> PipelineBuilder {
         PipelineBuilder {
@@ -547,6 +557,9 @@ impl Pipeline {
             request = request.body(body.clone());
         }
         let sent_at = std::time::Instant::now();
+        inner
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = request.send().await;
         let span = tracing::Span::current();
         let response = match result {

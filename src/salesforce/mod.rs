@@ -73,6 +73,7 @@ pub use handle::SObject;
 pub use limits::{AppUsage, LimitInfo, OrgLimit, Usage};
 pub use opportunity::{Opportunity, OpportunityPatch};
 pub use picklist::MultiSelect;
+pub(crate) use profile::daily_allocation_exhausted;
 pub use profile::{INVALID_SESSION_ID, MULTIPLE_CHOICES, RECORD_MODIFIED, REQUEST_LIMIT_EXCEEDED};
 pub use query::{QueryOptions, query_page};
 pub use sobject::{

@@ -98,7 +98,7 @@ pub(crate) fn classify(status: StatusCode, code: Option<&str>) -> ApiErrorKind {
 /// Whether a limit error is about the org's daily allocation (message `TotalRequests Limit
 /// exceeded.`) rather than concurrent requests. The message text is not a documented contract:
 /// anything else counts as a concurrency limit, which is the safer guess for a back-off.
-fn daily_allocation_exhausted(error: &ApiError) -> bool {
+pub(crate) fn daily_allocation_exhausted(error: &ApiError) -> bool {
     error
         .message
         .as_deref()

@@ -66,6 +66,19 @@ pub trait Crm: Send + Sync + fmt::Debug {
     /// A short name for outcomes and the audit trail (`dataverse`, `salesforce`).
     fn name(&self) -> &str;
 
+    /// Requests the CRM's client has sent so far, retries included (for a sweep's report). An
+    /// implementation that cannot count answers 0.
+    fn requests_sent(&self) -> u64 {
+        0
+    }
+
+    /// The CRM's API allowance as `(used, limit)`, where it reports one — Salesforce's rolling
+    /// 24-hour allocation from the last `Sforce-Limit-Info` — for a sweep to stop within its
+    /// [budget](super::SynchronizerBuilder::crm_api_budget).
+    fn api_usage(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Checks that the CRM can hold what `mapping` maps (metadata, describe), returning every
     /// problem found; called once by [`SynchronizerBuilder::build`](super::SynchronizerBuilder::build).
     async fn check(

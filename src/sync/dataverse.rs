@@ -227,6 +227,10 @@ impl Crm for DataverseCrm {
         "dataverse"
     }
 
+    fn requests_sent(&self) -> u64 {
+        self.client.pipeline().requests_sent()
+    }
+
     async fn check(
         &self,
         mapping: &DeclarativeMapping,

@@ -34,10 +34,61 @@ mod run;
 #[path = "sweep.rs"]
 mod sweep;
 pub use run::{RunReport, Schedule};
-pub use sweep::{SweepMode, SweepProgress, SweepReport};
+pub use sweep::{SweepMode, SweepPause, SweepProgress, SweepReport, SweepRequests};
 
 /// The name of the CRM poll's checkpoint and lease.
 const CRM_POLL: &str = "crm-poll";
+
+/// A lease held for a job that may outlast `lock_ttl` (a sweep, a CRM poll): taken under a name
+/// of its own, so that two jobs of one worker never share it, and renewed as the job goes.
+struct JobLease {
+    lease: crate::store::Lease,
+    owner: String,
+    renewed: Timestamp,
+}
+
+impl Inner {
+    /// Takes the tenant's lease `name` for a job, or `None` while another job holds it.
+    async fn take_lease(&self, name: &str) -> Result<Option<JobLease>> {
+        let owner = format!(
+            "{}#{}",
+            self.worker,
+            self.syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let lease = self
+            .store
+            .acquire_lease(&self.tenant, name, &owner, self.lock_ttl)
+            .await?;
+        Ok(lease.map(|lease| JobLease {
+            lease,
+            owner,
+            renewed: self.clock.now(),
+        }))
+    }
+
+    /// Renews a job's lease once a third of its time has passed. Answers `false` when another
+    /// worker took it meanwhile: the job stops, and saves no checkpoint.
+    async fn keep_lease(&self, job: &mut JobLease) -> Result<bool> {
+        let now = self.clock.now();
+        let third = SignedDuration::try_from(self.lock_ttl / 3).unwrap_or(SignedDuration::MAX);
+        if now.duration_since(job.renewed) < third {
+            return Ok(true);
+        }
+        match self
+            .store
+            .acquire_lease(&self.tenant, &job.lease.name, &job.owner, self.lock_ttl)
+            .await?
+        {
+            Some(lease) => {
+                job.lease = lease;
+                job.renewed = now;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
 /// How far back a fallback scan for a referral we created looks before its pending link.
 const SCAN_MARGIN: SignedDuration = SignedDuration::from_secs(300);
 /// The longest audit trail written into the CRM's audit column.
@@ -109,6 +160,8 @@ struct Inner {
     event_ttl: SignedDuration,
     poll_overlap: SignedDuration,
     audit_values: bool,
+    /// The share of the CRM's API allowance a sweep stops at.
+    crm_api_budget: f64,
 }
 
 /// Configures a [`Synchronizer`]; [`build`](Self::build) checks it against the CRM.
@@ -130,6 +183,7 @@ pub struct SynchronizerBuilder {
     event_ttl: Duration,
     poll_overlap: Duration,
     audit_values: bool,
+    crm_api_budget: f64,
 }
 
 impl SynchronizerBuilder {
@@ -200,6 +254,21 @@ impl SynchronizerBuilder {
     /// writes committed late (default 60 s).
     pub fn poll_overlap(mut self, overlap: Duration) -> Self {
         self.poll_overlap = overlap;
+        self
+    }
+
+    /// The share of the CRM's API allowance past which a sweep stops (default 0.75): where the
+    /// CRM reports one (Salesforce's rolling 24-hour allocation, shared with every other
+    /// integration of the org), a sweep that finds usage at or above `fraction` of the limit
+    /// syncs no further pair, keeps its checkpoints before the pairs it left, and says so in
+    /// [`SweepReport::paused`](super::SweepReport::paused). Events and the CRM poll are not
+    /// held back: they are the real-time path and cost a few requests each. Clamped to 0..=1.
+    pub fn crm_api_budget(mut self, fraction: f64) -> Self {
+        self.crm_api_budget = if fraction.is_nan() {
+            1.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
         self
     }
 
@@ -282,6 +351,7 @@ impl SynchronizerBuilder {
                 event_ttl: signed(self.event_ttl),
                 poll_overlap: signed(self.poll_overlap),
                 audit_values: self.audit_values,
+                crm_api_budget: self.crm_api_budget,
             }),
         }
     }
@@ -381,6 +451,7 @@ impl Synchronizer {
             event_ttl: Duration::from_secs(7 * 24 * 3600),
             poll_overlap: Duration::from_secs(60),
             audit_values: false,
+            crm_api_budget: 0.75,
         }
     }
 
@@ -573,11 +644,7 @@ impl Synchronizer {
     /// The store's or the CRM's errors before any record was synced.
     pub async fn poll_crm(&self) -> Result<Vec<SyncOutcome>> {
         let inner = &self.inner;
-        let Some(lease) = inner
-            .store
-            .acquire_lease(&inner.tenant, CRM_POLL, &inner.worker, inner.lock_ttl)
-            .await?
-        else {
+        let Some(mut job) = inner.take_lease(CRM_POLL).await? else {
             return Ok(Vec::new());
         };
         let previous = inner
@@ -591,12 +658,32 @@ impl Synchronizer {
         let changed = match inner.crm.changed_since(since, &inner.columns).await {
             Ok(changed) => changed,
             Err(error) => {
-                let _ = inner.store.release_lease(&lease).await;
+                let _ = inner.store.release_lease(&job.lease).await;
                 return Err(error);
             }
         };
-        let ids: Vec<&str> = changed.iter().map(|(id, _)| id.as_str()).collect();
-        let outcomes = self.sync_crm_records(ids).await;
+        let mut outcomes = Vec::with_capacity(changed.len());
+        // Owned jobs, so the poll's future stays `Send`.
+        let jobs: Vec<Trigger> = changed
+            .iter()
+            .map(|(id, _)| Trigger::Crm(id.clone()))
+            .collect();
+        let mut syncs = futures::stream::iter(jobs)
+            .map(|trigger| self.run_one(trigger))
+            .buffered(inner.max_in_flight);
+        let mut kept = true;
+        while let Some(outcome) = syncs.next().await {
+            outcomes.push(outcome);
+            if !inner.keep_lease(&mut job).await? {
+                kept = false;
+                break;
+            }
+        }
+        drop(syncs);
+        if !kept {
+            tracing::warn!("another worker took the CRM poll over; this one stops");
+            return Ok(outcomes);
+        }
         // The CRM's own times of settled records, never this machine's clock.
         let next = sweep::next_checkpoint(
             previous,
@@ -608,15 +695,15 @@ impl Synchronizer {
                 }),
         );
         let Some(at) = next else {
-            let _ = inner.store.release_lease(&lease).await;
+            let _ = inner.store.release_lease(&job.lease).await;
             return Ok(outcomes);
         };
         let checkpoint = crate::store::Checkpoint { at, last_id: None };
         let saved = inner
             .store
-            .save_checkpoint(&lease, CRM_POLL, &checkpoint)
+            .save_checkpoint(&job.lease, CRM_POLL, &checkpoint)
             .await;
-        let _ = inner.store.release_lease(&lease).await;
+        let _ = inner.store.release_lease(&job.lease).await;
         saved?;
         Ok(outcomes)
     }

@@ -26,7 +26,8 @@ mod setup;
 pub use crm::{CreateDefaults, Crm, CrmRecord, SyncColumns};
 pub use dataverse::DataverseCrm;
 pub use engine::{
-    RunReport, Schedule, SweepMode, SweepProgress, SweepReport, Synchronizer, SynchronizerBuilder,
+    RunReport, Schedule, SweepMode, SweepPause, SweepProgress, SweepReport, SweepRequests,
+    Synchronizer, SynchronizerBuilder,
 };
 pub use ids::RecordId;
 pub use outcome::{OutcomeKind, SyncOutcome, SyncSide};

@@ -156,6 +156,15 @@ impl Crm for SalesforceCrm {
         "salesforce"
     }
 
+    fn requests_sent(&self) -> u64 {
+        self.client.pipeline().requests_sent()
+    }
+
+    fn api_usage(&self) -> Option<(u64, u64)> {
+        let usage = self.client.last_limit_info()?.api_usage?;
+        Some((usage.used, usage.limit))
+    }
+
     async fn check(
         &self,
         mapping: &DeclarativeMapping,

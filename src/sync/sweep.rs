@@ -51,6 +51,22 @@ pub struct SweepReport {
     pub mode: SweepMode,
     /// Whether another worker held the tenant's sweep, so nothing was done.
     pub skipped: bool,
+    /// Why the sweep stopped before its last pair, if it did. Its checkpoints stay before the
+    /// pairs it [left](Self::left), which the next sweep lists again.
+    pub paused: Option<SweepPause>,
+    /// Pairs listed but left unsynced because the sweep paused.
+    pub left: usize,
+    /// Pairs listed that had not changed since their last sync (the listed side still at the
+    /// version the sync left, the other side not listed): settled without a request and
+    /// without an outcome.
+    pub unchanged: usize,
+    /// Requests the clients sent while the sweep ran, retries included (other calls on the same
+    /// clients in that time count too).
+    pub requests: SweepRequests,
+    /// Whether another worker took the sweep over while it ran (its lease lapsed unrenewed,
+    /// e.g. a process paused for longer than the lock time): it stopped, and moved no
+    /// checkpoint.
+    pub taken_over: bool,
     /// Referrals the Partner Center listing returned.
     pub referrals_listed: usize,
     /// CRM records the CRM listing returned.
@@ -61,6 +77,38 @@ pub struct SweepReport {
     pub partner_center_checkpoint: Option<Timestamp>,
     /// Where the CRM checkpoint now stands.
     pub crm_checkpoint: Option<Timestamp>,
+}
+
+/// Why a sweep paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SweepPause {
+    /// The CRM's API usage reached the [budget](super::SynchronizerBuilder::crm_api_budget).
+    Budget {
+        /// Requests used in the CRM's window.
+        used: u64,
+        /// The CRM's allowance for the window.
+        limit: u64,
+    },
+    /// The CRM refused a request because its allowance is used up (Salesforce's daily
+    /// allocation): retrying would only spend attempts until the window moves on.
+    AllowanceExhausted,
+}
+
+/// Requests a sweep spent, per service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepRequests {
+    /// To Partner Center's referrals API.
+    pub partner_center: u64,
+    /// To the CRM.
+    pub crm: u64,
+}
+
+impl SweepRequests {
+    /// Both services together.
+    pub fn total(&self) -> u64 {
+        self.partner_center + self.crm
+    }
 }
 
 impl SweepReport {
@@ -131,35 +179,53 @@ impl Synchronizer {
         let mut report = SweepReport {
             mode,
             skipped: false,
+            taken_over: false,
+            paused: None,
+            left: 0,
+            unchanged: 0,
+            requests: SweepRequests::default(),
             referrals_listed: 0,
             crm_listed: 0,
             outcomes: Vec::new(),
             partner_center_checkpoint: None,
             crm_checkpoint: None,
         };
-        let Some(lease) = inner
-            .store
-            .acquire_lease(&inner.tenant, SWEEP, &inner.worker, inner.lock_ttl)
-            .await?
-        else {
+        let Some(mut job) = inner.take_lease(SWEEP).await? else {
             report.skipped = true;
             return Ok(report);
         };
-        let result = self.sweep(mode, &progress, &mut report).await;
+        let sent = |inner: &Inner| SweepRequests {
+            partner_center: inner.partner_center.pipeline().requests_sent(),
+            crm: inner.crm.requests_sent(),
+        };
+        let before = sent(inner);
+        let result = self.sweep(mode, &progress, &mut report, &mut job).await;
+        let after = sent(inner);
+        report.requests = SweepRequests {
+            partner_center: after.partner_center - before.partner_center,
+            crm: after.crm - before.crm,
+        };
         let saved = match result {
-            Ok(()) => self.save_checkpoints(&lease, &report).await,
+            Ok(true) => self.save_checkpoints(&job.lease, &report).await,
+            Ok(false) => {
+                tracing::warn!("another worker took the sweep over; this one stops");
+                report.taken_over = true;
+                Ok(())
+            }
             Err(error) => Err(error),
         };
-        let _ = inner.store.release_lease(&lease).await;
+        let _ = inner.store.release_lease(&job.lease).await;
         saved.map(|()| report)
     }
 
+    /// Answers whether the sweep ran to its end (`false`: its lease was taken over).
     async fn sweep(
         &self,
         mode: SweepMode,
         progress: &(impl Fn(&SweepProgress) + Send + Sync),
         report: &mut SweepReport,
-    ) -> Result<()> {
+        job: &mut super::JobLease,
+    ) -> Result<bool> {
         let inner: &Inner = &self.inner;
         let stored = |stream| async move {
             match mode {
@@ -208,29 +274,96 @@ impl Synchronizer {
         report.crm_listed = changed.len();
 
         // A CRM record whose referral is synced in this sweep is synced with it.
+        let crm_listed: std::collections::HashMap<RecordId, Timestamp> = changed
+            .iter()
+            .map(|(id, at)| (RecordId::new(id), *at))
+            .collect();
+        let referrals_listed: HashSet<&str> =
+            referrals.iter().filter_map(|r| r.id.as_deref()).collect();
         let mut covered: HashSet<RecordId> = HashSet::new();
+        // Pairs that did not change since their last sync — listed only because they fall in
+        // the overlap window, or because a full sweep lists everything — are settled without a
+        // request: the listed side still at the version the sync left, the other side too.
+        let mut quiet_referrals: HashSet<String> = HashSet::new();
         for referral in &referrals {
             let Some(id) = referral.id.as_deref() else {
                 continue;
             };
             if let Some(link) = inner.store.link_by_referral(&inner.tenant, id).await?
-                && let Some(crm) = link.crm_id
+                && let Some(crm) = &link.crm_id
             {
-                covered.insert(RecordId::new(&crm));
+                let crm = RecordId::new(crm);
+                if link.state == LinkState::Linked
+                    && let Some(etag) = referral.e_tag.value()
+                    && let Some(baseline) = inner.store.baseline(&inner.tenant, link.pair).await?
+                    && baseline.referral_etag.as_deref() == Some(etag.as_str())
+                {
+                    // The CRM side did not change either: listed at the version the sync left,
+                    // or — in a delta sweep — not listed at all. (A full sweep lists every
+                    // flagged record: one not listed may be gone, and is looked at.)
+                    let crm_quiet = match crm_listed.get(&crm) {
+                        Some(modified) => baseline.crm_modified == Some(*modified),
+                        None => mode == SweepMode::Delta,
+                    };
+                    if crm_quiet {
+                        quiet_referrals.insert(id.to_owned());
+                    }
+                }
+                covered.insert(crm);
             }
         }
+        let mut quiet_crm: HashSet<RecordId> = HashSet::new();
+        for (id, modified) in &changed {
+            let record = RecordId::new(id);
+            // In a full sweep every referral is listed: one that is not may be gone.
+            if covered.contains(&record) || mode == SweepMode::Full {
+                continue;
+            }
+            if let Some(link) = inner
+                .store
+                .link_by_crm(&inner.tenant, record.as_str())
+                .await?
+                && link.state == LinkState::Linked
+                && link
+                    .referral_id
+                    .as_deref()
+                    .is_some_and(|referral| !referrals_listed.contains(referral))
+                && let Some(baseline) = inner.store.baseline(&inner.tenant, link.pair).await?
+                && baseline.crm_modified == Some(*modified)
+            {
+                quiet_crm.insert(record);
+            }
+        }
+        report.unchanged = quiet_referrals.len() + quiet_crm.len();
+        let quiet_times: Vec<Option<Timestamp>> = referrals
+            .iter()
+            .filter(|r| {
+                r.id.as_deref()
+                    .is_some_and(|id| quiet_referrals.contains(id))
+            })
+            .map(|r| r.updated_date_time.value().copied())
+            .collect();
+        let referrals: Vec<Referral> = referrals
+            .into_iter()
+            .filter(|r| {
+                !r.id
+                    .as_deref()
+                    .is_some_and(|id| quiet_referrals.contains(id))
+            })
+            .collect();
         let mut crm_ids: Vec<String> = changed
             .iter()
             .map(|(id, _)| id.clone())
-            .filter(|id| !covered.contains(&RecordId::new(id)))
+            .filter(|id| {
+                let record = RecordId::new(id);
+                !covered.contains(&record) && !quiet_crm.contains(&record)
+            })
             .collect();
         if mode == SweepMode::Full {
             // Linked pairs neither listing returned: their CRM record may be gone.
-            let listed: HashSet<RecordId> =
-                changed.iter().map(|(id, _)| RecordId::new(id)).collect();
             for link in inner.store.links(&inner.tenant, LinkState::Linked).await? {
                 if let Some(crm) = link.crm_id
-                    && !listed.contains(&RecordId::new(&crm))
+                    && !crm_listed.contains_key(&RecordId::new(&crm))
                     && !covered.contains(&RecordId::new(&crm))
                 {
                     crm_ids.push(crm);
@@ -258,10 +391,33 @@ impl Synchronizer {
             })
             .collect();
         jobs.extend(crm_ids.iter().map(|id| Trigger::Crm(id.clone())));
+        // Once paused, the jobs not yet started are left for the next sweep; those in flight
+        // finish. The listings told the CRM's usage afresh: a sweep over budget syncs nothing.
+        report.paused = self.over_budget();
+        if let Some(pause) = &report.paused {
+            tracing::warn!(?pause, "over budget: the sweep syncs no pair");
+        }
+        let stop = std::sync::atomic::AtomicBool::new(report.paused.is_some());
         let mut outcomes = futures::stream::iter(jobs)
-            .map(|trigger| self.run_one(trigger))
+            .map(|trigger| {
+                let stop = &stop;
+                async move {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        None
+                    } else {
+                        Some(self.run_one(trigger).await)
+                    }
+                }
+            })
             .buffered(inner.max_in_flight);
+        // Per job, in listing order: whether its pair is settled (a checkpoint may pass it).
+        let mut settled: Vec<bool> = Vec::with_capacity(total);
         while let Some(outcome) = outcomes.next().await {
+            let Some(outcome) = outcome else {
+                settled.push(false);
+                report.left += 1;
+                continue;
+            };
             state.done += 1;
             if outcome.kind.wrote() {
                 state.written += 1;
@@ -272,13 +428,34 @@ impl Synchronizer {
             ) {
                 state.failed += 1;
             }
+            let exhausted = matches!(&outcome.kind, OutcomeKind::Failed(error) if error.is_allowance_exhausted());
+            settled.push(!unsettled(&outcome) && !exhausted);
             progress(&state);
             report.outcomes.push(outcome);
+            if report.paused.is_none() {
+                report.paused = if exhausted {
+                    Some(SweepPause::AllowanceExhausted)
+                } else {
+                    self.over_budget()
+                };
+                if let Some(pause) = &report.paused {
+                    tracing::warn!(
+                        ?pause,
+                        "the sweep pauses; its checkpoints stay before the pairs it left"
+                    );
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            if !inner.keep_lease(job).await? {
+                return Ok(false);
+            }
         }
+        drop(outcomes);
         tracing::info!(
             total = state.total,
             written = state.written,
             failed = state.failed,
+            left = report.left,
             "sweep done"
         );
 
@@ -287,28 +464,30 @@ impl Synchronizer {
             pc_checkpoint,
             referral_times
                 .into_iter()
-                .zip(&report.outcomes[..pc_count])
-                .map(|(at, outcome)| (at, !unsettled(outcome))),
+                .zip(settled[..pc_count].iter().copied())
+                .chain(quiet_times.iter().map(|at| (*at, true))),
         );
-        let crm_times: std::collections::HashMap<RecordId, Timestamp> = changed
-            .iter()
-            .map(|(id, at)| (RecordId::new(id), *at))
-            .collect();
         let covered_times = changed
             .iter()
-            .filter(|(id, _)| covered.contains(&RecordId::new(id)))
+            .filter(|(id, _)| {
+                let record = RecordId::new(id);
+                covered.contains(&record) || quiet_crm.contains(&record)
+            })
             .map(|(_, at)| (Some(*at), true));
         let crm_seen = crm_ids
             .iter()
-            .zip(&report.outcomes[pc_count..])
-            .map(|(id, outcome)| {
-                (
-                    crm_times.get(&RecordId::new(id)).copied(),
-                    !unsettled(outcome),
-                )
-            });
+            .zip(settled[pc_count..].iter().copied())
+            .map(|(id, settled)| (crm_listed.get(&RecordId::new(id)).copied(), settled));
         report.crm_checkpoint = next_checkpoint(crm_checkpoint, crm_seen.chain(covered_times));
-        Ok(())
+        Ok(true)
+    }
+
+    /// The pause the CRM's API usage calls for, if it is at or past the budget.
+    fn over_budget(&self) -> Option<SweepPause> {
+        let (used, limit) = self.inner.crm.api_usage()?;
+        #[allow(clippy::cast_precision_loss)]
+        let over = limit > 0 && used as f64 >= self.inner.crm_api_budget * limit as f64;
+        over.then_some(SweepPause::Budget { used, limit })
     }
 
     async fn save_checkpoints(

@@ -37,13 +37,20 @@ pub struct Harness {
     pub kind: Kind,
     pub emulator: Emulator,
     pub store: Arc<dyn SyncStore>,
+    /// What every client and synchronizer of the harness waits on: nothing real, each wait
+    /// recorded (a `Retry-After` honoured shows here).
+    pub sleeper: Arc<RecordingSleeper>,
 }
 
-fn tokens(emulator: &Emulator, scope: &str) -> Arc<dyn TokenProvider> {
-    // Token requests too wait on no real time: retries are recorded, not slept.
+fn tokens(
+    emulator: &Emulator,
+    scope: &str,
+    sleeper: &Arc<RecordingSleeper>,
+) -> Arc<dyn TokenProvider> {
+    // Token requests too wait on no real time.
     let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso")
         .unwrap()
-        .sleeper(Arc::new(RecordingSleeper::new()));
+        .sleeper(sleeper.clone());
     let credentials =
         ClientCredentials::new(authority, "app", SecretString::from("secret"), scope).unwrap();
     Arc::new(CachedTokenProvider::new(credentials))
@@ -64,19 +71,21 @@ impl Harness {
     /// An emulator whose services stamp every write with `clock`'s time.
     pub async fn with_clock(kind: Kind, clock: Arc<cosell_emulator::ManualClock>) -> Harness {
         let emulator = Emulator::builder().clock(clock).start().await.unwrap();
-        Harness {
-            kind,
-            emulator,
-            store: Arc::new(MemoryStore::new()),
-        }
+        Harness::on(kind, emulator, Arc::new(MemoryStore::new()))
     }
 
     pub async fn with_store(kind: Kind, store: Arc<dyn SyncStore>) -> Harness {
         let emulator = Emulator::start().await.unwrap();
+        Harness::on(kind, emulator, store)
+    }
+
+    /// A harness on an emulator already started.
+    pub fn on(kind: Kind, emulator: Emulator, store: Arc<dyn SyncStore>) -> Harness {
         Harness {
             kind,
             emulator,
             store,
+            sleeper: Arc::new(RecordingSleeper::new()),
         }
     }
 
@@ -91,9 +100,10 @@ impl Harness {
         cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(tokens(
             &self.emulator,
             "https://api.partner.microsoft.com/.default",
+            &self.sleeper,
         )))
         .base_url(self.emulator.urls().partner_center_referrals.clone())
-        .sleeper(Arc::new(RecordingSleeper::new()))
+        .sleeper(self.sleeper.clone())
         .build()
         .unwrap()
     }
@@ -103,9 +113,10 @@ impl Harness {
             cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(tokens(
                 &self.emulator,
                 &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
+                &self.sleeper,
             )))
             .base_url(&self.emulator.urls().dataverse)
-            .sleeper(Arc::new(RecordingSleeper::new()));
+            .sleeper(self.sleeper.clone());
         if let Some(tag) = tag {
             builder = builder.origin_tag(tag);
         }
@@ -115,7 +126,7 @@ impl Harness {
     pub fn salesforce(&self, origin: Option<&str>) -> cosell::salesforce::Salesforce {
         let login = cosell::salesforce::SalesforceLogin::new(&self.emulator.urls().salesforce)
             .unwrap()
-            .sleeper(Arc::new(RecordingSleeper::new()));
+            .sleeper(self.sleeper.clone());
         let flow = cosell::salesforce::ClientCredentialsFlow::new(
             login,
             "app",
@@ -124,7 +135,7 @@ impl Harness {
         .unwrap();
         let mut builder =
             cosell::salesforce::Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
-                .sleeper(Arc::new(RecordingSleeper::new()));
+                .sleeper(self.sleeper.clone());
         if let Some(origin) = origin {
             builder = builder.origin_client_id(origin);
         }
@@ -162,9 +173,7 @@ impl Harness {
                 tenant,
             ),
         };
-        builder
-            .worker("test-worker")
-            .sleeper(Arc::new(RecordingSleeper::new()))
+        builder.worker("test-worker").sleeper(self.sleeper.clone())
     }
 
     pub async fn sync(&self) -> Synchronizer {

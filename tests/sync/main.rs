@@ -11,6 +11,7 @@ mod observed;
 mod run;
 mod scenario;
 mod sweep;
+mod throttle;
 
 use cosell::sync::{Exclusion, OutcomeKind, SetupProblem, SyncSide};
 use harness::{BOTH, Harness, Kind, MODES, referral_event, shared_referral};

@@ -171,3 +171,137 @@ async fn one_sweep_per_tenant_at_a_time() {
     );
     assert_eq!(h.opportunities().len(), 1);
 }
+
+/// A sweep whose pairs take longer than the lock time in all (the clock moves 30 s per pair, the
+/// lock time is 60 s) renews its lease as it goes: a second worker asking halfway is turned away,
+/// and the sweep saves its checkpoints at the end.
+#[tokio::test]
+async fn a_sweep_longer_than_the_lock_time_keeps_its_lease() {
+    let clock = Arc::new(cosell::http::ManualClock::new(
+        "2026-11-30T09:00:00Z".parse().unwrap(),
+    ));
+    let store = Arc::new(cosell::store::MemoryStore::with_clock(clock.clone()));
+    let h = Harness::with_store(Kind::Dataverse, store.clone()).await;
+    let first = h
+        .builder()
+        .clock(clock.clone())
+        .worker("first")
+        .build()
+        .await
+        .unwrap();
+    let second = h
+        .builder()
+        .clock(clock.clone())
+        .worker("second")
+        .build()
+        .await
+        .unwrap();
+    for i in 0..6 {
+        h.share(shared_referral(&format!("Long {i}")));
+    }
+    let (halfway, mut reached) = tokio::sync::mpsc::unbounded_channel();
+    let long = first.reconcile_with(SweepMode::Delta, |progress| {
+        clock.advance(std::time::Duration::from_secs(30));
+        if progress.done == 4 {
+            let _ = halfway.send(());
+        }
+    });
+    let meanwhile = async {
+        reached.recv().await;
+        second.reconcile(SweepMode::Delta).await.unwrap()
+    };
+    let (long, meanwhile) = tokio::join!(long, meanwhile);
+    let long = long.unwrap();
+    assert!(
+        meanwhile.skipped,
+        "120 s in, the sweep's lease was still held"
+    );
+    assert!(!long.taken_over);
+    assert_eq!(long.outcomes.len(), 6);
+    let tenant = first.tenant().clone();
+    let saved = cosell::store::SyncStore::checkpoint(&*store, &tenant, "sweep-partner-center")
+        .await
+        .unwrap();
+    assert!(
+        saved.is_some(),
+        "the checkpoint was saved under the renewed lease"
+    );
+}
+
+/// A hook that plays another worker taking the sweep over once the first one's lease lapsed
+/// (the first process was paused): at the first one's renewal, time jumps and the intruder
+/// takes the lease.
+#[derive(Debug)]
+struct Intruder {
+    store: Arc<dyn cosell::store::SyncStore>,
+    clock: Arc<cosell::http::ManualClock>,
+    leases: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::observed::StoreHook for Intruder {
+    async fn before(&self, _n: usize, op: &'static str) -> cosell::store::StoreResult<()> {
+        if op == "acquire_lease"
+            && self
+                .leases
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                == 1
+        {
+            self.clock.advance(std::time::Duration::from_secs(600));
+            let tenant = cosell::store::TenantId::new("contoso").unwrap();
+            let taken = self
+                .store
+                .acquire_lease(
+                    &tenant,
+                    "sweep",
+                    "intruder",
+                    std::time::Duration::from_secs(60),
+                )
+                .await?;
+            assert!(taken.is_some());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_whose_lease_was_taken_over_stops_and_moves_no_checkpoint() {
+    let clock = Arc::new(cosell::http::ManualClock::new(
+        "2026-11-30T09:00:00Z".parse().unwrap(),
+    ));
+    let store: Arc<dyn cosell::store::SyncStore> =
+        Arc::new(cosell::store::MemoryStore::with_clock(clock.clone()));
+    let h = Harness::with_store(Kind::Dataverse, store.clone()).await;
+    let hook = Arc::new(Intruder {
+        store: store.clone(),
+        clock: clock.clone(),
+        leases: Default::default(),
+    });
+    let observed = Arc::new(crate::observed::ObservedStore::new(store.clone(), hook));
+    let paused = h
+        .builder_on(h.mapping(), observed)
+        .clock(clock.clone())
+        .worker("paused")
+        .build()
+        .await
+        .unwrap();
+    for i in 0..4 {
+        h.share(shared_referral(&format!("Taken {i}")));
+    }
+    let report = paused
+        .reconcile_with(SweepMode::Delta, |_| {
+            clock.advance(std::time::Duration::from_secs(30))
+        })
+        .await
+        .unwrap();
+    assert!(report.taken_over, "{report:?}");
+    assert!(
+        report.outcomes.len() < 4,
+        "it stopped: {} pairs",
+        report.outcomes.len()
+    );
+    let tenant = paused.tenant().clone();
+    for stream in ["sweep-partner-center", "sweep-crm"] {
+        assert!(store.checkpoint(&tenant, stream).await.unwrap().is_none());
+    }
+}
