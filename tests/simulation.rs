@@ -165,6 +165,22 @@ fn replay_one_seed() {
     }
 }
 
+/// Seeds that once failed, each with what it found; they run in CI beside the others.
+const REGRESSIONS: &[(u64, &str)] = &[(
+    218,
+    "a referral write refused with a 412 after the pass's CRM write: the retry diffed against \
+     the CRM as read before its own write and sent the old close date back",
+)];
+
+#[test]
+fn seeds_that_once_failed_pass() {
+    for (seed, found) in REGRESSIONS {
+        if let Err(failure) = run(*seed, Mutation::None) {
+            panic!("seed {seed} fails again ({found}):\n{failure}");
+        }
+    }
+}
+
 /// How many seeds the mutation below may take to be caught.
 const CATCH_WITHIN: u64 = 10;
 

@@ -1605,6 +1605,7 @@ impl Synchronizer {
         let schema = inner.mapping.schema();
         let mut last = None;
         for _ in 0..inner.attempts {
+            let mut crm_written = false;
             let referral_json =
                 serde_json::to_value(&referral).map_err(|e| Error::validation(e.to_string()))?;
             let mut pc = inner
@@ -1733,6 +1734,7 @@ impl Synchronizer {
                 plan.apply_to_baseline(&mut baseline, WriteOutcome::CRM_ONLY);
                 self.save_baseline(pass, &link, &baseline, &held_log, None, None)
                     .await?;
+                crm_written = true;
             }
             let mut written_referral = None;
             if !pc_write.patch.is_empty() {
@@ -1756,6 +1758,18 @@ impl Synchronizer {
                                     Some(&link),
                                     OutcomeKind::Excluded(Exclusion::NotFound),
                                 ));
+                            }
+                        }
+                        // The baseline now holds what this pass wrote to the CRM: the next pass
+                        // must see the CRM as written, or the old values it read before the
+                        // write would look like a seller's edit and be sent back over Partner
+                        // Center's newer ones.
+                        if crm_written {
+                            match self.get_crm(&record.id).await? {
+                                Some(fresh) => record = fresh,
+                                None => {
+                                    return self.unlink(pass, "the CRM record was deleted").await;
+                                }
                             }
                         }
                         continue;

@@ -275,6 +275,44 @@ impl World {
         self.trace.push(format!("r{} {line}", self.round));
     }
 
+    /// With `COSELL_SIM_VERBOSE` set, prints each outcome (for a seed being replayed).
+    fn show(&self, outcomes: &[SyncOutcome]) {
+        if std::env::var_os("COSELL_SIM_VERBOSE").is_none() {
+            return;
+        }
+        for outcome in outcomes {
+            let label = self
+                .ids
+                .iter()
+                .position(|ids| {
+                    (ids.referral.is_some() && ids.referral == outcome.referral_id)
+                        || (ids.crm.is_some()
+                            && ids.crm.as_deref().map(RecordId::new)
+                                == outcome.crm_id.as_deref().map(RecordId::new))
+                })
+                .map_or_else(|| "?".to_owned(), |i| self.oracle.pairs[i].label.clone());
+            eprintln!("    r{} {label}: {:?}", self.round, outcome.kind);
+        }
+    }
+
+    /// With `COSELL_SIM_VERBOSE` set, prints the requests since the last call.
+    fn show_requests(&self, from: usize) -> usize {
+        let journal = self.h.emulator.journal();
+        if std::env::var_os("COSELL_SIM_VERBOSE").is_some() {
+            for entry in &journal[from.min(journal.len())..] {
+                eprintln!(
+                    "      {} {} {} {} {}",
+                    entry.at,
+                    entry.method,
+                    entry.operation,
+                    entry.record.as_deref().unwrap_or("-"),
+                    entry.status.as_u16()
+                );
+            }
+        }
+        journal.len()
+    }
+
     fn tick(&mut self, seconds: u64) -> i64 {
         self.clock.advance(Duration::from_secs(seconds));
         self.clock.now().as_second()
@@ -711,6 +749,7 @@ impl World {
         let sync = &worker.sync;
         self.note(format!("{action:?}"));
         self.count(format!("step {action:?}"));
+        let journal_from = self.h.emulator.journal().len();
         let mut outcomes = Vec::new();
         match action {
             Action::DeliverEvents => {
@@ -799,6 +838,8 @@ impl World {
             Action::Crash => unreachable!("handled by crash()"),
         }
         self.tick(1);
+        self.show_requests(journal_from);
+        self.show(&outcomes);
         if alive && !worker.hook.crashed.load(Ordering::SeqCst) {
             self.outcomes.extend(outcomes);
         }
@@ -866,6 +907,7 @@ impl World {
                     .await
                     .map_err(|e| format!("the CRM poll failed: {e}"))?,
             );
+            self.show(&outcomes);
             self.outcomes.extend(outcomes);
             if self.h.writes().len() == before {
                 return Ok(worker);

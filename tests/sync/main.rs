@@ -1131,3 +1131,69 @@ async fn two_syncs_of_one_pair_in_one_worker_never_share_its_lock() {
         assert_eq!(h.referrals().len(), 1);
     }
 }
+
+/// Found by the simulation (seed 218): the CRM write of a pass succeeded and its baseline was
+/// stored, then Partner Center refused the referral's write with a 412; the next pass re-read
+/// the referral but diffed it against the CRM record as read before the write, took the old close
+/// date for a seller's edit, and sent it back over Microsoft's newer one.
+#[tokio::test]
+async fn a_refused_referral_write_after_a_crm_write_sends_nothing_stale_back() {
+    for (kind, strict) in MODES {
+        let clock = std::sync::Arc::new(cosell_emulator::ManualClock::new(
+            "2026-11-30T09:00:00Z".parse().unwrap(),
+        ));
+        let h = Harness::with_clock(kind, clock.clone()).await;
+        h.emulator.partner_center().set_strict(strict);
+        let sync = h.sync().await;
+        let id = h.share(shared_referral("Stale"));
+        clock.advance(jiff::SignedDuration::from_secs(60));
+        let crm_id = accept_and_sync(&h, &sync, &id).await;
+
+        // Microsoft moves the close date; later, the seller rewrites the notes.
+        clock.advance(jiff::SignedDuration::from_secs(60));
+        h.edit_referral(
+            &id,
+            json!([{"op": "replace", "path": "/details/closingDateTime", "value": "2028-05-23T00:00:00Z"}]),
+        );
+        clock.advance(jiff::SignedDuration::from_secs(5));
+        h.edit_opportunity(&crm_id, json!({ h.column("notes"): "The seller's notes" }));
+        // The close date reaches the CRM; Partner Center then refuses the notes once.
+        h.emulator.faults().add(
+            cosell_emulator::FaultRule::new(
+                cosell_emulator::EmulatedApi::PartnerCenterReferrals,
+                cosell_emulator::Fault::PreconditionFailed,
+            )
+            .operation("referrals.update")
+            .trigger(cosell_emulator::Trigger::First(1)),
+        );
+        let outcome = sync.sync_crm_record(&crm_id).await;
+        h.emulator.faults().clear();
+
+        let context = format!("{kind:?} strict={strict}: {outcome:?}");
+        let referral = h.referral(&id);
+        assert!(
+            referral["details"]["closingDateTime"]
+                .as_str()
+                .is_some_and(|at| at.starts_with("2028-05-23")),
+            "{context}: {}",
+            referral["details"]
+        );
+        assert_eq!(
+            referral["details"]["notes"],
+            json!("The seller's notes"),
+            "{context}"
+        );
+        let close = match kind {
+            Kind::Dataverse => "estimatedclosedate",
+            Kind::Salesforce => "CloseDate",
+        };
+        let row = h.opportunity(&crm_id).unwrap();
+        assert!(
+            row[close]
+                .as_str()
+                .is_some_and(|d| d.starts_with("2028-05-23")),
+            "{context}: {}",
+            row[close]
+        );
+    }
+}
