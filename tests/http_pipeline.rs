@@ -672,3 +672,70 @@ async fn a_412_on_a_replay_is_outcome_unknown_only_after_an_attempt_that_may_hav
         );
     }
 }
+
+/// Records what the pipeline tells its observer.
+#[derive(Debug, Default)]
+struct Recorder {
+    attempts: Mutex<Vec<(u32, Option<u16>, bool)>>,
+    waits: Mutex<Vec<(Duration, bool)>>,
+}
+
+impl cosell::http::RequestObserver for Recorder {
+    fn attempt(&self, attempt: &cosell::http::AttemptInfo<'_>) {
+        self.attempts.lock().unwrap().push((
+            attempt.attempt,
+            attempt.status.map(|s| s.as_u16()),
+            attempt.throttled,
+        ));
+    }
+
+    fn retry_wait(
+        &self,
+        _service: cosell::error::Service,
+        _operation: &str,
+        wait: Duration,
+        throttled: bool,
+    ) {
+        self.waits.lock().unwrap().push((wait, throttled));
+    }
+}
+
+#[tokio::test]
+async fn the_observer_is_told_of_every_attempt_and_wait_and_the_pipeline_counts_them() {
+    let server = MockServer::start().await;
+    let recorder = Arc::new(Recorder::default());
+    let pipeline = Pipeline::builder(GenericProfile)
+        .base_url(&format!("{}/api/", server.uri()))
+        .unwrap()
+        .retry_policy(policy())
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .observer(recorder.clone())
+        .build()
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/things"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/things"))
+        .respond_with(ok_json())
+        .mount(&server)
+        .await;
+    let _: serde_json::Value = pipeline.get(["things"]).send_json().await.unwrap();
+    assert_eq!(
+        *recorder.attempts.lock().unwrap(),
+        [(1, Some(429), true), (2, Some(200), false)]
+    );
+    assert_eq!(
+        *recorder.waits.lock().unwrap(),
+        [(Duration::from_secs(2), true)]
+    );
+    assert_eq!(pipeline.requests_sent(), 2);
+    assert_eq!(
+        pipeline.clone().requests_sent(),
+        2,
+        "clones share the count"
+    );
+}

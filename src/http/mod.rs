@@ -26,6 +26,7 @@
 mod base_url;
 mod clock;
 mod limits;
+mod observer;
 mod options;
 mod pipeline;
 mod profile;
@@ -36,6 +37,7 @@ pub use base_url::{BaseUrl, is_loopback, validate_base_url};
 pub(crate) use clock::lock;
 pub use clock::{Clock, ManualClock, RecordingSleeper, Sleeper, SystemClock, TokioSleeper};
 pub use limits::{AnswerKind, AnswerLimits};
+pub use observer::{AttemptInfo, RequestObserver};
 pub use options::ClientOptions;
 pub use pipeline::{Pipeline, PipelineBuilder, Timeouts};
 pub use profile::{

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::clock::{Clock, Sleeper};
 use super::limits::AnswerLimits;
+use super::observer::RequestObserver;
 use super::pipeline::{PipelineBuilder, Timeouts};
 use super::retry::RetryPolicy;
 
@@ -31,6 +32,7 @@ pub struct ClientOptions {
     timeouts: Option<Timeouts>,
     http_client: Option<reqwest::Client>,
     answer_limits: Option<AnswerLimits>,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -42,6 +44,7 @@ impl fmt::Debug for ClientOptions {
             .field("timeouts", &self.timeouts)
             .field("http_client", &self.http_client.is_some())
             .field("answer_limits", &self.answer_limits)
+            .field("observer", &self.observer)
             .finish()
     }
 }
@@ -85,6 +88,12 @@ impl ClientOptions {
     }
 
     /// The clock set, or the system clock.
+    /// Tells `observer` of every attempt and every retry wait (for metrics).
+    pub fn observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     pub(crate) fn clock_or_system(&self) -> Arc<dyn Clock> {
         self.clock
             .clone()
@@ -117,6 +126,9 @@ impl ClientOptions {
         }
         if let Some(limits) = self.answer_limits {
             builder = builder.answer_limits(limits);
+        }
+        if let Some(observer) = self.observer {
+            builder = builder.observer(observer);
         }
         builder
     }

@@ -11,6 +11,7 @@ use url::Url;
 use super::base_url::{BaseUrl, validate_base_url};
 use super::clock::{Clock, Sleeper, SystemClock, TokioSleeper, lock};
 use super::limits::{AnswerLimits, BodyEnd, read_capped};
+use super::observer::{AttemptInfo, RequestObserver};
 use super::profile::ServiceProfile;
 use super::request::{RequestBuilder, Response, Target};
 use super::retry::{RetryPolicy, parse_retry_after};
@@ -60,6 +61,7 @@ struct Inner {
     limits: AnswerLimits,
     /// Attempts sent, retries included.
     sent: std::sync::atomic::AtomicU64,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// Builds a [`Pipeline`].
@@ -76,6 +78,7 @@ pub struct PipelineBuilder {
     client: Option<reqwest::Client>,
     default_headers: HeaderMap,
     limits: AnswerLimits,
+    observer: Option<Arc<dyn RequestObserver>>,
     error: Option<Error>,
 }
 
@@ -125,6 +128,12 @@ impl PipelineBuilder {
     /// The largest answers read (see [`AnswerLimits`] for the defaults).
     pub fn answer_limits(mut self, limits: AnswerLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Tells `observer` of every attempt and every retry wait.
+    pub fn observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -187,6 +196,7 @@ impl PipelineBuilder {
                 default_headers: self.default_headers,
                 limits: self.limits,
                 sent: std::sync::atomic::AtomicU64::new(0),
+                observer: self.observer,
             }),
         })
     }
@@ -258,6 +268,7 @@ impl Pipeline {
             client: None,
             default_headers: HeaderMap::new(),
             limits: AnswerLimits::default(),
+            observer: None,
             error: None,
         }
     }
@@ -390,6 +401,7 @@ impl Pipeline {
                 latency_ms = tracing::field::Empty,
             );
             progress.sent = true;
+            let sent_at = std::time::Instant::now();
             let outcome = self
                 .attempt(
                     &req,
@@ -400,6 +412,23 @@ impl Pipeline {
                 )
                 .instrument(span)
                 .await;
+            if let Some(observer) = &inner.observer {
+                let (status, throttled) = match &outcome {
+                    Attempt::Done(response) => (Some(response.status), false),
+                    Attempt::TokenRejected(error) | Attempt::Failed { error, .. } => {
+                        (error.status(), error.is_rate_limited())
+                    }
+                };
+                observer.attempt(&AttemptInfo {
+                    service: profile.service(),
+                    operation: req.operation,
+                    method: &req.method,
+                    attempt,
+                    status,
+                    throttled,
+                    latency: sent_at.elapsed(),
+                });
+            }
             let (error, retryable, maybe_applied) = match outcome {
                 Attempt::Done(response) => return Ok(*response),
                 Attempt::TokenRejected(error) => match (&inner.auth, &token) {
@@ -459,10 +488,14 @@ impl Pipeline {
                     return Err(exhausted(error));
                 }
             }
+            let error_was_throttle = error.is_rate_limited();
             if maybe_applied && lost.is_none() {
                 lost = Some(error);
             }
             tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
+            if let Some(observer) = &inner.observer {
+                observer.retry_wait(profile.service(), req.operation, delay, error_was_throttle);
+            }
             inner.sleeper.sleep(delay).await;
         }
     }

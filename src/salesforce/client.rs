@@ -267,6 +267,12 @@ impl SalesforceBuilder {
         self
     }
 
+    /// Tells `observer` of every request attempt and retry wait (for metrics).
+    pub fn observer(mut self, observer: Arc<dyn crate::http::RequestObserver>) -> Self {
+        self.options = self.options.observer(observer);
+        self
+    }
+
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.options = self.options.timeouts(timeouts);

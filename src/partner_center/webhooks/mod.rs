@@ -150,6 +150,12 @@ impl WebhooksClientBuilder {
         self
     }
 
+    /// Tells `observer` of every request attempt and retry wait (for metrics).
+    pub fn observer(mut self, observer: Arc<dyn crate::http::RequestObserver>) -> Self {
+        self.pipeline = self.pipeline.observer(observer);
+        self
+    }
+
     /// Connection and answer time limits.
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.pipeline = self.pipeline.timeouts(timeouts);
