@@ -42,6 +42,40 @@ pub struct SweepProgress {
     pub written: usize,
     /// Of those, pairs failed, rejected or busy.
     pub failed: usize,
+    /// Time since the first pair started, on the synchronizer's clock.
+    pub elapsed: std::time::Duration,
+}
+
+impl SweepProgress {
+    /// Pairs per second so far (`None` before any time has passed).
+    pub fn rate(&self) -> Option<f64> {
+        let seconds = self.elapsed.as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        (seconds > 0.0).then(|| self.done as f64 / seconds)
+    }
+
+    /// The time the pairs left will take at the rate so far (`None` until there is a rate).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cosell::sync::SweepProgress;
+    ///
+    /// let progress = SweepProgress {
+    ///     total: 100,
+    ///     done: 25,
+    ///     written: 3,
+    ///     failed: 0,
+    ///     elapsed: Duration::from_secs(10),
+    /// };
+    /// assert_eq!(progress.rate(), Some(2.5));
+    /// assert_eq!(progress.eta(), Some(Duration::from_secs(30)));
+    /// ```
+    pub fn eta(&self) -> Option<std::time::Duration> {
+        let rate = self.rate().filter(|rate| *rate > 0.0)?;
+        #[allow(clippy::cast_precision_loss)]
+        let left = self.total.saturating_sub(self.done) as f64;
+        std::time::Duration::try_from_secs_f64(left / rate).ok()
+    }
 }
 
 /// What a sweep did.
@@ -158,7 +192,11 @@ impl Synchronizer {
     /// service was down. One sweep per tenant runs at a time (a store lease); another worker's
     /// call answers a report with `skipped`. Checkpoints are the services' own modification
     /// times, moved only past settled pairs; records sharing one timestamp are listed again
-    /// (the overlap), never skipped.
+    /// (the overlap), never skipped. A pair the listings show unchanged since its last sync is
+    /// settled without a request ([`SweepReport::unchanged`]). The sweep pauses at the CRM's
+    /// [budget](super::SynchronizerBuilder::crm_api_budget) or exhausted allowance
+    /// ([`SweepReport::paused`]), and reports the requests it spent per service
+    /// ([`SweepReport::requests`]).
     ///
     /// # Errors
     /// The store's, or a listing's, before any checkpoint moved.
@@ -377,7 +415,9 @@ impl Synchronizer {
             done: 0,
             written: 0,
             failed: 0,
+            elapsed: std::time::Duration::ZERO,
         };
+        let started = inner.clock.now();
         let referral_times: Vec<Option<Timestamp>> = referrals
             .iter()
             .map(|referral| referral.updated_date_time.value().copied())
@@ -430,6 +470,16 @@ impl Synchronizer {
             }
             let exhausted = matches!(&outcome.kind, OutcomeKind::Failed(error) if error.is_allowance_exhausted());
             settled.push(!unsettled(&outcome) && !exhausted);
+            state.elapsed =
+                std::time::Duration::try_from(inner.clock.now().duration_since(started))
+                    .unwrap_or_default();
+            tracing::debug!(
+                done = state.done,
+                total = state.total,
+                written = state.written,
+                failed = state.failed,
+                "sweep progress"
+            );
             progress(&state);
             report.outcomes.push(outcome);
             if report.paused.is_none() {
