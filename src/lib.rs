@@ -56,10 +56,13 @@ pub mod webhook;
 
 pub use error::{Error, Result};
 
-// Compiles the code of the API guide as doc-tests.
+// Compiles the code of the API guide and the README as doc-tests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/api-guide.md")]
 mod api_guide {}
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 pub use field_update::FieldUpdate;
 pub use nullable::Nullable;
 pub use order::Order;
