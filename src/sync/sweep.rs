@@ -1,6 +1,7 @@
 //! Reconciliation sweeps: what webhooks and the CRM poll missed, found by listing each side.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -127,6 +128,9 @@ pub enum SweepPause {
     /// The CRM refused a request because its allowance is used up (Salesforce's daily
     /// allocation): retrying would only spend attempts until the window moves on.
     AllowanceExhausted,
+    /// The service is shutting down ([`run`](super::Synchronizer::run)'s shutdown): the pairs in
+    /// flight finished, the others are left for the next sweep.
+    ShuttingDown,
 }
 
 /// Requests a sweep spent, per service.
@@ -213,6 +217,19 @@ impl Synchronizer {
         mode: SweepMode,
         progress: impl Fn(&SweepProgress) + Send + Sync,
     ) -> Result<SweepReport> {
+        self.reconcile_until(mode, progress, &AtomicBool::new(false))
+            .await
+    }
+
+    /// [`reconcile_with`](Self::reconcile_with), stopping as a paused sweep does once `halt` is
+    /// set: the pairs in flight finish, no other starts, and the checkpoints stay before the
+    /// pairs left ([`SweepPause::ShuttingDown`]).
+    pub(super) async fn reconcile_until(
+        &self,
+        mode: SweepMode,
+        progress: impl Fn(&SweepProgress) + Send + Sync,
+        halt: &AtomicBool,
+    ) -> Result<SweepReport> {
         let inner: &Inner = &self.inner;
         let mut report = SweepReport {
             mode,
@@ -237,7 +254,9 @@ impl Synchronizer {
             crm: inner.crm.requests_sent(),
         };
         let before = sent(inner);
-        let result = self.sweep(mode, &progress, &mut report, &mut job).await;
+        let result = self
+            .sweep(mode, &progress, &mut report, &mut job, halt)
+            .await;
         let after = sent(inner);
         report.requests = SweepRequests {
             partner_center: after.partner_center - before.partner_center,
@@ -263,6 +282,7 @@ impl Synchronizer {
         progress: &(impl Fn(&SweepProgress) + Send + Sync),
         report: &mut SweepReport,
         job: &mut super::JobLease,
+        halt: &AtomicBool,
     ) -> Result<bool> {
         let inner: &Inner = &self.inner;
         let stored = |stream| async move {
@@ -437,12 +457,12 @@ impl Synchronizer {
         if let Some(pause) = &report.paused {
             tracing::warn!(?pause, "over budget: the sweep syncs no pair");
         }
-        let stop = std::sync::atomic::AtomicBool::new(report.paused.is_some());
+        let stop = AtomicBool::new(report.paused.is_some());
         let mut outcomes = futures::stream::iter(jobs)
             .map(|trigger| {
                 let stop = &stop;
                 async move {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
                         None
                     } else {
                         Some(self.run_one(trigger).await)
@@ -485,6 +505,8 @@ impl Synchronizer {
             if report.paused.is_none() {
                 report.paused = if exhausted {
                     Some(SweepPause::AllowanceExhausted)
+                } else if halt.load(Ordering::SeqCst) {
+                    Some(SweepPause::ShuttingDown)
                 } else {
                     self.over_budget()
                 };
@@ -493,7 +515,7 @@ impl Synchronizer {
                         ?pause,
                         "the sweep pauses; its checkpoints stay before the pairs it left"
                     );
-                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    stop.store(true, Ordering::SeqCst);
                 }
             }
             if !inner.keep_lease(job).await? {
@@ -501,6 +523,9 @@ impl Synchronizer {
             }
         }
         drop(outcomes);
+        if report.paused.is_none() && report.left > 0 && halt.load(Ordering::SeqCst) {
+            report.paused = Some(SweepPause::ShuttingDown);
+        }
         tracing::info!(
             total = state.total,
             written = state.written,

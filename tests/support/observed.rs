@@ -24,6 +24,9 @@ pub trait StoreHook: Send + Sync + Debug {
     /// After operation `n` answered.
     async fn after(&self, _n: usize, _op: &'static str) {}
 
+    /// Before a lease named `name` is asked for (after [`before`](Self::before)).
+    async fn before_lease(&self, _name: &str) {}
+
     /// Whether a write named `op` is to be answered `Ok` without reaching the inner store: a
     /// store that loses writes, to prove a test notices. Asked of `save_baseline` only.
     fn loses(&self, _op: &'static str) -> bool {
@@ -125,11 +128,10 @@ impl SyncStore for ObservedStore {
         o: &str,
         ttl: Duration,
     ) -> StoreResult<Option<Lease>> {
-        observed!(
-            self,
-            "acquire_lease",
-            self.inner.acquire_lease(t, n, o, ttl)
-        )
+        observed!(self, "acquire_lease", async {
+            self.hook.before_lease(n).await;
+            self.inner.acquire_lease(t, n, o, ttl).await
+        })
     }
     async fn release_lease(&self, l: &Lease) -> StoreResult<()> {
         observed!(self, "release_lease", self.inner.release_lease(l))
