@@ -144,3 +144,10 @@ pub(super) async fn match_contact(
     .resolve_contact(query)
     .await
 }
+
+/// A text column of a CRM row, when it holds one.
+pub(super) fn text(row: &serde_json::Value, column: &str) -> Option<String> {
+    row.get(column)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use super::crm::{Crm, CrmRecord, SyncColumns};
+use super::crm::{Crm, CrmRecord, SyncColumns, text};
 use super::setup::SetupProblem;
 use crate::Order;
 use crate::dataverse::{Dataverse, Filter, OpportunityClose, OpportunityStatus, Query, RecordKey};
@@ -86,7 +86,38 @@ impl DataverseCrm {
         Ok(rows.into_iter().next())
     }
 
-    async fn find_account(&self, customer: &crate::mapping::CustomerQuery) -> Result<Resolution> {
+    async fn state_change(&self, id: Uuid, write: &CrmWrite) -> Result<()> {
+        let Some(state) = &write.state else {
+            return Ok(());
+        };
+        let status = OpportunityStatus::from(state.status_code);
+        if state.is_win() {
+            self.client
+                .win_opportunity(id, status, &OpportunityClose::new("Won (co-sell sync)"))
+                .await
+        } else if state.is_loss() {
+            self.client
+                .lose_opportunity(id, status, &OpportunityClose::new("Lost (co-sell sync)"))
+                .await
+        } else {
+            self.client
+                .opportunities()
+                .update(
+                    id,
+                    &json!({"statecode": state.state_code, "statuscode": state.status_code}),
+                )
+                .send()
+                .await
+        }
+    }
+}
+
+#[async_trait]
+impl AccountResolver for DataverseCrm {
+    async fn resolve_account(
+        &self,
+        customer: &crate::mapping::CustomerQuery,
+    ) -> Result<Resolution> {
         let Some(name) = customer.name.as_deref() else {
             return Ok(Resolution::Create);
         };
@@ -121,8 +152,11 @@ impl DataverseCrm {
             .resolve_account(customer)
             .await
     }
+}
 
-    async fn find_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
+#[async_trait]
+impl ContactResolver for DataverseCrm {
+    async fn resolve_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
         let Some(email) = contact.email.as_deref() else {
             return Ok(Resolution::Create);
         };
@@ -143,15 +177,18 @@ impl DataverseCrm {
             .collect();
         super::crm::match_contact(contact, &found).await
     }
+}
 
-    async fn find_currency(&self, code: &str) -> Result<Option<String>> {
+#[async_trait]
+impl CurrencyResolver for DataverseCrm {
+    async fn currency_id(&self, iso_code: &str) -> Result<Option<String>> {
         let rows = self
             .client
             .table("transactioncurrencies")
             .query::<Json>(
                 &Query::new()
                     .select(["transactioncurrencyid"])
-                    .filter(Filter::eq("isocurrencycode", code))
+                    .filter(Filter::eq("isocurrencycode", iso_code))
                     .top(1),
             )
             .collect_all()
@@ -160,59 +197,6 @@ impl DataverseCrm {
             .first()
             .and_then(|row| text(row, "transactioncurrencyid")))
     }
-
-    async fn state_change(&self, id: Uuid, write: &CrmWrite) -> Result<()> {
-        let Some(state) = &write.state else {
-            return Ok(());
-        };
-        let status = OpportunityStatus::from(state.status_code);
-        if state.is_win() {
-            self.client
-                .win_opportunity(id, status, &OpportunityClose::new("Won (co-sell sync)"))
-                .await
-        } else if state.is_loss() {
-            self.client
-                .lose_opportunity(id, status, &OpportunityClose::new("Lost (co-sell sync)"))
-                .await
-        } else {
-            self.client
-                .opportunities()
-                .update(
-                    id,
-                    &json!({"statecode": state.state_code, "statuscode": state.status_code}),
-                )
-                .send()
-                .await
-        }
-    }
-}
-
-#[async_trait]
-impl AccountResolver for DataverseCrm {
-    async fn resolve_account(
-        &self,
-        customer: &crate::mapping::CustomerQuery,
-    ) -> Result<Resolution> {
-        self.find_account(customer).await
-    }
-}
-
-#[async_trait]
-impl ContactResolver for DataverseCrm {
-    async fn resolve_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
-        self.find_contact(contact).await
-    }
-}
-
-#[async_trait]
-impl CurrencyResolver for DataverseCrm {
-    async fn currency_id(&self, iso_code: &str) -> Result<Option<String>> {
-        self.find_currency(iso_code).await
-    }
-}
-
-fn text(row: &Json, column: &str) -> Option<String> {
-    row.get(column).and_then(Json::as_str).map(str::to_owned)
 }
 
 fn guid(id: &str) -> Result<Uuid> {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::{Value as Json, json};
 
-use super::crm::{Crm, CrmRecord, SyncColumns};
+use super::crm::{Crm, CrmRecord, SyncColumns, text};
 use super::setup::SetupProblem;
 use crate::Order;
 use crate::error::{Error, Result};
@@ -71,8 +71,14 @@ impl SalesforceCrm {
             .build()?;
         self.one(soql).await
     }
+}
 
-    async fn find_account(&self, customer: &crate::mapping::CustomerQuery) -> Result<Resolution> {
+#[async_trait]
+impl AccountResolver for SalesforceCrm {
+    async fn resolve_account(
+        &self,
+        customer: &crate::mapping::CustomerQuery,
+    ) -> Result<Resolution> {
         let Some(name) = customer.name.as_deref() else {
             return Ok(Resolution::Create);
         };
@@ -97,8 +103,11 @@ impl SalesforceCrm {
             .resolve_account(customer)
             .await
     }
+}
 
-    async fn find_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
+#[async_trait]
+impl ContactResolver for SalesforceCrm {
+    async fn resolve_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
         let Some(email) = contact.email.as_deref() else {
             return Ok(Resolution::Create);
         };
@@ -114,27 +123,6 @@ impl SalesforceCrm {
             .collect();
         super::crm::match_contact(contact, &found).await
     }
-}
-
-#[async_trait]
-impl AccountResolver for SalesforceCrm {
-    async fn resolve_account(
-        &self,
-        customer: &crate::mapping::CustomerQuery,
-    ) -> Result<Resolution> {
-        self.find_account(customer).await
-    }
-}
-
-#[async_trait]
-impl ContactResolver for SalesforceCrm {
-    async fn resolve_contact(&self, contact: &crate::mapping::ContactQuery) -> Result<Resolution> {
-        self.find_contact(contact).await
-    }
-}
-
-fn text(row: &Json, name: &str) -> Option<String> {
-    row.get(name).and_then(Json::as_str).map(str::to_owned)
 }
 
 fn record(body: Json) -> Result<CrmRecord> {
