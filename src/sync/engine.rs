@@ -48,14 +48,19 @@ struct JobLease {
 }
 
 impl Inner {
+    /// A name of its own for one pair sync or job of this worker: a store lets an owner take its
+    /// own lock or lease over, which would let two syncs of one worker (its inbox and its poll)
+    /// share one.
+    fn owner_name(&self) -> String {
+        let n = self
+            .syncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}#{n}", self.worker)
+    }
+
     /// Takes the tenant's lease `name` for a job, or `None` while another job holds it.
     async fn take_lease(&self, name: &str) -> Result<Option<JobLease>> {
-        let owner = format!(
-            "{}#{}",
-            self.worker,
-            self.syncs
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let owner = self.owner_name();
         let lease = self
             .store
             .acquire_lease(&self.tenant, name, &owner, self.lock_ttl)
@@ -150,7 +155,8 @@ struct Inner {
     scope: Scope,
     worker: String,
     lock_ttl: Duration,
-    /// Numbers this worker's pair syncs, so that two of them never share a lock.
+    /// Numbers this worker's pair syncs and jobs (sweeps, polls), so that two of them never
+    /// share a lock or a lease.
     syncs: std::sync::atomic::AtomicU64,
     attempts: u32,
     permits: tokio::sync::Semaphore,
@@ -942,15 +948,7 @@ impl Synchronizer {
                 inner.store.link_by_crm(&inner.tenant, id.as_str()).await?
             }
         };
-        // Each sync holds the pair under a name of its own: a store lets an owner take its own
-        // lock over, which would let two syncs of one worker (its inbox and its poll) share it.
-        let owner = format!(
-            "{}#{}",
-            inner.worker,
-            inner
-                .syncs
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let owner = inner.owner_name();
         let mut records = vec![trigger.record()];
         if let Some(link) = &link {
             for record in link.records() {

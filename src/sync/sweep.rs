@@ -505,8 +505,6 @@ impl Synchronizer {
             if report.paused.is_none() {
                 report.paused = if exhausted {
                     Some(SweepPause::AllowanceExhausted)
-                } else if halt.load(Ordering::SeqCst) {
-                    Some(SweepPause::ShuttingDown)
                 } else {
                     self.over_budget()
                 };
@@ -523,6 +521,7 @@ impl Synchronizer {
             }
         }
         drop(outcomes);
+        // A halt stops the jobs that had not started (they count in `left`).
         if report.paused.is_none() && report.left > 0 && halt.load(Ordering::SeqCst) {
             report.paused = Some(SweepPause::ShuttingDown);
         }
