@@ -49,6 +49,7 @@
 mod auth;
 mod client;
 mod collections;
+mod composite;
 mod cosell_fields;
 pub mod datetime;
 mod describe;
@@ -67,6 +68,7 @@ pub use auth::{
 };
 pub use client::{DEFAULT_API_VERSION, Salesforce, SalesforceBuilder};
 pub use collections::{Atomicity, COLLECTION_LIMIT};
+pub use composite::{COMPOSITE_LIMIT, CompositeAnswer, Subrequest};
 pub use cosell_fields::{CoSellFieldNames, CoSellFields};
 pub use describe::{FieldDescribe, FieldType, OpportunityStage, PicklistValue, SObjectDescribe};
 pub use handle::SObject;

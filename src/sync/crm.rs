@@ -116,6 +116,39 @@ pub trait Crm: Send + Sync + fmt::Debug {
     /// its state change (won, lost, reopened) through the CRM's own means.
     async fn update(&self, record: &CrmRecord, write: &CrmWrite) -> Result<()>;
 
+    /// The most updates [`update_many`](Self::update_many) sends in one request: 1 (the
+    /// default) when the CRM has no batch write.
+    fn write_batch_limit(&self) -> usize {
+        1
+    }
+
+    /// The records with these ids, in as few requests as the API allows (the crate's
+    /// implementations: Dataverse `Microsoft.Dynamics.CRM.In`, SOQL `IN`, chunked to keep each
+    /// URL short); a record that is gone is absent from the answer. By default one
+    /// [`get`](Self::get) per id.
+    async fn get_many(&self, ids: &[String], columns: &SyncColumns) -> Result<Vec<CrmRecord>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(record) = self.get(id, columns).await? {
+                found.push(record);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Makes each [`update`](Self::update), each still conditional on its record's version,
+    /// in as few requests as the API allows (Dataverse `$batch` with continue-on-error,
+    /// Salesforce `composite`): one result per write, in order, each failing on its own. `Err`
+    /// when the whole request failed (nothing is known of any write). By default one
+    /// [`update`](Self::update) per write.
+    async fn update_many(&self, writes: &[(CrmRecord, CrmWrite)]) -> Result<Vec<Result<()>>> {
+        let mut results = Vec::with_capacity(writes.len());
+        for (record, write) in writes {
+            results.push(self.update(record, write).await);
+        }
+        Ok(results)
+    }
+
     /// The ids of the records with the sync flag set that changed at or after `since`, oldest
     /// change first, with their modification times: the CRM poll.
     async fn changed_since(
@@ -150,4 +183,55 @@ pub(super) fn text(row: &serde_json::Value, column: &str) -> Option<String> {
     row.get(column)
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
+}
+
+/// The most characters of quoted ids one bulk read puts in its URL: well under the URL limits
+/// of Dataverse and Salesforce (about 16 KB for either once encoded).
+pub(super) const BULK_READ_CHARS: usize = 6000;
+
+/// `ids` in chunks whose quoted, comma-separated list stays within [`BULK_READ_CHARS`].
+pub(super) fn url_chunks(ids: &[String]) -> Vec<&[String]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut chars) = (0, 0);
+    for (i, id) in ids.iter().enumerate() {
+        let cost = id.len() + 3;
+        if i > start && chars + cost > BULK_READ_CHARS {
+            chunks.push(&ids[start..i]);
+            (start, chars) = (i, 0);
+        }
+        chars += cost;
+    }
+    if start < ids.len() {
+        chunks.push(&ids[start..]);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BULK_READ_CHARS, url_chunks};
+
+    #[test]
+    fn ids_are_chunked_to_the_url_budget_without_losing_or_repeating_one() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("{i:036}")).collect();
+        let chunks = url_chunks(&ids);
+        assert_eq!(
+            chunks.len(),
+            (1000 * 39usize).div_ceil(BULK_READ_CHARS - BULK_READ_CHARS % 39)
+        );
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.iter().map(|id| id.len() + 3).sum::<usize>() <= BULK_READ_CHARS)
+        );
+        let joined: Vec<&String> = chunks.iter().flat_map(|c| c.iter()).collect();
+        assert_eq!(joined, ids.iter().collect::<Vec<_>>());
+        assert!(url_chunks(&[]).is_empty());
+        let huge = vec!["x".repeat(BULK_READ_CHARS * 2)];
+        assert_eq!(
+            url_chunks(&huge).len(),
+            1,
+            "an id longer than the budget goes alone"
+        );
+    }
 }

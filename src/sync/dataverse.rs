@@ -5,10 +5,13 @@ use jiff::Timestamp;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use super::crm::{Crm, CrmRecord, SyncColumns, text};
+use super::crm::{Crm, CrmRecord, SyncColumns, text, url_chunks};
 use super::setup::SetupProblem;
 use crate::Order;
-use crate::dataverse::{Dataverse, Filter, OpportunityClose, OpportunityStatus, Query, RecordKey};
+use crate::dataverse::{
+    Batch, BatchOperation, BatchOutcome, Dataverse, Filter, MAX_BATCH_OPERATIONS, OpportunityClose,
+    OpportunityStatus, Query, RecordKey,
+};
 use crate::error::{Error, Result};
 use crate::mapping::{
     AccountCandidate, AccountResolver, ContactResolver, CrmWrite, CurrencyResolver,
@@ -364,6 +367,99 @@ impl Crm for DataverseCrm {
             }
         }
         self.state_change(id, write).await
+    }
+
+    fn write_batch_limit(&self) -> usize {
+        MAX_BATCH_OPERATIONS
+    }
+
+    async fn get_many(&self, ids: &[String], columns: &SyncColumns) -> Result<Vec<CrmRecord>> {
+        let (select, expand) = self.read(columns);
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in url_chunks(ids) {
+            let guids = chunk
+                .iter()
+                .map(|id| guid(id).map(|id| id.to_string()))
+                .collect::<Result<Vec<_>>>()?;
+            let mut query = Query::new()
+                .select(select.clone())
+                .filter(Filter::is_in("opportunityid", guids));
+            for item in &expand {
+                query = query.expand(item.clone());
+            }
+            let rows = self
+                .client
+                .opportunities()
+                .query::<Json>(&query)
+                .collect_all()
+                .await?;
+            for row in rows {
+                found.push(Self::record(row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One `$batch` per [`MAX_BATCH_OPERATIONS`] writes, with continue-on-error and no change
+    /// set (a change set is all-or-nothing: one refused record would take the others down),
+    /// each `PATCH` with its own `If-Match`; state changes follow one by one.
+    async fn update_many(&self, writes: &[(CrmRecord, CrmWrite)]) -> Result<Vec<Result<()>>> {
+        let mut results: Vec<Option<Result<()>>> = writes.iter().map(|_| None).collect();
+        let mut operations: Vec<(usize, BatchOperation)> = Vec::new();
+        for (index, (record, write)) in writes.iter().enumerate() {
+            if write.body.is_empty() {
+                continue;
+            }
+            let operation = guid(&record.id).and_then(|id| {
+                let patch = write.to_dataverse_patch();
+                match &record.version {
+                    Some(etag) => BatchOperation::update_if_match(
+                        crate::dataverse::Opportunity::ENTITY_SET,
+                        id,
+                        &patch,
+                        etag,
+                    ),
+                    None => BatchOperation::update(
+                        crate::dataverse::Opportunity::ENTITY_SET,
+                        id,
+                        &patch,
+                    ),
+                }
+            });
+            match operation {
+                Ok(operation) => operations.push((index, operation)),
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        for chunk in operations.chunks(MAX_BATCH_OPERATIONS) {
+            let batch = chunk
+                .iter()
+                .fold(Batch::new().continue_on_error(true), |batch, (_, op)| {
+                    batch.operation(op.clone())
+                });
+            let outcomes = self.client.execute_batch(&batch).await?;
+            for ((index, _), outcome) in chunk.iter().zip(outcomes) {
+                let (record, write) = &writes[*index];
+                results[*index] = Some(match outcome {
+                    BatchOutcome::Succeeded(_) => Ok(()),
+                    BatchOutcome::Failed(error) => Err(error),
+                    // Not reached: sent again on its own.
+                    _ => self.update(record, write).await,
+                });
+            }
+        }
+        let mut answers = Vec::with_capacity(writes.len());
+        for ((record, write), result) in writes.iter().zip(results) {
+            answers.push(match result {
+                Some(Err(error)) => Err(error),
+                // Written (or nothing to write): the state change, if any, follows.
+                Some(Ok(())) | None => match guid(&record.id) {
+                    Ok(id) => self.state_change(id, write).await,
+                    Err(error) => Err(error),
+                },
+            });
+        }
+        Ok(answers)
     }
 
     async fn changed_since(

@@ -33,6 +33,8 @@ use crate::webhook::WebhookEvent;
 mod run;
 #[path = "sweep.rs"]
 mod sweep;
+
+use super::batching;
 pub use run::{RunReport, Schedule};
 pub use sweep::{SweepMode, SweepPause, SweepProgress, SweepReport, SweepRequests};
 
@@ -370,6 +372,9 @@ struct Pass {
     unmapped: Vec<String>,
     /// The values written, for the audit trail (kept only with `audit_values`).
     values: Vec<String>,
+    /// The referral in hand is the copy a sweep listed, not one read under the lock: good for
+    /// writing the CRM (conditionally), re-read before anything is written to Partner Center.
+    listed: bool,
 }
 
 /// Why a pass could not go on: an error, or another worker holding the pair's other id.
@@ -757,6 +762,12 @@ impl Synchronizer {
 
     async fn run_one(&self, trigger: Trigger) -> SyncOutcome {
         let _permit = self.inner.permits.acquire().await;
+        self.run_pair(trigger).await
+    }
+
+    /// [`run_one`](Self::run_one) without an in-flight permit: a sweep's batched chunk, whose
+    /// Partner Center requests take one each instead.
+    async fn run_pair(&self, trigger: Trigger) -> SyncOutcome {
         let mut last = None;
         for _ in 0..self.inner.attempts {
             // Boxed: a pair's sync is a deep future, kept off the caller's stack so that many
@@ -969,6 +980,7 @@ impl Synchronizer {
             link,
             unmapped: Vec::new(),
             values: Vec::new(),
+            listed: false,
         };
         let result = match trigger {
             Trigger::Referral(id) => self.start_at_referral(&mut pass, id).await,
@@ -1076,6 +1088,7 @@ impl Synchronizer {
     }
 
     async fn get_referral(&self, id: &str) -> Result<Option<Referral>> {
+        let _permit = self.batched_permit().await;
         match self.inner.partner_center.referrals().get(id).await {
             // An answer about another referral (or none) is never synced as this one.
             Ok(referral) if referral.id.as_deref() != Some(id) => Err(Error::validation(format!(
@@ -1088,8 +1101,20 @@ impl Synchronizer {
         }
     }
 
+    /// An in-flight permit for one Partner Center request of a batched sweep's pair (whose sync
+    /// as a whole holds none); `None` elsewhere.
+    async fn batched_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        if batching::CHUNK.try_with(|_| ()).is_err() {
+            return None;
+        }
+        self.inner.permits.acquire().await.ok()
+    }
+
     async fn get_crm(&self, id: &str) -> Result<Option<CrmRecord>> {
-        let record = self.inner.crm.get(id, &self.inner.columns).await?;
+        let record = match batching::CHUNK.try_with(Arc::clone) {
+            Ok(chunk) => chunk.get(id).await?,
+            Err(_) => self.inner.crm.get(id, &self.inner.columns).await?,
+        };
         match record {
             // An answer about another record is never synced as this one.
             Some(record) if RecordId::new(&record.id) != RecordId::new(id) => {
@@ -1115,13 +1140,25 @@ impl Synchronizer {
                 OutcomeKind::Excluded(Exclusion::Unlinked),
             ));
         }
-        // Read under the lock, even when a sweep's listing just returned it: a copy read before
-        // the lock could be older than another worker's write.
-        let Some(referral) = self.get_referral(referral_id).await? else {
-            return Ok(self.outcome(
-                pass.link.as_ref(),
-                OutcomeKind::Excluded(Exclusion::NotFound),
-            ));
+        // Read under the lock, unless a batched sweep listed a copy newer than the pair's
+        // baseline: a copy read before the lock could be older than another worker's write,
+        // which the baseline would then show.
+        let listed = match batching::CHUNK.try_with(|chunk| chunk.take_listed(referral_id)) {
+            Ok(Some(listed)) if self.newer_than_baseline(pass, &listed).await? => Some(listed),
+            _ => None,
+        };
+        pass.listed = listed.is_some();
+        let referral = match listed {
+            Some(listed) => listed,
+            None => match self.get_referral(referral_id).await? {
+                Some(referral) => referral,
+                None => {
+                    return Ok(self.outcome(
+                        pass.link.as_ref(),
+                        OutcomeKind::Excluded(Exclusion::NotFound),
+                    ));
+                }
+            },
         };
         let linked_crm = pass.link.as_ref().and_then(|link| link.crm_id.clone());
         let record = match linked_crm {
@@ -1157,6 +1194,28 @@ impl Synchronizer {
                     .await
             }
         }
+    }
+
+    /// Whether `listed` was modified after the last sync of its linked pair: then nothing the
+    /// store knows is newer, and the copy may stand for a read under the lock.
+    async fn newer_than_baseline(&self, pass: &Pass, listed: &Referral) -> Result<bool> {
+        let Some(link) = pass.link.as_ref().filter(|l| l.state == LinkState::Linked) else {
+            return Ok(false);
+        };
+        let Some(baseline) = self
+            .inner
+            .store
+            .baseline(&self.inner.tenant, link.pair)
+            .await?
+        else {
+            return Ok(false);
+        };
+        Ok(
+            match (listed.updated_date_time.value(), baseline.referral_modified) {
+                (Some(listed), Some(synced)) => *listed > synced,
+                _ => false,
+            },
+        )
     }
 
     /// The CRM record of an unlinked referral: by the referral-id column, then by the CRM id
@@ -1602,7 +1661,9 @@ impl Synchronizer {
         let inner = &self.inner;
         let schema = inner.mapping.schema();
         let mut last = None;
-        for _ in 0..inner.attempts {
+        let mut tries = 0;
+        while tries < inner.attempts {
+            tries += 1;
             let mut crm_written = false;
             let referral_json =
                 serde_json::to_value(&referral).map_err(|e| Error::validation(e.to_string()))?;
@@ -1659,6 +1720,25 @@ impl Synchronizer {
                     },
                 )
                 .map_err(mapping_error)?;
+            // A listed copy is good for the CRM's conditional write, not for Partner Center's:
+            // read the referral under the lock before writing to it.
+            if pass.listed && !pc_write.patch.is_empty() {
+                pass.listed = false;
+                // Not an attempt: nothing was sent.
+                tries -= 1;
+                match self
+                    .get_referral(referral.id.as_deref().unwrap_or_default())
+                    .await?
+                {
+                    Some(fresh) => referral = fresh,
+                    None => {
+                        return Ok(
+                            self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::NotFound))
+                        );
+                    }
+                }
+                continue;
+            }
             plan.hold_back(schema, Side::PartnerCenter, &pc_write.issues);
             plan.hold_back(schema, Side::Crm, &crm_write.issues);
             let name = |field| self.field_name(field);
@@ -1716,7 +1796,11 @@ impl Synchronizer {
             // The CRM side first: its write carries the audit line of this pass.
             if !crm_write.is_empty() {
                 inner.crm.resolve(&mut crm_write).await?;
-                match inner.crm.update(&record, &crm_write).await {
+                let sent = match batching::CHUNK.try_with(Arc::clone) {
+                    Ok(chunk) => chunk.update(&record, &crm_write).await,
+                    Err(_) => inner.crm.update(&record, &crm_write).await,
+                };
+                match sent {
                     Ok(()) => {}
                     Err(error) if worth_retrying(&error) => {
                         last = Some(error);
@@ -1845,6 +1929,7 @@ impl Synchronizer {
     /// Sends a referral patch conditional on the referral's `eTag`. Where the service refuses
     /// to patch `externalReferenceId` (UNCONFIRMED), that one value goes by the legacy `PUT`.
     async fn write_referral(&self, current: &Referral, patch: ReferralPatch) -> Result<Referral> {
+        let _permit = self.batched_permit().await;
         let referrals = self.inner.partner_center.referrals();
         let first = referrals
             .update_referral(current, patch.clone())

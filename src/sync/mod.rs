@@ -14,6 +14,7 @@
 //!   marketplace lead, qualified lead, by Partner Center's documented classification), status,
 //!   and an initial-load cut-off — with the [`Exclusion`] that names why one is left out.
 
+mod batching;
 mod crm;
 mod dataverse;
 mod engine;

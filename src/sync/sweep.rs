@@ -1,18 +1,31 @@
 //! Reconciliation sweeps: what webhooks and the CRM poll missed, found by listing each side.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use jiff::Timestamp;
 
-use super::{Inner, Synchronizer, Trigger};
+use super::{Inner, Synchronizer, Trigger, batching};
 use crate::error::Result;
 use crate::partner_center::Referral;
 use crate::partner_center::referrals::ReferralOrderField;
 use crate::store::{Checkpoint, LinkState};
 use crate::sync::RecordId;
 use crate::sync::outcome::{OutcomeKind, SyncOutcome};
+
+/// The fewest and most pairs of a batched chunk: a chunk's CRM reads go out as one bulk read
+/// (chunked to the URL limit) and its writes in batches of the CRM's limit.
+const MIN_CHUNK: usize = 200;
+const MAX_CHUNK: usize = 1000;
+
+/// A sweep's unit of work: a pair on its own, or a chunk of linked pairs (with the referrals
+/// listed for them) synced batched.
+enum Unit {
+    One(usize, Trigger),
+    Chunk(Vec<(usize, Trigger)>, HashMap<String, Referral>),
+}
 
 /// The lease one sweep per tenant holds.
 const SWEEP: &str = "sweep";
@@ -343,6 +356,8 @@ impl Synchronizer {
         // the overlap window, or because a full sweep lists everything — are settled without a
         // request: the listed side still at the version the sync left, the other side too.
         let mut quiet_referrals: HashSet<String> = HashSet::new();
+        // Referrals of linked pairs: synced in batched chunks.
+        let mut linked_referrals: HashSet<String> = HashSet::new();
         for referral in &referrals {
             let Some(id) = referral.id.as_deref() else {
                 continue;
@@ -350,6 +365,9 @@ impl Synchronizer {
             if let Some(link) = inner.store.link_by_referral(&inner.tenant, id).await?
                 && let Some(crm) = &link.crm_id
             {
+                if link.state == LinkState::Linked {
+                    linked_referrals.insert(id.to_owned());
+                }
                 let crm = RecordId::new(crm);
                 if link.state == LinkState::Linked
                     && let Some(etag) = referral.e_tag.value()
@@ -443,7 +461,8 @@ impl Synchronizer {
             .map(|referral| referral.updated_date_time.value().copied())
             .collect();
         // Owned jobs, so the sweep's future stays `Send` (it can be spawned). Each pair is read
-        // again under its lock: the listing only says which pairs to look at.
+        // again under its lock: the listing only says which pairs to look at (a listed referral
+        // newer than its pair's baseline stands for that read, see `batching`).
         let mut jobs: Vec<Trigger> = referrals
             .iter()
             .map(|referral| {
@@ -451,6 +470,23 @@ impl Synchronizer {
             })
             .collect();
         jobs.extend(crm_ids.iter().map(|id| Trigger::Crm(id.clone())));
+        let mut listed: HashMap<String, Referral> = referrals
+            .into_iter()
+            .filter_map(|referral| {
+                let id = referral.id.as_deref()?.to_owned();
+                linked_referrals.contains(&id).then_some((id, referral))
+            })
+            .collect();
+        let mut linked_crm: HashSet<String> = HashSet::new();
+        for id in &crm_ids {
+            if let Some(link) = inner.store.link_by_crm(&inner.tenant, id).await?
+                && link.state == LinkState::Linked
+                && link.referral_id.is_some()
+            {
+                linked_crm.insert(id.clone());
+            }
+        }
+        let units = self.units(jobs, &mut listed, &linked_referrals, &linked_crm);
         // Once paused, the jobs not yet started are left for the next sweep; those in flight
         // finish. The listings told the CRM's usage afresh: a sweep over budget syncs nothing.
         report.paused = self.over_budget();
@@ -458,62 +494,70 @@ impl Synchronizer {
             tracing::warn!(?pause, "over budget: the sweep syncs no pair");
         }
         let stop = AtomicBool::new(report.paused.is_some());
-        let mut outcomes = futures::stream::iter(jobs)
-            .map(|trigger| {
+        let mut outcomes = futures::stream::iter(units)
+            .map(|unit| {
                 let stop = &stop;
                 async move {
-                    if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
-                        None
-                    } else {
-                        Some(self.run_one(trigger).await)
+                    match unit {
+                        Unit::One(index, trigger) => {
+                            let outcome =
+                                if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                                    None
+                                } else {
+                                    Some(self.run_one(trigger).await)
+                                };
+                            vec![(index, outcome)]
+                        }
+                        Unit::Chunk(jobs, listed) => self.run_chunk(jobs, listed, stop, halt).await,
                     }
                 }
             })
             .buffered(inner.max_in_flight);
         // Per job, in listing order: whether its pair is settled (a checkpoint may pass it).
-        let mut settled: Vec<bool> = Vec::with_capacity(total);
-        while let Some(outcome) = outcomes.next().await {
-            let Some(outcome) = outcome else {
-                settled.push(false);
-                report.left += 1;
-                continue;
-            };
-            state.done += 1;
-            if outcome.kind.wrote() {
-                state.written += 1;
-            }
-            if matches!(
-                outcome.kind,
-                OutcomeKind::Failed(_) | OutcomeKind::Rejected { .. } | OutcomeKind::Busy
-            ) {
-                state.failed += 1;
-            }
-            let exhausted = matches!(&outcome.kind, OutcomeKind::Failed(error) if error.is_allowance_exhausted());
-            settled.push(!unsettled(&outcome) && !exhausted);
-            state.elapsed =
-                std::time::Duration::try_from(inner.clock.now().duration_since(started))
-                    .unwrap_or_default();
-            tracing::debug!(
-                done = state.done,
-                total = state.total,
-                written = state.written,
-                failed = state.failed,
-                "sweep progress"
-            );
-            progress(&state);
-            report.outcomes.push(outcome);
-            if report.paused.is_none() {
-                report.paused = if exhausted {
-                    Some(SweepPause::AllowanceExhausted)
-                } else {
-                    self.over_budget()
+        let mut settled: Vec<bool> = vec![false; total];
+        while let Some(unit) = outcomes.next().await {
+            for (index, outcome) in unit {
+                let Some(outcome) = outcome else {
+                    report.left += 1;
+                    continue;
                 };
-                if let Some(pause) = &report.paused {
-                    tracing::warn!(
-                        ?pause,
-                        "the sweep pauses; its checkpoints stay before the pairs it left"
-                    );
-                    stop.store(true, Ordering::SeqCst);
+                state.done += 1;
+                if outcome.kind.wrote() {
+                    state.written += 1;
+                }
+                if matches!(
+                    outcome.kind,
+                    OutcomeKind::Failed(_) | OutcomeKind::Rejected { .. } | OutcomeKind::Busy
+                ) {
+                    state.failed += 1;
+                }
+                let exhausted = matches!(&outcome.kind, OutcomeKind::Failed(error) if error.is_allowance_exhausted());
+                settled[index] = !unsettled(&outcome) && !exhausted;
+                state.elapsed =
+                    std::time::Duration::try_from(inner.clock.now().duration_since(started))
+                        .unwrap_or_default();
+                tracing::debug!(
+                    done = state.done,
+                    total = state.total,
+                    written = state.written,
+                    failed = state.failed,
+                    "sweep progress"
+                );
+                progress(&state);
+                report.outcomes.push(outcome);
+                if report.paused.is_none() {
+                    report.paused = if exhausted {
+                        Some(SweepPause::AllowanceExhausted)
+                    } else {
+                        self.over_budget()
+                    };
+                    if let Some(pause) = &report.paused {
+                        tracing::warn!(
+                            ?pause,
+                            "the sweep pauses; its checkpoints stay before the pairs it left"
+                        );
+                        stop.store(true, Ordering::SeqCst);
+                    }
                 }
             }
             if !inner.keep_lease(job).await? {
@@ -554,6 +598,78 @@ impl Synchronizer {
             .map(|(id, settled)| (crm_listed.get(&RecordId::new(id)).copied(), settled));
         report.crm_checkpoint = next_checkpoint(crm_checkpoint, crm_seen.chain(covered_times));
         Ok(true)
+    }
+
+    /// The sweep's jobs as units of work: the linked pairs in chunks synced batched (where the
+    /// CRM batches its writes), every other pair on its own.
+    fn units(
+        &self,
+        jobs: Vec<Trigger>,
+        listed: &mut HashMap<String, Referral>,
+        linked_referrals: &HashSet<String>,
+        linked_crm: &HashSet<String>,
+    ) -> Vec<Unit> {
+        let limit = self.inner.crm.write_batch_limit();
+        let size = limit.clamp(MIN_CHUNK, MAX_CHUNK);
+        let mut units = Vec::new();
+        let mut chunk: Vec<(usize, Trigger)> = Vec::new();
+        let mut chunk_listed: HashMap<String, Referral> = HashMap::new();
+        for (index, trigger) in jobs.into_iter().enumerate() {
+            let batched = limit > 1
+                && match &trigger {
+                    Trigger::Referral(id) => linked_referrals.contains(id),
+                    Trigger::Crm(id) => linked_crm.contains(id),
+                };
+            if !batched {
+                units.push(Unit::One(index, trigger));
+                continue;
+            }
+            if let Trigger::Referral(id) = &trigger
+                && let Some(referral) = listed.remove(id)
+            {
+                chunk_listed.insert(id.clone(), referral);
+            }
+            chunk.push((index, trigger));
+            if chunk.len() == size {
+                units.push(Unit::Chunk(
+                    std::mem::take(&mut chunk),
+                    std::mem::take(&mut chunk_listed),
+                ));
+            }
+        }
+        if !chunk.is_empty() {
+            units.push(Unit::Chunk(chunk, chunk_listed));
+        }
+        units
+    }
+
+    /// Syncs a chunk's pairs side by side, their CRM reads and writes batched.
+    async fn run_chunk(
+        &self,
+        jobs: Vec<(usize, Trigger)>,
+        listed: HashMap<String, Referral>,
+        stop: &AtomicBool,
+        halt: &AtomicBool,
+    ) -> Vec<(usize, Option<SyncOutcome>)> {
+        let chunk = Arc::new(batching::Chunk::new(
+            Arc::clone(&self.inner.crm),
+            self.inner.columns.clone(),
+            jobs.len(),
+            listed,
+        ));
+        let pairs = jobs.into_iter().map(|(index, trigger)| {
+            let chunk = Arc::clone(&chunk);
+            batching::CHUNK.scope(Arc::clone(&chunk), async move {
+                let outcome = if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                    None
+                } else {
+                    Some(self.run_pair(trigger).await)
+                };
+                chunk.leave().await;
+                (index, outcome)
+            })
+        });
+        futures::future::join_all(pairs).await
     }
 
     /// The pause the CRM's API usage calls for, if it is at or past the budget.

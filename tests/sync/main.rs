@@ -1,6 +1,7 @@
 //! The synchronizer against the emulator, through the real `Crm` implementations: every
 //! scenario runs for Dataverse and for Salesforce.
 
+mod batched;
 mod convergence;
 mod crash;
 mod crashing_store;
