@@ -471,25 +471,26 @@ impl Crm for DataverseCrm {
         if let Some(flag) = &columns.sync_flag {
             filter = filter.and(Filter::eq(flag, true));
         }
-        let rows = self
-            .client
-            .opportunities()
-            .query::<Json>(
-                &Query::new()
-                    .select(["opportunityid", "modifiedon"])
-                    .filter(filter)
-                    .order_by("modifiedon", Order::Ascending),
-            )
-            .collect_all()
-            .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                Some((
-                    text(row, "opportunityid")?,
-                    text(row, "modifiedon")?.parse().ok()?,
-                ))
-            })
-            .collect())
+        #[derive(serde::Deserialize)]
+        struct Changed {
+            opportunityid: String,
+            modifiedon: Option<String>,
+        }
+        // Page by page into ids and times: a full listing holds every flagged record.
+        let mut pager = self.client.opportunities().query::<Changed>(
+            &Query::new()
+                .select(["opportunityid", "modifiedon"])
+                .filter(filter)
+                .order_by("modifiedon", Order::Ascending),
+        );
+        let mut changed = Vec::new();
+        while let Some(page) = pager.next_page().await? {
+            changed.extend(
+                page.items
+                    .into_iter()
+                    .filter_map(|row| Some((row.opportunityid, row.modifiedon?.parse().ok()?))),
+            );
+        }
+        Ok(changed)
     }
 }

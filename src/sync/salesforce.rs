@@ -360,15 +360,23 @@ impl Crm for SalesforceCrm {
         if let Some(flag) = &columns.sync_flag {
             builder = builder.filter(field(flag).eq(true));
         }
-        let rows: Vec<Json> = self.client.query(&builder.build()?).collect_all().await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                Some((
-                    text(row, "Id")?,
-                    datetime::parse(&text(row, "SystemModstamp")?)?,
-                ))
-            })
-            .collect())
+        #[derive(serde::Deserialize)]
+        struct Changed {
+            #[serde(rename = "Id")]
+            id: String,
+            #[serde(rename = "SystemModstamp")]
+            modstamp: Option<String>,
+        }
+        // Page by page into ids and times: a full listing holds every flagged record.
+        let mut pager = self.client.query::<Changed>(&builder.build()?);
+        let mut changed = Vec::new();
+        while let Some(page) = pager.next_page().await? {
+            changed.extend(
+                page.items
+                    .into_iter()
+                    .filter_map(|row| Some((row.id, datetime::parse(&row.modstamp?)?))),
+            );
+        }
+        Ok(changed)
     }
 }

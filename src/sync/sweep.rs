@@ -178,28 +178,69 @@ fn unsettled(outcome: &SyncOutcome) -> bool {
 
 /// The checkpoint after a listing: the newest server time seen, unless a pair could not be
 /// settled (busy), when it stays just before the oldest of those so they are listed again.
+/// Folded record by record, so a listing is never held whole for it.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointFold {
+    newest: Option<Timestamp>,
+    oldest_unsettled: Option<Timestamp>,
+}
+
+impl CheckpointFold {
+    fn from(previous: Option<Timestamp>) -> Self {
+        CheckpointFold {
+            newest: previous,
+            oldest_unsettled: None,
+        }
+    }
+
+    fn seen(&mut self, at: Option<Timestamp>, settled: bool) {
+        let Some(at) = at else { return };
+        if settled {
+            self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+        } else {
+            self.oldest_unsettled = Some(self.oldest_unsettled.map_or(at, |o| o.min(at)));
+        }
+    }
+
+    fn finish(self) -> Option<Timestamp> {
+        match self.oldest_unsettled {
+            Some(oldest) => Some(
+                oldest
+                    .checked_sub(jiff::SignedDuration::from_nanos(1))
+                    .unwrap_or(oldest),
+            ),
+            None => self.newest,
+        }
+    }
+}
+
+/// [`CheckpointFold`] over a whole listing.
 pub(super) fn next_checkpoint(
     previous: Option<Timestamp>,
     seen: impl Iterator<Item = (Option<Timestamp>, bool)>,
 ) -> Option<Timestamp> {
-    let mut newest = previous;
-    let mut oldest_unsettled: Option<Timestamp> = None;
+    let mut fold = CheckpointFold::from(previous);
     for (at, settled) in seen {
-        let Some(at) = at else { continue };
-        if settled {
-            newest = Some(newest.map_or(at, |n| n.max(at)));
-        } else {
-            oldest_unsettled = Some(oldest_unsettled.map_or(at, |o| o.min(at)));
-        }
+        fold.seen(at, settled);
     }
-    match oldest_unsettled {
-        Some(oldest) => Some(
-            oldest
-                .checked_sub(jiff::SignedDuration::from_nanos(1))
-                .unwrap_or(oldest),
-        ),
-        None => newest,
-    }
+    fold.finish()
+}
+
+/// A record of the CRM's listing, and what settles it.
+struct CrmListed {
+    id: RecordId,
+    at: Timestamp,
+    cover: Cover,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// No listed referral covers it.
+    Open,
+    /// Its referral was listed and the pair found unchanged.
+    Quiet,
+    /// Its referral was listed and is synced (with it, this record).
+    Job,
 }
 
 impl Synchronizer {
@@ -313,9 +354,37 @@ impl Synchronizer {
         let pc_checkpoint = stored(PARTNER_CENTER_STREAM).await?;
         let crm_checkpoint = stored(CRM_STREAM).await?;
 
-        // Partner Center, newest change first, down to the checkpoint minus the overlap.
+        // The CRM first: its listing holds an id and a time per record, and tells whether the
+        // CRM side of a listed referral's pair moved (everything with the flag when full).
+        let crm_since = crm_checkpoint
+            .map(|at| at - inner.poll_overlap)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut crm_listed: Vec<CrmListed> = inner
+            .crm
+            .changed_since(crm_since, &inner.columns)
+            .await?
+            .into_iter()
+            .map(|(id, at)| CrmListed {
+                id: RecordId::new(&id),
+                at,
+                cover: Cover::Open,
+            })
+            .collect();
+        report.crm_listed = crm_listed.len();
+        crm_listed.sort_by(|a, b| a.id.cmp(&b.id));
+        let find = |listed: &[CrmListed], id: &RecordId| {
+            listed.binary_search_by(|entry| entry.id.cmp(id)).ok()
+        };
+
+        // Partner Center, newest change first, down to the checkpoint minus the overlap, page
+        // by page: a pair that did not change since its last sync — listed only because it
+        // falls in the overlap window, or because a full sweep lists everything — is settled
+        // here without a request, and its referral not kept.
         let pc_since = pc_checkpoint.map(|at| at - inner.poll_overlap);
+        let mut pc_fold = CheckpointFold::from(pc_checkpoint);
         let mut referrals: Vec<Referral> = Vec::new();
+        // Referrals of linked pairs: synced in batched chunks.
+        let mut linked_referrals: HashSet<String> = HashSet::new();
         let mut pager = inner
             .partner_center
             .referrals()
@@ -332,120 +401,86 @@ impl Synchronizer {
                 {
                     break 'pages;
                 }
-                referrals.push(referral);
-            }
-        }
-        report.referrals_listed = referrals.len();
-
-        // The CRM, since its checkpoint minus the overlap (everything with the flag when full).
-        let crm_since = crm_checkpoint
-            .map(|at| at - inner.poll_overlap)
-            .unwrap_or(Timestamp::UNIX_EPOCH);
-        let changed = inner.crm.changed_since(crm_since, &inner.columns).await?;
-        report.crm_listed = changed.len();
-
-        // A CRM record whose referral is synced in this sweep is synced with it.
-        let crm_listed: std::collections::HashMap<RecordId, Timestamp> = changed
-            .iter()
-            .map(|(id, at)| (RecordId::new(id), *at))
-            .collect();
-        let referrals_listed: HashSet<&str> =
-            referrals.iter().filter_map(|r| r.id.as_deref()).collect();
-        let mut covered: HashSet<RecordId> = HashSet::new();
-        // Pairs that did not change since their last sync — listed only because they fall in
-        // the overlap window, or because a full sweep lists everything — are settled without a
-        // request: the listed side still at the version the sync left, the other side too.
-        let mut quiet_referrals: HashSet<String> = HashSet::new();
-        // Referrals of linked pairs: synced in batched chunks.
-        let mut linked_referrals: HashSet<String> = HashSet::new();
-        for referral in &referrals {
-            let Some(id) = referral.id.as_deref() else {
-                continue;
-            };
-            if let Some(link) = inner.store.link_by_referral(&inner.tenant, id).await?
-                && let Some(crm) = &link.crm_id
-            {
+                report.referrals_listed += 1;
+                let Some(id) = referral.id.as_deref() else {
+                    continue;
+                };
+                let Some(link) = inner.store.link_by_referral(&inner.tenant, id).await? else {
+                    referrals.push(referral);
+                    continue;
+                };
+                let Some(crm) = link.crm_id.as_deref().map(RecordId::new) else {
+                    referrals.push(referral);
+                    continue;
+                };
+                let entry = find(&crm_listed, &crm);
+                let quiet = link.state == LinkState::Linked
+                    && referral.e_tag.value().is_some()
+                    && match inner.store.baseline(&inner.tenant, link.pair).await? {
+                        Some(baseline) => {
+                            baseline.referral_etag.as_ref() == referral.e_tag.value()
+                                // The CRM side did not change either: listed at the version
+                                // the sync left, or — in a delta sweep — not listed at all. (A
+                                // full sweep lists every flagged record: one not listed may be
+                                // gone, and is looked at.)
+                                && match entry {
+                                    Some(i) => baseline.crm_modified == Some(crm_listed[i].at),
+                                    None => mode == SweepMode::Delta,
+                                }
+                        }
+                        None => false,
+                    };
+                if let Some(i) = entry {
+                    crm_listed[i].cover = if quiet { Cover::Quiet } else { Cover::Job };
+                }
+                if quiet {
+                    report.unchanged += 1;
+                    pc_fold.seen(referral.updated_date_time.value().copied(), true);
+                    continue;
+                }
                 if link.state == LinkState::Linked {
                     linked_referrals.insert(id.to_owned());
                 }
-                let crm = RecordId::new(crm);
-                if link.state == LinkState::Linked
-                    && let Some(etag) = referral.e_tag.value()
-                    && let Some(baseline) = inner.store.baseline(&inner.tenant, link.pair).await?
-                    && baseline.referral_etag.as_deref() == Some(etag.as_str())
-                {
-                    // The CRM side did not change either: listed at the version the sync left,
-                    // or — in a delta sweep — not listed at all. (A full sweep lists every
-                    // flagged record: one not listed may be gone, and is looked at.)
-                    let crm_quiet = match crm_listed.get(&crm) {
-                        Some(modified) => baseline.crm_modified == Some(*modified),
-                        None => mode == SweepMode::Delta,
-                    };
-                    if crm_quiet {
-                        quiet_referrals.insert(id.to_owned());
-                    }
-                }
-                covered.insert(crm);
+                referrals.push(referral);
             }
         }
-        let mut quiet_crm: HashSet<RecordId> = HashSet::new();
-        for (id, modified) in &changed {
-            let record = RecordId::new(id);
-            // In a full sweep every referral is listed: one that is not may be gone.
-            if covered.contains(&record) || mode == SweepMode::Full {
+
+        // The CRM records no listed referral covers: settled when unchanged since their last
+        // sync (delta), synced otherwise. In a full sweep every referral is listed, so a
+        // record whose referral was not may be gone: it is looked at.
+        let mut crm_fold = CheckpointFold::from(crm_checkpoint);
+        let mut crm_ids: Vec<String> = Vec::new();
+        let mut crm_times: Vec<Timestamp> = Vec::new();
+        let mut linked_crm: HashSet<String> = HashSet::new();
+        for entry in &crm_listed {
+            if entry.cover != Cover::Open {
+                crm_fold.seen(Some(entry.at), true);
                 continue;
             }
-            if let Some(link) = inner
+            let link = inner
                 .store
-                .link_by_crm(&inner.tenant, record.as_str())
-                .await?
-                && link.state == LinkState::Linked
-                && link
-                    .referral_id
-                    .as_deref()
-                    .is_some_and(|referral| !referrals_listed.contains(referral))
+                .link_by_crm(&inner.tenant, entry.id.as_str())
+                .await?;
+            let linked = link
+                .as_ref()
+                .is_some_and(|link| link.state == LinkState::Linked && link.referral_id.is_some());
+            if mode == SweepMode::Delta
+                && linked
+                && let Some(link) = &link
                 && let Some(baseline) = inner.store.baseline(&inner.tenant, link.pair).await?
-                && baseline.crm_modified == Some(*modified)
+                && baseline.crm_modified == Some(entry.at)
             {
-                quiet_crm.insert(record);
+                report.unchanged += 1;
+                crm_fold.seen(Some(entry.at), true);
+                continue;
             }
-        }
-        report.unchanged = quiet_referrals.len() + quiet_crm.len();
-        let quiet_times: Vec<Option<Timestamp>> = referrals
-            .iter()
-            .filter(|r| {
-                r.id.as_deref()
-                    .is_some_and(|id| quiet_referrals.contains(id))
-            })
-            .map(|r| r.updated_date_time.value().copied())
-            .collect();
-        let referrals: Vec<Referral> = referrals
-            .into_iter()
-            .filter(|r| {
-                !r.id
-                    .as_deref()
-                    .is_some_and(|id| quiet_referrals.contains(id))
-            })
-            .collect();
-        let mut crm_ids: Vec<String> = changed
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| {
-                let record = RecordId::new(id);
-                !covered.contains(&record) && !quiet_crm.contains(&record)
-            })
-            .collect();
-        if mode == SweepMode::Full {
-            // Linked pairs neither listing returned: their CRM record may be gone.
-            for link in inner.store.links(&inner.tenant, LinkState::Linked).await? {
-                if let Some(crm) = link.crm_id
-                    && !crm_listed.contains_key(&RecordId::new(&crm))
-                    && !covered.contains(&RecordId::new(&crm))
-                {
-                    crm_ids.push(crm);
-                }
+            if linked {
+                linked_crm.insert(entry.id.as_str().to_owned());
             }
+            crm_ids.push(entry.id.as_str().to_owned());
+            crm_times.push(entry.at);
         }
+        drop(crm_listed);
 
         let total = referrals.len() + crm_ids.len();
         let mut state = SweepProgress {
@@ -477,15 +512,6 @@ impl Synchronizer {
                 linked_referrals.contains(&id).then_some((id, referral))
             })
             .collect();
-        let mut linked_crm: HashSet<String> = HashSet::new();
-        for id in &crm_ids {
-            if let Some(link) = inner.store.link_by_crm(&inner.tenant, id).await?
-                && link.state == LinkState::Linked
-                && link.referral_id.is_some()
-            {
-                linked_crm.insert(id.clone());
-            }
-        }
         let units = self.units(jobs, &mut listed, &linked_referrals, &linked_crm);
         // Once paused, the jobs not yet started are left for the next sweep; those in flight
         // finish. The listings told the CRM's usage afresh: a sweep over budget syncs nothing.
@@ -578,25 +604,14 @@ impl Synchronizer {
         );
 
         let pc_count = referral_times.len();
-        report.partner_center_checkpoint = next_checkpoint(
-            pc_checkpoint,
-            referral_times
-                .into_iter()
-                .zip(settled[..pc_count].iter().copied())
-                .chain(quiet_times.iter().map(|at| (*at, true))),
-        );
-        let covered_times = changed
-            .iter()
-            .filter(|(id, _)| {
-                let record = RecordId::new(id);
-                covered.contains(&record) || quiet_crm.contains(&record)
-            })
-            .map(|(_, at)| (Some(*at), true));
-        let crm_seen = crm_ids
-            .iter()
-            .zip(settled[pc_count..].iter().copied())
-            .map(|(id, settled)| (crm_listed.get(&RecordId::new(id)).copied(), settled));
-        report.crm_checkpoint = next_checkpoint(crm_checkpoint, crm_seen.chain(covered_times));
+        for (at, settled) in referral_times.into_iter().zip(&settled[..pc_count]) {
+            pc_fold.seen(at, *settled);
+        }
+        for (at, settled) in crm_times.into_iter().zip(&settled[pc_count..]) {
+            crm_fold.seen(Some(at), *settled);
+        }
+        report.partner_center_checkpoint = pc_fold.finish();
+        report.crm_checkpoint = crm_fold.finish();
         Ok(true)
     }
 

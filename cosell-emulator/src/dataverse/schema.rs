@@ -183,6 +183,20 @@ impl Column {
             _ => self.name.clone(),
         }
     }
+
+    /// Whether `property` is this column's wire name ([`property`](Self::property), without
+    /// building it).
+    pub(crate) fn is_property(&self, property: &str) -> bool {
+        match self.kind {
+            ColumnKind::Lookup(_) => {
+                property
+                    .strip_prefix('_')
+                    .and_then(|rest| rest.strip_suffix("_value"))
+                    == Some(self.name.as_str())
+            }
+            _ => self.name == property,
+        }
+    }
 }
 
 /// One emulated table.
@@ -242,7 +256,7 @@ impl TableDef {
 
     /// The column behind a wire property (`name`, `_parentaccountid_value`).
     pub(crate) fn by_property(&self, property: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.property() == property)
+        self.columns.iter().find(|c| c.is_property(property))
     }
 
     /// The lookup column a navigation property sets, and the entity set it points at.
