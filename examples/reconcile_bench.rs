@@ -28,22 +28,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cosell::auth::{
-    CachedTokenProvider, ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider,
-};
-use cosell::dataverse::{Dataverse, Filter, Query};
-use cosell::mapping::{dynamics365, salesforce};
-use cosell::partner_center::PartnerCenter;
-use cosell::salesforce::Salesforce;
+use cosell::dataverse::{Filter, Query};
 use cosell::salesforce::soql::{Soql, field};
-use cosell::store::{SqliteStore, TenantId};
-use cosell::sync::{DataverseCrm, SalesforceCrm, SweepMode, Synchronizer};
-use cosell_emulator::{EmulatedApi, Emulator, Fault, FaultRule};
+use cosell::store::SqliteStore;
+use cosell::sync::{SweepMode, Synchronizer};
+use cosell_emulator::{EmulatedApi, Emulator};
 use futures::StreamExt;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
-type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+#[path = "support/emulated.rs"]
+mod emulated;
+use emulated::{Clients, Result, referral, slow_down};
 
 // --- memory: what the sweep allocates, the emulator's threads left out ----------------------
 
@@ -241,117 +236,18 @@ fn emulator() -> Result<Emulator> {
     Ok(receiver.recv()??)
 }
 
-fn tokens(emulator: &Emulator, scope: &str) -> Result<Arc<dyn TokenProvider>> {
-    let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso")?;
-    let credentials =
-        ClientCredentials::new(authority, "bench", SecretString::from("secret"), scope)?;
-    Ok(Arc::new(CachedTokenProvider::new(credentials)))
-}
-
-struct Clients {
-    partner_center: PartnerCenter,
-    dataverse: Option<Dataverse>,
-    salesforce: Option<Salesforce>,
-}
-
-fn clients(emulator: &Emulator, crm: Crm) -> Result<Clients> {
-    let urls = emulator.urls();
-    let partner_center = PartnerCenter::builder(CustomCredentials::user(tokens(
-        emulator,
-        "https://api.partner.microsoft.com/.default",
-    )?))
-    .base_url(urls.partner_center_referrals.clone())
-    .build()?;
-    let (dataverse, salesforce) = match crm {
-        Crm::Dataverse => (
-            Some(
-                Dataverse::builder(CustomCredentials::app_only(tokens(
-                    emulator,
-                    &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-                )?))
-                .base_url(&urls.dataverse)
-                .origin_tag("cosell-bench")
-                .build()?,
-            ),
-            None,
-        ),
-        Crm::Salesforce => {
-            let login = cosell::salesforce::SalesforceLogin::new(&urls.salesforce)?;
-            let flow = cosell::salesforce::ClientCredentialsFlow::new(
-                login,
-                "bench",
-                SecretString::from("secret"),
-            )?;
-            (
-                None,
-                Some(
-                    Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
-                        .origin_client_id("cosell-bench")
-                        .build()?,
-                ),
-            )
-        }
-    };
-    Ok(Clients {
-        partner_center,
-        dataverse,
-        salesforce,
-    })
-}
-
 async fn synchronizer(
     clients: &Clients,
     concurrency: usize,
     store: &std::path::Path,
 ) -> Result<Synchronizer> {
     let store = Arc::new(SqliteStore::open(store)?);
-    let tenant = TenantId::new("contoso")?;
-    let pc = clients.partner_center.clone();
-    let builder = match (&clients.dataverse, &clients.salesforce) {
-        (Some(dataverse), _) => Synchronizer::builder(
-            pc,
-            DataverseCrm::new(dataverse.clone()),
-            dynamics365().build()?,
-            store,
-            tenant,
-        ),
-        (None, Some(client)) => Synchronizer::builder(
-            pc,
-            SalesforceCrm::new(client.clone()),
-            salesforce().build()?,
-            store,
-            tenant,
-        ),
-        (None, None) => return Err("no CRM client".into()),
-    };
-    Ok(builder
+    Ok(clients
+        .synchronizer(store)?
         .max_in_flight(concurrency)
         .crm_api_budget(1.0)
         .build()
         .await?)
-}
-
-fn referral(n: usize) -> Value {
-    json!({
-        "name": format!("Bench deal {n}"),
-        "type": "Shared",
-        "qualification": "SalesQualified",
-        "customerProfile": {
-            "name": format!("Bench customer {n}"),
-            "address": {"city": "Leeds", "postalCode": "LS1 4AP", "country": "GB"},
-            "team": [{"firstName": "Ana", "lastName": "Buyer", "email": format!("ana{n}@bench.example")}]
-        },
-        "details": {"dealValue": 1000 + n, "currency": "EUR", "notes": "Benchmark referral.",
-                    "closingDateTime": "2027-06-30T00:00:00Z"}
-    })
-}
-
-fn slow_down(emulator: &Emulator, crm: Crm, latency: Duration) {
-    for api in [EmulatedApi::PartnerCenterReferrals, crm.api()] {
-        emulator
-            .faults()
-            .add(FaultRule::new(api, Fault::Latency(latency)));
-    }
 }
 
 /// Requests answered by Partner Center and the CRM since entry `from` of the journal.
@@ -438,7 +334,7 @@ async fn main() -> Result<()> {
     let emulator = emulator()?;
     emulator.partner_center().set_own_write_events(false);
     emulator.salesforce().set_daily_api_limit(u64::MAX / 4);
-    let clients = clients(&emulator, crm)?;
+    let clients = Clients::new(&emulator, crm.name())?;
     // The store a production service would use: SQLite on disk (its memory is its page cache).
     let directory = tempfile::tempdir()?;
     let sync = synchronizer(
@@ -480,7 +376,7 @@ async fn main() -> Result<()> {
     );
 
     // The sweep.
-    slow_down(&emulator, crm, args.latency);
+    slow_down(&emulator, crm.name(), args.latency);
     let from = emulator.journal().len();
     let memory_start = reset_peak();
     let started = Instant::now();

@@ -18,19 +18,22 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use cosell::auth::{
-    CachedTokenProvider, ClientCredentials, CustomCredentials, EntraAuthority, TokenProvider,
-};
-use cosell::mapping::{dynamics365, salesforce};
-use cosell::store::{MemoryStore, TenantId};
-use cosell::sync::{DataverseCrm, OutcomeKind, SalesforceCrm, Synchronizer};
+use cosell::store::MemoryStore;
+use cosell::sync::{OutcomeKind, Synchronizer};
 use cosell::webhook::{TrustPolicy, WebhookVerifier};
-use cosell_emulator::{EmulatedApi, Emulator, Fault, FaultRule};
-use secrecy::SecretString;
+use cosell_emulator::Emulator;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+#[path = "support/emulated.rs"]
+mod emulated;
+use emulated::{Clients, Result, referral, slow_down};
+
+/// A synchronizer on a memory store with `in_flight` pairs at once.
+async fn synchronizer(emulator: &Emulator, crm: &str, in_flight: usize) -> Result<Synchronizer> {
+    let builder = Clients::new(emulator, crm)?.synchronizer(Arc::new(MemoryStore::new()))?;
+    Ok(builder.max_in_flight(in_flight).build().await?)
+}
 
 struct Args {
     crms: Vec<&'static str>,
@@ -70,74 +73,6 @@ fn args() -> Result<Args> {
         }
     }
     Ok(parsed)
-}
-
-fn tokens(emulator: &Emulator, scope: &str) -> Result<Arc<dyn TokenProvider>> {
-    let authority = EntraAuthority::new(&emulator.urls().entra_authority, "contoso")?;
-    let credentials =
-        ClientCredentials::new(authority, "bench", SecretString::from("secret"), scope)?;
-    Ok(Arc::new(CachedTokenProvider::new(credentials)))
-}
-
-async fn synchronizer(emulator: &Emulator, crm: &str, in_flight: usize) -> Result<Synchronizer> {
-    let urls = emulator.urls();
-    let partner_center = cosell::partner_center::PartnerCenter::builder(CustomCredentials::user(
-        tokens(emulator, "https://api.partner.microsoft.com/.default")?,
-    ))
-    .base_url(urls.partner_center_referrals.clone())
-    .build()?;
-    let store = Arc::new(MemoryStore::new());
-    let tenant = TenantId::new("contoso")?;
-    let builder = if crm == "dataverse" {
-        let client = cosell::dataverse::Dataverse::builder(CustomCredentials::app_only(tokens(
-            emulator,
-            &format!("{}/.default", cosell_emulator::DATAVERSE_ORG_URL),
-        )?))
-        .base_url(&urls.dataverse)
-        .origin_tag("cosell-bench")
-        .build()?;
-        Synchronizer::builder(
-            partner_center,
-            DataverseCrm::new(client),
-            dynamics365().build()?,
-            store,
-            tenant,
-        )
-    } else {
-        let login = cosell::salesforce::SalesforceLogin::new(&urls.salesforce)?;
-        let flow = cosell::salesforce::ClientCredentialsFlow::new(
-            login,
-            "bench",
-            SecretString::from("secret"),
-        )?;
-        let client =
-            cosell::salesforce::Salesforce::builder(Arc::new(CachedTokenProvider::new(flow)))
-                .origin_client_id("cosell-bench")
-                .build()?;
-        Synchronizer::builder(
-            partner_center,
-            SalesforceCrm::new(client),
-            salesforce().build()?,
-            store,
-            tenant,
-        )
-    };
-    Ok(builder.max_in_flight(in_flight).build().await?)
-}
-
-fn referral(n: usize) -> serde_json::Value {
-    json!({
-        "name": format!("Bench deal {n}"),
-        "type": "Shared",
-        "qualification": "SalesQualified",
-        "customerProfile": {
-            "name": format!("Bench customer {n}"),
-            "address": {"city": "Leeds", "postalCode": "LS1 4AP", "country": "GB"},
-            "team": [{"firstName": "Ana", "lastName": "Buyer", "email": format!("ana{n}@bench.example")}]
-        },
-        "details": {"dealValue": 1000 + n, "currency": "EUR", "notes": "Benchmark referral.",
-                    "closingDateTime": "2027-06-30T00:00:00Z"}
-    })
 }
 
 type Handled = (String, &'static str, Instant);
@@ -217,19 +152,6 @@ async fn webhook_latency(crm: &str, args: &Args) -> Result<Vec<f64>> {
     }
     latencies.sort_by(f64::total_cmp);
     Ok(latencies)
-}
-
-fn slow_down(emulator: &Emulator, crm: &str, latency: Duration) {
-    let api = if crm == "dataverse" {
-        EmulatedApi::Dataverse
-    } else {
-        EmulatedApi::Salesforce
-    };
-    for api in [EmulatedApi::PartnerCenterReferrals, api] {
-        emulator
-            .faults()
-            .add(FaultRule::new(api, Fault::Latency(latency)));
-    }
 }
 
 /// Pairs per second creating `pairs` pairs at `in_flight`, then re-syncing them unchanged.

@@ -13,7 +13,7 @@ use super::key::{RecordKey, check_identifier};
 use super::multipart::{boundary_of, split_head, split_parts};
 use super::profile::DataverseProfile;
 use super::table::id_from_entity_id;
-use crate::error::{ApiError, DecodeError, DecodeOrigin, Error, Result, body_excerpt, decode_json};
+use crate::error::{DecodeError, DecodeOrigin, Error, Result, body_excerpt, decode_json};
 use crate::http::{AnswerKind, ServiceProfile};
 
 /// The most operations one `$batch` may hold.
@@ -391,25 +391,12 @@ impl BatchResponse {
 
     fn error(&self) -> Error {
         let profile = DataverseProfile;
-        let details = profile.parse_error(&self.body);
         let request_id = profile
             .request_id_headers()
             .iter()
             .find_map(|name| self.headers.get(*name).and_then(|v| v.to_str().ok()))
             .map(str::to_owned);
-        Error::from(ApiError {
-            service: profile.service(),
-            status: self.status,
-            kind: profile.classify(self.status, &details),
-            code: details.code,
-            message: details.message,
-            target: details.target,
-            inner_codes: details.inner_codes,
-            request_id,
-            correlation_id: None,
-            retry_after: None,
-            body_excerpt: body_excerpt(&self.body),
-        })
+        crate::http::part_error(&profile, self.status, &self.body, request_id)
     }
 }
 

@@ -40,6 +40,7 @@ pub use limits::{AnswerKind, AnswerLimits};
 pub use observer::{AttemptInfo, RequestObserver};
 pub use options::ClientOptions;
 pub use pipeline::{Pipeline, PipelineBuilder, Timeouts};
+pub(crate) use profile::part_error;
 pub use profile::{
     ErrorDetails, GenericProfile, ServiceProfile, classify_status, parse_error_body,
 };

@@ -213,6 +213,30 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The error of one part of a batched answer (a Dataverse `$batch` part, a Salesforce
+/// `composite` subrequest), read and classified by `profile` as an answer of its own would be.
+pub(crate) fn part_error(
+    profile: &dyn ServiceProfile,
+    status: StatusCode,
+    body: &[u8],
+    request_id: Option<String>,
+) -> crate::error::Error {
+    let details = profile.parse_error(body);
+    crate::error::Error::from(ApiError {
+        service: profile.service(),
+        status,
+        kind: profile.classify(status, &details),
+        code: details.code,
+        message: details.message,
+        target: details.target,
+        inner_codes: details.inner_codes,
+        request_id,
+        correlation_id: None,
+        retry_after: None,
+        body_excerpt: crate::error::body_excerpt(body),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::Salesforce;
 use super::profile::SalesforceProfile;
-use crate::error::{ApiError, Error, Result};
-use crate::http::ServiceProfile;
+use crate::error::{Error, Result};
 
 /// The most subrequests one composite call takes.
 pub const COMPOSITE_LIMIT: usize = 25;
@@ -151,22 +150,13 @@ impl CompositeAnswer {
         if self.is_success() {
             return None;
         }
-        let profile = SalesforceProfile;
         let body = serde_json::to_vec(&self.body).unwrap_or_default();
-        let details = profile.parse_error(&body);
-        Some(Error::from(ApiError {
-            service: profile.service(),
-            status: self.status,
-            kind: profile.classify(self.status, &details),
-            code: details.code,
-            message: details.message,
-            target: details.target,
-            inner_codes: details.inner_codes,
-            request_id: None,
-            correlation_id: None,
-            retry_after: None,
-            body_excerpt: crate::error::body_excerpt(&body),
-        }))
+        Some(crate::http::part_error(
+            &SalesforceProfile,
+            self.status,
+            &body,
+            None,
+        ))
     }
 }
 

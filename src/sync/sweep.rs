@@ -520,9 +520,11 @@ impl Synchronizer {
             tracing::warn!(?pause, "over budget: the sweep syncs no pair");
         }
         let stop = AtomicBool::new(report.paused.is_some());
+        // One chunk at a time: a chunk already has hundreds of pairs in flight.
+        let one_chunk = tokio::sync::Semaphore::new(1);
         let mut outcomes = futures::stream::iter(units)
             .map(|unit| {
-                let stop = &stop;
+                let (stop, one_chunk) = (&stop, &one_chunk);
                 async move {
                     match unit {
                         Unit::One(index, trigger) => {
@@ -534,7 +536,10 @@ impl Synchronizer {
                                 };
                             vec![(index, outcome)]
                         }
-                        Unit::Chunk(jobs, listed) => self.run_chunk(jobs, listed, stop, halt).await,
+                        Unit::Chunk(jobs, listed) => {
+                            let _turn = one_chunk.acquire().await;
+                            self.run_chunk(jobs, listed, stop, halt).await
+                        }
                     }
                 }
             })

@@ -305,3 +305,50 @@ async fn a_sweep_whose_lease_was_taken_over_stops_and_moves_no_checkpoint() {
         assert!(store.checkpoint(&tenant, stream).await.unwrap().is_none());
     }
 }
+
+#[tokio::test]
+async fn the_crm_poll_reads_every_page_of_a_long_listing() {
+    use cosell::sync::Crm;
+    for kind in [Kind::Dataverse, Kind::Salesforce] {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        // One more than the largest page either CRM answers (Dataverse 5,000, Salesforce 2,000).
+        let count = 5001;
+        for i in 0..count {
+            let name = format!("Listed {i}");
+            match kind {
+                Kind::Dataverse => {
+                    h.emulator
+                        .dataverse()
+                        .seed(
+                            "opportunities",
+                            json!({"name": name, "cosell_syncwithpartnercenter": true}),
+                        )
+                        .unwrap();
+                }
+                Kind::Salesforce => {
+                    h.emulator
+                        .salesforce()
+                        .seed(
+                            "Opportunity",
+                            json!({"Name": name, "StageName": "Prospecting", "CloseDate": "2027-03-31",
+                                   "Sync_With_Partner_Center__c": true}),
+                        )
+                        .unwrap();
+                }
+            }
+        }
+        let crm: Box<dyn Crm> = match kind {
+            Kind::Dataverse => Box::new(cosell::sync::DataverseCrm::new(h.dataverse(Some("t")))),
+            Kind::Salesforce => Box::new(cosell::sync::SalesforceCrm::new(h.salesforce(Some("t")))),
+        };
+        let listed = crm
+            .changed_since(jiff::Timestamp::UNIX_EPOCH, sync.columns())
+            .await
+            .unwrap();
+        let distinct: std::collections::HashSet<&String> =
+            listed.iter().map(|(id, _)| id).collect();
+        assert_eq!(listed.len(), count, "{kind:?}");
+        assert_eq!(distinct.len(), count, "{kind:?}");
+    }
+}

@@ -289,7 +289,13 @@ impl DataverseService {
         let prefs = call.prefs();
         let rows = query::select_rows(table, &options, state);
         let total = rows.len();
-        let (page_rows, next) = match prefs.max_page_size {
+        // Without `odata.maxpagesize` the service still pages, by 5,000, unless `$top` caps
+        // the answer.
+        let page_size = prefs.max_page_size.or(match options.top {
+            Some(_) => None,
+            None => Some(query::MAX_PAGE_SIZE),
+        });
+        let (page_rows, next) = match page_size {
             // `$top` is ignored with a page size.
             Some(size) => {
                 let start = options.page * size;
