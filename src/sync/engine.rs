@@ -1868,7 +1868,15 @@ impl Synchronizer {
             let changed = stored
                 .as_ref()
                 .is_none_or(|stored| stored.hash != hash || stored.held != held_json);
-            if changed || written_referral.is_some() {
+            // Nothing mapped changed, but a side moved since the baseline (the echo of our own
+            // write, an edit of unmapped fields): the versions read now go with the same
+            // values, and storing them lets the next sweep settle the pair without a request.
+            let moved = stored.as_ref().is_some_and(|stored| {
+                stored.referral_etag.as_ref() != referral.e_tag.value()
+                    || stored.crm_version != record.version
+                    || stored.crm_modified != record.modified
+            });
+            if changed || written_referral.is_some() || moved {
                 self.save_baseline(
                     pass,
                     &link,

@@ -156,6 +156,26 @@ async fn referrals_changed_in_partner_center_cost_one_bulk_read_and_a_write_per_
             again.outcomes
         );
         assert_eq!(h.writes().len(), before, "{context}");
+
+        // That sweep read the echoes of its own writes once; from then on, a sweep over the
+        // pairs spends only its listings.
+        for mode in [SweepMode::Delta, SweepMode::Full] {
+            let before = h.requests().len();
+            let quiet = sync.reconcile(mode).await.unwrap();
+            let spent = h.requests()[before..].to_vec();
+            assert!(
+                quiet.outcomes.is_empty(),
+                "{context} {mode:?}: {:#?}",
+                quiet.outcomes
+            );
+            assert_eq!(quiet.unchanged, K, "{context} {mode:?}");
+            assert!(
+                spent.iter().all(|e| e.method == http::Method::GET
+                    && (e.operation.contains("list") || e.operation.contains("query"))),
+                "{context} {mode:?}: {:#?}",
+                shown(&spent)
+            );
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 //!   201/200 with the row), create-only (`If-None-Match: *`, 412 when the row exists), update-only
 //!   (`If-Match: *`, 404 when missing), `If-Match` with an ETag (412 when stale), delete;
 //! - `$filter` (the subset the crate's builder emits), `$select`, `$orderby`, `$top`, `$count`,
-//!   paging by `Prefer: odata.maxpagesize` with `@odata.nextLink`;
+//!   paging with `@odata.nextLink` by `Prefer: odata.maxpagesize`, or by 5,000 without it;
 //! - `$batch` with change sets (atomic) and `Prefer: odata.continue-on-error`;
 //! - the `WinOpportunity` / `LoseOpportunity` actions; `WhoAmI`;
 //! - table metadata (`EntityDefinitions(LogicalName='…')`, its attributes and choice options);
