@@ -145,7 +145,7 @@ impl Chunk {
         ids.dedup();
         match self.crm.get_many(&ids, &self.columns).await {
             Ok(records) => {
-                let mut by_id: HashMap<RecordId, CrmRecord> = records
+                let by_id: HashMap<RecordId, CrmRecord> = records
                     .into_iter()
                     .map(|record| (RecordId::new(&record.id), record))
                     .collect();
@@ -153,7 +153,6 @@ impl Chunk {
                     let key = RecordId::new(&id);
                     let _ = reply.send(Answer::Done(Ok(by_id.get(&key).cloned())));
                 }
-                by_id.clear();
             }
             Err(error) => share(Some(&error), reads.into_iter().map(|(_, reply)| reply)),
         }

@@ -1127,6 +1127,14 @@ impl Synchronizer {
         }
     }
 
+    /// Updates a CRM record: with the rest of its chunk in a batched sweep, else on its own.
+    async fn update_crm(&self, record: &CrmRecord, write: &CrmWrite) -> Result<()> {
+        match batching::CHUNK.try_with(Arc::clone) {
+            Ok(chunk) => chunk.update(record, write).await,
+            Err(_) => self.inner.crm.update(record, write).await,
+        }
+    }
+
     // --- Partner Center → CRM ------------------------------------------------------------
 
     async fn start_at_referral(&self, pass: &mut Pass, referral_id: &str) -> Step<SyncOutcome> {
@@ -1140,13 +1148,19 @@ impl Synchronizer {
                 OutcomeKind::Excluded(Exclusion::Unlinked),
             ));
         }
-        // Read under the lock, unless a batched sweep listed a copy newer than the pair's
-        // baseline: a copy read before the lock could be older than another worker's write,
-        // which the baseline would then show.
-        let listed = match batching::CHUNK.try_with(|chunk| chunk.take_listed(referral_id)) {
-            Ok(Some(listed)) if self.newer_than_baseline(pass, &listed).await? => Some(listed),
-            _ => None,
-        };
+        // Read under the lock, unless a batched sweep listed a copy of a linked pair's referral:
+        // `settle_pair` keeps it only if it is newer than the pair's baseline (a copy read
+        // before the lock could be older than another worker's write, which the baseline would
+        // then show), and never writes Partner Center from it.
+        let linked = pass
+            .link
+            .as_ref()
+            .is_some_and(|link| link.state == LinkState::Linked);
+        let listed = batching::CHUNK
+            .try_with(|chunk| chunk.take_listed(referral_id))
+            .ok()
+            .flatten()
+            .filter(|_| linked);
         pass.listed = listed.is_some();
         let referral = match listed {
             Some(listed) => listed,
@@ -1194,28 +1208,6 @@ impl Synchronizer {
                     .await
             }
         }
-    }
-
-    /// Whether `listed` was modified after the last sync of its linked pair: then nothing the
-    /// store knows is newer, and the copy may stand for a read under the lock.
-    async fn newer_than_baseline(&self, pass: &Pass, listed: &Referral) -> Result<bool> {
-        let Some(link) = pass.link.as_ref().filter(|l| l.state == LinkState::Linked) else {
-            return Ok(false);
-        };
-        let Some(baseline) = self
-            .inner
-            .store
-            .baseline(&self.inner.tenant, link.pair)
-            .await?
-        else {
-            return Ok(false);
-        };
-        Ok(
-            match (listed.updated_date_time.value(), baseline.referral_modified) {
-                (Some(listed), Some(synced)) => *listed > synced,
-                _ => false,
-            },
-        )
     }
 
     /// The CRM record of an unlinked referral: by the referral-id column, then by the CRM id
@@ -1720,9 +1712,17 @@ impl Synchronizer {
                     },
                 )
                 .map_err(mapping_error)?;
-            // A listed copy is good for the CRM's conditional write, not for Partner Center's:
-            // read the referral under the lock before writing to it.
-            if pass.listed && !pc_write.patch.is_empty() {
+            // A listed copy stands for a read under the lock only when it is newer than the
+            // baseline (nothing the store knows is newer), and only for the CRM's conditional
+            // write: read the referral under the lock otherwise, or before writing to it.
+            let newer = |stored: &Baseline| match (
+                referral.updated_date_time.value(),
+                stored.referral_modified,
+            ) {
+                (Some(listed), Some(synced)) => *listed > synced,
+                _ => false,
+            };
+            if pass.listed && (!pc_write.patch.is_empty() || !stored.as_ref().is_some_and(newer)) {
                 pass.listed = false;
                 // Not an attempt: nothing was sent.
                 tries -= 1;
@@ -1796,11 +1796,7 @@ impl Synchronizer {
             // The CRM side first: its write carries the audit line of this pass.
             if !crm_write.is_empty() {
                 inner.crm.resolve(&mut crm_write).await?;
-                let sent = match batching::CHUNK.try_with(Arc::clone) {
-                    Ok(chunk) => chunk.update(&record, &crm_write).await,
-                    Err(_) => inner.crm.update(&record, &crm_write).await,
-                };
-                match sent {
+                match self.update_crm(&record, &crm_write).await {
                     Ok(()) => {}
                     Err(error) if worth_retrying(&error) => {
                         last = Some(error);

@@ -382,9 +382,10 @@ impl Synchronizer {
         // here without a request, and its referral not kept.
         let pc_since = pc_checkpoint.map(|at| at - inner.poll_overlap);
         let mut pc_fold = CheckpointFold::from(pc_checkpoint);
-        let mut referrals: Vec<Referral> = Vec::new();
-        // Referrals of linked pairs: synced in batched chunks.
-        let mut linked_referrals: HashSet<String> = HashSet::new();
+        // The referrals to sync (id, modification time) and, of linked pairs, the referral as
+        // listed: those are synced in batched chunks.
+        let mut referral_jobs: Vec<(String, Option<Timestamp>)> = Vec::new();
+        let mut listed: HashMap<String, Referral> = HashMap::new();
         let mut pager = inner
             .partner_center
             .referrals()
@@ -405,12 +406,13 @@ impl Synchronizer {
                 let Some(id) = referral.id.as_deref() else {
                     continue;
                 };
+                let updated = referral.updated_date_time.value().copied();
                 let Some(link) = inner.store.link_by_referral(&inner.tenant, id).await? else {
-                    referrals.push(referral);
+                    referral_jobs.push((id.to_owned(), updated));
                     continue;
                 };
                 let Some(crm) = link.crm_id.as_deref().map(RecordId::new) else {
-                    referrals.push(referral);
+                    referral_jobs.push((id.to_owned(), updated));
                     continue;
                 };
                 let entry = find(&crm_listed, &crm);
@@ -435,13 +437,13 @@ impl Synchronizer {
                 }
                 if quiet {
                     report.unchanged += 1;
-                    pc_fold.seen(referral.updated_date_time.value().copied(), true);
+                    pc_fold.seen(updated, true);
                     continue;
                 }
+                referral_jobs.push((id.to_owned(), updated));
                 if link.state == LinkState::Linked {
-                    linked_referrals.insert(id.to_owned());
+                    listed.insert(id.to_owned(), referral);
                 }
-                referrals.push(referral);
             }
         }
 
@@ -482,7 +484,7 @@ impl Synchronizer {
         }
         drop(crm_listed);
 
-        let total = referrals.len() + crm_ids.len();
+        let total = referral_jobs.len() + crm_ids.len();
         let mut state = SweepProgress {
             total,
             done: 0,
@@ -491,28 +493,17 @@ impl Synchronizer {
             elapsed: std::time::Duration::ZERO,
         };
         let started = inner.clock.now();
-        let referral_times: Vec<Option<Timestamp>> = referrals
-            .iter()
-            .map(|referral| referral.updated_date_time.value().copied())
-            .collect();
         // Owned jobs, so the sweep's future stays `Send` (it can be spawned). Each pair is read
         // again under its lock: the listing only says which pairs to look at (a listed referral
         // newer than its pair's baseline stands for that read, see `batching`).
-        let mut jobs: Vec<Trigger> = referrals
-            .iter()
-            .map(|referral| {
-                Trigger::Referral(referral.id.as_deref().unwrap_or_default().to_owned())
-            })
-            .collect();
-        jobs.extend(crm_ids.iter().map(|id| Trigger::Crm(id.clone())));
-        let mut listed: HashMap<String, Referral> = referrals
+        let (referral_ids, referral_times): (Vec<String>, Vec<Option<Timestamp>>) =
+            referral_jobs.into_iter().unzip();
+        let jobs: Vec<Trigger> = referral_ids
             .into_iter()
-            .filter_map(|referral| {
-                let id = referral.id.as_deref()?.to_owned();
-                linked_referrals.contains(&id).then_some((id, referral))
-            })
+            .map(Trigger::Referral)
+            .chain(crm_ids.into_iter().map(Trigger::Crm))
             .collect();
-        let units = self.units(jobs, &mut listed, &linked_referrals, &linked_crm);
+        let units = self.units(jobs, listed, &linked_crm);
         // Once paused, the jobs not yet started are left for the next sweep; those in flight
         // finish. The listings told the CRM's usage afresh: a sweep over budget syncs nothing.
         report.paused = self.over_budget();
@@ -625,8 +616,7 @@ impl Synchronizer {
     fn units(
         &self,
         jobs: Vec<Trigger>,
-        listed: &mut HashMap<String, Referral>,
-        linked_referrals: &HashSet<String>,
+        mut listed: HashMap<String, Referral>,
         linked_crm: &HashSet<String>,
     ) -> Vec<Unit> {
         let limit = self.inner.crm.write_batch_limit();
@@ -637,7 +627,7 @@ impl Synchronizer {
         for (index, trigger) in jobs.into_iter().enumerate() {
             let batched = limit > 1
                 && match &trigger {
-                    Trigger::Referral(id) => linked_referrals.contains(id),
+                    Trigger::Referral(id) => listed.contains_key(id),
                     Trigger::Crm(id) => linked_crm.contains(id),
                 };
             if !batched {
