@@ -50,7 +50,7 @@ pub(crate) fn answer(
     let index = state
         .find(&set, &key)?
         .ok_or_else(|| DvError::not_found("opportunity", &key))?;
-    let row = state.require_table(&set)?.rows[index].clone();
+    let row = state.require_table(&set)?.rows()[index].clone();
     if row.fields.get("statecode").and_then(Value::as_i64) != Some(0) {
         return Err(DvError::bad_request(
             INVALID_STATE,

@@ -98,7 +98,7 @@ pub(crate) fn execute(
                 state.create(&set, &row, &ctx, false).map(|id| (id, true))
             }
             (_, Ok(Some(index))) => {
-                let id = state.require_table(&set)?.rows[index].id;
+                let id = state.require_table(&set)?.rows()[index].id;
                 row.remove(&def.primary_id);
                 state.update(&set, index, &row, &ctx).map(|()| (id, false))
             }

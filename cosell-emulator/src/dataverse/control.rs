@@ -164,7 +164,7 @@ impl DataverseControl {
     pub fn record(&self, entity_set: &str, id: Uuid) -> Option<Value> {
         let state = lock(&self.state);
         let table = state.table(entity_set)?;
-        let row = table.rows.iter().find(|r| r.id == id)?;
+        let row = table.row(id)?;
         Some(Value::Object(query::render(
             &table.def,
             row,
@@ -181,7 +181,7 @@ impl DataverseControl {
             return Vec::new();
         };
         table
-            .rows
+            .rows()
             .iter()
             .map(|row| {
                 Value::Object(query::render(
@@ -275,7 +275,7 @@ impl DataverseControl {
         let state = lock(&self.state);
         state
             .table("transactioncurrencies")?
-            .rows
+            .rows()
             .iter()
             .find_map(|row| {
                 row.fields
@@ -341,10 +341,7 @@ impl DataverseControl {
         for (name, kind) in columns {
             def.columns.push(Column::new(&name, kind));
         }
-        state.tables.push(super::store::Table {
-            def,
-            rows: Vec::new(),
-        });
+        state.tables.push(super::store::Table::new(def));
         Ok(())
     }
 

@@ -114,7 +114,7 @@ const NO_VALUE_FUNCTIONS: [&str; 7] = [
 ];
 
 /// The type a function's values are read as.
-fn argument_kind(function: &str, column: &ColumnKind) -> ColumnKind {
+pub(crate) fn argument_kind(function: &str, column: &ColumnKind) -> ColumnKind {
     if RELATIVE_DATE_FUNCTIONS.contains(&function) {
         ColumnKind::Integer
     } else {
@@ -534,7 +534,7 @@ fn compatible(kind: &ColumnKind, literal: &Literal) -> bool {
 }
 
 /// A value given as text (`PropertyValues=['3']`) read as the column's type.
-fn coerce_for(kind: &ColumnKind, literal: &Literal) -> DvResult<Literal> {
+pub(crate) fn coerce_for(kind: &ColumnKind, literal: &Literal) -> DvResult<Literal> {
     use ColumnKind as K;
     let Literal::Text(text) = literal else {
         if compatible(kind, literal) {
@@ -670,7 +670,7 @@ pub(crate) fn matches(expr: &Expr, table: &TableDef, row: &Row, state: &State) -
 }
 
 /// Query functions name a lookup by its column (`ownerid`); the row holds `_ownerid_value`.
-fn crm_path(path: &[String], table: &TableDef) -> Vec<String> {
+pub(crate) fn crm_path(path: &[String], table: &TableDef) -> Vec<String> {
     match path {
         [name] => match table.column(name) {
             Some(column) if matches!(column.kind, ColumnKind::Lookup(_)) => vec![column.property()],
@@ -768,7 +768,7 @@ fn lookup_value(
                 .get(&lookup.property())
                 .and_then(Value::as_str)
                 .and_then(|id| Uuid::parse_str(id).ok())
-                .and_then(|id| target_table.rows.iter().find(|r| r.id == id));
+                .and_then(|id| target_table.row(id));
             match target {
                 Some(target) => lookup_value(
                     std::slice::from_ref(property),

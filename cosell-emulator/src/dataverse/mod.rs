@@ -35,6 +35,7 @@ mod bulk;
 mod control;
 mod error;
 pub(crate) mod filter;
+mod index;
 mod key;
 mod metadata;
 mod multipart;
@@ -368,7 +369,7 @@ impl DataverseService {
         let options = QueryOptions::parse(&call.query, &table.def, state)?;
         let row = state
             .find(&table.def.entity_set, &key)?
-            .and_then(|i| table.rows.get(i))
+            .and_then(|i| table.rows().get(i))
             .ok_or_else(|| DvError::not_found(&table.def.logical_name, &key))?;
         let prefs = call.prefs();
         // Never 304 with `$expand` or annotations.
@@ -430,7 +431,7 @@ impl DataverseService {
         let prefs = call.prefs();
         if prefs.return_representation {
             let table = state.require_table(&set)?;
-            if let Some(row) = table.rows.iter().find(|r| r.id == id) {
+            if let Some(row) = table.row(id) {
                 return Ok(self
                     .row_reply(
                         call,
@@ -468,7 +469,9 @@ impl DataverseService {
         options.expand.clear();
         let mut body = call.json_object()?;
         let index = state.find(&def.entity_set, &key)?;
-        let current_etag = index.and_then(|i| table.rows.get(i)).map(store::Row::etag);
+        let current_etag = index
+            .and_then(|i| table.rows().get(i))
+            .map(store::Row::etag);
         let ctx = merge(ctx, call);
         let if_match = call.condition("if-match");
         let if_none_match = call.condition("if-none-match");
@@ -526,9 +529,7 @@ impl DataverseService {
                 let id = state.create(&def.entity_set, &body, &ctx, false)?;
                 let index = state
                     .require_table(&def.entity_set)?
-                    .rows
-                    .iter()
-                    .position(|r| r.id == id)
+                    .position(id)
                     .unwrap_or_default();
                 (index, true)
             }
@@ -536,7 +537,7 @@ impl DataverseService {
         let prefs = call.prefs();
         let table = state.require_table(&def.entity_set)?;
         if prefs.return_representation
-            && let Some(row) = table.rows.get(index)
+            && let Some(row) = table.rows().get(index)
         {
             let status = if created {
                 StatusCode::CREATED
@@ -566,7 +567,7 @@ impl DataverseService {
             .ok_or_else(|| DvError::not_found(&def.logical_name, &key))?;
         if let Some(etag) = call.condition("if-match")
             && etag != "*"
-            && table.rows.get(index).is_some_and(|r| r.etag() != etag)
+            && table.rows().get(index).is_some_and(|r| r.etag() != etag)
         {
             return Err(DvError::version_mismatch());
         }

@@ -247,7 +247,7 @@ pub(crate) fn expand_into(
                 return None;
             }
             let id = row.fields.get(&expand.property)?.as_str()?;
-            let found = table.rows.iter().find(|r| r.id.to_string() == id)?;
+            let found = table.row_by_text(id)?;
             Some(render(
                 &table.def,
                 found,
@@ -276,16 +276,21 @@ pub(crate) fn select_rows<'a>(
     options: &QueryOptions,
     state: &State,
 ) -> Vec<&'a Row> {
-    let mut rows: Vec<&Row> = table
-        .rows
-        .iter()
-        .filter(|row| {
-            options
-                .filter
-                .as_ref()
-                .is_none_or(|f| filter::matches(f, &table.def, row, state))
-        })
-        .collect();
+    let all = table.rows();
+    let mut rows: Vec<&Row> = match &options.filter {
+        None => all.iter().collect(),
+        Some(expr) => {
+            let matching = |row: &&Row| filter::matches(expr, &table.def, row, state);
+            match table.index().candidates(expr, &table.def) {
+                Some(positions) => positions
+                    .into_iter()
+                    .map(|i| &all[i])
+                    .filter(matching)
+                    .collect(),
+                None => all.iter().filter(matching).collect(),
+            }
+        }
+    };
     if !options.order_by.is_empty() {
         rows.sort_by(|a, b| {
             for (column, descending) in &options.order_by {
@@ -409,7 +414,7 @@ fn annotate(
                 .and_then(|l| state.table_by_logical(l))
                 .and_then(|t| {
                     let id = value.as_str()?;
-                    let target = t.rows.iter().find(|r| r.id.to_string() == id)?;
+                    let target = t.row_by_text(id)?;
                     target
                         .fields
                         .get(&t.def.primary_name)

@@ -18,6 +18,7 @@ use super::error::{
     BAD_PAYLOAD, DvError, DvResult, INVALID_ARGUMENT, ODATA_ERROR, STRING_TOO_LONG,
 };
 use super::filter::{Literal, key_equals};
+use super::index::RowIndex;
 use super::key::{RowKey, parse_key_segment};
 use super::schema::{Column, ColumnKind, TableDef, seeded_tables};
 
@@ -52,11 +53,68 @@ impl Row {
     }
 }
 
-/// One table and its rows, in creation order.
+/// One table and its rows, in creation order. Rows are added, replaced and removed only
+/// through its methods, which keep the index.
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     pub(crate) def: TableDef,
-    pub(crate) rows: Vec<Row>,
+    rows: Vec<Row>,
+    index: RowIndex,
+}
+
+impl Table {
+    pub(crate) fn new(def: TableDef) -> Self {
+        Table {
+            def,
+            rows: Vec::new(),
+            index: RowIndex::default(),
+        }
+    }
+
+    /// The rows, in creation order.
+    pub(crate) fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The position of the row with this id.
+    pub(crate) fn position(&self, id: Uuid) -> Option<usize> {
+        self.index.position(id)
+    }
+
+    /// The row with this id.
+    pub(crate) fn row(&self, id: Uuid) -> Option<&Row> {
+        self.position(id).map(|i| &self.rows[i])
+    }
+
+    /// The row whose id is spelled `text`.
+    pub(crate) fn row_by_text(&self, text: &str) -> Option<&Row> {
+        Uuid::parse_str(text).ok().and_then(|id| self.row(id))
+    }
+
+    pub(crate) fn index(&self) -> &RowIndex {
+        &self.index
+    }
+
+    fn push(&mut self, row: Row) {
+        self.index.add(&row, self.rows.len());
+        self.rows.push(row);
+    }
+
+    fn replace(&mut self, position: usize, row: Row) {
+        if let Some(slot) = self.rows.get_mut(position) {
+            self.index.replace(slot, &row);
+            *slot = row;
+        }
+    }
+
+    fn remove(&mut self, position: usize) -> Option<Row> {
+        if position >= self.rows.len() {
+            return None;
+        }
+        let row = self.rows.remove(position);
+        self.index = RowIndex::rebuild(&self.rows);
+        Some(row)
+    }
 }
 
 /// Who made a write.
@@ -136,13 +194,7 @@ fn whole_second(now: Timestamp) -> String {
 impl State {
     pub(crate) fn seeded(clock: Arc<dyn EmulatorClock>) -> Self {
         let mut state = State {
-            tables: seeded_tables()
-                .into_iter()
-                .map(|def| Table {
-                    def,
-                    rows: Vec::new(),
-                })
-                .collect(),
+            tables: seeded_tables().into_iter().map(Table::new).collect(),
             version: 1_000_000,
             writes: Vec::new(),
             clock,
@@ -212,12 +264,12 @@ impl State {
     pub(crate) fn find(&self, entity_set: &str, key: &RowKey) -> DvResult<Option<usize>> {
         let table = self.require_table(entity_set)?;
         match key {
-            RowKey::Id(id) => Ok(table.rows.iter().position(|r| r.id == *id)),
+            RowKey::Id(id) => Ok(table.position(*id)),
             RowKey::Alternate(columns)
                 if columns.len() == 1 && columns[0].0 == table.def.primary_id =>
             {
                 match &columns[0].1 {
-                    Literal::Guid(id) => Ok(table.rows.iter().position(|r| r.id == *id)),
+                    Literal::Guid(id) => Ok(table.position(*id)),
                     _ => Err(invalid_key(&table.def)),
                 }
             }
@@ -232,13 +284,25 @@ impl State {
                 if !defined {
                     return Err(invalid_key(&table.def));
                 }
-                Ok(table.rows.iter().position(|row| {
+                let matches = |row: &Row| {
                     columns.iter().all(|(column, literal)| {
                         let kind = table.def.by_property(column).map(|c| &c.kind);
                         let value = row.fields.get(column).unwrap_or(&Value::Null);
                         kind.is_some_and(|k| key_equals(k, value, literal))
                     })
-                }))
+                };
+                let indexed = columns.iter().find_map(|(column, literal)| {
+                    let kind = &table.def.by_property(column)?.kind;
+                    let literal = super::filter::coerce_for(kind, literal).ok()?;
+                    table.index().equal_text(column, &literal)
+                });
+                Ok(match indexed {
+                    Some(mut positions) => {
+                        positions.sort_unstable();
+                        positions.into_iter().find(|&i| matches(&table.rows[i]))
+                    }
+                    None => table.rows.iter().position(matches),
+                })
             }
         }
     }
@@ -290,7 +354,7 @@ impl State {
         }
         if self
             .table(entity_set)
-            .is_some_and(|t| t.rows.iter().any(|r| r.id == row.id))
+            .is_some_and(|t| t.position(row.id).is_some())
         {
             return Err(DvError::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -322,7 +386,7 @@ impl State {
         self.check_keys(&def, &row)?;
         let (id, version) = (row.id, row.version);
         if let Some(table) = self.table_mut(entity_set) {
-            table.rows.push(row);
+            table.push(row);
         }
         self.record(entity_set, id, "create", version, ctx);
         Ok(id)
@@ -369,11 +433,8 @@ impl State {
         self.stamp(&def, &mut row, ctx, self.now_stamp());
         self.check_keys(&def, &row)?;
         let (id, version) = (row.id, row.version);
-        if let Some(slot) = self
-            .table_mut(entity_set)
-            .and_then(|t| t.rows.get_mut(index))
-        {
-            *slot = row;
+        if let Some(table) = self.table_mut(entity_set) {
+            table.replace(index, row);
         }
         self.record(entity_set, id, "update", version, ctx);
         Ok(())
@@ -401,20 +462,14 @@ impl State {
         row.fields.extend(changes);
         self.stamp(&def, &mut row, ctx, self.now_stamp());
         let (id, version) = (row.id, row.version);
-        if let Some(slot) = self
-            .table_mut(entity_set)
-            .and_then(|t| t.rows.get_mut(index))
-        {
-            *slot = row;
+        if let Some(table) = self.table_mut(entity_set) {
+            table.replace(index, row);
         }
         self.record(entity_set, id, operation, version, ctx);
     }
 
     pub(crate) fn delete(&mut self, entity_set: &str, index: usize, ctx: &WriteContext) {
-        let removed = self
-            .table_mut(entity_set)
-            .filter(|t| index < t.rows.len())
-            .map(|t| t.rows.remove(index));
+        let removed = self.table_mut(entity_set).and_then(|t| t.remove(index));
         if let Some(row) = removed {
             self.record(entity_set, row.id, "delete", 0, ctx);
         }
@@ -452,15 +507,27 @@ impl State {
             if values.iter().any(|v| v.is_null()) {
                 continue;
             }
-            let clash = table.rows.iter().filter(|r| r.id != row.id).any(|other| {
-                key.iter().zip(&values).all(|(column, value)| {
-                    let theirs = other.fields.get(column).unwrap_or(&Value::Null);
-                    match (theirs, value) {
-                        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-                        (a, b) => a == *b,
-                    }
-                })
+            let clashes = |other: &Row| {
+                other.id != row.id
+                    && key.iter().zip(&values).all(|(column, value)| {
+                        let theirs = other.fields.get(column).unwrap_or(&Value::Null);
+                        match (theirs, value) {
+                            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+                            (a, b) => a == *b,
+                        }
+                    })
+            };
+            // A string column of the key narrows the rows to those holding that text.
+            let indexed = key.iter().zip(&values).find_map(|(column, value)| {
+                let text = value.as_str()?;
+                table
+                    .index()
+                    .equal_text(column, &Literal::Text(text.to_owned()))
             });
+            let clash = match indexed {
+                Some(positions) => positions.into_iter().any(|i| clashes(&table.rows[i])),
+                None => table.rows.iter().any(clashes),
+            };
             if clash {
                 return Err(DvError::duplicate_key(&def.logical_name));
             }

@@ -334,10 +334,20 @@ pub(crate) fn parse_order_by(input: &str) -> Result<Vec<(&'static str, bool)>, S
 }
 
 /// Orders referrals by the given keys (stable: ties keep creation order).
-pub(crate) fn sort(documents: &mut [&Document], order: &[(&'static str, bool)]) {
-    documents.sort_by(|a, b| {
-        for (field, descending) in order {
-            let ordering = instant(a, field).cmp(&instant(b, field));
+pub(crate) fn sort(documents: &mut Vec<&Document>, order: &[(&'static str, bool)]) {
+    // Each document's instants read once, not once per comparison.
+    let mut keyed: Vec<(Vec<_>, &Document)> = documents
+        .iter()
+        .map(|d| {
+            (
+                order.iter().map(|(field, _)| instant(d, field)).collect(),
+                *d,
+            )
+        })
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        for ((a, b), (_, descending)) in a.iter().zip(b).zip(order) {
+            let ordering = a.cmp(b);
             let ordering = if *descending {
                 ordering.reverse()
             } else {
@@ -349,6 +359,8 @@ pub(crate) fn sort(documents: &mut [&Document], order: &[(&'static str, bool)]) 
         }
         Ordering::Equal
     });
+    documents.clear();
+    documents.extend(keyed.into_iter().map(|(_, d)| d));
 }
 
 fn put(target: &mut Document, path: &[&str], value: Value) {

@@ -56,6 +56,10 @@ pub(crate) enum Origin {
 #[derive(Debug)]
 pub(crate) struct ReferralStore {
     referrals: Vec<Document>,
+    /// Position of each referral by id (referrals are never removed).
+    positions: HashMap<String, usize>,
+    /// How many referrals each engagement has (a referral's engagement never changes).
+    engagements: HashMap<String, usize>,
     /// Referrals whose latest writes the API does not show yet: the version reads still get
     /// (`None` for a referral whose creation is hidden).
     hidden: HashMap<String, Option<Document>>,
@@ -70,6 +74,8 @@ impl ReferralStore {
     pub(crate) fn new(base_url: String, clock: Arc<dyn EmulatorClock>) -> Self {
         ReferralStore {
             referrals: Vec::new(),
+            positions: HashMap::new(),
+            engagements: HashMap::new(),
             hidden: HashMap::new(),
             writes: 0,
             base_url,
@@ -84,7 +90,7 @@ impl ReferralStore {
 
     /// One referral.
     pub(crate) fn get(&self, id: &str) -> Option<&Document> {
-        self.referrals.iter().find(|r| text(r, "id") == Some(id))
+        self.positions.get(id).map(|&i| &self.referrals[i])
     }
 
     /// One referral as the API shows it: a hidden write shows its earlier version.
@@ -205,6 +211,8 @@ impl ReferralStore {
         set(&mut document, "eTag", etag.into());
         let links = self.links(&id, &engagement_id);
         set(&mut document, "links", links);
+        self.positions.insert(id, self.referrals.len());
+        *self.engagements.entry(engagement_id).or_default() += 1;
         self.referrals.push(document.clone());
         document
     }
@@ -215,10 +223,8 @@ impl ReferralStore {
     pub(crate) fn replace(&mut self, id: &str, mut next: Document) -> Option<Document> {
         let now = self.now();
         let etag = self.next_etag();
-        let stored = self
-            .referrals
-            .iter_mut()
-            .find(|r| text(r, "id") == Some(id))?;
+        let position = *self.positions.get(id)?;
+        let stored = &mut self.referrals[position];
         next.retain(|key, _| !key.starts_with("@odata."));
         for field in SERVER_FIELDS {
             match stored.get(*field) {
@@ -242,9 +248,11 @@ impl ReferralStore {
         else {
             return false;
         };
-        self.referrals
-            .iter()
-            .any(|r| text(r, "id") != Some(id) && text(r, "engagementId") == Some(engagement))
+        let all = self.engagements.get(engagement).copied().unwrap_or(0);
+        let itself = self
+            .get(id)
+            .is_some_and(|r| text(r, "engagementId") == Some(engagement));
+        all > usize::from(itself)
     }
 }
 

@@ -174,8 +174,13 @@ impl SalesforceControl {
             .push(FieldSchema::custom(name, field_type, external_id));
         let field = name.to_owned();
         let sobject = schema.name.clone();
-        for record in org.records.iter_mut().filter(|r| r.sobject == sobject) {
-            record.fields.insert(field.clone(), Value::Null);
+        let positions: Vec<usize> = (0..org.records.len())
+            .filter(|&i| org.records[i].sobject == sobject)
+            .collect();
+        for position in positions {
+            org.records.change(position, |record| {
+                record.fields.insert(field.clone(), Value::Null);
+            });
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ mod field_type;
 mod identity;
 mod limits;
 mod query;
+mod records;
 mod replication;
 mod sobjects;
 pub(crate) mod soql;

@@ -4,6 +4,7 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use super::FieldType;
 use super::soql::Count;
 use super::store::{Org, WriteError};
 use super::{Call, failure, soql};
@@ -60,9 +61,16 @@ pub(crate) fn run(
         )
     })?;
     let query = parsed.resolve(org, schema)?;
-    let mut rows: Vec<&super::store::Record> = org
-        .records
-        .iter()
+    let kind = |name: &str| query.kinds.get(name).copied().unwrap_or(FieldType::String);
+    let candidates = query
+        .filter
+        .as_ref()
+        .and_then(|condition| org.records.candidates(condition, &kind));
+    let looked_at: Box<dyn Iterator<Item = &super::store::Record>> = match candidates {
+        Some(positions) => Box::new(positions.into_iter().map(|i| &org.records[i])),
+        None => Box::new(org.records.iter()),
+    };
+    let mut rows: Vec<&super::store::Record> = looked_at
         .filter(|r| r.sobject == query.object && (include_deleted || !r.deleted))
         .filter(|r| {
             query

@@ -15,6 +15,7 @@ use crate::clock::EmulatorClock;
 use super::FieldType;
 use super::datetime;
 use super::query::Cursor;
+use super::records::Records;
 
 /// One field of an emulated object.
 #[derive(Debug, Clone)]
@@ -437,7 +438,7 @@ impl RecordedWrite {
 #[derive(Debug)]
 pub(crate) struct Org {
     pub(crate) schemas: Vec<ObjectSchema>,
-    pub(crate) records: Vec<Record>,
+    pub(crate) records: Records,
     pub(crate) next_id: u64,
     pub(crate) cursors: HashMap<String, Cursor>,
     pub(crate) next_cursor: u64,
@@ -456,7 +457,7 @@ impl Org {
     pub(crate) fn new(clock: Arc<dyn EmulatorClock>) -> Self {
         let mut org = Org {
             schemas: schemas(),
-            records: Vec::new(),
+            records: Records::default(),
             next_id: 1,
             cursors: HashMap::new(),
             next_cursor: 1,
@@ -517,6 +518,14 @@ fn id_suffix(id15: &str) -> String {
         .collect()
 }
 
+/// The creation number of an id [`Org::new_id`] made (`001Em0000000042…` → 42).
+fn id_number(id: &str) -> Option<u64> {
+    id.get(3..5)
+        .filter(|em| *em == "Em")
+        .and_then(|_| id.get(5..15))
+        .and_then(|digits| digits.parse().ok())
+}
+
 /// Whether two ids name the same record: 15- and 18-character forms, the first 15 compared
 /// exactly.
 pub(crate) fn same_id(a: &str, b: &str) -> bool {
@@ -549,22 +558,41 @@ impl Org {
 
     /// The index of a record of `sobject` (deleted ones included).
     pub(crate) fn find(&self, sobject: &str, id: &str) -> Option<usize> {
-        self.records
-            .iter()
-            .position(|r| r.sobject.eq_ignore_ascii_case(sobject) && same_id(&r.id, id))
+        self.find_any(id)
+            .filter(|&i| self.records[i].sobject.eq_ignore_ascii_case(sobject))
     }
 
-    /// The index of a record of any type.
+    /// The index of a record of any type. Ids are numbered in creation order ([`Self::new_id`])
+    /// and records are only ever appended (a rolled-back write restores an earlier list), so
+    /// the list is ordered by number and searched by halves; an id not found that way is
+    /// looked for one record at a time.
     pub(crate) fn find_any(&self, id: &str) -> Option<usize> {
-        self.records.iter().position(|r| same_id(&r.id, id))
+        let by_number = id_number(id).and_then(|wanted| {
+            self.records
+                .binary_search_by_key(&Some(wanted), |r| id_number(&r.id))
+                .ok()
+        });
+        by_number
+            .filter(|&i| same_id(&self.records[i].id, id))
+            .or_else(|| self.records.iter().position(|r| same_id(&r.id, id)))
     }
 
     /// The live records of `sobject` whose `field` holds `value` (external ids compare without
     /// regard to case).
     pub(crate) fn by_external_id(&self, sobject: &str, field: &str, value: &str) -> Vec<usize> {
-        self.records
-            .iter()
-            .enumerate()
+        // A text field's records are found through the index; a number's are looked at all.
+        let numeric = self
+            .schema(sobject)
+            .and_then(|schema| schema.field(field))
+            .is_none_or(FieldSchema::is_number);
+        let positions: Vec<usize> = if numeric {
+            (0..self.records.len()).collect()
+        } else {
+            self.records.holding_text(field, value)
+        };
+        positions
+            .into_iter()
+            .map(|i| (i, &self.records[i]))
             .filter(|(_, r)| !r.deleted && r.sobject.eq_ignore_ascii_case(sobject))
             .filter(|(_, r)| match r.fields.get(field) {
                 Some(Value::String(s)) => s.eq_ignore_ascii_case(value),
@@ -652,26 +680,26 @@ impl Org {
                 fields.insert(name.to_owned(), Value::String(stamp.clone()));
             }
         }
-        if let Some(slot) = self.records.get_mut(index) {
-            slot.fields = fields;
-        }
+        self.records.change(index, |record| record.fields = fields);
         Ok(())
     }
 
     /// Moves the record at `index` to the recycle bin.
     pub(crate) fn delete(&mut self, index: usize) -> Result<(), WriteError> {
         let stamp = self.stamp();
-        let record = self.records.get_mut(index).ok_or_else(not_found)?;
+        let record = self.records.get(index).ok_or_else(not_found)?;
         if record.deleted {
             return Err(entity_is_deleted());
         }
-        record.deleted = true;
-        record
-            .fields
-            .insert("IsDeleted".to_owned(), Value::Bool(true));
-        record
-            .fields
-            .insert("SystemModstamp".to_owned(), Value::String(stamp));
+        self.records.change(index, |record| {
+            record.deleted = true;
+            record
+                .fields
+                .insert("IsDeleted".to_owned(), Value::Bool(true));
+            record
+                .fields
+                .insert("SystemModstamp".to_owned(), Value::String(stamp));
+        });
         Ok(())
     }
 
