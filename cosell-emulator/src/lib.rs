@@ -40,6 +40,8 @@ mod discovery;
 mod error;
 mod faults;
 mod frame;
+#[cfg(test)]
+mod index_steps;
 mod journal;
 mod partner_center;
 pub mod query_text;

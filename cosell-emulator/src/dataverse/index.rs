@@ -149,17 +149,11 @@ impl RowIndex {
                 }
                 all
             }
-            Expr::And(a, b) => match (self.candidates(a, table), self.candidates(b, table)) {
-                (Some(a), Some(b)) => {
-                    if a.len() <= b.len() {
-                        a
-                    } else {
-                        b
-                    }
-                }
-                (Some(one), None) | (None, Some(one)) => one,
-                (None, None) => return None,
-            },
+            // The narrower side of a conjunction is enough.
+            Expr::And(a, b) => [a, b]
+                .into_iter()
+                .filter_map(|side| self.candidates(side, table))
+                .min_by_key(Vec::len)?,
             Expr::Or(a, b) => {
                 let mut both = self.candidates(a, table)?;
                 both.extend(self.candidates(b, table)?);
@@ -185,23 +179,7 @@ mod tests {
     use super::super::query::select_rows;
     use super::super::store::{State, WriteContext};
     use crate::clock::SystemClock;
-
-    #[derive(Debug, Clone)]
-    enum Step {
-        Create(usize, usize),
-        Rename(usize, usize),
-        Delete(usize),
-    }
-
-    const NAMES: [&str; 5] = ["Acme", "ACME", "acme", "Zeta", "Éclair"];
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            3 => (0..NAMES.len(), 0..6usize).prop_map(|(n, k)| Step::Create(n, k)),
-            2 => (0..16usize, 0..NAMES.len()).prop_map(|(r, n)| Step::Rename(r, n)),
-            1 => (0..16usize).prop_map(Step::Delete),
-        ]
-    }
+    use crate::index_steps::{NAMES, Step, step};
 
     fn body(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()

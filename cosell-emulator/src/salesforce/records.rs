@@ -153,23 +153,7 @@ mod tests {
     use super::super::soql;
     use super::super::store::{Org, Writer};
     use crate::clock::SystemClock;
-
-    #[derive(Debug, Clone)]
-    enum Step {
-        Create(usize, usize),
-        Rename(usize, usize),
-        Delete(usize),
-    }
-
-    const NAMES: [&str; 5] = ["Acme", "ACME", "acme", "Zeta", "Éclair"];
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            3 => (0..NAMES.len(), 0..6usize).prop_map(|(n, k)| Step::Create(n, k)),
-            2 => (0..16usize, 0..NAMES.len()).prop_map(|(r, n)| Step::Rename(r, n)),
-            1 => (0..16usize).prop_map(Step::Delete),
-        ]
-    }
+    use crate::index_steps::{NAMES, Step, step};
 
     proptest! {
         // After any creates, renames and deletes, a query through the index answers exactly
@@ -213,7 +197,6 @@ mod tests {
                 let indexed = answer(&org);
                 // The same query over the same records with an empty index scans them all.
                 let query = soql::parse(&text).unwrap().resolve(&org, org.schema("Account").unwrap()).unwrap();
-                let kind = |name: &str| query.kinds.get(name).copied().unwrap_or(super::FieldType::String);
                 let scanned: Vec<String> = org.records.iter()
                     .filter(|r| r.sobject == "Account")
                     .filter(|r| soql::matches(query.filter.as_ref().unwrap(), &|p| org.path_value(r, p), &query.kinds))
@@ -228,7 +211,6 @@ mod tests {
                 } else {
                     prop_assert_eq!(indexed_ids, scanned, "{}", text);
                 }
-                let _ = kind;
             }
             for number in 0..6 {
                 let wanted = format!("n-{number}");
