@@ -24,7 +24,7 @@ use serde_json::json;
 
 use super::{
     AuditEntry, Baseline, Checkpoint, DeadLetter, DeadLetterId, Link, LinkState, RecordRef,
-    Retention, StoreError, SyncStore, TenantId,
+    Retention, Snapshot, StoreError, SyncStore, TenantId,
 };
 use crate::http::{Clock, ManualClock};
 
@@ -277,7 +277,8 @@ pub async fn links_and_baselines(store: &dyn SyncStore, clock: &ManualClock) {
 
     // Baselines belong to linked pairs and are fenced by their lock.
     let baseline = Baseline {
-        snapshot: json!({"name": "Contoso", "amount": "100.00"}),
+        snapshot: Snapshot::encode(&json!({"name": "Contoso", "amount": "100.00"}))
+            .expect("encode"),
         hash: "h1".into(),
         referral_etag: Some("\"e1\"".into()),
         referral_modified: Some(clock.now()),

@@ -59,7 +59,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
-    Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, TenantId, UnmappedValue,
+    Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, Snapshot, TenantId,
+    UnmappedValue,
 };
 
 /// Everything the synchronizer and its service keep between runs and share between workers.

@@ -616,12 +616,13 @@ impl SyncStore for PostgresStore {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                &self.sql("SELECT body FROM {s}.baselines WHERE tenant = $1 AND pair = $2"),
+                &self.sql("SELECT body::text FROM {s}.baselines WHERE tenant = $1 AND pair = $2"),
                 &[&tenant.as_str(), &pair.0],
             )
             .await
             .map_err(backend)?;
-        row.map(|row| serde_json::from_value(row.get(0)).map_err(backend))
+        // As text: the snapshot is kept as JSON text, which a `Value` cannot be decoded into.
+        row.map(|row| serde_json::from_str(row.get::<_, &str>(0)).map_err(backend))
             .transpose()
     }
 

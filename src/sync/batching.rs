@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 use crate::mapping::CrmWrite;
 use crate::partner_center::Referral;
 
+/// The referrals a sweep listed for its linked pairs, by id; boxed, as a `Referral` is 2.3 KB
+/// inline and a map holds room for more entries than it has.
+pub(super) type Listed = HashMap<String, Box<Referral>>;
+
 tokio::task_local! {
     /// The chunk a pair sync belongs to, when a sweep runs it batched.
     pub(super) static CHUNK: Arc<Chunk>;
@@ -57,7 +61,7 @@ pub(super) struct Chunk {
     columns: SyncColumns,
     waiting: Mutex<Waiting>,
     /// The referrals as the sweep listed them, taken once by their pair's first read.
-    listed: Mutex<HashMap<String, Referral>>,
+    listed: Mutex<Listed>,
 }
 
 impl Chunk {
@@ -66,7 +70,7 @@ impl Chunk {
         crm: Arc<dyn Crm>,
         columns: SyncColumns,
         pairs: usize,
-        listed: HashMap<String, Referral>,
+        listed: Listed,
     ) -> Self {
         Chunk {
             crm,
@@ -81,7 +85,9 @@ impl Chunk {
 
     /// The referral as listed, once.
     pub(super) fn take_listed(&self, id: &str) -> Option<Referral> {
-        crate::http::lock(&self.listed).remove(id)
+        crate::http::lock(&self.listed)
+            .remove(id)
+            .map(|referral| *referral)
     }
 
     /// Reads the record with the others of the chunk.
@@ -100,9 +106,16 @@ impl Chunk {
     /// Writes the record with the others of the chunk.
     pub(super) async fn update(&self, record: &CrmRecord, write: &CrmWrite) -> Result<()> {
         let (reply, answer) = oneshot::channel();
+        // A write needs the record's id and version, not the body it was read with.
+        let target = CrmRecord {
+            id: record.id.clone(),
+            body: serde_json::Value::Null,
+            version: record.version.clone(),
+            modified: record.modified,
+        };
         crate::http::lock(&self.waiting)
             .writes
-            .push((record.clone(), write.clone(), reply));
+            .push((target, write.clone(), reply));
         self.flush_if_all_wait().await;
         match answer.await {
             Ok(Answer::Done(result)) => result,

@@ -149,13 +149,28 @@ pub trait Crm: Send + Sync + fmt::Debug {
         Ok(results)
     }
 
+    /// Lists the records with the sync flag set that changed at or after `since`, oldest change
+    /// first, handing each id and modification time to `each` as its page arrives, so that a
+    /// listing of every record is never held whole (a full sweep keeps them packed).
+    async fn each_changed_since(
+        &self,
+        since: Timestamp,
+        columns: &SyncColumns,
+        each: &mut (dyn FnMut(String, Timestamp) + Send),
+    ) -> Result<()>;
+
     /// The ids of the records with the sync flag set that changed at or after `since`, oldest
     /// change first, with their modification times: the CRM poll.
     async fn changed_since(
         &self,
         since: Timestamp,
         columns: &SyncColumns,
-    ) -> Result<Vec<(String, Timestamp)>>;
+    ) -> Result<Vec<(String, Timestamp)>> {
+        let mut changed = Vec::new();
+        self.each_changed_since(since, columns, &mut |id, at| changed.push((id, at)))
+            .await?;
+        Ok(changed)
+    }
 }
 
 /// The contact for `query` among the CRM's contacts with its e-mail, as `(email, id)`: several

@@ -462,11 +462,12 @@ impl Crm for DataverseCrm {
         Ok(answers)
     }
 
-    async fn changed_since(
+    async fn each_changed_since(
         &self,
         since: Timestamp,
         columns: &SyncColumns,
-    ) -> Result<Vec<(String, Timestamp)>> {
+        each: &mut (dyn FnMut(String, Timestamp) + Send),
+    ) -> Result<()> {
         let mut filter = Filter::ge("modifiedon", since);
         if let Some(flag) = &columns.sync_flag {
             filter = filter.and(Filter::eq(flag, true));
@@ -476,21 +477,21 @@ impl Crm for DataverseCrm {
             opportunityid: String,
             modifiedon: Option<String>,
         }
-        // Page by page into ids and times: a full listing holds every flagged record.
         let mut pager = self.client.opportunities().query::<Changed>(
             &Query::new()
                 .select(["opportunityid", "modifiedon"])
                 .filter(filter)
                 .order_by("modifiedon", Order::Ascending),
         );
-        let mut changed = Vec::new();
         while let Some(page) = pager.next_page().await? {
-            changed.extend(
-                page.items
-                    .into_iter()
-                    .filter_map(|row| Some((row.opportunityid, row.modifiedon?.parse().ok()?))),
-            );
+            for (id, at) in page
+                .items
+                .into_iter()
+                .filter_map(|row| Some((row.opportunityid, row.modifiedon?.parse().ok()?)))
+            {
+                each(id, at);
+            }
         }
-        Ok(changed)
+        Ok(())
     }
 }

@@ -25,7 +25,7 @@ use crate::partner_center::referrals::{ReferralOrderField, ReferralPatch};
 use crate::partner_center::{PartnerCenter, Referral};
 use crate::store::{
     AuditEntry, Baseline, DeadLetter, DeadLetterId, InboxId, Link, LinkState, PairLock, RecordRef,
-    StoreError, SyncStore, TenantId,
+    Snapshot, StoreError, SyncStore, TenantId,
 };
 use crate::webhook::WebhookEvent;
 
@@ -983,8 +983,8 @@ impl Synchronizer {
             listed: false,
         };
         let result = match trigger {
-            Trigger::Referral(id) => self.start_at_referral(&mut pass, id).await,
-            Trigger::Crm(id) => self.start_at_crm(&mut pass, &RecordId::new(id)).await,
+            Trigger::Referral(id) => Box::pin(self.start_at_referral(&mut pass, id)).await,
+            Trigger::Crm(id) => Box::pin(self.start_at_crm(&mut pass, &RecordId::new(id))).await,
         };
         let _ = inner.store.unlock_pair(&pass.lock).await;
         match result {
@@ -1089,7 +1089,9 @@ impl Synchronizer {
 
     async fn get_referral(&self, id: &str) -> Result<Option<Referral>> {
         let _permit = self.batched_permit().await;
-        match self.inner.partner_center.referrals().get(id).await {
+        // Boxed: the request's future is large, and a pair waiting in a batched chunk should
+        // not carry it.
+        match Box::pin(self.inner.partner_center.referrals().get(id)).await {
             // An answer about another referral (or none) is never synced as this one.
             Ok(referral) if referral.id.as_deref() != Some(id) => Err(Error::validation(format!(
                 "Partner Center answered for referral `{id}` with a referral whose id is {:?}",
@@ -1183,7 +1185,7 @@ impl Synchronizer {
                     None => return self.unlink(pass, "the CRM record was deleted").await,
                 }
             }
-            None => self.find_crm_record(pass, &referral).await?,
+            None => Box::pin(self.find_crm_record(pass, &referral)).await?,
         };
         if pass
             .link
@@ -1200,7 +1202,7 @@ impl Synchronizer {
                 if let Err(why) = self.inner.scope.admits(&referral) {
                     return Ok(self.outcome(pass.link.as_ref(), OutcomeKind::Excluded(why)));
                 }
-                self.create_in_crm(pass, referral).await
+                Box::pin(self.create_in_crm(pass, referral)).await
             }
             Some(record) => {
                 let link = self.link(pass, referral_id, &record.id).await?;
@@ -1619,7 +1621,7 @@ impl Synchronizer {
     ) -> Result<()> {
         let schema = self.inner.mapping.schema();
         let baseline = Baseline {
-            snapshot: serde_json::to_value(record).map_err(|e| Error::validation(e.to_string()))?,
+            snapshot: Snapshot::encode(record).map_err(|e| Error::validation(e.to_string()))?,
             hash: diff::ConvergenceHash::of(schema, record).to_string(),
             referral_etag: referral.and_then(|r| r.e_tag.value().cloned()),
             referral_modified: referral.and_then(|r| r.updated_date_time.value().copied()),
@@ -1642,11 +1644,26 @@ impl Synchronizer {
     /// Brings a linked pair in step: diff against the baseline, write what changed (CRM first,
     /// then Partner Center), store the baseline after each write. A version that moved or an
     /// answer that was lost re-reads that side and decides again.
+    ///
+    /// Its state lives in a box of its own, allocated only while it runs: the futures that call
+    /// it stay small, and so does each pair a batched chunk holds while its writes wait.
     async fn settle_pair(
         &self,
         pass: &mut Pass,
         link: Link,
-        mut referral: Referral,
+        referral: Referral,
+        record: CrmRecord,
+        source: SyncSide,
+    ) -> Step<SyncOutcome> {
+        Box::pin(self.settle(pass, link, Box::new(referral), record, source)).await
+    }
+
+    async fn settle(
+        &self,
+        pass: &mut Pass,
+        link: Link,
+        // Boxed, as is every referral this pass reads or writes: a `Referral` is 2.3 KB inline.
+        mut referral: Box<Referral>,
         mut record: CrmRecord,
         source: SyncSide,
     ) -> Step<SyncOutcome> {
@@ -1657,8 +1674,11 @@ impl Synchronizer {
         while tries < inner.attempts {
             tries += 1;
             let mut crm_written = false;
+            // The store first: a batched chunk's pairs queue for it together, and each should
+            // wait holding what it read, not the decoded sides as well.
+            let stored = inner.store.baseline(&inner.tenant, link.pair).await?;
             let referral_json =
-                serde_json::to_value(&referral).map_err(|e| Error::validation(e.to_string()))?;
+                serde_json::to_value(&*referral).map_err(|e| Error::validation(e.to_string()))?;
             let mut pc = inner
                 .mapping
                 .referral_to_canonical(&referral_json)
@@ -1674,10 +1694,11 @@ impl Synchronizer {
             if crm.record.get(fields::SYNC_WITH_PARTNER_CENTER).as_bool() == Some(false) {
                 return Ok(self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::SyncOff)));
             }
-            let stored = inner.store.baseline(&inner.tenant, link.pair).await?;
             let (mut baseline, mut held_log) = match &stored {
                 Some(stored) => (
-                    serde_json::from_value::<Record>(stored.snapshot.clone())
+                    stored
+                        .snapshot
+                        .decode::<Record>()
                         .map_err(|e| Error::validation(format!("a stored baseline: {e}")))?,
                     stored
                         .held
@@ -1730,7 +1751,7 @@ impl Synchronizer {
                     .get_referral(referral.id.as_deref().unwrap_or_default())
                     .await?
                 {
-                    Some(fresh) => referral = fresh,
+                    Some(fresh) => *referral = fresh,
                     None => {
                         return Ok(
                             self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::NotFound))
@@ -1793,6 +1814,9 @@ impl Synchronizer {
                 let existing = crm.record.get(fields::AUDIT_TRAIL).as_text();
                 self.add_audit_line(&mut crm_write, existing, &line.join("; "));
             }
+            // What only the decision needed is let go before the writes: a pair of a batched
+            // chunk holds the rest while its write waits for the others'.
+            drop((referral_json, pc, crm));
             // The CRM side first: its write carries the audit line of this pass.
             if !crm_write.is_empty() {
                 inner.crm.resolve(&mut crm_write).await?;
@@ -1817,12 +1841,12 @@ impl Synchronizer {
             let mut written_referral = None;
             if !pc_write.patch.is_empty() {
                 let patch = std::mem::take(&mut pc_write.patch);
-                match self.write_referral(&referral, patch).await {
+                match Box::pin(self.write_referral(&referral, patch)).await {
                     Ok(saved) => {
                         let changes =
                             written(plan.partner_center(), plan.held(), Side::PartnerCenter);
                         self.note_values(pass, Side::PartnerCenter, changes);
-                        written_referral = Some(saved);
+                        written_referral = Some(Box::new(saved));
                     }
                     Err(error) if worth_retrying(&error) => {
                         last = Some(error);
@@ -1830,7 +1854,7 @@ impl Synchronizer {
                             .get_referral(referral.id.as_deref().unwrap_or_default())
                             .await?
                         {
-                            Some(fresh) => referral = fresh,
+                            Some(fresh) => *referral = fresh,
                             None => {
                                 return Ok(self.outcome(
                                     Some(&link),
@@ -1878,7 +1902,7 @@ impl Synchronizer {
                     &link,
                     &baseline,
                     &held_log,
-                    written_referral.as_ref().or(Some(&referral)),
+                    written_referral.as_deref().or(Some(&*referral)),
                     Some(&record),
                 )
                 .await?;

@@ -19,6 +19,7 @@ mod crm;
 mod dataverse;
 mod engine;
 mod ids;
+mod listing;
 mod outcome;
 mod salesforce;
 mod scope;

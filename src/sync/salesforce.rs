@@ -348,11 +348,12 @@ impl Crm for SalesforceCrm {
             .collect())
     }
 
-    async fn changed_since(
+    async fn each_changed_since(
         &self,
         since: Timestamp,
         columns: &SyncColumns,
-    ) -> Result<Vec<(String, Timestamp)>> {
+        each: &mut (dyn FnMut(String, Timestamp) + Send),
+    ) -> Result<()> {
         let mut builder = Soql::select(["Id", "SystemModstamp"])
             .from(OBJECT)
             .filter(field("SystemModstamp").ge(since))
@@ -367,16 +368,16 @@ impl Crm for SalesforceCrm {
             #[serde(rename = "SystemModstamp")]
             modstamp: Option<String>,
         }
-        // Page by page into ids and times: a full listing holds every flagged record.
         let mut pager = self.client.query::<Changed>(&builder.build()?);
-        let mut changed = Vec::new();
         while let Some(page) = pager.next_page().await? {
-            changed.extend(
-                page.items
-                    .into_iter()
-                    .filter_map(|row| Some((row.id, datetime::parse(&row.modstamp?)?))),
-            );
+            for (id, at) in page
+                .items
+                .into_iter()
+                .filter_map(|row| Some((row.id, datetime::parse(&row.modstamp?)?)))
+            {
+                each(id, at);
+            }
         }
-        Ok(changed)
+        Ok(())
     }
 }

@@ -9,10 +9,11 @@ use jiff::Timestamp;
 
 use super::{Inner, Synchronizer, Trigger, batching};
 use crate::error::Result;
-use crate::partner_center::Referral;
 use crate::partner_center::referrals::ReferralOrderField;
 use crate::store::{Checkpoint, LinkState};
 use crate::sync::RecordId;
+use crate::sync::batching::Listed;
+use crate::sync::listing::{Cover, CrmListing};
 use crate::sync::outcome::{OutcomeKind, SyncOutcome};
 
 /// The fewest and most pairs of a batched chunk: a chunk's CRM reads go out as one bulk read
@@ -24,7 +25,7 @@ const MAX_CHUNK: usize = 1000;
 /// listed for them) synced batched.
 enum Unit {
     One(usize, Trigger),
-    Chunk(Vec<(usize, Trigger)>, HashMap<String, Referral>),
+    Chunk(Vec<(usize, Trigger)>, Listed),
 }
 
 /// The lease one sweep per tenant holds.
@@ -226,23 +227,6 @@ pub(super) fn next_checkpoint(
     fold.finish()
 }
 
-/// A record of the CRM's listing, and what settles it.
-struct CrmListed {
-    id: RecordId,
-    at: Timestamp,
-    cover: Cover,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cover {
-    /// No listed referral covers it.
-    Open,
-    /// Its referral was listed and the pair found unchanged.
-    Quiet,
-    /// Its referral was listed and is synced (with it, this record).
-    Job,
-}
-
 impl Synchronizer {
     /// Sweeps the tenant: lists what changed on either side (or everything, [`SweepMode::Full`])
     /// and syncs each pair, at most [`max_in_flight`](super::SynchronizerBuilder::max_in_flight)
@@ -359,22 +343,15 @@ impl Synchronizer {
         let crm_since = crm_checkpoint
             .map(|at| at - inner.poll_overlap)
             .unwrap_or(Timestamp::UNIX_EPOCH);
-        let mut crm_listed: Vec<CrmListed> = inner
+        let mut crm_listed = CrmListing::new();
+        inner
             .crm
-            .changed_since(crm_since, &inner.columns)
-            .await?
-            .into_iter()
-            .map(|(id, at)| CrmListed {
-                id: RecordId::new(&id),
-                at,
-                cover: Cover::Open,
+            .each_changed_since(crm_since, &inner.columns, &mut |id, at| {
+                crm_listed.push(&id, at);
             })
-            .collect();
-        report.crm_listed = crm_listed.len();
-        crm_listed.sort_by(|a, b| a.id.cmp(&b.id));
-        let find = |listed: &[CrmListed], id: &RecordId| {
-            listed.binary_search_by(|entry| entry.id.cmp(id)).ok()
-        };
+            .await?;
+        crm_listed.seal();
+        report.crm_listed = crm_listed.listed();
 
         // Partner Center, newest change first, down to the checkpoint minus the overlap, page
         // by page: a pair that did not change since its last sync — listed only because it
@@ -385,7 +362,7 @@ impl Synchronizer {
         // The referrals to sync (id, modification time) and, of linked pairs, the referral as
         // listed: those are synced in batched chunks.
         let mut referral_jobs: Vec<(String, Option<Timestamp>)> = Vec::new();
-        let mut listed: HashMap<String, Referral> = HashMap::new();
+        let mut listed: Listed = HashMap::new();
         let mut pager = inner
             .partner_center
             .referrals()
@@ -415,7 +392,7 @@ impl Synchronizer {
                     referral_jobs.push((id.to_owned(), updated));
                     continue;
                 };
-                let entry = find(&crm_listed, &crm);
+                let entry = crm_listed.find(&crm);
                 let quiet = link.state == LinkState::Linked
                     && referral.e_tag.value().is_some()
                     && match inner.store.baseline(&inner.tenant, link.pair).await? {
@@ -426,14 +403,14 @@ impl Synchronizer {
                                 // full sweep lists every flagged record: one not listed may be
                                 // gone, and is looked at.)
                                 && match entry {
-                                    Some(i) => baseline.crm_modified == Some(crm_listed[i].at),
+                                    Some(slot) => baseline.crm_modified == Some(crm_listed.at(slot)),
                                     None => mode == SweepMode::Delta,
                                 }
                         }
                         None => false,
                     };
-                if let Some(i) = entry {
-                    crm_listed[i].cover = if quiet { Cover::Quiet } else { Cover::Job };
+                if let Some(slot) = entry {
+                    crm_listed.cover(slot, if quiet { Cover::Quiet } else { Cover::Job });
                 }
                 if quiet {
                     report.unchanged += 1;
@@ -442,7 +419,7 @@ impl Synchronizer {
                 }
                 referral_jobs.push((id.to_owned(), updated));
                 if link.state == LinkState::Linked {
-                    listed.insert(id.to_owned(), referral);
+                    listed.insert(id.to_owned(), Box::new(referral));
                 }
             }
         }
@@ -454,15 +431,12 @@ impl Synchronizer {
         let mut crm_ids: Vec<String> = Vec::new();
         let mut crm_times: Vec<Timestamp> = Vec::new();
         let mut linked_crm: HashSet<String> = HashSet::new();
-        for entry in &crm_listed {
-            if entry.cover != Cover::Open {
-                crm_fold.seen(Some(entry.at), true);
+        for (id, at, cover) in crm_listed.entries() {
+            if cover != Cover::Open {
+                crm_fold.seen(Some(at), true);
                 continue;
             }
-            let link = inner
-                .store
-                .link_by_crm(&inner.tenant, entry.id.as_str())
-                .await?;
+            let link = inner.store.link_by_crm(&inner.tenant, id.as_str()).await?;
             let linked = link
                 .as_ref()
                 .is_some_and(|link| link.state == LinkState::Linked && link.referral_id.is_some());
@@ -470,17 +444,17 @@ impl Synchronizer {
                 && linked
                 && let Some(link) = &link
                 && let Some(baseline) = inner.store.baseline(&inner.tenant, link.pair).await?
-                && baseline.crm_modified == Some(entry.at)
+                && baseline.crm_modified == Some(at)
             {
                 report.unchanged += 1;
-                crm_fold.seen(Some(entry.at), true);
+                crm_fold.seen(Some(at), true);
                 continue;
             }
             if linked {
-                linked_crm.insert(entry.id.as_str().to_owned());
+                linked_crm.insert(id.as_str().to_owned());
             }
-            crm_ids.push(entry.id.as_str().to_owned());
-            crm_times.push(entry.at);
+            crm_ids.push(id.as_str().to_owned());
+            crm_times.push(at);
         }
         drop(crm_listed);
 
@@ -616,14 +590,14 @@ impl Synchronizer {
     fn units(
         &self,
         jobs: Vec<Trigger>,
-        mut listed: HashMap<String, Referral>,
+        mut listed: Listed,
         linked_crm: &HashSet<String>,
     ) -> Vec<Unit> {
         let limit = self.inner.crm.write_batch_limit();
         let size = limit.clamp(MIN_CHUNK, MAX_CHUNK);
         let mut units = Vec::new();
         let mut chunk: Vec<(usize, Trigger)> = Vec::new();
-        let mut chunk_listed: HashMap<String, Referral> = HashMap::new();
+        let mut chunk_listed: Listed = HashMap::new();
         for (index, trigger) in jobs.into_iter().enumerate() {
             let batched = limit > 1
                 && match &trigger {
@@ -657,7 +631,7 @@ impl Synchronizer {
     async fn run_chunk(
         &self,
         jobs: Vec<(usize, Trigger)>,
-        listed: HashMap<String, Referral>,
+        listed: Listed,
         stop: &AtomicBool,
         halt: &AtomicBool,
     ) -> Vec<(usize, Option<SyncOutcome>)> {

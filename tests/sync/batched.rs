@@ -320,12 +320,14 @@ impl Crm for Meddled {
         }
         self.crm.update_many(writes).await
     }
-    async fn changed_since(
+
+    async fn each_changed_since(
         &self,
         since: jiff::Timestamp,
         columns: &SyncColumns,
-    ) -> cosell::Result<Vec<(String, jiff::Timestamp)>> {
-        self.crm.changed_since(since, columns).await
+        each: &mut (dyn FnMut(String, jiff::Timestamp) + Send),
+    ) -> cosell::Result<()> {
+        self.crm.each_changed_since(since, columns, each).await
     }
 }
 
