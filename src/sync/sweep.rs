@@ -352,6 +352,10 @@ impl Synchronizer {
             .await?;
         crm_listed.seal();
         report.crm_listed = crm_listed.listed();
+        // The listings of a large tenant can outlast the lease: it is renewed as they go.
+        if !inner.keep_lease(job).await? {
+            return Ok(false);
+        }
 
         // Partner Center, newest change first, down to the checkpoint minus the overlap, page
         // by page: a pair that did not change since its last sync — listed only because it
@@ -373,6 +377,9 @@ impl Synchronizer {
             )
             .pager();
         'pages: while let Some(page) = pager.next_page().await? {
+            if !inner.keep_lease(job).await? {
+                return Ok(false);
+            }
             for referral in page.items {
                 if let (Some(since), Some(updated)) = (pc_since, referral.updated_date_time.value())
                     && *updated < since
@@ -432,6 +439,9 @@ impl Synchronizer {
         let mut crm_times: Vec<Timestamp> = Vec::new();
         let mut linked_crm: HashSet<String> = HashSet::new();
         for (id, at, cover) in crm_listed.entries() {
+            if !inner.keep_lease(job).await? {
+                return Ok(false);
+            }
             if cover != Cover::Open {
                 crm_fold.seen(Some(at), true);
                 continue;
@@ -582,7 +592,8 @@ impl Synchronizer {
         }
         report.partner_center_checkpoint = pc_fold.finish();
         report.crm_checkpoint = crm_fold.finish();
-        Ok(true)
+        // Renewed once more if due, so the checkpoints are saved under a live lease.
+        inner.keep_lease(job).await
     }
 
     /// The sweep's jobs as units of work: the linked pairs in chunks synced batched (where the

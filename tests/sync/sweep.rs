@@ -228,6 +228,83 @@ async fn a_sweep_longer_than_the_lock_time_keeps_its_lease() {
     );
 }
 
+/// A hook that moves the clock on by 30 s at each look-up of a referral's link, once ticking:
+/// a listing that takes that long.
+#[derive(Debug, Default)]
+struct SlowListing {
+    clock: Option<Arc<cosell::http::ManualClock>>,
+    ticking: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl crate::observed::StoreHook for SlowListing {
+    async fn before(&self, _n: usize, op: &'static str) -> cosell::store::StoreResult<()> {
+        if op == "link_by_referral"
+            && self.ticking.load(std::sync::atomic::Ordering::SeqCst)
+            && let Some(clock) = &self.clock
+        {
+            clock.advance(std::time::Duration::from_secs(30));
+        }
+        Ok(())
+    }
+}
+
+/// A full sweep over settled pairs syncs none, so its only work is the listings; when they take
+/// longer than the lock time (30 s a referral, 60 s lock time), the sweep renews its lease as it
+/// lists and saves its checkpoints, rather than losing the lease and failing at the end.
+#[tokio::test]
+async fn a_sweep_whose_listings_outlast_the_lock_time_keeps_its_lease() {
+    for kind in BOTH {
+        let clock = Arc::new(cosell::http::ManualClock::new(
+            "2026-11-30T09:00:00Z".parse().unwrap(),
+        ));
+        let store: Arc<dyn cosell::store::SyncStore> =
+            Arc::new(cosell::store::MemoryStore::with_clock(clock.clone()));
+        let h = Harness::with_store(kind, store.clone()).await;
+        let hook = Arc::new(SlowListing {
+            clock: Some(clock.clone()),
+            ..SlowListing::default()
+        });
+        let observed = Arc::new(crate::observed::ObservedStore::new(
+            store.clone(),
+            hook.clone(),
+        ));
+        let sync = h
+            .builder_on(h.mapping(), observed)
+            .clock(clock.clone())
+            .build()
+            .await
+            .unwrap();
+        for i in 0..6 {
+            h.share(shared_referral(&format!("Listed {i}")));
+        }
+        let first = sync.reconcile(SweepMode::Full).await.unwrap();
+        assert_eq!(first.count("created"), 6, "{kind:?}: {:?}", first.outcomes);
+
+        hook.ticking
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let started = cosell::http::Clock::now(&*clock);
+        let report = sync.reconcile(SweepMode::Full).await.unwrap();
+        assert!(
+            cosell::http::Clock::now(&*clock).duration_since(started)
+                >= jiff::SignedDuration::from_secs(180),
+            "{kind:?}: the listing took three lock times"
+        );
+        assert!(!report.taken_over, "{kind:?}");
+        assert_eq!(report.referrals_listed, 6, "{kind:?}");
+        assert_eq!(report.unchanged, 6, "{kind:?}: {:?}", report.outcomes);
+        let saved = store
+            .checkpoint(sync.tenant(), "sweep-partner-center")
+            .await
+            .unwrap();
+        assert_eq!(
+            saved.map(|checkpoint| checkpoint.at),
+            report.partner_center_checkpoint,
+            "{kind:?}: the checkpoint was saved under the renewed lease"
+        );
+    }
+}
+
 /// A hook that plays another worker taking the sweep over once the first one's lease lapsed
 /// (the first process was paused): at the first one's renewal, time jumps and the intruder
 /// takes the lease.
