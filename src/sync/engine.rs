@@ -1647,15 +1647,15 @@ impl Synchronizer {
     ///
     /// Its state lives in a box of its own, allocated only while it runs: the futures that call
     /// it stay small, and so does each pair a batched chunk holds while its writes wait.
-    async fn settle_pair(
-        &self,
-        pass: &mut Pass,
+    fn settle_pair<'a>(
+        &'a self,
+        pass: &'a mut Pass,
         link: Link,
         referral: Referral,
         record: CrmRecord,
         source: SyncSide,
-    ) -> Step<SyncOutcome> {
-        Box::pin(self.settle(pass, link, Box::new(referral), record, source)).await
+    ) -> std::pin::Pin<Box<impl Future<Output = Step<SyncOutcome>> + Send + 'a>> {
+        Box::pin(self.settle(pass, link, Box::new(referral), record, source))
     }
 
     async fn settle(
