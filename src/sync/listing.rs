@@ -42,10 +42,9 @@ impl<K: Ord, T: Ord> Keyed<K, T> {
     /// Sorts by id and keeps one entry per id, the newest (a record changed while it was
     /// being listed can come twice).
     fn seal(&mut self) {
-        self.entries.sort_unstable();
-        self.entries.reverse();
+        self.entries
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
         self.entries.dedup_by(|later, kept| later.0 == kept.0);
-        self.entries.reverse();
         self.entries.shrink_to_fit();
         self.cover = vec![Cover::Open; self.entries.len()];
     }
