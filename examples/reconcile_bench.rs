@@ -20,7 +20,10 @@
 //!   each record, get the referral, query the CRM for its opportunity, update it — then its
 //!   figures extrapolated to `--records`, and the ratios.
 //!
-//! Prints one JSON line per measurement.
+//! Prints one JSON line per measurement. With `COSELL_BENCH_CENSUS=1` it also prints, on
+//! standard error, the bytes the sweep held at its peak by allocation size (in powers of two):
+//! what holds the peak shows in its sizes (a decoded referral is 2.3 KB, a listing page's
+//! buffers hundreds of KB).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -48,6 +51,24 @@ thread_local! {
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
+/// Live bytes per size class (allocations of 2^k up to 2^(k+1) bytes), and their copy at the
+/// peak, for `COSELL_BENCH_CENSUS`.
+static CLASSES: [AtomicIsize; 40] = [const { AtomicIsize::new(0) }; 40];
+static AT_PEAK: [AtomicIsize; 40] = [const { AtomicIsize::new(0) }; 40];
+
+fn class(size: usize) -> usize {
+    (usize::BITS - size.max(1).leading_zeros() - 1) as usize
+}
+
+fn grew(size: usize, by: isize) {
+    let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    CLASSES[class(size)].fetch_add(by, Ordering::Relaxed);
+    if PEAK.fetch_max(live, Ordering::Relaxed) < live {
+        for (at_peak, now) in AT_PEAK.iter().zip(&CLASSES) {
+            at_peak.store(now.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
 
 struct Counting;
 
@@ -59,9 +80,7 @@ fn counted() -> bool {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if counted() {
-            let live =
-                LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
-            PEAK.fetch_max(live, Ordering::Relaxed);
+            grew(layout.size(), layout.size() as isize);
         }
         // SAFETY: as the caller's contract.
         unsafe { System.alloc(layout) }
@@ -70,6 +89,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if counted() {
             LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+            CLASSES[class(layout.size())].fetch_sub(layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: as the caller's contract.
         unsafe { System.dealloc(ptr, layout) }
@@ -77,9 +97,9 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if counted() {
-            let grown = new_size as isize - layout.size() as isize;
-            let live = LIVE.fetch_add(grown, Ordering::Relaxed) + grown;
-            PEAK.fetch_max(live, Ordering::Relaxed);
+            CLASSES[class(layout.size())].fetch_sub(layout.size() as isize, Ordering::Relaxed);
+            CLASSES[class(new_size)].fetch_add(layout.size() as isize, Ordering::Relaxed);
+            grew(new_size, new_size as isize - layout.size() as isize);
         }
         // SAFETY: as the caller's contract.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -94,6 +114,21 @@ fn reset_peak() -> isize {
     let live = LIVE.load(Ordering::Relaxed);
     PEAK.store(live, Ordering::Relaxed);
     live
+}
+
+/// The live bytes per size class at the peak, less those live at `start`'s census.
+fn census_since(start: &[isize; 40]) -> Vec<(usize, isize)> {
+    AT_PEAK
+        .iter()
+        .zip(start)
+        .enumerate()
+        .map(|(k, (at_peak, start))| (1usize << k, at_peak.load(Ordering::Relaxed) - start))
+        .filter(|(_, bytes)| *bytes > 16 * 1024)
+        .collect()
+}
+
+fn census_now() -> [isize; 40] {
+    std::array::from_fn(|k| CLASSES[k].load(Ordering::Relaxed))
 }
 
 fn peak_mb_since(start: isize) -> f64 {
@@ -378,11 +413,20 @@ async fn main() -> Result<()> {
     // The sweep.
     slow_down(&emulator, crm.name(), args.latency);
     let from = emulator.journal().len();
+    let census_start = census_now();
     let memory_start = reset_peak();
     let started = Instant::now();
     let report = sync.reconcile(args.mode).await?;
     let wall = started.elapsed().as_secs_f64();
     let peak_mb = peak_mb_since(memory_start);
+    if std::env::var_os("COSELL_BENCH_CENSUS").is_some() {
+        for (size, bytes) in census_since(&census_start) {
+            eprintln!(
+                "census: {size:>8} B and up: {:>8.1} KB",
+                bytes as f64 / 1024.0
+            );
+        }
+    }
     let (partner_center, crm_requests) = spent(&emulator, crm, from);
     if report.count("updated") != changed {
         return Err(format!(

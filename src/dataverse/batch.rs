@@ -291,6 +291,8 @@ impl Batch {
             }
         }
         out.push_str(&format!("--{boundary}--\r\n"));
+        // Grown by doubling: the room left over would be held as long as the request.
+        out.shrink_to_fit();
         Ok((boundary, out.into_bytes()))
     }
 }

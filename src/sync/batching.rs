@@ -1,10 +1,14 @@
-//! A sweep's pairs, batched: the linked pairs of one chunk are synced side by side, each as a
-//! pair sync of its own (its lock, its three-way diff, its retries), while their CRM reads and
-//! writes wait here. Once every pair of the chunk is waiting (or done), the reads go out as one
-//! bulk read ([`Crm::get_many`]) and the writes as batched conditional writes
-//! ([`Crm::update_many`]); each answer goes back to its pair, which carries on exactly as after
-//! a request of its own: a `412` re-reads and decides again, a failure is retried or
-//! dead-lettered for that pair alone.
+//! A sweep's pairs, batched. The linked pairs of one chunk are synced as pair syncs of their
+//! own (each with its lock, its three-way diff, its retries), started in waves of one bulk
+//! read: a wave's CRM reads wait here until every pair of the wave waits (or is done), then go
+//! out as one bulk read ([`Crm::get_many`]), each answer going back to its pair.
+//!
+//! A pair whose one write is to the CRM ends its pass with that write decided (see the
+//! engine's `Deferred`): the chunk keeps the write and what to store once it is made, not the
+//! pass. Once every wave ran, the writes go out as batched conditional writes
+//! ([`update_all`], [`Crm::update_many`]); a `412` sends its pair round again, a failure is
+//! retried or dead-lettered for that pair alone. A pair that writes both sides waits here for
+//! its CRM write with the rest of its wave instead.
 //!
 //! Partner Center has neither a bulk read by id nor a batch write, so its requests are not
 //! collected: each goes out under the synchronizer's in-flight permits.
@@ -20,9 +24,26 @@ use crate::error::{Error, Result};
 use crate::mapping::CrmWrite;
 use crate::partner_center::Referral;
 
-/// The referrals a sweep listed for its linked pairs, by id; boxed, as a `Referral` is 2.3 KB
-/// inline and a map holds room for more entries than it has.
-pub(super) type Listed = HashMap<String, Box<Referral>>;
+/// The referrals a sweep listed for its linked pairs, by id.
+pub(super) type Listed = HashMap<String, ListedReferral>;
+
+/// A listed referral, held as its JSON text until its pair takes it: a decoded `Referral` takes
+/// about twice the room (2.3 KB inline, and an allocation per text), and a large sweep holds
+/// every referral that changed.
+pub(super) struct ListedReferral(Box<str>);
+
+impl ListedReferral {
+    /// The referral's JSON, or `None` if it cannot be written (then its pair reads it).
+    pub(super) fn new(referral: &Referral) -> Option<Self> {
+        serde_json::to_string(referral)
+            .ok()
+            .map(|text| ListedReferral(text.into_boxed_str()))
+    }
+
+    fn decode(&self) -> Option<Box<Referral>> {
+        serde_json::from_str(&self.0).ok()
+    }
+}
 
 tokio::task_local! {
     /// The chunk a pair sync belongs to, when a sweep runs it batched.
@@ -55,7 +76,7 @@ impl Waiting {
     }
 }
 
-/// The shared state of one chunk of a sweep.
+/// The shared state of one wave of a sweep's chunk.
 pub(super) struct Chunk {
     crm: Arc<dyn Crm>,
     columns: SyncColumns,
@@ -84,10 +105,9 @@ impl Chunk {
     }
 
     /// The referral as listed, once.
-    pub(super) fn take_listed(&self, id: &str) -> Option<Referral> {
-        crate::http::lock(&self.listed)
-            .remove(id)
-            .map(|referral| *referral)
+    pub(super) fn take_listed(&self, id: &str) -> Option<Box<Referral>> {
+        let listed = crate::http::lock(&self.listed).remove(id)?;
+        listed.decode()
     }
 
     /// Reads the record with the others of the chunk.
@@ -167,40 +187,56 @@ impl Chunk {
                     let _ = reply.send(Answer::Done(Ok(by_id.get(&key).cloned())));
                 }
             }
-            Err(error) => share(Some(&error), reads.into_iter().map(|(_, reply)| reply)),
+            Err(error) => share(&error, reads.into_iter().map(|(_, reply)| reply)),
         }
     }
 
     async fn send_writes(&self, writes: Vec<(CrmRecord, CrmWrite, Reply<()>)>) {
-        let limit = self.crm.write_batch_limit().max(1);
-        let mut writes = writes.into_iter().peekable();
-        while writes.peek().is_some() {
-            let (batch, replies): (Vec<(CrmRecord, CrmWrite)>, Vec<Reply<()>>) = writes
-                .by_ref()
-                .take(limit)
-                .map(|(record, write, reply)| ((record, write), reply))
-                .unzip();
-            match self.crm.update_many(&batch).await {
-                Ok(results) if results.len() == batch.len() => {
-                    for (result, reply) in results.into_iter().zip(replies) {
-                        let _ = reply.send(Answer::Done(result));
-                    }
-                }
-                // An implementation that answered for some writes only: each goes on its own.
-                Ok(_) => share(None, replies),
-                Err(error) => share(Some(&error), replies),
-            }
+        let (updates, replies): (Vec<_>, Vec<_>) = writes
+            .into_iter()
+            .map(|(record, write, reply)| ((record, write), reply))
+            .unzip();
+        let results = update_all(&*self.crm, &updates).await;
+        for (result, reply) in results.into_iter().zip(replies) {
+            let _ = reply.send(Answer::Done(result));
         }
     }
 }
 
-/// Gives each waiting request the failure of the whole batched request: a service's refusal
-/// (its status and code, so a rate limit or an exhausted allowance is seen as such), or — for
-/// failures that cannot be shared, where the outcome may be unknown — a request of its own.
-fn share<T>(error: Option<&Error>, replies: impl IntoIterator<Item = Reply<T>>) {
+/// Makes every update in batches of the CRM's limit, each still conditional on its record's
+/// version: one result per update, in order. A batch refused as a whole gives each of its
+/// updates the service's refusal (its status and code, so a rate limit or an exhausted
+/// allowance is seen as such); a batch whose outcome is unknown, or answered for some updates
+/// only, is sent again an update at a time, each conditional as before.
+pub(super) async fn update_all(
+    crm: &dyn Crm,
+    updates: &[(CrmRecord, CrmWrite)],
+) -> Vec<Result<()>> {
+    let limit = crm.write_batch_limit().max(1);
+    let mut results = Vec::with_capacity(updates.len());
+    for batch in updates.chunks(limit) {
+        match crm.update_many(batch).await {
+            Ok(answers) if answers.len() == batch.len() => results.extend(answers),
+            Err(Error::Api(api)) => {
+                results.extend(batch.iter().map(|_| Err(Error::Api(api.clone()))));
+            }
+            Ok(_) | Err(_) => {
+                for (record, write) in batch {
+                    results.push(crm.update(record, write).await);
+                }
+            }
+        }
+    }
+    results
+}
+
+/// Gives each waiting read the failure of the whole bulk read: a service's refusal (its
+/// status and code, so a rate limit or an exhausted allowance is seen as such), or — for
+/// failures that cannot be shared — a read of its own.
+fn share<T>(error: &Error, replies: impl IntoIterator<Item = Reply<T>>) {
     for reply in replies {
         let answer = match error {
-            Some(Error::Api(api)) => Answer::Done(Err(Error::Api(api.clone()))),
+            Error::Api(api) => Answer::Done(Err(Error::Api(api.clone()))),
             _ => Answer::Alone,
         };
         let _ = reply.send(answer);

@@ -122,6 +122,13 @@ pub trait Crm: Send + Sync + fmt::Debug {
         1
     }
 
+    /// How many records one [`get_many`](Self::get_many) request reads (its URL's share of ids):
+    /// a batched sweep starts that many pairs at a time, so that each group's reads go out as
+    /// one request while few pairs are in flight. By default 100.
+    fn read_batch_limit(&self) -> usize {
+        100
+    }
+
     /// The records with these ids, in as few requests as the API allows (the crate's
     /// implementations: Dataverse `Microsoft.Dynamics.CRM.In`, SOQL `IN`, chunked to keep each
     /// URL short); a record that is gone is absent from the answer. By default one

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use super::crm::{Crm, CrmRecord, SyncColumns, text, url_chunks};
+use super::crm::{BULK_READ_CHARS, Crm, CrmRecord, SyncColumns, text, url_chunks};
 use super::setup::SetupProblem;
 use crate::Order;
 use crate::dataverse::{
@@ -369,6 +369,11 @@ impl Crm for DataverseCrm {
         self.state_change(id, write).await
     }
 
+    fn read_batch_limit(&self) -> usize {
+        // A GUID, quoted, and a comma.
+        BULK_READ_CHARS / (36 + 3)
+    }
+
     fn write_batch_limit(&self) -> usize {
         MAX_BATCH_OPERATIONS
     }
@@ -431,14 +436,19 @@ impl Crm for DataverseCrm {
                 Err(error) => results[index] = Some(Err(error)),
             }
         }
-        for chunk in operations.chunks(MAX_BATCH_OPERATIONS) {
-            let batch = chunk
-                .iter()
-                .fold(Batch::new().continue_on_error(true), |batch, (_, op)| {
-                    batch.operation(op.clone())
-                });
+        let mut operations = operations.into_iter().peekable();
+        while operations.peek().is_some() {
+            // Moved into the batch, not copied: a full batch's operations are most of a sweep's
+            // memory while it is sent.
+            let mut indices = Vec::new();
+            let mut batch = Batch::new().continue_on_error(true);
+            for (index, operation) in operations.by_ref().take(MAX_BATCH_OPERATIONS) {
+                indices.push(index);
+                batch = batch.operation(operation);
+            }
             let outcomes = self.client.execute_batch(&batch).await?;
-            for ((index, _), outcome) in chunk.iter().zip(outcomes) {
+            drop(batch);
+            for (index, outcome) in indices.iter().zip(outcomes) {
                 let (record, write) = &writes[*index];
                 results[*index] = Some(match outcome {
                     BatchOutcome::Succeeded(_) => Ok(()),

@@ -377,10 +377,61 @@ struct Pass {
     listed: bool,
 }
 
-/// Why a pass could not go on: an error, or another worker holding the pair's other id.
+/// Why a pass could not go on: an error, another worker holding the pair's other id, or — in
+/// a batched chunk — a decided CRM write that goes out with the rest of the chunk's.
 enum Stop {
     Busy,
     Error(Error),
+    Deferred(Box<DeferredWrite>),
+}
+
+/// What a pass of a batched chunk decided when its one write is to the CRM: the write, and
+/// what to store and answer once it succeeds. The pass ends there, so a pair waiting for the
+/// chunk's batched write holds this alone, not the state its decision took.
+struct DeferredWrite {
+    pair: crate::store::PairId,
+    update: (CrmRecord, CrmWrite),
+    /// The baseline to store once the write is made.
+    save: Baseline,
+    outcome: SyncOutcome,
+}
+
+/// A pair of a batched chunk whose decided CRM write waits for the chunk's batched write; it
+/// keeps the pair's lock until [`Synchronizer::finish_deferred`] applies the write's answer.
+struct Deferred {
+    /// The record (its id and version, no body) and the write, conditional on that version.
+    update: (CrmRecord, CrmWrite),
+    then: AfterWrite,
+}
+
+/// What a deferred write's pair does once the write succeeded.
+struct AfterWrite {
+    trigger: Trigger,
+    lock: PairLock,
+    pair: crate::store::PairId,
+    save: Baseline,
+    outcome: SyncOutcome,
+    values: Vec<String>,
+}
+
+/// How one pair sync of a batched chunk ended.
+enum PairRun {
+    Done(SyncOutcome),
+    Deferred(Box<Deferred>),
+}
+
+/// A deferred write's pair, once the write's answer is applied.
+enum Applied {
+    Done(SyncOutcome),
+    /// The write was refused as stale (or its answer lost, or the lock taken over): the pair
+    /// decides again.
+    Again(Trigger),
+}
+
+/// How one attempt at a pair ended.
+enum Attempted {
+    Done(SyncOutcome, Vec<String>),
+    Deferred(Box<Deferred>),
 }
 
 impl<E: Into<Error>> From<E> for Stop {
@@ -765,18 +816,39 @@ impl Synchronizer {
         self.run_pair(trigger).await
     }
 
-    /// [`run_one`](Self::run_one) without an in-flight permit: a sweep's batched chunk, whose
-    /// Partner Center requests take one each instead.
+    /// [`run_one`](Self::run_one) without an in-flight permit.
     async fn run_pair(&self, trigger: Trigger) -> SyncOutcome {
+        match self.run_pair_deferring(trigger).await {
+            PairRun::Done(outcome) => outcome,
+            // Only a batched chunk's pairs defer their writes; should one be handed back here,
+            // it is written alone.
+            PairRun::Deferred(deferred) => {
+                let Deferred {
+                    update: (record, write),
+                    then,
+                } = *deferred;
+                let result = self.inner.crm.update(&record, &write).await;
+                match self.finish_deferred(then, result).await {
+                    Applied::Done(outcome) => outcome,
+                    Applied::Again(trigger) => Box::pin(self.run_pair(trigger)).await,
+                }
+            }
+        }
+    }
+
+    /// A pair sync, which in a batched chunk (a sweep's, whose Partner Center requests take an
+    /// in-flight permit each) may end with its CRM write decided but not sent.
+    async fn run_pair_deferring(&self, trigger: Trigger) -> PairRun {
         let mut last = None;
         for _ in 0..self.inner.attempts {
             // Boxed: a pair's sync is a deep future, kept off the caller's stack so that many
             // can be joined.
             match Box::pin(self.attempt(&trigger)).await {
-                Ok((outcome, values)) => {
+                Ok(Attempted::Done(outcome, values)) => {
                     self.audit(&trigger, &outcome, None, &values).await;
-                    return outcome;
+                    return PairRun::Done(outcome);
                 }
+                Ok(Attempted::Deferred(deferred)) => return PairRun::Deferred(deferred),
                 Err(error) if worth_retrying(&error) => last = Some(error),
                 Err(error) => {
                     last = Some(error);
@@ -785,19 +857,59 @@ impl Synchronizer {
             }
         }
         let error = last.unwrap_or_else(|| Error::validation("the sync made no attempt"));
-        let outcome = self.failed(Some(&trigger), error);
+        PairRun::Done(self.give_up(&trigger, error).await)
+    }
+
+    /// The outcome of a pair sync that failed for good: a dead letter where the error calls
+    /// for one, and its audit entry.
+    async fn give_up(&self, trigger: &Trigger, error: Error) -> SyncOutcome {
+        let outcome = self.failed(Some(trigger), error);
         let letter = match &outcome.kind {
             OutcomeKind::Failed(error) => {
-                self.dead_letter(&trigger, error.to_string(), "failed")
-                    .await
+                self.dead_letter(trigger, error.to_string(), "failed").await
             }
             OutcomeKind::Rejected { reason } => {
-                self.dead_letter(&trigger, reason.clone(), "rejected").await
+                self.dead_letter(trigger, reason.clone(), "rejected").await
             }
             _ => None,
         };
-        self.audit(&trigger, &outcome, letter, &[]).await;
+        self.audit(trigger, &outcome, letter, &[]).await;
         outcome
+    }
+
+    /// Applies the answer to a deferred CRM write: on success, stores the pair's baseline and
+    /// audits its outcome; a stale version, a lost answer or a lock taken over sends the pair
+    /// round again; any other failure is final (dead-lettered as the pair's own would be). The
+    /// pair's lock is released either way.
+    async fn finish_deferred(&self, then: AfterWrite, result: Result<()>) -> Applied {
+        let AfterWrite {
+            trigger,
+            lock,
+            pair,
+            mut save,
+            outcome,
+            values,
+        } = then;
+        let stored = match result {
+            Ok(()) => {
+                save.updated_at = self.inner.clock.now();
+                self.inner
+                    .store
+                    .save_baseline(&lock, pair, &save)
+                    .await
+                    .map_err(Error::from)
+            }
+            Err(error) => Err(error),
+        };
+        let _ = self.inner.store.unlock_pair(&lock).await;
+        match stored {
+            Ok(()) => {
+                self.audit(&trigger, &outcome, None, &values).await;
+                Applied::Done(outcome)
+            }
+            Err(error) if worth_retrying(&error) => Applied::Again(trigger),
+            Err(error) => Applied::Done(self.give_up(&trigger, error).await),
+        }
     }
 
     fn failed(&self, trigger: Option<&Trigger>, error: Error) -> SyncOutcome {
@@ -950,7 +1062,7 @@ impl Synchronizer {
             .map_or_else(|| field.to_string(), |spec| spec.name().to_owned())
     }
 
-    async fn attempt(&self, trigger: &Trigger) -> Result<(SyncOutcome, Vec<String>)> {
+    async fn attempt(&self, trigger: &Trigger) -> Result<Attempted> {
         let inner = &self.inner;
         let link = match trigger {
             Trigger::Referral(id) => inner.store.link_by_referral(&inner.tenant, id).await?,
@@ -973,7 +1085,10 @@ impl Synchronizer {
             .lock_pair(&inner.tenant, &records, &owner, inner.lock_ttl)
             .await?
         else {
-            return Ok((self.busy(trigger, link.as_ref()), Vec::new()));
+            return Ok(Attempted::Done(
+                self.busy(trigger, link.as_ref()),
+                Vec::new(),
+            ));
         };
         let mut pass = Pass {
             lock,
@@ -986,14 +1101,40 @@ impl Synchronizer {
             Trigger::Referral(id) => Box::pin(self.start_at_referral(&mut pass, id)).await,
             Trigger::Crm(id) => Box::pin(self.start_at_crm(&mut pass, &RecordId::new(id))).await,
         };
-        let _ = inner.store.unlock_pair(&pass.lock).await;
+        // A deferred write keeps the pair locked until its answer is applied.
+        if !matches!(result, Err(Stop::Deferred(_))) {
+            let _ = inner.store.unlock_pair(&pass.lock).await;
+        }
         match result {
             Ok(mut outcome) => {
                 outcome.unmapped = std::mem::take(&mut pass.unmapped);
-                Ok((outcome, pass.values))
+                Ok(Attempted::Done(outcome, pass.values))
             }
-            Err(Stop::Busy) => Ok((self.busy(trigger, pass.link.as_ref()), Vec::new())),
+            Err(Stop::Busy) => Ok(Attempted::Done(
+                self.busy(trigger, pass.link.as_ref()),
+                Vec::new(),
+            )),
             Err(Stop::Error(error)) => Err(error),
+            Err(Stop::Deferred(deferred)) => {
+                let DeferredWrite {
+                    pair,
+                    update,
+                    save,
+                    mut outcome,
+                } = *deferred;
+                outcome.unmapped = pass.unmapped;
+                Ok(Attempted::Deferred(Box::new(Deferred {
+                    update,
+                    then: AfterWrite {
+                        trigger: trigger.clone(),
+                        lock: pass.lock,
+                        pair,
+                        save,
+                        outcome,
+                        values: pass.values,
+                    },
+                })))
+            }
         }
     }
 
@@ -1164,9 +1305,10 @@ impl Synchronizer {
             .flatten()
             .filter(|_| linked);
         pass.listed = listed.is_some();
-        let referral = match listed {
+        // Boxed, as the pass holds it across its reads: a `Referral` is 2.3 KB inline.
+        let referral: Box<Referral> = match listed {
             Some(listed) => listed,
-            None => match self.get_referral(referral_id).await? {
+            None => match self.get_referral(referral_id).await?.map(Box::new) {
                 Some(referral) => referral,
                 None => {
                     return Ok(self.outcome(
@@ -1202,7 +1344,7 @@ impl Synchronizer {
                 if let Err(why) = self.inner.scope.admits(&referral) {
                     return Ok(self.outcome(pass.link.as_ref(), OutcomeKind::Excluded(why)));
                 }
-                Box::pin(self.create_in_crm(pass, referral)).await
+                Box::pin(self.create_in_crm(pass, *referral)).await
             }
             Some(record) => {
                 let link = self.link(pass, referral_id, &record.id).await?;
@@ -1322,7 +1464,13 @@ impl Synchronizer {
             return self.unlink(pass, "the CRM record was deleted").await;
         };
         let after = self
-            .settle_pair(pass, link, referral, record, SyncSide::PartnerCenter)
+            .settle_pair(
+                pass,
+                link,
+                Box::new(referral),
+                record,
+                SyncSide::PartnerCenter,
+            )
             .await?;
         Ok(SyncOutcome {
             kind: OutcomeKind::Created {
@@ -1402,7 +1550,7 @@ impl Synchronizer {
                 }
                 pass.link = Some(link);
             }
-            let Some(referral) = self.get_referral(&referral_id).await? else {
+            let Some(referral) = self.get_referral(&referral_id).await?.map(Box::new) else {
                 return Ok(self.outcome(
                     pass.link.as_ref(),
                     OutcomeKind::Excluded(Exclusion::NotFound),
@@ -1428,7 +1576,7 @@ impl Synchronizer {
             // Found by a listing before its lock was ours: read it again under the lock.
             let referral = self.get_referral(&referral_id).await?.unwrap_or(found);
             return self
-                .settle_pair(pass, link, referral, record, SyncSide::Crm)
+                .settle_pair(pass, link, Box::new(referral), record, SyncSide::Crm)
                 .await;
         }
         self.create_in_partner_center(pass, crm_id, record, projection, pending)
@@ -1503,7 +1651,7 @@ impl Synchronizer {
         // Read it back: the service fills in what the create left out.
         let referral = self.get_referral(&referral_id).await?.unwrap_or(created);
         let after = self
-            .settle_pair(pass, link, referral, record, SyncSide::Crm)
+            .settle_pair(pass, link, Box::new(referral), record, SyncSide::Crm)
             .await?;
         Ok(SyncOutcome {
             kind: OutcomeKind::Created {
@@ -1619,8 +1767,25 @@ impl Synchronizer {
         referral: Option<&Referral>,
         crm: Option<&CrmRecord>,
     ) -> Result<()> {
+        let baseline = self.baseline_of(record, held, referral, crm)?;
+        Ok(self
+            .inner
+            .store
+            .save_baseline(&pass.lock, link.pair, &baseline)
+            .await?)
+    }
+
+    /// The baseline that records `record` as the pair's last synced state, with the versions
+    /// of the sides it was synced at.
+    fn baseline_of(
+        &self,
+        record: &Record,
+        held: &HeldLog,
+        referral: Option<&Referral>,
+        crm: Option<&CrmRecord>,
+    ) -> Result<Baseline> {
         let schema = self.inner.mapping.schema();
-        let baseline = Baseline {
+        Ok(Baseline {
             snapshot: Snapshot::encode(record).map_err(|e| Error::validation(e.to_string()))?,
             hash: diff::ConvergenceHash::of(schema, record).to_string(),
             referral_etag: referral.and_then(|r| r.e_tag.value().cloned()),
@@ -1633,12 +1798,7 @@ impl Synchronizer {
                 serde_json::to_value(held).ok()
             },
             updated_at: self.inner.clock.now(),
-        };
-        Ok(self
-            .inner
-            .store
-            .save_baseline(&pass.lock, link.pair, &baseline)
-            .await?)
+        })
     }
 
     /// Brings a linked pair in step: diff against the baseline, write what changed (CRM first,
@@ -1651,11 +1811,11 @@ impl Synchronizer {
         &'a self,
         pass: &'a mut Pass,
         link: Link,
-        referral: Referral,
+        referral: Box<Referral>,
         record: CrmRecord,
         source: SyncSide,
     ) -> std::pin::Pin<Box<impl Future<Output = Step<SyncOutcome>> + Send + 'a>> {
-        Box::pin(self.settle(pass, link, Box::new(referral), record, source))
+        Box::pin(self.settle(pass, link, referral, record, source))
     }
 
     async fn settle(
@@ -1817,36 +1977,52 @@ impl Synchronizer {
             // What only the decision needed is let go before the writes: a pair of a batched
             // chunk holds the rest while its write waits for the others'.
             drop((referral_json, pc, crm));
+            // In a batched chunk, a pass whose one write is to the CRM ends with that write
+            // decided: it goes out with the chunk's others, and what follows a successful
+            // write (the baselines, the outcome) is worked out now, as if it had succeeded.
+            let deferring = !crm_write.is_empty()
+                && pc_write.patch.is_empty()
+                && batching::CHUNK.try_with(|_| ()).is_ok();
+            let mut save = None;
             // The CRM side first: its write carries the audit line of this pass.
             if !crm_write.is_empty() {
                 inner.crm.resolve(&mut crm_write).await?;
-                match self.update_crm(&record, &crm_write).await {
-                    Ok(()) => {}
-                    Err(error) if worth_retrying(&error) => {
-                        last = Some(error);
-                        match self.get_crm(&record.id).await? {
-                            Some(fresh) => record = fresh,
-                            None => return self.unlink(pass, "the CRM record was deleted").await,
+                if !deferring {
+                    match self.update_crm(&record, &crm_write).await {
+                        Ok(()) => {}
+                        Err(error) if worth_retrying(&error) => {
+                            last = Some(error);
+                            if let Some(gone) = self.read_crm_again(pass, &mut record).await? {
+                                return Ok(gone);
+                            }
+                            continue;
                         }
-                        continue;
+                        Err(error) => return Err(Stop::Error(error)),
                     }
-                    Err(error) => return Err(Stop::Error(error)),
                 }
                 self.note_values(pass, Side::Crm, written(plan.crm(), plan.held(), Side::Crm));
                 plan.apply_to_baseline(&mut baseline, WriteOutcome::CRM_ONLY);
-                self.save_baseline(pass, &link, &baseline, &held_log, None, None)
-                    .await?;
+                if deferring {
+                    save = Some(self.baseline_of(&baseline, &held_log, None, None)?);
+                } else {
+                    self.save_baseline(pass, &link, &baseline, &held_log, None, None)
+                        .await?;
+                }
                 crm_written = true;
             }
             let mut written_referral = None;
             if !pc_write.patch.is_empty() {
                 let patch = std::mem::take(&mut pc_write.patch);
-                match Box::pin(self.write_referral(&referral, patch)).await {
+                // Boxed at once: the answer is held while a failed write's pair reads again.
+                let answer = Box::pin(self.write_referral(&referral, patch))
+                    .await
+                    .map(Box::new);
+                match answer {
                     Ok(saved) => {
                         let changes =
                             written(plan.partner_center(), plan.held(), Side::PartnerCenter);
                         self.note_values(pass, Side::PartnerCenter, changes);
-                        written_referral = Some(Box::new(saved));
+                        written_referral = Some(saved);
                     }
                     Err(error) if worth_retrying(&error) => {
                         last = Some(error);
@@ -1866,13 +2042,10 @@ impl Synchronizer {
                         // must see the CRM as written, or the old values it read before the
                         // write would look like a seller's edit and be sent back over Partner
                         // Center's newer ones.
-                        if crm_written {
-                            match self.get_crm(&record.id).await? {
-                                Some(fresh) => record = fresh,
-                                None => {
-                                    return self.unlink(pass, "the CRM record was deleted").await;
-                                }
-                            }
+                        if crm_written
+                            && let Some(gone) = self.read_crm_again(pass, &mut record).await?
+                        {
+                            return Ok(gone);
                         }
                         continue;
                     }
@@ -1897,15 +2070,16 @@ impl Synchronizer {
                     || stored.crm_modified != record.modified
             });
             if changed || written_referral.is_some() || moved {
-                self.save_baseline(
-                    pass,
-                    &link,
-                    &baseline,
-                    &held_log,
-                    written_referral.as_deref().or(Some(&*referral)),
-                    Some(&record),
-                )
-                .await?;
+                let referral = written_referral.as_deref().or(Some(&*referral));
+                if deferring {
+                    // It would be stored right after the first and replace it whole: it alone
+                    // will do (a crash before it leaves the earlier baseline, as a crash right
+                    // after the write would).
+                    save = Some(self.baseline_of(&baseline, &held_log, referral, Some(&record))?);
+                } else {
+                    self.save_baseline(pass, &link, &baseline, &held_log, referral, Some(&record))
+                        .await?;
+                }
             }
             let kind = if !pc_fields.is_empty() || !crm_fields.is_empty() {
                 OutcomeKind::Updated {
@@ -1925,12 +2099,44 @@ impl Synchronizer {
             } else {
                 OutcomeKind::Unchanged
             };
+            if deferring && let Some(save) = save {
+                // The write needs the record's id and version, not the body it was read with.
+                let target = CrmRecord {
+                    body: Json::Null,
+                    ..record
+                };
+                return Err(Stop::Deferred(Box::new(DeferredWrite {
+                    pair: link.pair,
+                    update: (target, crm_write),
+                    save,
+                    outcome: self.outcome(Some(&link), kind),
+                })));
+            }
             return Ok(self.outcome(Some(&link), kind));
         }
         Err(Stop::Error(Error::RetriesExhausted {
             attempts: inner.attempts,
             last: Box::new(last.unwrap_or_else(|| Error::validation("the pair kept changing"))),
         }))
+    }
+
+    /// Reads the pair's CRM record again into `record`; when it was deleted, unlinks the pair
+    /// and answers the outcome.
+    async fn read_crm_again(
+        &self,
+        pass: &mut Pass,
+        record: &mut CrmRecord,
+    ) -> Step<Option<SyncOutcome>> {
+        match self.get_crm(&record.id).await? {
+            Some(fresh) => {
+                *record = fresh;
+                Ok(None)
+            }
+            None => self
+                .unlink(pass, "the CRM record was deleted")
+                .await
+                .map(Some),
+        }
     }
 
     /// Whether the triggering side was modified since the baseline was stored although nothing

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::{Value as Json, json};
 
-use super::crm::{Crm, CrmRecord, SyncColumns, text, url_chunks};
+use super::crm::{BULK_READ_CHARS, Crm, CrmRecord, SyncColumns, text, url_chunks};
 use super::setup::SetupProblem;
 use crate::Order;
 use crate::error::{Error, Result};
@@ -274,6 +274,11 @@ impl Crm for SalesforceCrm {
             }
             None => handle.update(&record.id, &patch).send().await,
         }
+    }
+
+    fn read_batch_limit(&self) -> usize {
+        // An 18-character id, quoted, and a comma.
+        BULK_READ_CHARS / (18 + 3)
     }
 
     fn write_batch_limit(&self) -> usize {

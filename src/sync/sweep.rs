@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use jiff::Timestamp;
 
-use super::{Inner, Synchronizer, Trigger, batching};
+use super::{Applied, Deferred, Inner, PairRun, Synchronizer, Trigger, batching};
 use crate::error::Result;
 use crate::partner_center::referrals::ReferralOrderField;
 use crate::store::{Checkpoint, LinkState};
 use crate::sync::RecordId;
-use crate::sync::batching::Listed;
+use crate::sync::batching::{Listed, ListedReferral};
 use crate::sync::listing::{Cover, CrmListing};
 use crate::sync::outcome::{OutcomeKind, SyncOutcome};
 
@@ -425,8 +425,10 @@ impl Synchronizer {
                     continue;
                 }
                 referral_jobs.push((id.to_owned(), updated));
-                if link.state == LinkState::Linked {
-                    listed.insert(id.to_owned(), Box::new(referral));
+                if link.state == LinkState::Linked
+                    && let Some(referral) = ListedReferral::new(&referral)
+                {
+                    listed.insert(id.to_owned(), referral);
                 }
             }
         }
@@ -638,33 +640,102 @@ impl Synchronizer {
         units
     }
 
-    /// Syncs a chunk's pairs side by side, their CRM reads and writes batched.
+    /// Syncs a chunk's pairs, their CRM reads and writes batched. The pairs start in waves of
+    /// one bulk read each; a pair whose one write is to the CRM hands that write back decided
+    /// and lets go of the rest, so the chunk holds a wave of passes and its decided writes, not
+    /// a pass per pair. The writes then go out in batches; a pair whose write was refused as
+    /// stale decides again with the others refused (batched again, up to the attempts a pair
+    /// has, then alone).
     async fn run_chunk(
         &self,
-        jobs: Vec<(usize, Trigger)>,
-        listed: Listed,
+        mut jobs: Vec<(usize, Trigger)>,
+        mut listed: Listed,
         stop: &AtomicBool,
         halt: &AtomicBool,
     ) -> Vec<(usize, Option<SyncOutcome>)> {
-        let chunk = Arc::new(batching::Chunk::new(
-            Arc::clone(&self.inner.crm),
-            self.inner.columns.clone(),
-            jobs.len(),
-            listed,
-        ));
-        let pairs = jobs.into_iter().map(|(index, trigger)| {
-            let chunk = Arc::clone(&chunk);
-            batching::CHUNK.scope(Arc::clone(&chunk), async move {
-                let outcome = if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
-                    None
-                } else {
-                    Some(self.run_pair(trigger).await)
-                };
-                chunk.leave().await;
-                (index, outcome)
-            })
-        });
-        futures::future::join_all(pairs).await
+        let mut done = Vec::with_capacity(jobs.len());
+        for round in 1.. {
+            let deferred = self.run_waves(jobs, listed, stop, halt, &mut done).await;
+            let (updates, then): (Vec<_>, Vec<_>) = deferred
+                .into_iter()
+                .map(|(index, deferred)| {
+                    let Deferred { update, then } = *deferred;
+                    (update, (index, then))
+                })
+                .unzip();
+            let results = batching::update_all(&*self.inner.crm, &updates).await;
+            drop(updates);
+            let mut again = Vec::new();
+            for ((index, then), result) in then.into_iter().zip(results) {
+                match self.finish_deferred(then, result).await {
+                    Applied::Done(outcome) => done.push((index, Some(outcome))),
+                    Applied::Again(trigger) => again.push((index, trigger)),
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            if round >= self.inner.attempts {
+                for (index, trigger) in again {
+                    done.push((index, Some(self.run_one(trigger).await)));
+                }
+                break;
+            }
+            jobs = again;
+            listed = Listed::new();
+        }
+        done
+    }
+
+    /// Runs `jobs` in waves of one bulk read, each wave's pairs side by side; gives back the
+    /// writes they deferred, and adds the other pairs' outcomes to `done`.
+    async fn run_waves(
+        &self,
+        jobs: Vec<(usize, Trigger)>,
+        mut listed: Listed,
+        stop: &AtomicBool,
+        halt: &AtomicBool,
+        done: &mut Vec<(usize, Option<SyncOutcome>)>,
+    ) -> Vec<(usize, Box<Deferred>)> {
+        let wave = self.inner.crm.read_batch_limit().max(1);
+        let mut deferred = Vec::new();
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let jobs: Vec<(usize, Trigger)> = jobs.by_ref().take(wave).collect();
+            let wave_listed: Listed = jobs
+                .iter()
+                .filter_map(|(_, trigger)| match trigger {
+                    Trigger::Referral(id) => listed.remove_entry(id),
+                    Trigger::Crm(_) => None,
+                })
+                .collect();
+            let chunk = Arc::new(batching::Chunk::new(
+                Arc::clone(&self.inner.crm),
+                self.inner.columns.clone(),
+                jobs.len(),
+                wave_listed,
+            ));
+            let pairs = jobs.into_iter().map(|(index, trigger)| {
+                let chunk = Arc::clone(&chunk);
+                batching::CHUNK.scope(Arc::clone(&chunk), async move {
+                    let run = if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                        None
+                    } else {
+                        Some(self.run_pair_deferring(trigger).await)
+                    };
+                    chunk.leave().await;
+                    (index, run)
+                })
+            });
+            for (index, run) in futures::future::join_all(pairs).await {
+                match run {
+                    None => done.push((index, None)),
+                    Some(PairRun::Done(outcome)) => done.push((index, Some(outcome))),
+                    Some(PairRun::Deferred(write)) => deferred.push((index, write)),
+                }
+            }
+        }
+        deferred
     }
 
     /// The pause the CRM's API usage calls for, if it is at or past the budget.
