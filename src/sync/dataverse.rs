@@ -446,8 +446,7 @@ impl Crm for DataverseCrm {
                 indices.push(index);
                 batch = batch.operation(operation);
             }
-            let outcomes = self.client.execute_batch(&batch).await?;
-            drop(batch);
+            let outcomes = self.client.execute_batch_owned(batch).await?;
             for (index, outcome) in indices.iter().zip(outcomes) {
                 let (record, write) = &writes[*index];
                 results[*index] = Some(match outcome {
