@@ -1062,6 +1062,72 @@ async fn a_failed_change_set_rolls_back_its_other_operations() {
 }
 
 #[tokio::test]
+async fn a_batch_given_away_is_sent_and_answered_as_one_lent() {
+    let h = harness().await;
+    Mock::given(method("POST"))
+        .and(path("/api/data/v9.2/$batch"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixture("batch_mixed_response.txt", &h.server),
+            "multipart/mixed; boundary=batchresponse_7a3c",
+        ))
+        .mount(&h.server)
+        .await;
+    let batch = Batch::new()
+        .change_set([
+            BatchOperation::create("accounts", &json!({"name": "Fabrikam"})).unwrap(),
+            BatchOperation::update(
+                "opportunities",
+                id(OPPORTUNITY_ID),
+                &json!({"parentaccountid@odata.bind": "$1"}),
+            )
+            .unwrap(),
+        ])
+        .operation(
+            BatchOperation::retrieve("opportunities", id(OPPORTUNITY_ID), &["name"]).unwrap(),
+        )
+        .operation(
+            BatchOperation::delete("contacts", id("dddddddd-0000-4000-8000-000000000004")).unwrap(),
+        );
+    let summary = |outcomes: &[BatchOutcome]| -> Vec<String> {
+        outcomes
+            .iter()
+            .map(|outcome| match outcome {
+                BatchOutcome::Succeeded(r) => format!("{} {:?}", r.status, r.content_id),
+                BatchOutcome::Failed(error) => format!("failed {:?}", error.code()),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    let lent = h.dataverse.execute_batch(&batch).await.unwrap();
+    let given = h.dataverse.execute_batch_owned(batch).await.unwrap();
+    assert_eq!(summary(&given), summary(&lent));
+    assert_eq!(
+        summary(&given),
+        [
+            "204 No Content Some(\"1\")",
+            "204 No Content Some(\"2\")",
+            "200 OK None",
+            "failed Some(\"0x80040217\")"
+        ]
+    );
+    // The same request, but for the boundaries' random names.
+    let requests = h.server.received_requests().await.unwrap();
+    let bodies: Vec<String> = requests
+        .iter()
+        .map(|request| {
+            let body = String::from_utf8(request.body.clone()).unwrap();
+            body.split("\r\n")
+                .filter(|line| !line.contains("batch_") && !line.contains("changeset_"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1]);
+    assert!(bodies[1].contains("DELETE"), "{}", bodies[1]);
+}
+
+#[tokio::test]
 async fn a_batch_answer_cut_off_before_its_closing_boundary_is_a_decode_error() {
     let h = harness().await;
     let whole = fixture("batch_mixed_response.txt", &h.server);
