@@ -921,19 +921,13 @@ fn boundary_of(request: &Request) -> String {
     boundary.to_string()
 }
 
-#[tokio::test]
-async fn a_batch_of_mixed_operations_with_one_failure_returns_each_outcome() {
-    let h = harness().await;
-    Mock::given(method("POST"))
-        .and(path("/api/data/v9.2/$batch"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            fixture("batch_mixed_response.txt", &h.server),
-            "multipart/mixed; boundary=batchresponse_7a3c",
-        ))
-        .mount(&h.server)
-        .await;
-    let missing = id("dddddddd-0000-4000-8000-000000000004");
-    let batch = Batch::new()
+/// The row [`mixed_batch`] deletes, which is missing.
+const MISSING_CONTACT: &str = "dddddddd-0000-4000-8000-000000000004";
+
+/// A change set (create, then an update bound to it), a read, and a delete of a missing row:
+/// the batch `batch_mixed_response.txt` answers.
+fn mixed_batch() -> Batch {
+    Batch::new()
         .change_set([
             BatchOperation::create("accounts", &json!({"name": "Fabrikam"})).unwrap(),
             BatchOperation::update(
@@ -946,7 +940,26 @@ async fn a_batch_of_mixed_operations_with_one_failure_returns_each_outcome() {
         .operation(
             BatchOperation::retrieve("opportunities", id(OPPORTUNITY_ID), &["name"]).unwrap(),
         )
-        .operation(BatchOperation::delete("contacts", missing).unwrap());
+        .operation(BatchOperation::delete("contacts", id(MISSING_CONTACT)).unwrap())
+}
+
+/// A harness whose service answers [`mixed_batch`] with `batch_mixed_response.txt`, and the batch.
+async fn mixed_batch_answered() -> (Harness, Batch) {
+    let h = harness().await;
+    Mock::given(method("POST"))
+        .and(path("/api/data/v9.2/$batch"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixture("batch_mixed_response.txt", &h.server),
+            "multipart/mixed; boundary=batchresponse_7a3c",
+        ))
+        .mount(&h.server)
+        .await;
+    (h, mixed_batch())
+}
+
+#[tokio::test]
+async fn a_batch_of_mixed_operations_with_one_failure_returns_each_outcome() {
+    let (h, batch) = mixed_batch_answered().await;
     assert_eq!(batch.len(), 4);
     let outcomes = h.dataverse.execute_batch(&batch).await.unwrap();
     assert_eq!(outcomes.len(), 4, "one outcome per operation");
@@ -1004,7 +1017,7 @@ async fn a_batch_of_mixed_operations_with_one_failure_returns_each_outcome() {
         format!(
             "GET {base_path}/opportunities({OPPORTUNITY_ID})?%24select=name HTTP/1.1\r\nAccept: application/json\r\n\r\n"
         ),
-        format!("DELETE {base_path}/contacts({missing})?tag=cosell HTTP/1.1\r\n"),
+        format!("DELETE {base_path}/contacts({MISSING_CONTACT})?tag=cosell HTTP/1.1\r\n"),
         "{\"name\":\"Fabrikam\"}".to_string(),
     ] {
         assert!(body.contains(&expected), "missing {expected:?} in\n{body}");
@@ -1063,31 +1076,7 @@ async fn a_failed_change_set_rolls_back_its_other_operations() {
 
 #[tokio::test]
 async fn a_batch_given_away_is_sent_and_answered_as_one_lent() {
-    let h = harness().await;
-    Mock::given(method("POST"))
-        .and(path("/api/data/v9.2/$batch"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            fixture("batch_mixed_response.txt", &h.server),
-            "multipart/mixed; boundary=batchresponse_7a3c",
-        ))
-        .mount(&h.server)
-        .await;
-    let batch = Batch::new()
-        .change_set([
-            BatchOperation::create("accounts", &json!({"name": "Fabrikam"})).unwrap(),
-            BatchOperation::update(
-                "opportunities",
-                id(OPPORTUNITY_ID),
-                &json!({"parentaccountid@odata.bind": "$1"}),
-            )
-            .unwrap(),
-        ])
-        .operation(
-            BatchOperation::retrieve("opportunities", id(OPPORTUNITY_ID), &["name"]).unwrap(),
-        )
-        .operation(
-            BatchOperation::delete("contacts", id("dddddddd-0000-4000-8000-000000000004")).unwrap(),
-        );
+    let (h, batch) = mixed_batch_answered().await;
     let summary = |outcomes: &[BatchOutcome]| -> Vec<String> {
         outcomes
             .iter()
