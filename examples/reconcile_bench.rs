@@ -109,6 +109,41 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The sweep's live bytes over time, sampled from a thread of its own (whose allocations are
+/// not counted), for `COSELL_BENCH_CENSUS`: which phase of the sweep holds the peak.
+struct Timeline {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<isize>>,
+}
+
+impl Timeline {
+    fn start(base: isize) -> Self {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::clone(&done);
+        let thread = std::thread::spawn(move || {
+            UNCOUNTED.with(|uncounted| uncounted.set(true));
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                samples.push(LIVE.load(Ordering::Relaxed) - base);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            samples
+        });
+        Timeline { done, thread }
+    }
+
+    /// The most live at once in each tenth of the time sampled.
+    fn finish(self) -> Vec<isize> {
+        self.done.store(true, Ordering::Relaxed);
+        let samples = self.thread.join().unwrap_or_default();
+        let tenth = samples.len().div_ceil(10).max(1);
+        samples
+            .chunks(tenth)
+            .map(|part| part.iter().copied().max().unwrap_or(0))
+            .collect()
+    }
+}
+
 /// Starts counting the peak from what is live now.
 fn reset_peak() -> isize {
     let live = LIVE.load(Ordering::Relaxed);
@@ -415,11 +450,23 @@ async fn main() -> Result<()> {
     let from = emulator.journal().len();
     let census_start = census_now();
     let memory_start = reset_peak();
+    let census = std::env::var_os("COSELL_BENCH_CENSUS").is_some();
+    let sampler = census.then(|| Timeline::start(memory_start));
     let started = Instant::now();
     let report = sync.reconcile(args.mode).await?;
     let wall = started.elapsed().as_secs_f64();
     let peak_mb = peak_mb_since(memory_start);
-    if std::env::var_os("COSELL_BENCH_CENSUS").is_some() {
+    if let Some(sampler) = sampler {
+        for (tenth, bytes) in sampler.finish().into_iter().enumerate() {
+            eprintln!(
+                "timeline: {:>3}–{:>3} % of the sweep: at most {:>8.1} KB",
+                tenth * 10,
+                tenth * 10 + 10,
+                bytes as f64 / 1024.0
+            );
+        }
+    }
+    if census {
         for (size, bytes) in census_since(&census_start) {
             eprintln!(
                 "census: {size:>8} B and up: {:>8.1} KB",
