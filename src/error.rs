@@ -328,6 +328,8 @@ pub enum Error {
     Env(crate::auth::EnvError),
     /// A synchronizer cannot run against its CRM as configured; names every problem.
     Setup(Box<crate::sync::SetupError>),
+    /// Writing to a local file or stream failed (an export's output).
+    Io(std::io::Error),
 }
 
 impl fmt::Display for Error {
@@ -359,6 +361,7 @@ impl fmt::Display for Error {
             Error::InvalidHash(hash) => hash.fmt(f),
             Error::Env(env) => env.fmt(f),
             Error::Setup(setup) => setup.fmt(f),
+            Error::Io(io) => write!(f, "i/o error: {io}"),
         }
     }
 }
@@ -377,6 +380,7 @@ impl std::error::Error for Error {
             Error::InvalidHash(hash) => Some(hash),
             Error::Env(env) => Some(env),
             Error::Setup(setup) => Some(setup.as_ref()),
+            Error::Io(io) => Some(io),
             _ => None,
         }
     }
@@ -385,6 +389,12 @@ impl std::error::Error for Error {
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         Error::Transport(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
     }
 }
 

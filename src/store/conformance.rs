@@ -597,6 +597,23 @@ pub async fn dead_letters_audit_unmapped_and_secrets(store: &dyn SyncStore, cloc
             .expect("list")
             .is_empty()
     );
+    assert_eq!(
+        store
+            .dead_letter(&t, two)
+            .await
+            .expect("read")
+            .map(|l| (l.id, l.error)),
+        Some((two, "second".to_owned())),
+        "read by id, with its id"
+    );
+    assert!(
+        store
+            .dead_letter(&tenant("b"), two)
+            .await
+            .expect("read")
+            .is_none(),
+        "another tenant cannot read it"
+    );
     assert!(
         store
             .take_dead_letter(&tenant("b"), one)
@@ -614,6 +631,10 @@ pub async fn dead_letters_audit_unmapped_and_secrets(store: &dyn SyncStore, cloc
         Some("first".into())
     );
     assert_eq!(store.dead_letters(&t, 10).await.expect("list").len(), 1);
+    assert!(
+        store.dead_letter(&t, one).await.expect("read").is_none(),
+        "a letter taken is gone"
+    );
 
     for outcome in ["created", "updated", "held"] {
         store

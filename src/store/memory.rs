@@ -558,6 +558,19 @@ impl SyncStore for MemoryStore {
             .collect())
     }
 
+    async fn dead_letter(
+        &self,
+        tenant: &TenantId,
+        id: DeadLetterId,
+    ) -> StoreResult<Option<DeadLetter>> {
+        Ok(self
+            .state()
+            .dead_letters
+            .get(&id)
+            .filter(|l| l.tenant == *tenant)
+            .cloned())
+    }
+
     async fn take_dead_letter(
         &self,
         tenant: &TenantId,

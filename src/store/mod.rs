@@ -227,6 +227,13 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug {
     /// The tenant's dead letters, oldest first, at most `limit`.
     async fn dead_letters(&self, tenant: &TenantId, limit: usize) -> StoreResult<Vec<DeadLetter>>;
 
+    /// One dead letter of the tenant, left where it is.
+    async fn dead_letter(
+        &self,
+        tenant: &TenantId,
+        id: DeadLetterId,
+    ) -> StoreResult<Option<DeadLetter>>;
+
     /// Removes a dead letter and returns it (to retry it, or to discard it).
     async fn take_dead_letter(
         &self,

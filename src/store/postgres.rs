@@ -165,6 +165,27 @@ fn checked_schema(schema: &str) -> StoreResult<String> {
 }
 
 impl PostgresStore {
+    /// The dead letter `id` of `tenant` that `sql` (`{s}` the schema, `$1` the id, `$2` the
+    /// tenant) answers with its body.
+    async fn one_letter(
+        &self,
+        sql: &str,
+        tenant: &TenantId,
+        id: DeadLetterId,
+    ) -> StoreResult<Option<DeadLetter>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(&self.sql(sql), &[&(id.0 as i64), &tenant.as_str()])
+            .await
+            .map_err(backend)?;
+        row.map(|row| {
+            let mut letter: DeadLetter = serde_json::from_value(row.get(0)).map_err(backend)?;
+            letter.id = id;
+            Ok(letter)
+        })
+        .transpose()
+    }
+
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`), keeps
     /// the store's tables in `schema` (created if missing), migrates it, on the system clock.
     ///
@@ -965,27 +986,30 @@ impl SyncStore for PostgresStore {
             .collect()
     }
 
+    async fn dead_letter(
+        &self,
+        tenant: &TenantId,
+        id: DeadLetterId,
+    ) -> StoreResult<Option<DeadLetter>> {
+        self.one_letter(
+            "SELECT body FROM {s}.dead_letters WHERE id = $1 AND tenant = $2",
+            tenant,
+            id,
+        )
+        .await
+    }
+
     async fn take_dead_letter(
         &self,
         tenant: &TenantId,
         id: DeadLetterId,
     ) -> StoreResult<Option<DeadLetter>> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &self.sql(
-                    "DELETE FROM {s}.dead_letters WHERE id = $1 AND tenant = $2 RETURNING body",
-                ),
-                &[&(id.0 as i64), &tenant.as_str()],
-            )
-            .await
-            .map_err(backend)?;
-        row.map(|row| {
-            let mut letter: DeadLetter = serde_json::from_value(row.get(0)).map_err(backend)?;
-            letter.id = id;
-            Ok(letter)
-        })
-        .transpose()
+        self.one_letter(
+            "DELETE FROM {s}.dead_letters WHERE id = $1 AND tenant = $2 RETURNING body",
+            tenant,
+            id,
+        )
+        .await
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {

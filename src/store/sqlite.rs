@@ -436,6 +436,26 @@ impl SqliteStore {
     }
 }
 
+/// The dead letter `id` of `tenant` that `sql` (its parameters the id and the tenant)
+/// answers with its body.
+fn one_letter(
+    conn: &Connection,
+    sql: &str,
+    tenant: &TenantId,
+    id: DeadLetterId,
+) -> StoreResult<Option<DeadLetter>> {
+    let body: Option<String> = conn
+        .query_row(sql, params![id.0 as i64, tenant.as_str()], |row| row.get(0))
+        .optional()
+        .map_err(backend)?;
+    body.map(|b| {
+        let mut letter: DeadLetter = from_json(&b)?;
+        letter.id = id;
+        Ok(letter)
+    })
+    .transpose()
+}
+
 #[async_trait]
 impl SyncStore for SqliteStore {
     async fn lock_pair(
@@ -982,6 +1002,23 @@ impl SyncStore for SqliteStore {
         .await
     }
 
+    async fn dead_letter(
+        &self,
+        tenant: &TenantId,
+        id: DeadLetterId,
+    ) -> StoreResult<Option<DeadLetter>> {
+        let tenant = tenant.clone();
+        self.run(move |conn, _| {
+            one_letter(
+                conn,
+                "SELECT body FROM dead_letters WHERE id = ?1 AND tenant = ?2",
+                &tenant,
+                id,
+            )
+        })
+        .await
+    }
+
     async fn take_dead_letter(
         &self,
         tenant: &TenantId,
@@ -989,20 +1026,12 @@ impl SyncStore for SqliteStore {
     ) -> StoreResult<Option<DeadLetter>> {
         let tenant = tenant.clone();
         self.write(move |tx, _| {
-            let body: Option<String> = tx
-                .query_row(
-                    "DELETE FROM dead_letters WHERE id = ?1 AND tenant = ?2 RETURNING body",
-                    params![id.0 as i64, tenant.as_str()],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            body.map(|b| {
-                let mut letter: DeadLetter = from_json(&b)?;
-                letter.id = id;
-                Ok(letter)
-            })
-            .transpose()
+            one_letter(
+                tx,
+                "DELETE FROM dead_letters WHERE id = ?1 AND tenant = ?2 RETURNING body",
+                &tenant,
+                id,
+            )
         })
         .await
     }

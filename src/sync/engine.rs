@@ -29,12 +29,15 @@ use crate::store::{
 };
 use crate::webhook::WebhookEvent;
 
+#[path = "dead_letters.rs"]
+mod dead_letters;
 #[path = "run.rs"]
 mod run;
 #[path = "sweep.rs"]
 mod sweep;
 
 use super::batching;
+pub use dead_letters::DeadLetterRetries;
 pub use run::{RunReport, Schedule};
 pub use sweep::{SweepMode, SweepPause, SweepProgress, SweepReport, SweepRequests};
 
@@ -768,45 +771,6 @@ impl Synchronizer {
         let _ = inner.store.release_lease(&job.lease).await;
         saved?;
         Ok(outcomes)
-    }
-
-    /// The tenant's dead letters, oldest first.
-    ///
-    /// # Errors
-    /// The store's.
-    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
-        Ok(self
-            .inner
-            .store
-            .dead_letters(&self.inner.tenant, limit)
-            .await?)
-    }
-
-    /// Takes a dead letter off the list and syncs its pair again; `None` when there is no such
-    /// letter. A sync that fails again is a new dead letter.
-    ///
-    /// # Errors
-    /// The store's.
-    pub async fn retry_dead_letter(&self, id: DeadLetterId) -> Result<Option<SyncOutcome>> {
-        let Some(letter) = self
-            .inner
-            .store
-            .take_dead_letter(&self.inner.tenant, id)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let trigger = letter.records.iter().find_map(|record| match record {
-            RecordRef::Referral(id) if letter.kind == "referral" => {
-                Some(Trigger::Referral(id.clone()))
-            }
-            RecordRef::Crm(id) if letter.kind == "crm" => Some(Trigger::Crm(id.clone())),
-            _ => None,
-        });
-        match trigger {
-            Some(trigger) => Ok(Some(self.run_one(trigger).await)),
-            None => Ok(None),
-        }
     }
 
     // --- one pair ------------------------------------------------------------------------

@@ -28,8 +28,8 @@ mod setup;
 pub use crm::{CreateDefaults, Crm, CrmRecord, SyncColumns};
 pub use dataverse::DataverseCrm;
 pub use engine::{
-    RunReport, Schedule, SweepMode, SweepPause, SweepProgress, SweepReport, SweepRequests,
-    Synchronizer, SynchronizerBuilder,
+    DeadLetterRetries, RunReport, Schedule, SweepMode, SweepPause, SweepProgress, SweepReport,
+    SweepRequests, Synchronizer, SynchronizerBuilder,
 };
 pub use ids::RecordId;
 pub use outcome::{OutcomeKind, SyncOutcome, SyncSide};

@@ -178,6 +178,9 @@ impl SyncStore for ObservedStore {
     async fn dead_letters(&self, t: &TenantId, n: usize) -> StoreResult<Vec<DeadLetter>> {
         observed!(self, "dead_letters", self.inner.dead_letters(t, n))
     }
+    async fn dead_letter(&self, t: &TenantId, id: DeadLetterId) -> StoreResult<Option<DeadLetter>> {
+        observed!(self, "dead_letter", self.inner.dead_letter(t, id))
+    }
     async fn take_dead_letter(
         &self,
         t: &TenantId,

@@ -731,6 +731,119 @@ async fn a_failed_sync_is_a_dead_letter_that_can_be_retried() {
 }
 
 #[tokio::test]
+async fn dead_letters_are_retried_all_at_once_exported_and_discarded() {
+    for kind in BOTH {
+        let h = Harness::new(kind).await;
+        let sync = h.sync().await;
+        let ids = [
+            h.share(shared_referral("Dead One")),
+            h.share(shared_referral("Dead Two")),
+        ];
+        h.emulator.faults().add(cosell_emulator::FaultRule::new(
+            h.crm_api(),
+            cosell_emulator::Fault::Unavailable,
+        ));
+        for id in &ids {
+            let outcome = sync.sync_referral(id).await;
+            assert!(
+                matches!(outcome.kind, OutcomeKind::Failed(_)),
+                "{outcome:?}"
+            );
+        }
+        h.emulator.faults().clear();
+        // An inbox payload that is not an event: it cannot be retried, and is not lost.
+        sync.store()
+            .enqueue(sync.tenant(), "not-an-event", json!({"garbage": true}))
+            .await
+            .unwrap();
+        sync.process_inbox(10).await.unwrap();
+        let letters = sync.dead_letters(10).await.unwrap();
+        assert_eq!(letters.len(), 3, "{letters:?}");
+        let unreadable = letters.iter().find(|l| l.kind == "inbox").unwrap().id;
+
+        let mut exported = Vec::new();
+        assert_eq!(
+            sync.export_dead_letters(10, &mut exported).await.unwrap(),
+            3
+        );
+        let lines: Vec<cosell::store::DeadLetter> = String::from_utf8(exported)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines, letters, "each letter a line, as listed");
+        assert_eq!(
+            sync.dead_letters(10).await.unwrap().len(),
+            3,
+            "an export keeps them"
+        );
+
+        let error = sync.retry_dead_letter(unreadable).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("dead letter {}", unreadable.0))
+                && error.to_string().contains("inbox"),
+            "{error}"
+        );
+        let retries = sync.retry_dead_letters(10).await.unwrap();
+        assert_eq!(retries.retried.len(), 2, "{retries:?}");
+        assert!(
+            retries
+                .retried
+                .iter()
+                .all(|(_, outcome)| matches!(outcome.kind, OutcomeKind::Created { .. })),
+            "{retries:?}"
+        );
+        assert_eq!(
+            retries.kept.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            [unreadable]
+        );
+        assert_eq!(
+            h.opportunities().len(),
+            2,
+            "{kind:?}: each referral synced once"
+        );
+        let left = sync.dead_letters(10).await.unwrap();
+        assert_eq!(left.iter().map(|l| l.id).collect::<Vec<_>>(), [unreadable]);
+
+        let discarded = sync.discard_dead_letter(unreadable).await.unwrap().unwrap();
+        assert_eq!(discarded.payload, json!({"garbage": true}));
+        assert!(sync.dead_letters(10).await.unwrap().is_empty());
+        assert!(sync.retry_dead_letter(unreadable).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn an_inbox_letter_that_reads_as_an_event_is_retried_as_that_event() {
+    let h = Harness::new(Kind::Salesforce).await;
+    let sync = h.sync().await;
+    let id = h.share(shared_referral("Kept Event"));
+    let event = referral_event("referral-created", &id, "2026-11-30T10:00:00Z");
+    let letter = sync
+        .store()
+        .add_dead_letter(cosell::store::DeadLetter {
+            id: cosell::store::DeadLetterId(0),
+            tenant: sync.tenant().clone(),
+            records: Vec::new(),
+            error: "kept by an earlier version".into(),
+            kind: "inbox".into(),
+            payload: serde_json::to_value(&event).unwrap(),
+            attempts: 1,
+            at: jiff::Timestamp::UNIX_EPOCH,
+        })
+        .await
+        .unwrap();
+    let outcome = sync.retry_dead_letter(letter).await.unwrap().unwrap();
+    assert!(
+        matches!(outcome.kind, OutcomeKind::Created { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(h.opportunities().len(), 1);
+    assert!(sync.dead_letters(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn an_unmapped_option_value_is_recorded_not_dropped() {
     let h = Harness::new(Kind::Dataverse).await;
     let sync = h.sync().await;
