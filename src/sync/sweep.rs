@@ -656,17 +656,27 @@ impl Synchronizer {
         let mut done = Vec::with_capacity(jobs.len());
         for round in 1.. {
             let deferred = self.run_waves(jobs, listed, stop, halt, &mut done).await;
-            let (updates, then): (Vec<_>, Vec<_>) = deferred
-                .into_iter()
-                .map(|(index, deferred)| {
-                    let Deferred { update, then } = *deferred;
-                    (update, (index, then))
-                })
-                .unzip();
+            // Unpacked once the waves are over; a write that cannot be is that pair's failure.
+            let mut unreadable = Vec::new();
+            let mut updates = Vec::with_capacity(deferred.len());
+            let mut then = Vec::with_capacity(deferred.len());
+            for (index, deferred) in deferred {
+                let Deferred {
+                    update: (record, write),
+                    then: after,
+                } = *deferred;
+                match write.unpack() {
+                    Ok(write) => {
+                        updates.push((record, write));
+                        then.push((index, after));
+                    }
+                    Err(error) => unreadable.push(((index, after), Err(error))),
+                }
+            }
             let results = batching::update_all(&*self.inner.crm, &updates).await;
             drop(updates);
             let mut again = Vec::new();
-            for ((index, then), result) in then.into_iter().zip(results) {
+            for ((index, then), result) in then.into_iter().zip(results).chain(unreadable) {
                 match self.finish_deferred(then, result).await {
                     Applied::Done(outcome) => done.push((index, Some(outcome))),
                     Applied::Again(trigger) => again.push((index, trigger)),
