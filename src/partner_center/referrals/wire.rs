@@ -256,7 +256,7 @@ pub(crate) fn decode_referral(body: &[u8]) -> Result<Referral> {
 
 #[derive(Deserialize)]
 struct Collection {
-    value: Vec<Value>,
+    value: Vec<Box<serde_json::value::RawValue>>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
     #[serde(rename = "@odata.count", default)]
@@ -265,19 +265,26 @@ struct Collection {
 
 /// Splits one page of a referral listing (an OData collection), field names made canonical so
 /// that every item decodes as [`decode_referral`] would decode it.
+///
+/// The page is split into each item's text first, and the items are made canonical one by
+/// one: a page of 100 referrals as one `Value` tree is several times its text, and a sweep
+/// lists a page at a time while it holds its other state.
 pub(crate) fn referral_page(response: &Response) -> Result<RawPage> {
-    let collection: Collection = decode_canonical(&response.body, |envelope| {
-        if let Some(items) = envelope.get_mut("value") {
-            canonicalize_keys(items);
-        }
-    })
-    .map_err(|e| response.annotate(e))?;
+    let collection: Collection =
+        crate::error::decode_json(&response.body).map_err(|e| response.annotate(e))?;
     let items = collection
         .value
-        .iter()
-        .map(serde_json::value::to_raw_value)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| response.decode_error("value", e.to_string()))?;
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let mut item: Value = serde_json::from_str(raw.get())
+                .map_err(|e| response.decode_error(&format!("value[{index}]"), e.to_string()))?;
+            drop(raw);
+            canonicalize_keys(&mut item);
+            serde_json::value::to_raw_value(&item)
+                .map_err(|e| response.decode_error(&format!("value[{index}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(RawPage {
         items,
         items_at: "value",
