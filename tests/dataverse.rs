@@ -943,17 +943,24 @@ fn mixed_batch() -> Batch {
         .operation(BatchOperation::delete("contacts", id(MISSING_CONTACT)).unwrap())
 }
 
-/// A harness whose service answers [`mixed_batch`] with `batch_mixed_response.txt`, and the batch.
-async fn mixed_batch_answered() -> (Harness, Batch) {
+/// A harness whose service answers every `$batch` with the multipart fixture `name`, whose
+/// parts are separated by `boundary`.
+async fn batches_answered_with(name: &str, boundary: &str) -> Harness {
     let h = harness().await;
     Mock::given(method("POST"))
         .and(path("/api/data/v9.2/$batch"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
-            fixture("batch_mixed_response.txt", &h.server),
-            "multipart/mixed; boundary=batchresponse_7a3c",
+            fixture(name, &h.server),
+            &format!("multipart/mixed; boundary={boundary}"),
         ))
         .mount(&h.server)
         .await;
+    h
+}
+
+/// A harness whose service answers [`mixed_batch`] with `batch_mixed_response.txt`, and the batch.
+async fn mixed_batch_answered() -> (Harness, Batch) {
+    let h = batches_answered_with("batch_mixed_response.txt", "batchresponse_7a3c").await;
     (h, mixed_batch())
 }
 
@@ -1030,15 +1037,7 @@ async fn a_batch_of_mixed_operations_with_one_failure_returns_each_outcome() {
 
 #[tokio::test]
 async fn a_failed_change_set_rolls_back_its_other_operations() {
-    let h = harness().await;
-    Mock::given(method("POST"))
-        .and(path("/api/data/v9.2/$batch"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            fixture("batch_changeset_failure.txt", &h.server),
-            "multipart/mixed; boundary=batchresponse_f00d",
-        ))
-        .mount(&h.server)
-        .await;
+    let h = batches_answered_with("batch_changeset_failure.txt", "batchresponse_f00d").await;
     let batch = Batch::new().continue_on_error(false).change_set([
         BatchOperation::create("accounts", &json!({"name": "A"})).unwrap(),
         BatchOperation::update_if_match(
