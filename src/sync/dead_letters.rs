@@ -36,19 +36,18 @@ impl Retry {
                 letter.id.0, letter.kind
             ))
         };
+        // The record a pair sync started from: of the side its kind names.
+        let trigger = |record: &RecordRef| match (letter.kind.as_str(), record) {
+            ("referral", RecordRef::Referral(id)) => Some(Trigger::Referral(id.clone())),
+            ("crm", RecordRef::Crm(id)) => Some(Trigger::Crm(id.clone())),
+            _ => None,
+        };
         match letter.kind.as_str() {
             "referral" | "crm" => letter
                 .records
                 .iter()
-                .find_map(|record| match record {
-                    RecordRef::Referral(id) if letter.kind == "referral" => {
-                        Some(Retry::Pair(Trigger::Referral(id.clone())))
-                    }
-                    RecordRef::Crm(id) if letter.kind == "crm" => {
-                        Some(Retry::Pair(Trigger::Crm(id.clone())))
-                    }
-                    _ => None,
-                })
+                .find_map(trigger)
+                .map(Retry::Pair)
                 .ok_or_else(|| cannot("it names no record of its side")),
             "inbox" => serde_json::from_value::<WebhookEvent>(letter.payload.clone())
                 .map(|event| Retry::Event(Box::new(event)))
@@ -111,12 +110,8 @@ impl Synchronizer {
     }
 
     async fn retry(&self, id: DeadLetterId, retry: Retry) -> Result<Option<SyncOutcome>> {
-        let taken = self
-            .inner
-            .store
-            .take_dead_letter(&self.inner.tenant, id)
-            .await?;
-        if taken.is_none() {
+        // Taken off before the work starts: of two workers retrying it, one does the work.
+        if self.discard_dead_letter(id).await?.is_none() {
             return Ok(None);
         }
         Ok(Some(match retry {
