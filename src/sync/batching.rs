@@ -196,7 +196,7 @@ impl Chunk {
             .into_iter()
             .map(|(record, write, reply)| ((record, write), reply))
             .unzip();
-        let results = update_all(&*self.crm, &updates).await;
+        let results = update_all(&*self.crm, &updates, |write| Ok(write.clone())).await;
         for (result, reply) in results.into_iter().zip(replies) {
             let _ = reply.send(Answer::Done(result));
         }
@@ -204,27 +204,53 @@ impl Chunk {
 }
 
 /// Makes every update in batches of the CRM's limit, each still conditional on its record's
-/// version: one result per update, in order. A batch refused as a whole gives each of its
-/// updates the service's refusal (its status and code, so a rate limit or an exhausted
-/// allowance is seen as such); a batch whose outcome is unknown, or answered for some updates
-/// only, is sent again an update at a time, each conditional as before.
-pub(super) async fn update_all(
+/// version: one result per update, in order. Each write is held as the caller keeps it (`W`)
+/// and made a [`CrmWrite`] by `write` as its batch is sent, then handed to the batch to be let
+/// go once encoded; a write that cannot be made fails on its own. A batch refused as a whole
+/// gives each of its updates the service's refusal (its status and code, so a rate limit or
+/// an exhausted allowance is seen as such); a batch whose outcome is unknown, or an update it
+/// left unanswered, is sent again an update at a time, each conditional as before.
+pub(super) async fn update_all<W>(
     crm: &dyn Crm,
-    updates: &[(CrmRecord, CrmWrite)],
+    updates: &[(CrmRecord, W)],
+    write: impl Fn(&W) -> Result<CrmWrite>,
 ) -> Vec<Result<()>> {
     let limit = crm.write_batch_limit().max(1);
     let mut results = Vec::with_capacity(updates.len());
     for batch in updates.chunks(limit) {
-        match crm.update_many(batch).await {
-            Ok(answers) if answers.len() == batch.len() => results.extend(answers),
-            Err(Error::Api(api)) => {
-                results.extend(batch.iter().map(|_| Err(Error::Api(api.clone()))));
-            }
-            Ok(_) | Err(_) => {
-                for (record, write) in batch {
-                    results.push(crm.update(record, write).await);
+        // `None` for a write in the request, `Some` for one that could not be made.
+        let mut unsent = Vec::with_capacity(batch.len());
+        let mut sent = Vec::with_capacity(batch.len());
+        for (record, held) in batch {
+            match write(held) {
+                Ok(made) => {
+                    sent.push((record.clone(), made));
+                    unsent.push(None);
                 }
+                Err(error) => unsent.push(Some(Err(error))),
             }
+        }
+        let count = sent.len();
+        let answers: Vec<Option<Result<()>>> = match crm.update_many(sent).await {
+            Ok(answers) if answers.len() == count => answers,
+            Err(Error::Api(api)) => (0..count)
+                .map(|_| Some(Err(Error::Api(api.clone()))))
+                .collect(),
+            Ok(_) | Err(_) => (0..count).map(|_| None).collect(),
+        };
+        let mut answers = answers.into_iter();
+        for ((record, held), unsent) in batch.iter().zip(unsent) {
+            let result = match unsent {
+                Some(failed) => failed,
+                None => match answers.next().flatten() {
+                    Some(answered) => answered,
+                    None => match write(held) {
+                        Ok(made) => crm.update(record, &made).await,
+                        Err(error) => Err(error),
+                    },
+                },
+            };
+            results.push(result);
         }
     }
     results

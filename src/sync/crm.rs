@@ -145,13 +145,20 @@ pub trait Crm: Send + Sync + fmt::Debug {
 
     /// Makes each [`update`](Self::update), each still conditional on its record's version,
     /// in as few requests as the API allows (Dataverse `$batch` with continue-on-error,
-    /// Salesforce `composite`): one result per write, in order, each failing on its own. `Err`
-    /// when the whole request failed (nothing is known of any write). By default one
-    /// [`update`](Self::update) per write.
-    async fn update_many(&self, writes: &[(CrmRecord, CrmWrite)]) -> Result<Vec<Result<()>>> {
+    /// Salesforce `composite`). The writes are taken by value so that each can be let go once
+    /// it is encoded: a full batch is never held decoded beside its request and answer.
+    ///
+    /// One answer per write, in order: `Some` with the write's own result (each fails on its
+    /// own), `None` for a write the service did not reach, which the caller sends again on its
+    /// own. `Err` when the whole request failed (nothing is known of any write). By default
+    /// one [`update`](Self::update) per write.
+    async fn update_many(
+        &self,
+        writes: Vec<(CrmRecord, CrmWrite)>,
+    ) -> Result<Vec<Option<Result<()>>>> {
         let mut results = Vec::with_capacity(writes.len());
         for (record, write) in writes {
-            results.push(self.update(record, write).await);
+            results.push(Some(self.update(&record, &write).await));
         }
         Ok(results)
     }

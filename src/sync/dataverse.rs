@@ -15,7 +15,8 @@ use crate::dataverse::{
 use crate::error::{Error, Result};
 use crate::mapping::{
     AccountCandidate, AccountResolver, ContactResolver, CrmWrite, CurrencyResolver,
-    DeclarativeMapping, ExactAccountMatch, Lookup, LookupTarget, Resolution, validate_dataverse,
+    DeclarativeMapping, ExactAccountMatch, Lookup, LookupTarget, Resolution, StateChange,
+    validate_dataverse,
 };
 
 const TABLE: &str = "opportunity";
@@ -89,8 +90,8 @@ impl DataverseCrm {
         Ok(rows.into_iter().next())
     }
 
-    async fn state_change(&self, id: Uuid, write: &CrmWrite) -> Result<()> {
-        let Some(state) = &write.state else {
+    async fn state_change(&self, id: Uuid, state: Option<&StateChange>) -> Result<()> {
+        let Some(state) = state else {
             return Ok(());
         };
         let status = OpportunityStatus::from(state.status_code);
@@ -340,7 +341,7 @@ impl Crm for DataverseCrm {
                 guid(&found.id)?
             }
         };
-        self.state_change(id, write).await?;
+        self.state_change(id, write.state.as_ref()).await?;
         Ok(id.to_string())
     }
 
@@ -366,7 +367,7 @@ impl Crm for DataverseCrm {
                 }
             }
         }
-        self.state_change(id, write).await
+        self.state_change(id, write.state.as_ref()).await
     }
 
     fn read_batch_limit(&self) -> usize {
@@ -407,33 +408,48 @@ impl Crm for DataverseCrm {
 
     /// One `$batch` per [`MAX_BATCH_OPERATIONS`] writes, with continue-on-error and no change
     /// set (a change set is all-or-nothing: one refused record would take the others down),
-    /// each `PATCH` with its own `If-Match`; state changes follow one by one.
-    async fn update_many(&self, writes: &[(CrmRecord, CrmWrite)]) -> Result<Vec<Result<()>>> {
-        let mut results: Vec<Option<Result<()>>> = writes.iter().map(|_| None).collect();
+    /// each `PATCH` with its own `If-Match`; state changes follow one by one. Each write is
+    /// let go once it is an operation, and each operation once it is encoded.
+    async fn update_many(
+        &self,
+        writes: Vec<(CrmRecord, CrmWrite)>,
+    ) -> Result<Vec<Option<Result<()>>>> {
+        /// Where a write stands.
+        enum Slot {
+            /// Its body is written (or it had none): its state change follows.
+            Written(Uuid, Option<StateChange>),
+            /// In a batch, with its state change to follow once it is written.
+            Sent(Uuid, Option<StateChange>),
+            Failed(Error),
+            /// The service did not reach it.
+            NotMade,
+        }
+        let mut slots = Vec::with_capacity(writes.len());
         let mut operations: Vec<(usize, BatchOperation)> = Vec::new();
-        for (index, (record, write)) in writes.iter().enumerate() {
+        for (index, (record, write)) in writes.into_iter().enumerate() {
+            let id = match guid(&record.id) {
+                Ok(id) => id,
+                Err(error) => {
+                    slots.push(Slot::Failed(error));
+                    continue;
+                }
+            };
             if write.body.is_empty() {
+                slots.push(Slot::Written(id, write.state));
                 continue;
             }
-            let operation = guid(&record.id).and_then(|id| {
-                let patch = write.to_dataverse_patch();
-                match &record.version {
-                    Some(etag) => BatchOperation::update_if_match(
-                        crate::dataverse::Opportunity::ENTITY_SET,
-                        id,
-                        &patch,
-                        etag,
-                    ),
-                    None => BatchOperation::update(
-                        crate::dataverse::Opportunity::ENTITY_SET,
-                        id,
-                        &patch,
-                    ),
-                }
-            });
+            let patch = write.to_dataverse_patch();
+            let set = crate::dataverse::Opportunity::ENTITY_SET;
+            let operation = match &record.version {
+                Some(etag) => BatchOperation::update_if_match(set, id, &patch, etag),
+                None => BatchOperation::update(set, id, &patch),
+            };
             match operation {
-                Ok(operation) => operations.push((index, operation)),
-                Err(error) => results[index] = Some(Err(error)),
+                Ok(operation) => {
+                    operations.push((index, operation));
+                    slots.push(Slot::Sent(id, write.state));
+                }
+                Err(error) => slots.push(Slot::Failed(error)),
             }
         }
         let mut operations = operations.into_iter().peekable();
@@ -447,25 +463,23 @@ impl Crm for DataverseCrm {
                 batch = batch.operation(operation);
             }
             let outcomes = self.client.execute_batch_owned(batch).await?;
-            for (index, outcome) in indices.iter().zip(outcomes) {
-                let (record, write) = &writes[*index];
-                results[*index] = Some(match outcome {
-                    BatchOutcome::Succeeded(_) => Ok(()),
-                    BatchOutcome::Failed(error) => Err(error),
-                    // Not reached: sent again on its own.
-                    _ => self.update(record, write).await,
-                });
+            for (index, outcome) in indices.into_iter().zip(outcomes) {
+                let slot = &mut slots[index];
+                *slot = match (std::mem::replace(slot, Slot::NotMade), outcome) {
+                    (Slot::Sent(id, state), BatchOutcome::Succeeded(_)) => Slot::Written(id, state),
+                    (_, BatchOutcome::Failed(error)) => Slot::Failed(error),
+                    // Not reached (not possible with continue-on-error and no change set).
+                    _ => Slot::NotMade,
+                };
             }
         }
-        let mut answers = Vec::with_capacity(writes.len());
-        for ((record, write), result) in writes.iter().zip(results) {
-            answers.push(match result {
-                Some(Err(error)) => Err(error),
-                // Written (or nothing to write): the state change, if any, follows.
-                Some(Ok(())) | None => match guid(&record.id) {
-                    Ok(id) => self.state_change(id, write).await,
-                    Err(error) => Err(error),
-                },
+        let mut answers = Vec::with_capacity(slots.len());
+        for slot in slots {
+            answers.push(match slot {
+                Slot::Written(id, state) => Some(self.state_change(id, state.as_ref()).await),
+                Slot::Failed(error) => Some(Err(error)),
+                // A batch left unanswered for it: not made.
+                Slot::Sent(..) | Slot::NotMade => None,
             });
         }
         Ok(answers)

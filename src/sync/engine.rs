@@ -418,8 +418,8 @@ impl PackedWrite {
     }
 
     /// The write as decided (a JSON value's text reads back as that value).
-    fn unpack(self) -> Result<CrmWrite> {
-        let mut write = self.rest;
+    fn unpack(&self) -> Result<CrmWrite> {
+        let mut write = self.rest.clone();
         write.body = serde_json::from_str(&self.body)
             .map_err(|e| Error::validation(format!("a held CRM write could not be read: {e}")))?;
         Ok(write)

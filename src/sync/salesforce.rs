@@ -308,19 +308,22 @@ impl Crm for SalesforceCrm {
     /// with its own `If-Unmodified-Since` (sObject Collections carry no condition per record).
     /// The version was read in the same pass, so the read-back the single
     /// [`update`](Crm::update) makes first is not repeated.
-    async fn update_many(&self, writes: &[(CrmRecord, CrmWrite)]) -> Result<Vec<Result<()>>> {
-        let mut results: Vec<Option<Result<()>>> = writes.iter().map(|_| None).collect();
+    async fn update_many(
+        &self,
+        writes: Vec<(CrmRecord, CrmWrite)>,
+    ) -> Result<Vec<Option<Result<()>>>> {
+        let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(writes.len());
         let mut subrequests: Vec<(usize, Subrequest)> = Vec::new();
-        for (index, (record, write)) in writes.iter().enumerate() {
+        for (index, (record, write)) in writes.into_iter().enumerate() {
             if write.body.is_empty() {
-                results[index] = Some(Ok(()));
+                results.push(Some(Ok(())));
                 continue;
             }
             if record.id.is_empty() || !record.id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                results[index] = Some(Err(Error::validation(format!(
+                results.push(Some(Err(Error::validation(format!(
                     "the opportunity id {:?} is not a Salesforce id",
                     record.id
-                ))));
+                )))));
                 continue;
             }
             let sub = Subrequest::patch(
@@ -336,8 +339,12 @@ impl Crm for SalesforceCrm {
                 (sub, _) => sub,
             };
             match sub {
-                Ok(sub) => subrequests.push((index, sub)),
-                Err(error) => results[index] = Some(Err(error)),
+                Ok(sub) => {
+                    subrequests.push((index, sub));
+                    // Answered below; a subrequest left unanswered stays `None`.
+                    results.push(None);
+                }
+                Err(error) => results.push(Some(Err(error))),
             }
         }
         for chunk in subrequests.chunks(COMPOSITE_LIMIT) {
@@ -347,10 +354,7 @@ impl Crm for SalesforceCrm {
                 results[*index] = Some(answer.error().map_or(Ok(()), Err));
             }
         }
-        Ok(results
-            .into_iter()
-            .map(|result| result.unwrap_or(Ok(())))
-            .collect())
+        Ok(results)
     }
 
     async fn each_changed_since(

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use jiff::Timestamp;
 
-use super::{Applied, Deferred, Inner, PairRun, Synchronizer, Trigger, batching};
+use super::{Applied, Deferred, Inner, PackedWrite, PairRun, Synchronizer, Trigger, batching};
 use crate::error::Result;
 use crate::partner_center::referrals::ReferralOrderField;
 use crate::store::{Checkpoint, LinkState};
@@ -656,27 +656,20 @@ impl Synchronizer {
         let mut done = Vec::with_capacity(jobs.len());
         for round in 1.. {
             let deferred = self.run_waves(jobs, listed, stop, halt, &mut done).await;
-            // Unpacked once the waves are over; a write that cannot be is that pair's failure.
-            let mut unreadable = Vec::new();
-            let mut updates = Vec::with_capacity(deferred.len());
-            let mut then = Vec::with_capacity(deferred.len());
-            for (index, deferred) in deferred {
-                let Deferred {
-                    update: (record, write),
-                    then: after,
-                } = *deferred;
-                match write.unpack() {
-                    Ok(write) => {
-                        updates.push((record, write));
-                        then.push((index, after));
-                    }
-                    Err(error) => unreadable.push(((index, after), Err(error))),
-                }
-            }
-            let results = batching::update_all(&*self.inner.crm, &updates).await;
+            // Each write is unpacked as its batch is sent and let go once encoded; one that
+            // cannot be is that pair's failure.
+            let (updates, then): (Vec<_>, Vec<_>) = deferred
+                .into_iter()
+                .map(|(index, deferred)| {
+                    let Deferred { update, then } = *deferred;
+                    (update, (index, then))
+                })
+                .unzip();
+            let results =
+                batching::update_all(&*self.inner.crm, &updates, PackedWrite::unpack).await;
             drop(updates);
             let mut again = Vec::new();
-            for ((index, then), result) in then.into_iter().zip(results).chain(unreadable) {
+            for ((index, then), result) in then.into_iter().zip(results) {
                 match self.finish_deferred(then, result).await {
                     Applied::Done(outcome) => done.push((index, Some(outcome))),
                     Applied::Again(trigger) => again.push((index, trigger)),

@@ -248,11 +248,15 @@ async fn more_than_a_thousand_changed_referrals_take_two_dataverse_batches() {
 type Edit = Box<dyn FnOnce() + Send>;
 
 /// The CRM as the sync sees it, with a seller who edits one record the moment the first
-/// batched write goes out — after the sync read it.
+/// batched write goes out — after the sync read it — or a batch that never reaches one of its
+/// writes.
 struct Meddled {
     crm: Box<dyn Crm>,
     edit: Mutex<Option<Edit>>,
     batches: Arc<Mutex<Vec<usize>>>,
+    /// The write (by its place in the first batch) the service does not reach: not sent, and
+    /// answered `None`.
+    unanswered: Mutex<Option<usize>>,
 }
 
 impl std::fmt::Debug for Meddled {
@@ -311,14 +315,24 @@ impl Crm for Meddled {
     }
     async fn update_many(
         &self,
-        writes: &[(CrmRecord, CrmWrite)],
-    ) -> cosell::Result<Vec<cosell::Result<()>>> {
+        writes: Vec<(CrmRecord, CrmWrite)>,
+    ) -> cosell::Result<Vec<Option<cosell::Result<()>>>> {
         self.batches.lock().unwrap().push(writes.len());
         let edit = self.edit.lock().unwrap().take();
         if let Some(edit) = edit {
             edit();
         }
-        self.crm.update_many(writes).await
+        let unanswered = self.unanswered.lock().unwrap().take();
+        match unanswered {
+            Some(skip) if skip < writes.len() => {
+                let mut writes = writes;
+                writes.remove(skip);
+                let mut answers = self.crm.update_many(writes).await?;
+                answers.insert(skip, None);
+                Ok(answers)
+            }
+            _ => self.crm.update_many(writes).await,
+        }
     }
 
     async fn each_changed_since(
@@ -371,6 +385,7 @@ async fn a_record_edited_after_its_bulk_read_is_refused_alone_and_synced_again()
             crm,
             edit: Mutex::new(Some(edit)),
             batches: Arc::clone(&batches),
+            unanswered: Mutex::new(None),
         };
         let tenant = cosell::store::TenantId::new("contoso").unwrap();
         let sync = Synchronizer::builder(
@@ -405,6 +420,62 @@ async fn a_record_edited_after_its_bulk_read_is_refused_alone_and_synced_again()
             assert_eq!(
                 opportunity_of(&h, id)[h.column("notes")],
                 json!("Microsoft's update")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_its_batch_did_not_reach_is_sent_alone_not_taken_as_made() {
+    const K: usize = 6;
+    for kind in [Kind::Dataverse, Kind::Salesforce] {
+        let (h, clock) = harness(kind, false).await;
+        let sync = h.sync().await;
+        let ids = linked_pairs(&h, &clock, &sync, K).await;
+        for id in &ids {
+            h.edit_referral(
+                id,
+                json!([{"op": "replace", "path": "/details/notes", "value": "Reached at last"}]),
+            );
+        }
+        clock.advance(SignedDuration::from_secs(5));
+        let crm: Box<dyn Crm> = match kind {
+            Kind::Dataverse => Box::new(DataverseCrm::new(h.dataverse(Some("cosell-sync")))),
+            Kind::Salesforce => Box::new(SalesforceCrm::new(h.salesforce(Some("cosell-sync")))),
+        };
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let meddled = Meddled {
+            crm,
+            edit: Mutex::new(None),
+            batches: Arc::clone(&batches),
+            unanswered: Mutex::new(Some(2)),
+        };
+        let tenant = cosell::store::TenantId::new("contoso").unwrap();
+        let sync = Synchronizer::builder(
+            h.partner_center(),
+            meddled,
+            h.mapping(),
+            h.store.clone(),
+            tenant,
+        )
+        .worker("test-worker")
+        .sleeper(h.sleeper.clone())
+        .build()
+        .await
+        .unwrap();
+        let before = h.requests().len();
+        let report = sync.reconcile(SweepMode::Delta).await.unwrap();
+        let spent = h.requests()[before..].to_vec();
+        assert_eq!(updated(&report), K, "{kind:?}: {:#?}", report.outcomes);
+        // One batch of all K (one write of it never made), then that write on its own: two
+        // CRM writes, and no pair went round again.
+        assert_eq!(batches.lock().unwrap().clone(), vec![K], "{kind:?}");
+        assert_eq!(crm_writes(&h, &spent), 2, "{kind:?}: {:#?}", shown(&spent));
+        for id in &ids {
+            assert_eq!(
+                opportunity_of(&h, id)[h.column("notes")],
+                json!("Reached at last"),
+                "{kind:?}"
             );
         }
     }
