@@ -40,7 +40,7 @@ impl ListedReferral {
             .map(|text| ListedReferral(text.into_boxed_str()))
     }
 
-    fn decode(&self) -> Option<Box<Referral>> {
+    pub(super) fn decode(&self) -> Option<Box<Referral>> {
         serde_json::from_str(&self.0).ok()
     }
 }
@@ -104,10 +104,9 @@ impl Chunk {
         }
     }
 
-    /// The referral as listed, once.
-    pub(super) fn take_listed(&self, id: &str) -> Option<Box<Referral>> {
-        let listed = crate::http::lock(&self.listed).remove(id)?;
-        listed.decode()
+    /// The referral as listed (its text), once.
+    pub(super) fn take_listed(&self, id: &str) -> Option<ListedReferral> {
+        crate::http::lock(&self.listed).remove(id)
     }
 
     /// Reads the record with the others of the chunk.
@@ -178,13 +177,28 @@ impl Chunk {
         ids.dedup();
         match self.crm.get_many(&ids, &self.columns).await {
             Ok(records) => {
-                let by_id: HashMap<RecordId, CrmRecord> = records
+                let mut by_id: HashMap<RecordId, CrmRecord> = records
                     .into_iter()
                     .map(|record| (RecordId::new(&record.id), record))
                     .collect();
+                // Each record is handed over, not copied (a wave's records would be held twice),
+                // except to a read whose record another read of the wave still waits for.
+                let mut readers: HashMap<RecordId, usize> = HashMap::new();
+                for (id, _) in &reads {
+                    *readers.entry(RecordId::new(id)).or_default() += 1;
+                }
                 for (id, reply) in reads {
                     let key = RecordId::new(&id);
-                    let _ = reply.send(Answer::Done(Ok(by_id.get(&key).cloned())));
+                    let left = readers.get_mut(&key).map_or(0, |left| {
+                        *left -= 1;
+                        *left
+                    });
+                    let record = if left == 0 {
+                        by_id.remove(&key)
+                    } else {
+                        by_id.get(&key).cloned()
+                    };
+                    let _ = reply.send(Answer::Done(Ok(record)));
                 }
             }
             Err(error) => share(&error, reads.into_iter().map(|(_, reply)| reply)),

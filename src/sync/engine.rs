@@ -444,6 +444,29 @@ struct AfterWrite {
     values: Vec<String>,
 }
 
+/// The referral a pass syncs: read under the lock, or the copy a batched sweep listed, held
+/// as its text until the pass needs it (a chunk's pairs wait for their bulk read and the
+/// store together; a decoded `Referral` is 2.3 KB inline and more on the heap, its text about
+/// 1.3 KB). Boxed when decoded, as is every referral a pass reads or writes.
+enum ReferralCopy {
+    Read(Box<Referral>),
+    Listed(batching::ListedReferral),
+}
+
+impl ReferralCopy {
+    /// The referral, decoding the listed copy on first use; `None` if that copy cannot be
+    /// read (then the pass reads the referral itself).
+    fn decoded(&mut self) -> Option<&mut Referral> {
+        if let ReferralCopy::Listed(listed) = self {
+            *self = ReferralCopy::Read(listed.decode()?);
+        }
+        match self {
+            ReferralCopy::Read(referral) => Some(referral),
+            ReferralCopy::Listed(_) => None,
+        }
+    }
+}
+
 /// How one pair sync of a batched chunk ended.
 enum PairRun {
     Done(SyncOutcome),
@@ -1299,11 +1322,10 @@ impl Synchronizer {
             .flatten()
             .filter(|_| linked);
         pass.listed = listed.is_some();
-        // Boxed, as the pass holds it across its reads: a `Referral` is 2.3 KB inline.
-        let referral: Box<Referral> = match listed {
-            Some(listed) => listed,
+        let mut copy = match listed {
+            Some(listed) => ReferralCopy::Listed(listed),
             None => match self.get_referral(referral_id).await?.map(Box::new) {
-                Some(referral) => referral,
+                Some(referral) => ReferralCopy::Read(referral),
                 None => {
                     return Ok(self.outcome(
                         pass.link.as_ref(),
@@ -1321,7 +1343,13 @@ impl Synchronizer {
                     None => return self.unlink(pass, "the CRM record was deleted").await,
                 }
             }
-            None => Box::pin(self.find_crm_record(pass, &referral)).await?,
+            None => {
+                let referral = self.decode_copy(pass, &mut copy, referral_id).await?;
+                match referral {
+                    Some(referral) => Box::pin(self.find_crm_record(pass, referral)).await?,
+                    None => return Ok(self.not_found(pass)),
+                }
+            }
         };
         if pass
             .link
@@ -1335,17 +1363,46 @@ impl Synchronizer {
         }
         match record {
             None => {
-                if let Err(why) = self.inner.scope.admits(&referral) {
+                let Some(referral) = self.decode_copy(pass, &mut copy, referral_id).await? else {
+                    return Ok(self.not_found(pass));
+                };
+                if let Err(why) = self.inner.scope.admits(referral) {
                     return Ok(self.outcome(pass.link.as_ref(), OutcomeKind::Excluded(why)));
                 }
-                Box::pin(self.create_in_crm(pass, *referral)).await
+                let referral = std::mem::take(referral);
+                Box::pin(self.create_in_crm(pass, referral)).await
             }
             Some(record) => {
                 let link = self.link(pass, referral_id, &record.id).await?;
-                self.settle_pair(pass, link, referral, record, SyncSide::PartnerCenter)
+                self.settle_pair(pass, link, copy, record, SyncSide::PartnerCenter)
                     .await
             }
         }
+    }
+
+    fn not_found(&self, pass: &Pass) -> SyncOutcome {
+        self.outcome(
+            pass.link.as_ref(),
+            OutcomeKind::Excluded(Exclusion::NotFound),
+        )
+    }
+
+    /// The referral a pass holds, decoded now if it is the listed copy; read under the lock
+    /// if that copy cannot be read. `None` when Partner Center has no such referral.
+    async fn decode_copy<'c>(
+        &self,
+        pass: &mut Pass,
+        copy: &'c mut ReferralCopy,
+        referral_id: &str,
+    ) -> Result<Option<&'c mut Referral>> {
+        if copy.decoded().is_none() {
+            pass.listed = false;
+            match self.get_referral(referral_id).await? {
+                Some(fresh) => *copy = ReferralCopy::Read(Box::new(fresh)),
+                None => return Ok(None),
+            }
+        }
+        Ok(copy.decoded())
     }
 
     /// The CRM record of an unlinked referral: by the referral-id column, then by the CRM id
@@ -1461,7 +1518,7 @@ impl Synchronizer {
             .settle_pair(
                 pass,
                 link,
-                Box::new(referral),
+                ReferralCopy::Read(Box::new(referral)),
                 record,
                 SyncSide::PartnerCenter,
             )
@@ -1552,7 +1609,13 @@ impl Synchronizer {
             };
             let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
             return self
-                .settle_pair(pass, link, referral, record, SyncSide::Crm)
+                .settle_pair(
+                    pass,
+                    link,
+                    ReferralCopy::Read(referral),
+                    record,
+                    SyncSide::Crm,
+                )
                 .await;
         }
         // No referral yet. A pending link means an earlier attempt may have created it.
@@ -1570,7 +1633,13 @@ impl Synchronizer {
             // Found by a listing before its lock was ours: read it again under the lock.
             let referral = self.get_referral(&referral_id).await?.unwrap_or(found);
             return self
-                .settle_pair(pass, link, Box::new(referral), record, SyncSide::Crm)
+                .settle_pair(
+                    pass,
+                    link,
+                    ReferralCopy::Read(Box::new(referral)),
+                    record,
+                    SyncSide::Crm,
+                )
                 .await;
         }
         self.create_in_partner_center(pass, crm_id, record, projection, pending)
@@ -1645,7 +1714,13 @@ impl Synchronizer {
         // Read it back: the service fills in what the create left out.
         let referral = self.get_referral(&referral_id).await?.unwrap_or(created);
         let after = self
-            .settle_pair(pass, link, Box::new(referral), record, SyncSide::Crm)
+            .settle_pair(
+                pass,
+                link,
+                ReferralCopy::Read(Box::new(referral)),
+                record,
+                SyncSide::Crm,
+            )
             .await?;
         Ok(SyncOutcome {
             kind: OutcomeKind::Created {
@@ -1805,7 +1880,7 @@ impl Synchronizer {
         &'a self,
         pass: &'a mut Pass,
         link: Link,
-        referral: Box<Referral>,
+        referral: ReferralCopy,
         record: CrmRecord,
         source: SyncSide,
     ) -> std::pin::Pin<Box<impl Future<Output = Step<SyncOutcome>> + Send + 'a>> {
@@ -1816,8 +1891,7 @@ impl Synchronizer {
         &self,
         pass: &mut Pass,
         link: Link,
-        // Boxed, as is every referral this pass reads or writes: a `Referral` is 2.3 KB inline.
-        mut referral: Box<Referral>,
+        mut copy: ReferralCopy,
         mut record: CrmRecord,
         source: SyncSide,
     ) -> Step<SyncOutcome> {
@@ -1831,6 +1905,23 @@ impl Synchronizer {
             // The store first: a batched chunk's pairs queue for it together, and each should
             // wait holding what it read, not the decoded sides as well.
             let stored = inner.store.baseline(&inner.tenant, link.pair).await?;
+            // Decoded only now, so that a chunk's pairs wait for their read and the store
+            // holding the listed text, not the decoded referral.
+            let Some(referral) = copy.decoded() else {
+                // The listed copy cannot be read: read the referral under the lock.
+                pass.listed = false;
+                tries -= 1;
+                let id = link.referral_id.as_deref().unwrap_or_default();
+                match self.get_referral(id).await? {
+                    Some(fresh) => copy = ReferralCopy::Read(Box::new(fresh)),
+                    None => {
+                        return Ok(
+                            self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::NotFound))
+                        );
+                    }
+                }
+                continue;
+            };
             let referral_json =
                 serde_json::to_value(&*referral).map_err(|e| Error::validation(e.to_string()))?;
             let mut pc = inner
