@@ -2099,7 +2099,7 @@ impl Synchronizer {
             if !pc_write.patch.is_empty() {
                 let patch = std::mem::take(&mut pc_write.patch);
                 // Boxed at once: the answer is held while a failed write's pair reads again.
-                let answer = Box::pin(self.write_referral(&referral, patch))
+                let answer = Box::pin(self.write_referral(referral, patch))
                     .await
                     .map(Box::new);
                 match answer {
@@ -2179,7 +2179,7 @@ impl Synchronizer {
                     fields: new_held,
                     reason: held_reasons(&pc_write.issues, &crm_write.issues),
                 }
-            } else if self.moved_since(stored.as_ref(), &referral, &record, source) {
+            } else if self.moved_since(stored.as_ref(), referral, &record, source) {
                 OutcomeKind::Echo
             } else {
                 OutcomeKind::Unchanged
