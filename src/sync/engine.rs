@@ -399,13 +399,14 @@ struct DeferredWrite {
     outcome: SyncOutcome,
 }
 
-/// A decided CRM write as a chunk holds it until its batch goes out: the body as JSON text.
-/// A body of one or two columns is a `BTreeMap` node of 11 slots (about 630 bytes) decoded,
-/// its text about 170; a large sweep holds a thousand of them.
+/// A decided CRM write as a chunk holds it until its batch goes out: the body as JSON text,
+/// and the rest of the write only when there is any. A body of one or two columns is a
+/// `BTreeMap` node of 11 slots (about 630 bytes) decoded, its text about 170; a write is 128
+/// bytes inline, mostly empty collections; a large sweep holds a thousand of them.
 struct PackedWrite {
     body: Box<str>,
-    /// The rest of the write, its body empty.
-    rest: CrmWrite,
+    /// The rest of the write (its body empty), when it is not empty too.
+    rest: Option<Box<CrmWrite>>,
 }
 
 impl PackedWrite {
@@ -413,13 +414,13 @@ impl PackedWrite {
         let body = Json::Object(std::mem::take(&mut write.body)).to_string();
         PackedWrite {
             body: body.into_boxed_str(),
-            rest: write,
+            rest: (write != CrmWrite::default()).then(|| Box::new(write)),
         }
     }
 
     /// The write as decided (a JSON value's text reads back as that value).
     fn unpack(&self) -> Result<CrmWrite> {
-        let mut write = self.rest.clone();
+        let mut write = self.rest.as_deref().cloned().unwrap_or_default();
         write.body = serde_json::from_str(&self.body)
             .map_err(|e| Error::validation(format!("a held CRM write could not be read: {e}")))?;
         Ok(write)
