@@ -1,0 +1,186 @@
+//! `--full-sweep`: the first run's full sweep of every tenant — it links what already exists on
+//! both sides (a CRM record holding a referral's id, a referral naming a CRM id) and syncs
+//! it — with a terminal progress bar fed by the sweep's progress callback, and a summary table.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use cosell::store::LinkState;
+use cosell::sync::{OutcomeKind, SweepMode, SyncSide};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+
+use crate::jobs::record_sweep;
+use crate::metrics::Metrics;
+use crate::tenants::Tenant;
+
+/// One tenant's line of the summary.
+#[derive(Debug, Default, Clone)]
+pub struct SweepSummary {
+    /// The tenant.
+    pub tenant: String,
+    /// Referrals listed.
+    pub referrals: usize,
+    /// CRM records listed.
+    pub crm_records: usize,
+    /// Pairs linked after the sweep that were not before.
+    pub newly_linked: usize,
+    /// Opportunities created in the CRM.
+    pub created_in_crm: usize,
+    /// Referrals created in Partner Center.
+    pub created_in_partner_center: usize,
+    /// Pairs updated.
+    pub updated: usize,
+    /// Pairs unchanged (synced without a write, or settled from the listings).
+    pub unchanged: usize,
+    /// Pairs held, excluded or in conflict.
+    pub not_written: usize,
+    /// Pairs failed or rejected (see the dead letters).
+    pub failed: usize,
+    /// Pairs still busy (another process held them): the next sweep or poll syncs them.
+    pub busy: usize,
+    /// `done`, `paused`, `skipped`, `failed: …`.
+    pub result: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+fn progress_bar(tenant: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} pairs {msg} ({eta} left)")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(tenant.to_owned());
+    bar
+}
+
+/// Runs a full sweep of `tenant` with a progress bar, and summarises it.
+pub async fn full_sweep(tenant: &Tenant, metrics: &Metrics) -> SweepSummary {
+    let store = tenant.sync.store();
+    let linked = |links: Result<Vec<_>, _>| links.map_or(0, |links: Vec<_>| links.len());
+    let before = linked(store.links(&tenant.id, LinkState::Linked).await);
+    let bar = progress_bar(&tenant.name);
+    let started = Timestamp::now();
+    let clock = Instant::now();
+    let result = tenant
+        .sync
+        .reconcile_with(SweepMode::Full, |progress| {
+            bar.set_length(progress.total as u64);
+            bar.set_position(progress.done as u64);
+            bar.set_message(format!(
+                "{} written, {} failed",
+                progress.written, progress.failed
+            ));
+        })
+        .await;
+    bar.finish();
+    let mut result = result;
+    if let Ok(report) = &mut result {
+        settle_busy(tenant, &mut report.outcomes).await;
+    }
+    let took = clock.elapsed();
+    record_sweep(tenant, metrics, SweepMode::Full, started, took, &result);
+    let after = linked(store.links(&tenant.id, LinkState::Linked).await);
+    let mut summary = SweepSummary {
+        tenant: tenant.name.clone(),
+        newly_linked: after.saturating_sub(before),
+        seconds: took.as_secs_f64(),
+        ..SweepSummary::default()
+    };
+    match result {
+        Ok(report) => {
+            summary.referrals = report.referrals_listed;
+            summary.crm_records = report.crm_listed;
+            summary.unchanged = report.unchanged;
+            summary.result = if report.skipped {
+                "skipped (another process sweeps)".to_owned()
+            } else if let Some(pause) = &report.paused {
+                format!("paused ({pause:?}), {} left", report.left)
+            } else {
+                "done".to_owned()
+            };
+            for outcome in &report.outcomes {
+                match &outcome.kind {
+                    OutcomeKind::Created {
+                        side: SyncSide::Crm,
+                        ..
+                    } => summary.created_in_crm += 1,
+                    OutcomeKind::Created {
+                        side: SyncSide::PartnerCenter,
+                        ..
+                    } => summary.created_in_partner_center += 1,
+                    OutcomeKind::Updated { .. } => summary.updated += 1,
+                    OutcomeKind::Unchanged | OutcomeKind::Echo => summary.unchanged += 1,
+                    OutcomeKind::Failed(_) | OutcomeKind::Rejected { .. } => summary.failed += 1,
+                    OutcomeKind::Busy => summary.busy += 1,
+                    OutcomeKind::Held { .. }
+                    | OutcomeKind::Excluded(_)
+                    | OutcomeKind::Conflict { .. } => summary.not_written += 1,
+                    _ => {}
+                }
+            }
+        }
+        Err(error) => summary.result = format!("failed: {error}"),
+    }
+    summary
+}
+
+/// Syncs once more, one at a time, each pair the sweep found busy. On a first run a referral
+/// and the CRM record that already holds its id are both listed, each starts a sync of the
+/// same unlinked pair, and each finds the other's lock: both are `Busy`. Synced in turn, the
+/// first links them and the second finds them linked.
+async fn settle_busy(tenant: &Tenant, outcomes: &mut [cosell::sync::SyncOutcome]) {
+    for outcome in outcomes.iter_mut() {
+        if !matches!(outcome.kind, OutcomeKind::Busy) {
+            continue;
+        }
+        *outcome = match (&outcome.referral_id, &outcome.crm_id) {
+            (Some(referral), _) => tenant.sync.sync_referral(referral).await,
+            (None, Some(crm)) => tenant.sync.sync_crm_record(crm).await,
+            (None, None) => continue,
+        };
+    }
+}
+
+/// The summary as a table, one line per tenant.
+pub fn table(rows: &[SweepSummary]) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{:<16} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>5} {:>8}  result",
+        "tenant",
+        "referrals",
+        "crm",
+        "linked",
+        "new crm",
+        "new pc",
+        "updated",
+        "unchanged",
+        "not wrtn",
+        "failed",
+        "busy",
+        "seconds"
+    );
+    for row in rows {
+        let _ = writeln!(
+            text,
+            "{:<16} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>5} {:>8.1}  {}",
+            row.tenant,
+            row.referrals,
+            row.crm_records,
+            row.newly_linked,
+            row.created_in_crm,
+            row.created_in_partner_center,
+            row.updated,
+            row.unchanged,
+            row.not_written,
+            row.failed,
+            row.busy,
+            row.seconds,
+            row.result
+        );
+    }
+    text
+}

@@ -1,0 +1,396 @@
+//! One tenant's clients and synchronizer, built from its configuration: Partner Center signed
+//! in with the newest refresh token the store keeps (rotated tokens saved back), the CRM with
+//! its own credentials and the crate's default mapping for it, and every client reporting its
+//! requests to the tenant's metrics observer.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use cosell::auth::{
+    AccessToken, CachedTokenProvider, ClientCredentials, CustomCredentials, DelegatedScope,
+    EntraAuthority, RefreshTokenProvider, TokenProvider,
+};
+use cosell::dataverse::Dataverse;
+use cosell::partner_center::PartnerCenter;
+use cosell::partner_center::referrals::TOKEN_RESOURCE;
+use cosell::partner_center::webhooks::WebhooksClient;
+use cosell::salesforce::{ClientCredentialsFlow, JwtBearerFlow, Salesforce, SalesforceLogin};
+use cosell::store::{StoreError, SyncStore, TenantId};
+use cosell::sync::{DataverseCrm, SalesforceCrm, Synchronizer};
+use jiff::Timestamp;
+use secrecy::SecretString;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::config::{CrmConfig, CrmKind, SalesforceAuth, TenantConfig, tenant_variable};
+use crate::metrics::Metrics;
+use crate::registration::Registration;
+use crate::status::{JobRun, SweepRun};
+
+/// The store's name for the newest Partner Center refresh token of a tenant.
+pub const REFRESH_TOKEN_SECRET: &str = "partner-center-refresh-token";
+
+/// Why a tenant could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// No refresh token in the store nor in the environment.
+    #[error(
+        "tenant `{tenant}` has no Partner Center refresh token: run `sync_service login --tenant {tenant}`, or set {variable}"
+    )]
+    NoRefreshToken {
+        /// The tenant.
+        tenant: String,
+        /// The variable that may hold one.
+        variable: String,
+    },
+    /// A client or the synchronizer refused its settings (the CRM check names every problem).
+    #[error("tenant `{tenant}`: {source}")]
+    Sdk {
+        /// The tenant.
+        tenant: String,
+        /// The SDK's error.
+        source: cosell::Error,
+    },
+    /// The store failed.
+    #[error("tenant `{tenant}`: the store failed: {source}")]
+    Store {
+        /// The tenant.
+        tenant: String,
+        /// The store's error.
+        source: StoreError,
+    },
+}
+
+/// What is known of a tenant's Partner Center sign-in: when a token was last obtained, and the
+/// last refusal, named.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TokenHealth {
+    /// When an access token was last obtained with the refresh token.
+    pub last_refresh: Option<Timestamp>,
+    /// The last failure, if it came after the last success.
+    pub problem: Option<TokenProblem>,
+}
+
+/// A failed refresh, named.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenProblem {
+    /// When it happened.
+    pub at: Timestamp,
+    /// `mfa_required` (sign in again with `login`), `invalid_grant` (the refresh token was
+    /// revoked or expired: sign in again), or `other` (the token endpoint could not be reached…).
+    pub kind: &'static str,
+    /// The OAuth error code, when the endpoint gave one.
+    pub code: Option<String>,
+    /// The error, in words (never the token).
+    pub message: String,
+}
+
+/// Names a refresh failure: Entra ID answers `invalid_grant` both for a dead refresh token and
+/// for a policy asking for MFA again, told apart by their AADSTS numbers.
+fn token_problem(error: &cosell::Error) -> TokenProblem {
+    let message = error.to_string();
+    let code = error.code().map(str::to_owned);
+    let mfa = ["AADSTS50076", "AADSTS50079", "AADSTS50158"]
+        .iter()
+        .any(|number| message.contains(number))
+        || code.as_deref() == Some("interaction_required");
+    let kind = if mfa {
+        "mfa_required"
+    } else if code.as_deref() == Some("invalid_grant") {
+        "invalid_grant"
+    } else {
+        "other"
+    };
+    TokenProblem {
+        at: Timestamp::now(),
+        kind,
+        code,
+        message,
+    }
+}
+
+/// The refresh-token provider, watched: each refresh's success or failure is recorded in the
+/// tenant's [`TokenHealth`]. Wrapped in the token cache, so it is called only to refresh.
+#[derive(Debug)]
+struct WatchedRefresh {
+    inner: RefreshTokenProvider,
+    health: Arc<Mutex<TokenHealth>>,
+}
+
+#[async_trait]
+impl TokenProvider for WatchedRefresh {
+    async fn token(&self) -> cosell::Result<AccessToken> {
+        let result = self.inner.token().await;
+        let mut health = lock(&self.health);
+        match &result {
+            Ok(_) => {
+                health.last_refresh = Some(Timestamp::now());
+                health.problem = None;
+            }
+            Err(error) => health.problem = Some(token_problem(error)),
+        }
+        result
+    }
+}
+
+/// What the jobs last did, for `/status`.
+#[derive(Debug, Default, Clone)]
+pub struct TenantState {
+    /// The webhook registration, as last registered or checked.
+    pub registration: Registration,
+    /// The last sweep.
+    pub last_sweep: Option<SweepRun>,
+    /// The last CRM poll.
+    pub last_poll: Option<JobRun>,
+    /// The last inbox batch that failed to be claimed, if the last one did.
+    pub inbox_error: Option<String>,
+}
+
+/// A tenant being served.
+#[derive(Debug)]
+pub struct Tenant {
+    /// Its name in URLs, the store and the status.
+    pub name: String,
+    /// Its id in the store.
+    pub id: TenantId,
+    /// Its CRM.
+    pub crm: CrmKind,
+    /// The public URL its events are delivered to.
+    pub webhook_url: String,
+    /// Its synchronizer.
+    pub sync: Synchronizer,
+    /// The webhook registration client (app-only), when the app has a client secret.
+    pub webhooks: Option<WebhooksClient>,
+    /// Its sign-in's health.
+    pub token: Arc<Mutex<TokenHealth>>,
+    /// What its jobs last did.
+    pub state: Mutex<TenantState>,
+    /// Woken by the receiver when an event was enqueued, so a worker takes it at once.
+    pub wake: Notify,
+}
+
+/// Locks a mutex, taking over a poisoned one: the figures it guards stay usable.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Tenant {
+    /// Builds the tenant's clients and synchronizer (which checks the CRM's columns, keys and
+    /// options), on `store`, as `worker`.
+    ///
+    /// # Errors
+    /// [`TenantError`] naming the tenant.
+    pub async fn start(
+        config: &TenantConfig,
+        store: Arc<dyn SyncStore>,
+        metrics: &Arc<Metrics>,
+        worker: &str,
+    ) -> Result<Tenant, TenantError> {
+        let name = config.name.clone();
+        let sdk = |source: cosell::Error| TenantError::Sdk {
+            tenant: name.clone(),
+            source,
+        };
+        let id = TenantId::new(name.clone()).map_err(sdk)?;
+        let observer = metrics.observer(&name);
+        let pc = &config.partner_center;
+        let authority = match &pc.authority_host {
+            Some(host) => EntraAuthority::new(host, pc.entra_tenant.clone()).map_err(sdk)?,
+            None => EntraAuthority::public_cloud(pc.entra_tenant.clone()),
+        };
+
+        let refresh_token = newest_refresh_token(config, &id, store.as_ref()).await?;
+        let (rotated, to_save) = tokio::sync::mpsc::unbounded_channel::<SecretString>();
+        let mut provider = RefreshTokenProvider::builder(
+            authority.clone(),
+            pc.client_id.clone(),
+            DelegatedScope::v1(TOKEN_RESOURCE),
+            refresh_token,
+        )
+        .on_rotate(Arc::new(move |token: &SecretString| {
+            // The sink is not async; the saver task below stores it.
+            let _ = rotated.send(token.clone());
+        }));
+        if let Some(secret) = &pc.client_secret {
+            provider = provider.client_secret(secret.clone());
+        }
+        tokio::spawn(save_rotated_tokens(store.clone(), id.clone(), to_save));
+        let token = Arc::new(Mutex::new(TokenHealth::default()));
+        let watched = WatchedRefresh {
+            inner: provider.build().map_err(sdk)?,
+            health: token.clone(),
+        };
+        let mut partner_center =
+            PartnerCenter::builder(CustomCredentials::user(CachedTokenProvider::new(watched)))
+                .observer(observer.clone());
+        if let Some(url) = &pc.referrals_url {
+            partner_center = partner_center.base_url(url.clone());
+        }
+        let partner_center = partner_center.build().map_err(sdk)?;
+
+        let webhooks = match &pc.client_secret {
+            Some(secret) => {
+                let credentials = ClientCredentials::new(
+                    authority.clone(),
+                    pc.client_id.clone(),
+                    secret.clone(),
+                    WebhooksClient::TOKEN_SCOPE,
+                )
+                .map_err(sdk)?;
+                let mut builder = WebhooksClient::builder(credentials).observer(observer.clone());
+                if let Some(url) = &pc.webhooks_url {
+                    builder = builder.base_url(url.clone());
+                }
+                Some(builder.build().map_err(sdk)?)
+            }
+            None => None,
+        };
+
+        let builder = match &config.crm {
+            CrmConfig::Dataverse {
+                environment_url,
+                api_url,
+                client_id,
+                client_secret,
+                origin_tag,
+            } => {
+                let scope = Dataverse::scope_for_url(environment_url).map_err(sdk)?;
+                let credentials = ClientCredentials::new(
+                    authority.clone(),
+                    client_id.clone(),
+                    client_secret.clone(),
+                    scope,
+                )
+                .map_err(sdk)?;
+                let base = api_url.clone().unwrap_or_else(|| {
+                    format!("{}/api/data/v9.2/", environment_url.trim_end_matches('/'))
+                });
+                let dataverse = Dataverse::builder(credentials)
+                    .base_url(base)
+                    .origin_tag(origin_tag.clone())
+                    .observer(observer.clone())
+                    .build()
+                    .map_err(sdk)?;
+                Synchronizer::builder(
+                    partner_center,
+                    DataverseCrm::new(dataverse),
+                    cosell::mapping::dynamics365()
+                        .build()
+                        .map_err(|e| sdk(e.into()))?,
+                    store,
+                    id.clone(),
+                )
+            }
+            CrmConfig::Salesforce {
+                login_url,
+                client_id,
+                auth,
+                instance_url,
+                origin_client_id,
+            } => {
+                let login = match login_url {
+                    Some(url) => SalesforceLogin::new(url).map_err(sdk)?,
+                    None => SalesforceLogin::production(),
+                };
+                let mut builder = match auth {
+                    SalesforceAuth::JwtBearer {
+                        username,
+                        private_key,
+                    } => Salesforce::builder(
+                        JwtBearerFlow::builder(
+                            login,
+                            client_id.clone(),
+                            username.clone(),
+                            private_key.clone(),
+                        )
+                        .build()
+                        .map_err(sdk)?,
+                    ),
+                    SalesforceAuth::ClientCredentials { secret } => Salesforce::builder(
+                        ClientCredentialsFlow::new(login, client_id.clone(), secret.clone())
+                            .map_err(sdk)?,
+                    ),
+                }
+                .origin_client_id(origin_client_id.clone())
+                .observer(observer.clone());
+                if let Some(url) = instance_url {
+                    builder = builder.instance_url(url.clone());
+                }
+                Synchronizer::builder(
+                    partner_center,
+                    SalesforceCrm::new(builder.build().map_err(sdk)?),
+                    cosell::mapping::salesforce()
+                        .build()
+                        .map_err(|e| sdk(e.into()))?,
+                    store,
+                    id.clone(),
+                )
+            }
+        };
+        let mut builder = builder.worker(worker);
+        if let Some(owner) = &config.owner {
+            builder = builder.owner(owner.clone());
+        }
+        let sync = builder.build().await.map_err(sdk)?;
+        Ok(Tenant {
+            name,
+            id,
+            crm: config.crm.kind(),
+            webhook_url: config.webhook_url.clone(),
+            sync,
+            webhooks,
+            token,
+            state: Mutex::new(TenantState::default()),
+            wake: Notify::new(),
+        })
+    }
+}
+
+/// The newest refresh token: the store's (the last one `login` saved or the service rotated);
+/// else the environment's, which is then saved so that rotations replace it.
+async fn newest_refresh_token(
+    config: &TenantConfig,
+    id: &TenantId,
+    store: &dyn SyncStore,
+) -> Result<SecretString, TenantError> {
+    let store_error = |source| TenantError::Store {
+        tenant: config.name.clone(),
+        source,
+    };
+    if let Some(token) = store
+        .secret(id, REFRESH_TOKEN_SECRET)
+        .await
+        .map_err(store_error)?
+    {
+        return Ok(token);
+    }
+    let Some(token) = config.partner_center.refresh_token.clone() else {
+        return Err(TenantError::NoRefreshToken {
+            tenant: config.name.clone(),
+            variable: tenant_variable(&config.name, "COSELL_PARTNER_CENTER_REFRESH_TOKEN"),
+        });
+    };
+    store
+        .save_secret(id, REFRESH_TOKEN_SECRET, &token)
+        .await
+        .map_err(store_error)?;
+    Ok(token)
+}
+
+/// Stores each rotated refresh token, so that restarts and other workers use the newest.
+async fn save_rotated_tokens(
+    store: Arc<dyn SyncStore>,
+    tenant: TenantId,
+    mut tokens: tokio::sync::mpsc::UnboundedReceiver<SecretString>,
+) {
+    while let Some(token) = tokens.recv().await {
+        if let Err(error) = store
+            .save_secret(&tenant, REFRESH_TOKEN_SECRET, &token)
+            .await
+        {
+            tracing::error!(tenant = %tenant, %error, "a rotated refresh token could not be stored");
+        }
+    }
+}
