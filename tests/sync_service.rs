@@ -1,0 +1,756 @@
+//! The `sync_service` example end to end against the emulator: two Partner Center tenants in
+//! one process, one synced with Dataverse and one with Salesforce, webhooks delivered by the
+//! emulator to the service's own route, and the emulator's state, the store and `/status`
+//! checked — across a restart on the same SQLite file, a registration held by another URL,
+//! a forged callback and a dead letter retried through the admin route.
+//!
+//! The example's modules are compiled into this test as they are (`#[path]`), so the test
+//! drives exactly the code integrators copy; only `main.rs` (the command line) is left out.
+
+#![allow(dead_code)]
+
+#[path = "../examples/sync_service/admin.rs"]
+mod admin;
+#[path = "../examples/sync_service/config.rs"]
+mod config;
+#[path = "../examples/sync_service/first_run.rs"]
+mod first_run;
+#[path = "../examples/sync_service/jobs.rs"]
+mod jobs;
+#[path = "../examples/sync_service/login.rs"]
+mod login;
+#[path = "../examples/sync_service/metrics.rs"]
+mod metrics;
+#[path = "../examples/sync_service/registration.rs"]
+mod registration;
+#[path = "../examples/sync_service/server.rs"]
+mod server;
+#[path = "../examples/sync_service/service.rs"]
+mod service;
+#[path = "../examples/sync_service/status.rs"]
+mod status;
+#[path = "../examples/sync_service/store.rs"]
+mod store;
+#[path = "../examples/sync_service/tenants.rs"]
+mod tenants;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cosell::store::{SqliteStore, SyncStore, TenantId};
+use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator, Fault, FaultRule};
+use serde_json::{Value, json};
+
+use config::{Config, Environment};
+use service::{Options, RunningService};
+
+const CONTOSO: &str = "contoso.onmicrosoft.com";
+const FABRIKAM: &str = "fabrikam.onmicrosoft.com";
+const ADMIN_TOKEN: &str = "admin-token-for-tests";
+
+/// How long a test waits for the service to reach a state before it fails.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The emulator, a SQLite file and the port the service listens on (kept across restarts:
+/// the registered webhook URLs name it).
+struct World {
+    emulator: Emulator,
+    _dir: tempfile::TempDir,
+    sqlite: PathBuf,
+    port: u16,
+}
+
+impl World {
+    async fn new() -> World {
+        let emulator = Emulator::start().await.expect("the emulator starts");
+        // Both Partner Center tenants exist, each with its own referrals and registration.
+        emulator.partner_center().tenant(CONTOSO);
+        emulator.partner_center().tenant(FABRIKAM);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let sqlite = dir.path().join("sync.sqlite");
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = probe.local_addr().expect("its address").port();
+        drop(probe);
+        World {
+            emulator,
+            _dir: dir,
+            sqlite,
+            port,
+        }
+    }
+
+    fn contoso(&self) -> cosell_emulator::PartnerCenterControl {
+        self.emulator.partner_center().tenant(CONTOSO)
+    }
+
+    fn fabrikam(&self) -> cosell_emulator::PartnerCenterControl {
+        self.emulator.partner_center().tenant(FABRIKAM)
+    }
+
+    fn webhook_url(&self, tenant: &str) -> String {
+        format!("http://127.0.0.1:{}/webhooks/{tenant}", self.port)
+    }
+
+    /// The configuration an integrator would write for the emulator.
+    fn config_text(&self) -> String {
+        let urls = self.emulator.urls();
+        let pc = |entra: &str, client: &str| {
+            format!(
+                "[tenant.partner_center]\nentra_tenant = \"{entra}\"\nclient_id = \"{client}\"\n\
+                 authority_host = \"{}\"\nreferrals_url = \"{}\"\nwebhooks_url = \"{}\"\n",
+                urls.entra_authority, urls.partner_center_referrals, urls.partner_center_webhooks
+            )
+        };
+        format!(
+            r#"
+[service]
+bind = "127.0.0.1:{port}"
+worker = "test-worker"
+shutdown_grace_secs = 5
+
+[store]
+kind = "sqlite"
+path = "{sqlite}"
+
+[schedule]
+idle_wait_ms = 50
+poll_every_secs = 3600
+delta_sweep_every_secs = 3600
+full_sweep_every_secs = 0
+registration_check_every_secs = 3600
+
+[webhooks]
+loopback_certificate_url = "{certificate}"
+
+[[tenant]]
+name = "contoso"
+crm = "dataverse"
+webhook_url = "{contoso_url}"
+{contoso_pc}
+[tenant.dataverse]
+environment_url = "{dataverse_org}"
+api_url = "{dataverse}"
+
+[[tenant]]
+name = "fabrikam"
+crm = "salesforce"
+webhook_url = "{fabrikam_url}"
+{fabrikam_pc}
+[tenant.salesforce]
+login_url = "{salesforce}"
+client_id = "fabrikam-connected-app"
+"#,
+            port = self.port,
+            sqlite = self.sqlite.display(),
+            certificate = self.emulator.partner_center().certificate_url(),
+            contoso_url = self.webhook_url("contoso"),
+            contoso_pc = pc(CONTOSO, "contoso-app"),
+            dataverse_org = DATAVERSE_ORG_URL,
+            dataverse = urls.dataverse,
+            fabrikam_url = self.webhook_url("fabrikam"),
+            fabrikam_pc = pc(FABRIKAM, "fabrikam-app"),
+            salesforce = urls.salesforce,
+        )
+    }
+
+    fn config(&self) -> Config {
+        let env = Environment::from_pairs([
+            (
+                "COSELL_TENANT_CONTOSO_AZURE_CLIENT_SECRET",
+                "contoso-secret",
+            ),
+            (
+                "COSELL_TENANT_FABRIKAM_AZURE_CLIENT_SECRET",
+                "fabrikam-secret",
+            ),
+            (
+                "COSELL_TENANT_FABRIKAM_SALESFORCE_CLIENT_SECRET",
+                "salesforce-secret",
+            ),
+            ("COSELL_ADMIN_TOKEN", ADMIN_TOKEN),
+        ]);
+        Config::parse(&self.config_text(), Path::new("test.toml"), &env)
+            .unwrap_or_else(|error| panic!("the configuration is valid: {error}"))
+    }
+
+    /// `sync_service login` for both tenants: the emulator approves device codes at once.
+    async fn login(&self) {
+        let config = self.config();
+        let store = SqliteStore::open(&self.sqlite).expect("the store opens");
+        for tenant in &config.tenants {
+            login::login(tenant, &store, |_| {})
+                .await
+                .unwrap_or_else(|error| panic!("{}: {error}", tenant.name));
+        }
+    }
+
+    async fn start(&self, options: Options) -> RunningService {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the service's port is free");
+        service::start(&self.config(), options, Some(listener))
+            .await
+            .unwrap_or_else(|error| panic!("the service starts: {error}"))
+    }
+
+    fn opportunities(&self) -> Vec<Value> {
+        self.emulator.dataverse().records("opportunities")
+    }
+
+    fn salesforce_opportunities(&self) -> Vec<Value> {
+        self.emulator.salesforce().records("Opportunity")
+    }
+}
+
+fn referral(name: &str) -> Value {
+    json!({
+        "name": name,
+        "type": "Shared",
+        "qualification": "SalesQualified",
+        "customerProfile": {
+            "name": format!("{name} Ltd"),
+            "address": {"city": "Leeds", "postalCode": "LS1 4AP", "country": "GB"},
+            "team": [{"firstName": "Ana", "lastName": "Buyer", "email": "ana@customer.example"}]
+        },
+        "details": {"dealValue": 125000, "currency": "EUR", "notes": "First notes.",
+                    "closingDateTime": "2027-06-30T00:00:00Z"}
+    })
+}
+
+fn id_of(shared: &Value) -> String {
+    shared["id"]
+        .as_str()
+        .expect("a shared referral has an id")
+        .to_owned()
+}
+
+/// Polls `check` until it answers, or fails the test after [`DEADLINE`].
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The records of `rows` whose `column` holds `value`.
+fn with<'a>(rows: &'a [Value], column: &str, value: &str) -> Vec<&'a Value> {
+    rows.iter()
+        .filter(|row| row[column] == json!(value))
+        .collect()
+}
+
+async fn get(service: &RunningService, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("http://{}{path}", service.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the service answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+async fn status(service: &RunningService) -> Value {
+    let (code, body) = get(service, "/status", None).await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).expect("/status is JSON")
+}
+
+/// The tenant `name` in a `/status` document.
+fn tenant<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["tenants"]
+        .as_array()
+        .and_then(|tenants| tenants.iter().find(|t| t["name"] == json!(name)))
+        .unwrap_or_else(|| panic!("{name} in {status:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_sync_through_webhooks_and_a_restart_duplicates_nothing() {
+    let world = World::new().await;
+    world.login().await;
+    let service = world.start(Options::default()).await;
+
+    // Registered at start, each tenant to its own route.
+    for (control, name) in [(world.contoso(), "contoso"), (world.fabrikam(), "fabrikam")] {
+        let registration = control.registration().expect("registered");
+        assert_eq!(registration["WebhookUrl"], json!(world.webhook_url(name)));
+    }
+
+    // Microsoft shares one referral in each tenant; the webhook reaches the service's route.
+    let contoso_id = id_of(&world.contoso().share_referral(referral("Contoso")).unwrap());
+    let fabrikam_id = id_of(
+        &world
+            .fabrikam()
+            .share_referral(referral("Fabrikam"))
+            .unwrap(),
+    );
+    let dataverse_row = eventually("the Dataverse opportunity", || {
+        with(&world.opportunities(), "cosell_referralid", &contoso_id)
+            .first()
+            .map(|row| (*row).clone())
+    })
+    .await;
+    assert_eq!(dataverse_row["name"], json!("Contoso"));
+    assert_eq!(dataverse_row["cosell_syncwithpartnercenter"], json!(true));
+    let salesforce_row = eventually("the Salesforce opportunity", || {
+        with(
+            &world.salesforce_opportunities(),
+            "Referral_Id__c",
+            &fabrikam_id,
+        )
+        .first()
+        .map(|row| (*row).clone())
+    })
+    .await;
+    assert_eq!(salesforce_row["Name"], json!("Fabrikam"));
+    // Each tenant's referral went only to its own CRM.
+    assert!(with(&world.opportunities(), "cosell_referralid", &fabrikam_id).is_empty());
+    assert!(
+        with(
+            &world.salesforce_opportunities(),
+            "Referral_Id__c",
+            &contoso_id
+        )
+        .is_empty()
+    );
+    // The CRM ids went back into each tenant's referral.
+    eventually("the Dataverse id in the referral", || {
+        world
+            .contoso()
+            .referral(&contoso_id)
+            .filter(|r| r["externalReferenceId"].is_string())
+    })
+    .await;
+
+    // Once the echoes of the sync's own writes are worked too.
+    let page = eventually_status(&service, |page| {
+        ["contoso", "fabrikam"]
+            .iter()
+            .all(|name| tenant(page, name)["inbox_depth"] == json!(0))
+    })
+    .await;
+    for (name, crm) in [("contoso", "dataverse"), ("fabrikam", "salesforce")] {
+        let t = tenant(&page, name);
+        assert_eq!(t["crm"], json!(crm), "{t:#}");
+        assert_eq!(t["flagged"], json!(false), "{t:#}");
+        assert_eq!(t["pairs"]["linked"], json!(1), "{t:#}");
+        assert_eq!(t["pairs"]["in_sync"], json!(1), "{t:#}");
+        assert_eq!(t["pairs"]["failing"], json!(0), "{t:#}");
+        assert_eq!(t["dead_letters"], json!(0), "{t:#}");
+        assert_eq!(t["inbox_depth"], json!(0), "{t:#}");
+        assert_eq!(t["registration"]["state"], json!("registered"), "{t:#}");
+        assert_eq!(t["registration"]["action"], json!("created"), "{t:#}");
+        assert!(t["token"]["last_refresh"].is_string(), "{t:#}");
+        assert!(t["token"]["problem"].is_null(), "{t:#}");
+        assert_eq!(t["last_sweep"]["mode"], json!("delta"), "{t:#}");
+        assert_eq!(t["last_sweep"]["result"], json!("done"), "{t:#}");
+    }
+
+    let (code, metrics) = get(&service, "/metrics", None).await;
+    assert_eq!(code, 200);
+    for line in [
+        r#"cosell_webhook_events_received_total{tenant="contoso",result="enqueued"}"#,
+        r#"cosell_webhook_events_received_total{tenant="fabrikam",result="enqueued"}"#,
+        r#"cosell_writes_total{tenant="contoso",service="dataverse"}"#,
+        r#"cosell_writes_total{tenant="fabrikam",service="salesforce"}"#,
+        r#"cosell_inbox_depth{tenant="contoso"} 0"#,
+        r#"cosell_sweep_duration_seconds_count{tenant="contoso",mode="delta",result="done"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    let (code, health) = get(&service, "/healthz", None).await;
+    assert_eq!((code, health.as_str()), (200, "ok"));
+
+    // Stop; while the service is down, Microsoft edits both referrals and shares one more;
+    // the emulator's deliveries to the stopped service fail.
+    service.stop().await;
+    let notes = json!([{"op": "replace", "path": "/details/notes", "value": "Edited while down."}]);
+    world
+        .contoso()
+        .update_referral(&contoso_id, notes.clone())
+        .unwrap();
+    world
+        .fabrikam()
+        .update_referral(&fabrikam_id, notes)
+        .unwrap();
+    let later_id = id_of(
+        &world
+            .contoso()
+            .share_referral(referral("Contoso later"))
+            .unwrap(),
+    );
+    world.emulator.partner_center().wait_for_deliveries().await;
+
+    // Restarted on the same SQLite file: the delta sweep at start (and any redelivery) brings
+    // the CRMs up to date, without a second record for any referral.
+    let service = world.start(Options::default()).await;
+    eventually("the edit in Dataverse and the later referral", || {
+        let rows = world.opportunities();
+        let edited = with(&rows, "cosell_referralid", &contoso_id)
+            .first()
+            .is_some_and(|row| row["description"] == json!("Edited while down."));
+        (edited && with(&rows, "cosell_referralid", &later_id).len() == 1).then_some(())
+    })
+    .await;
+    eventually("the edit in Salesforce", || {
+        with(
+            &world.salesforce_opportunities(),
+            "Referral_Id__c",
+            &fabrikam_id,
+        )
+        .first()
+        .filter(|row| row["Description"] == json!("Edited while down."))
+        .map(|_| ())
+    })
+    .await;
+
+    // A webhook after the restart: one more edit, through the route.
+    let again = json!([{"op": "replace", "path": "/details/notes", "value": "After the restart."}]);
+    world
+        .fabrikam()
+        .update_referral(&fabrikam_id, again)
+        .unwrap();
+    eventually("the webhook after the restart", || {
+        with(
+            &world.salesforce_opportunities(),
+            "Referral_Id__c",
+            &fabrikam_id,
+        )
+        .first()
+        .filter(|row| row["Description"] == json!("After the restart."))
+        .map(|_| ())
+    })
+    .await;
+
+    let rows = world.opportunities();
+    assert_eq!(
+        rows.len(),
+        2,
+        "one Dataverse opportunity per referral: {rows:#?}"
+    );
+    for id in [&contoso_id, &later_id] {
+        assert_eq!(with(&rows, "cosell_referralid", id).len(), 1, "{id}");
+    }
+    let rows = world.salesforce_opportunities();
+    assert_eq!(rows.len(), 1, "one Salesforce opportunity: {rows:#?}");
+    assert_eq!(
+        world.contoso().referrals().len(),
+        2,
+        "no referral created back"
+    );
+    assert_eq!(
+        world.fabrikam().referrals().len(),
+        1,
+        "no referral created back"
+    );
+
+    let page = status(&service).await;
+    assert_eq!(
+        tenant(&page, "contoso")["pairs"]["linked"],
+        json!(2),
+        "{page:#}"
+    );
+    assert_eq!(
+        tenant(&page, "contoso")["pairs"]["in_sync"],
+        json!(2),
+        "{page:#}"
+    );
+    assert_eq!(
+        tenant(&page, "fabrikam")["pairs"]["linked"],
+        json!(1),
+        "{page:#}"
+    );
+    // The restart found its registration in place.
+    assert_eq!(
+        tenant(&page, "contoso")["registration"]["action"],
+        json!("unchanged"),
+        "{page:#}"
+    );
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_held_by_another_url_is_flagged_until_overwrite() {
+    let world = World::new().await;
+    world.login().await;
+    let connector = json!({
+        "WebhookUrl": "https://connector.example/co-sell",
+        "WebhookEvents": ["referral-created", "referral-updated"]
+    });
+    world.fabrikam().set_registration(Some(&connector)).unwrap();
+
+    let service = world.start(Options::default()).await;
+    let page = status(&service).await;
+    let fabrikam = tenant(&page, "fabrikam");
+    assert_eq!(fabrikam["flagged"], json!(true), "{fabrikam:#}");
+    assert_eq!(
+        fabrikam["registration"],
+        json!({"state": "held_by_another_url", "url": "https://connector.example/co-sell"})
+    );
+    assert_eq!(
+        tenant(&page, "contoso")["flagged"],
+        json!(false),
+        "{page:#}"
+    );
+    // Left alone.
+    assert_eq!(
+        world.fabrikam().registration().unwrap()["WebhookUrl"],
+        json!("https://connector.example/co-sell")
+    );
+    service.stop().await;
+
+    // Another process holds the registration lease: this one does not register.
+    let store = SqliteStore::open(&world.sqlite).unwrap();
+    let fabrikam_id = TenantId::new("fabrikam").unwrap();
+    let lease = store
+        .acquire_lease(
+            &fabrikam_id,
+            "webhook-registration",
+            "other-worker",
+            DEADLINE,
+        )
+        .await
+        .unwrap()
+        .expect("the lease is free");
+    let service = world
+        .start(Options {
+            overwrite: true,
+            ..Options::default()
+        })
+        .await;
+    let page = status(&service).await;
+    assert_eq!(
+        tenant(&page, "fabrikam")["registration"]["state"],
+        json!("other_worker_registers"),
+        "{page:#}"
+    );
+    assert_eq!(
+        world.fabrikam().registration().unwrap()["WebhookUrl"],
+        json!("https://connector.example/co-sell")
+    );
+    service.stop().await;
+    store.release_lease(&lease).await.unwrap();
+
+    // With --overwrite and the lease free, the registration is taken over.
+    let service = world
+        .start(Options {
+            overwrite: true,
+            ..Options::default()
+        })
+        .await;
+    let page = status(&service).await;
+    let fabrikam = tenant(&page, "fabrikam");
+    assert_eq!(fabrikam["flagged"], json!(false), "{fabrikam:#}");
+    assert_eq!(fabrikam["registration"]["action"], json!("replaced"));
+    assert_eq!(
+        world.fabrikam().registration().unwrap()["WebhookUrl"],
+        json!(world.webhook_url("fabrikam"))
+    );
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_that_does_not_verify_is_refused_and_never_enqueued() {
+    let world = World::new().await;
+    world.login().await;
+    let service = world.start(Options::default()).await;
+    let body = r#"{"EventName":"referral-created","ResourceUri":"https://api.partnercenter.microsoft.com/engagements/v1/referrals/r-1","ResourceName":"referral","ResourceChangeUtcDate":"2026-01-02T03:04:05Z"}"#;
+    let client = reqwest::Client::new();
+    let post = |path: &str| {
+        client
+            .post(format!("http://{}{path}", service.address))
+            .header("Authorization", "Signature Zm9yZ2Vk")
+            .header("x-ms-certificate-url", "https://evil.example/cert.cer")
+            .header("x-ms-signature-algorithm", "rsa-sha256")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post("/webhooks/contoso").await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(
+        post("/webhooks/nobody").await.unwrap().status().as_u16(),
+        404
+    );
+    let store = SqliteStore::open(&world.sqlite).unwrap();
+    let contoso = TenantId::new("contoso").unwrap();
+    assert_eq!(store.inbox_depth(&contoso).await.unwrap(), 0);
+    let (_, metrics) = get(&service, "/metrics", None).await;
+    assert!(
+        metrics.contains(
+            r#"cosell_webhook_events_received_total{tenant="contoso",result="refused"} 1"#
+        ),
+        "{metrics}"
+    );
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_shows_on_status_and_is_retried_through_the_admin_route() {
+    let world = World::new().await;
+    world.login().await;
+    let service = world.start(Options::default()).await;
+    // Dataverse refuses every upsert of an opportunity: the pair is rejected, a dead letter.
+    let refusal = br#"{"error":{"code":"0x80040203","message":"Refused for the test."}}"#;
+    world.emulator.faults().add(
+        FaultRule::new(
+            EmulatedApi::Dataverse,
+            Fault::Answer {
+                status: 400,
+                content_type: "application/json".into(),
+                body: refusal.to_vec(),
+            },
+        )
+        .operation("dataverse.upsert"),
+    );
+    let id = id_of(&world.contoso().share_referral(referral("Refused")).unwrap());
+    // Each event of the referral whose sync was refused is a dead letter.
+    let page = eventually_status(&service, |page| {
+        let contoso = tenant(page, "contoso");
+        contoso["dead_letters"].as_u64().is_some_and(|n| n >= 1)
+            && contoso["inbox_depth"] == json!(0)
+    })
+    .await;
+    let contoso = tenant(&page, "contoso");
+    assert_eq!(contoso["pairs"]["failing"], json!(1), "{contoso:#}");
+    assert!(contoso["flagged"] == json!(false), "{contoso:#}");
+    assert!(with(&world.opportunities(), "cosell_referralid", &id).is_empty());
+
+    // The admin routes need the token.
+    let (code, _) = get(&service, "/admin/contoso/dead-letters", None).await;
+    assert_eq!(code, 401);
+    let (code, body) = get(&service, "/admin/contoso/dead-letters", Some(ADMIN_TOKEN)).await;
+    assert_eq!(code, 200, "{body}");
+    let letters: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(!letters.is_empty(), "{body}");
+    assert!(
+        letters
+            .iter()
+            .all(|letter| letter["records"] == json!([{"Referral": id}])),
+        "{body}"
+    );
+    let (code, export) = get(
+        &service,
+        "/admin/contoso/dead-letters/export",
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(export.lines().count(), letters.len(), "{export}");
+    let first = letters[0]["id"].as_u64().expect("a numeric id");
+
+    // Dataverse accepts again: retrying the first letter creates the opportunity; retrying
+    // the rest writes nothing more; the list is empty.
+    world.emulator.faults().clear();
+    let admin = reqwest::Client::new();
+    let post = |path: String| {
+        admin
+            .post(format!("http://{}{path}", service.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let response = post(format!("/admin/contoso/dead-letters/{first}/retry"))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let retried: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(retried["outcome"], json!("created"), "{retried:#}");
+    let response = post("/admin/contoso/dead-letters/retry".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let rest: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(
+        rest["retried"].as_array().map(Vec::len),
+        Some(letters.len() - 1),
+        "{rest:#}"
+    );
+    assert!(
+        rest["retried"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| r["outcome"] != json!("failed") && r["outcome"] != json!("rejected")),
+        "{rest:#}"
+    );
+    assert_eq!(
+        with(&world.opportunities(), "cosell_referralid", &id).len(),
+        1
+    );
+    let page = status(&service).await;
+    assert_eq!(
+        tenant(&page, "contoso")["dead_letters"],
+        json!(0),
+        "{page:#}"
+    );
+    assert_eq!(
+        tenant(&page, "contoso")["pairs"]["failing"],
+        json!(0),
+        "{page:#}"
+    );
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_full_sweep_links_what_exists_on_both_sides() {
+    let world = World::new().await;
+    world.login().await;
+    // Before the service ever ran: a referral already has its opportunity (made by hand,
+    // carrying the referral id), and another has none.
+    let existing = id_of(&world.contoso().seed_referral(referral("Existing")).unwrap());
+    let missing = id_of(&world.contoso().seed_referral(referral("Missing")).unwrap());
+    world
+        .emulator
+        .dataverse()
+        .seed(
+            "opportunities",
+            json!({"name": "Existing", "cosell_referralid": existing,
+                   "cosell_syncwithpartnercenter": true}),
+        )
+        .unwrap();
+
+    let service = world
+        .start(Options {
+            full_sweep: true,
+            ..Options::default()
+        })
+        .await;
+    let summary = &service.first_sweep;
+    let contoso = summary
+        .iter()
+        .find(|row| row.tenant == "contoso")
+        .expect("a contoso line");
+    assert_eq!(contoso.result, "done", "{summary:?}");
+    assert_eq!(contoso.newly_linked, 2, "{summary:?}");
+    assert_eq!(contoso.created_in_crm, 1, "{summary:?}");
+    assert!(first_run::table(summary).contains("contoso"));
+    let rows = world.opportunities();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for id in [&existing, &missing] {
+        assert_eq!(with(&rows, "cosell_referralid", id).len(), 1, "{id}");
+    }
+    service.stop().await;
+}
+
+/// Polls `/status` until `check` holds, or fails after [`DEADLINE`].
+async fn eventually_status(service: &RunningService, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let page = status(service).await;
+        if check(&page) {
+            return page;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out; last status {page:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
