@@ -657,6 +657,15 @@ fn check_optional_url(setting: &str, text: Option<String>) -> Result<Option<Stri
     text.map(|text| check_url(setting, &text)).transpose()
 }
 
+/// The hint that a process serving one tenant also reads the crate's own name.
+fn also(single: bool, variable: &str) -> String {
+    if single {
+        format!(" (or {variable}: this process serves one tenant)")
+    } else {
+        String::new()
+    }
+}
+
 /// Reads tenant `name`'s secret `variable`: the prefixed name, or for a single tenant the
 /// crate's own name.
 fn tenant_secret(
@@ -719,7 +728,10 @@ fn check_tenant(
                 .ok_or_else(|| {
                     ConfigError::missing(
                         variable("AZURE_CLIENT_SECRET"),
-                        "the Dataverse application user's client secret",
+                        format!(
+                            "the Dataverse application user's client secret{}",
+                            also(single, "AZURE_CLIENT_SECRET")
+                        ),
                     )
                 })?;
             CrmConfig::Dataverse {
@@ -757,7 +769,8 @@ fn check_tenant(
                             ConfigError::missing(
                                 variable("SALESFORCE_CLIENT_SECRET"),
                                 format!(
-                                    "set it (client credentials flow), or {} with salesforce.username (JWT bearer)",
+                                    "set it{} (client credentials flow), or {} with salesforce.username (JWT bearer)",
+                                    also(single, "SALESFORCE_CLIENT_SECRET"),
                                     variable("SALESFORCE_PRIVATE_KEY")
                                 ),
                             )
