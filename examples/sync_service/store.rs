@@ -15,6 +15,7 @@ pub enum StoreOpenError {
     #[error("cannot open the sync store: {0}")]
     Store(#[from] cosell::store::StoreError),
     /// `store.kind = "postgres"` in a build without the feature.
+    #[cfg(not(feature = "postgres"))]
     #[error(
         "store.kind is \"postgres\" but this build has no PostgreSQL support: build with `--features postgres`"
     )]
