@@ -739,6 +739,54 @@ async fn a_first_full_sweep_links_what_exists_on_both_sides() {
     service.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_refresh_token_is_named_on_status() {
+    let world = World::new().await;
+    world.login().await;
+    // The stored refresh token of one tenant was revoked (or never valid).
+    let store = SqliteStore::open(&world.sqlite).unwrap();
+    let contoso = TenantId::new("contoso").unwrap();
+    store
+        .save_secret(
+            &contoso,
+            tenants::REFRESH_TOKEN_SECRET,
+            &secrecy::SecretString::from("revoked-refresh-token".to_owned()),
+        )
+        .await
+        .unwrap();
+    let service = world.start(Options::default()).await;
+    // The sweep at start needs Partner Center: its sign-in fails, named.
+    let page = eventually_status(&service, |page| {
+        tenant(page, "contoso")["token"]["problem"].is_object()
+    })
+    .await;
+    let contoso = tenant(&page, "contoso");
+    assert_eq!(
+        contoso["token"]["problem"]["kind"],
+        json!("invalid_grant"),
+        "{contoso:#}"
+    );
+    assert_eq!(
+        contoso["token"]["problem"]["code"],
+        json!("invalid_grant"),
+        "{contoso:#}"
+    );
+    assert!(contoso["token"]["last_refresh"].is_null(), "{contoso:#}");
+    assert_eq!(contoso["flagged"], json!(true), "{contoso:#}");
+    // The other tenant is not affected.
+    let page = eventually_status(&service, |page| {
+        tenant(page, "fabrikam")["last_sweep"]["result"] == json!("done")
+    })
+    .await;
+    let fabrikam = tenant(&page, "fabrikam");
+    assert_eq!(fabrikam["flagged"], json!(false), "{fabrikam:#}");
+    assert!(
+        fabrikam["token"]["last_refresh"].is_string(),
+        "{fabrikam:#}"
+    );
+    service.stop().await;
+}
+
 /// Polls `/status` until `check` holds, or fails after [`DEADLINE`].
 async fn eventually_status(service: &RunningService, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + DEADLINE;

@@ -237,6 +237,9 @@ pub async fn tenant_status(tenant: &Tenant) -> TenantStatus {
     if let Some(problem) = &token.problem {
         flags.push(format!("partner center sign-in: {}", problem.kind));
     }
+    if let Some(problem) = &token.store_problem {
+        flags.push(format!("rotated refresh token not stored: {problem}"));
+    }
     if let Some(error) = &state.inbox_error {
         flags.push(format!("inbox: {error}"));
     }

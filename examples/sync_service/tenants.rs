@@ -21,6 +21,7 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 use serde::Serialize;
 use tokio::sync::Notify;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::config::{CrmConfig, CrmKind, SalesforceAuth, TenantConfig, tenant_variable};
 use crate::metrics::Metrics;
@@ -69,6 +70,9 @@ pub struct TokenHealth {
     pub last_refresh: Option<Timestamp>,
     /// The last failure, if it came after the last success.
     pub problem: Option<TokenProblem>,
+    /// Why the last rotated refresh token could not be stored (the next start would use an
+    /// older one, which may no longer work).
+    pub store_problem: Option<String>,
 }
 
 /// A failed refresh, named.
@@ -110,18 +114,45 @@ fn token_problem(error: &cosell::Error) -> TokenProblem {
 }
 
 /// The refresh-token provider, watched: each refresh's success or failure is recorded in the
-/// tenant's [`TokenHealth`]. Wrapped in the token cache, so it is called only to refresh.
+/// tenant's [`TokenHealth`], and a refresh token Entra ID rotated is stored before the access
+/// token is handed out, so a process stopped right after a refresh starts again with the
+/// newest one (the old one may no longer work). Wrapped in the token cache, so it is called
+/// only to refresh.
 #[derive(Debug)]
 struct WatchedRefresh {
     inner: RefreshTokenProvider,
     health: Arc<Mutex<TokenHealth>>,
+    store: Arc<dyn SyncStore>,
+    tenant: TenantId,
+    /// Filled by the provider's rotation sink, which cannot wait for the store.
+    rotated: Mutex<UnboundedReceiver<SecretString>>,
 }
 
 #[async_trait]
 impl TokenProvider for WatchedRefresh {
     async fn token(&self) -> cosell::Result<AccessToken> {
         let result = self.inner.token().await;
+        let rotated: Vec<SecretString> = {
+            let mut receiver = lock(&self.rotated);
+            std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+        };
+        let mut save_error = None;
+        for token in &rotated {
+            if let Err(error) = self
+                .store
+                .save_secret(&self.tenant, REFRESH_TOKEN_SECRET, token)
+                .await
+            {
+                tracing::error!(tenant = %self.tenant, %error, "a rotated refresh token could not be stored");
+                save_error = Some(error.to_string());
+            }
+        }
         let mut health = lock(&self.health);
+        if let Some(error) = save_error {
+            health.store_problem = Some(error);
+        } else if !rotated.is_empty() {
+            health.store_problem = None;
+        }
         match &result {
             Ok(_) => {
                 health.last_refresh = Some(Timestamp::now());
@@ -210,17 +241,19 @@ impl Tenant {
             refresh_token,
         )
         .on_rotate(Arc::new(move |token: &SecretString| {
-            // The sink is not async; the saver task below stores it.
+            // The sink cannot wait: `WatchedRefresh` stores it before handing out the token.
             let _ = rotated.send(token.clone());
         }));
         if let Some(secret) = &pc.client_secret {
             provider = provider.client_secret(secret.clone());
         }
-        tokio::spawn(save_rotated_tokens(store.clone(), id.clone(), to_save));
         let token = Arc::new(Mutex::new(TokenHealth::default()));
         let watched = WatchedRefresh {
             inner: provider.build().map_err(sdk)?,
             health: token.clone(),
+            store: store.clone(),
+            tenant: id.clone(),
+            rotated: Mutex::new(to_save),
         };
         let mut partner_center =
             PartnerCenter::builder(CustomCredentials::user(CachedTokenProvider::new(watched)))
@@ -379,18 +412,34 @@ async fn newest_refresh_token(
     Ok(token)
 }
 
-/// Stores each rotated refresh token, so that restarts and other workers use the newest.
-async fn save_rotated_tokens(
-    store: Arc<dyn SyncStore>,
-    tenant: TenantId,
-    mut tokens: tokio::sync::mpsc::UnboundedReceiver<SecretString>,
-) {
-    while let Some(token) = tokens.recv().await {
-        if let Err(error) = store
-            .save_secret(&tenant, REFRESH_TOKEN_SECRET, &token)
-            .await
-        {
-            tracing::error!(tenant = %tenant, %error, "a rotated refresh token could not be stored");
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth_error(code: &str, message: &str) -> cosell::Error {
+        cosell::Error::from(cosell::error::AuthError {
+            code: Some(code.to_owned()),
+            message: message.to_owned(),
+            status: None,
+            request_id: None,
+        })
+    }
+
+    #[test]
+    fn refresh_failures_are_named() {
+        let dead = auth_error(
+            "invalid_grant",
+            "AADSTS70000: The refresh token is invalid.",
+        );
+        assert_eq!(token_problem(&dead).kind, "invalid_grant");
+        let mfa = auth_error(
+            "invalid_grant",
+            "AADSTS50076: you must use multi-factor authentication to access this resource.",
+        );
+        assert_eq!(token_problem(&mfa).kind, "mfa_required");
+        let interaction = auth_error("interaction_required", "Sign in again.");
+        assert_eq!(token_problem(&interaction).kind, "mfa_required");
+        let other = cosell::Error::validation("the endpoint could not be reached");
+        assert_eq!(token_problem(&other).kind, "other");
     }
 }
