@@ -113,6 +113,7 @@ kind = "sqlite"
 path = "{sqlite}"
 
 [schedule]
+inbox_workers = 2
 idle_wait_ms = 50
 poll_every_secs = 3600
 delta_sweep_every_secs = 3600
@@ -439,6 +440,40 @@ async fn two_tenants_sync_through_webhooks_and_a_restart_duplicates_nothing() {
     }
     let rows = world.salesforce_opportunities();
     assert_eq!(rows.len(), 1, "one Salesforce opportunity: {rows:#?}");
+    // The emulators' write logs: each opportunity created once, across both runs, every
+    // write marked as the sync's.
+    let dataverse_writes: Vec<_> = world
+        .emulator
+        .dataverse()
+        .writes()
+        .into_iter()
+        .filter(|w| w.entity_set == "opportunities")
+        .collect();
+    let created = dataverse_writes
+        .iter()
+        .filter(|w| w.operation == "create")
+        .count();
+    assert_eq!(created, 2, "{dataverse_writes:#?}");
+    assert!(
+        dataverse_writes
+            .iter()
+            .all(|w| w.tag.as_deref() == Some("cosell-sync")),
+        "{dataverse_writes:#?}"
+    );
+    let salesforce_id = rows[0]["Id"].as_str().expect("an Id").to_owned();
+    let salesforce_writes: Vec<_> = world
+        .emulator
+        .salesforce()
+        .writes()
+        .into_iter()
+        .filter(|w| w.sobject == "Opportunity")
+        .collect();
+    assert!(
+        salesforce_writes
+            .iter()
+            .all(|w| w.ids == [salesforce_id.clone()] && w.client() == Some("cosell-sync")),
+        "one Salesforce opportunity ever written: {salesforce_writes:#?}"
+    );
     assert_eq!(
         world.contoso().referrals().len(),
         2,

@@ -191,6 +191,7 @@ struct StoreSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScheduleSection {
+    inbox_workers: Option<usize>,
     inbox_batch: Option<usize>,
     idle_wait_ms: Option<u64>,
     poll_every_secs: Option<u64>,
@@ -292,6 +293,8 @@ pub enum StoreConfig {
 /// How often each job runs.
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {
+    /// Inbox workers per tenant (each claims its own batches).
+    pub inbox_workers: usize,
     /// Events claimed from the inbox per batch.
     pub inbox_batch: usize,
     /// How long an idle inbox worker waits before looking again (a webhook wakes it at once).
@@ -590,13 +593,20 @@ fn check_schedule(s: &ScheduleSection) -> Result<ScheduleConfig, ConfigError> {
         }
     };
     let inbox_batch = s.inbox_batch.unwrap_or(32);
-    if inbox_batch == 0 {
-        return Err(ConfigError::invalid(
-            "schedule.inbox_batch",
-            "must be greater than 0",
-        ));
+    let inbox_workers = s.inbox_workers.unwrap_or(1);
+    for (setting, value) in [
+        ("inbox_batch", inbox_batch),
+        ("inbox_workers", inbox_workers),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::invalid(
+                format!("schedule.{setting}"),
+                "must be greater than 0",
+            ));
+        }
     }
     Ok(ScheduleConfig {
+        inbox_workers,
         inbox_batch,
         idle_wait: Duration::from_millis(positive("idle_wait_ms", s.idle_wait_ms, 1000)?),
         poll_every: Duration::from_secs(positive("poll_every_secs", s.poll_every_secs, 30)?),

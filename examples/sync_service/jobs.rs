@@ -39,7 +39,8 @@ pub fn is_failure(outcome: &SyncOutcome) -> bool {
     )
 }
 
-/// Runs the tenant's jobs until `shutdown` turns true. A sweep in flight then has `grace` to
+/// Runs the tenant's jobs until `shutdown` turns true: `inbox_workers` inbox workers, the poll,
+/// the sweeps and the registration check. A sweep in flight then has `grace` to
 /// finish before it is dropped (its pair locks lapse; its checkpoints stay where its settled
 /// pairs put them).
 pub async fn run(
@@ -49,8 +50,10 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
+    let inbox_workers =
+        (0..schedule.inbox_workers).map(|_| inbox(&tenant, &schedule, &metrics, shutdown.clone()));
     tokio::join!(
-        inbox(&tenant, &schedule, &metrics, shutdown.clone()),
+        futures::future::join_all(inbox_workers),
         poll(&tenant, &schedule, &metrics, shutdown.clone()),
         sweeps(&tenant, &schedule, &metrics, shutdown.clone(), grace),
         registration_checks(&tenant, &schedule, shutdown),
