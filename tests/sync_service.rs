@@ -21,6 +21,9 @@ mod jobs;
 mod login;
 #[path = "../examples/sync_service/metrics.rs"]
 mod metrics;
+#[cfg(feature = "postgres")]
+#[path = "support/postgres.rs"]
+mod postgres;
 #[path = "../examples/sync_service/registration.rs"]
 mod registration;
 #[path = "../examples/sync_service/server.rs"]
@@ -58,6 +61,8 @@ struct World {
     _dir: tempfile::TempDir,
     sqlite: PathBuf,
     port: u16,
+    /// The PostgreSQL URL and schema of the store, instead of the SQLite file.
+    postgres: Option<(String, String)>,
 }
 
 impl World {
@@ -68,14 +73,21 @@ impl World {
         emulator.partner_center().tenant(FABRIKAM);
         let dir = tempfile::tempdir().expect("a temporary directory");
         let sqlite = dir.path().join("sync.sqlite");
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let port = probe.local_addr().expect("its address").port();
-        drop(probe);
         World {
             emulator,
             _dir: dir,
             sqlite,
-            port,
+            port: free_port(),
+            postgres: None,
+        }
+    }
+
+    /// A world whose store is the PostgreSQL schema `schema` at `url`.
+    #[cfg(feature = "postgres")]
+    async fn on_postgres(url: &str, schema: &str) -> World {
+        World {
+            postgres: Some((url.to_owned(), schema.to_owned())),
+            ..World::new().await
         }
     }
 
@@ -88,11 +100,16 @@ impl World {
     }
 
     fn webhook_url(&self, tenant: &str) -> String {
-        format!("http://127.0.0.1:{}/webhooks/{tenant}", self.port)
+        webhook_url(self.port, tenant)
     }
 
-    /// The configuration an integrator would write for the emulator.
-    fn config_text(&self) -> String {
+    /// The configuration an integrator would write for the emulator, for a process listening
+    /// on `port` as `worker`.
+    fn config_text(&self, port: u16, worker: &str) -> String {
+        let store = match &self.postgres {
+            Some((_, schema)) => format!("kind = \"postgres\"\nschema = \"{schema}\""),
+            None => format!("kind = \"sqlite\"\npath = \"{}\"", self.sqlite.display()),
+        };
         let urls = self.emulator.urls();
         let pc = |entra: &str, client: &str| {
             format!(
@@ -105,12 +122,11 @@ impl World {
             r#"
 [service]
 bind = "127.0.0.1:{port}"
-worker = "test-worker"
+worker = "{worker}"
 shutdown_grace_secs = 5
 
 [store]
-kind = "sqlite"
-path = "{sqlite}"
+{store}
 
 [schedule]
 inbox_workers = 2
@@ -141,21 +157,23 @@ webhook_url = "{fabrikam_url}"
 login_url = "{salesforce}"
 client_id = "fabrikam-connected-app"
 "#,
-            port = self.port,
-            sqlite = self.sqlite.display(),
             certificate = self.emulator.partner_center().certificate_url(),
-            contoso_url = self.webhook_url("contoso"),
+            contoso_url = webhook_url(port, "contoso"),
             contoso_pc = pc(CONTOSO, "contoso-app"),
             dataverse_org = DATAVERSE_ORG_URL,
             dataverse = urls.dataverse,
-            fabrikam_url = self.webhook_url("fabrikam"),
+            fabrikam_url = webhook_url(port, "fabrikam"),
             fabrikam_pc = pc(FABRIKAM, "fabrikam-app"),
             salesforce = urls.salesforce,
         )
     }
 
     fn config(&self) -> Config {
-        let env = Environment::from_pairs([
+        self.config_for(self.port, "test-worker")
+    }
+
+    fn config_for(&self, port: u16, worker: &str) -> Config {
+        let mut env = vec![
             (
                 "COSELL_TENANT_CONTOSO_AZURE_CLIENT_SECRET",
                 "contoso-secret",
@@ -169,27 +187,40 @@ client_id = "fabrikam-connected-app"
                 "salesforce-secret",
             ),
             ("COSELL_ADMIN_TOKEN", ADMIN_TOKEN),
-        ]);
-        Config::parse(&self.config_text(), Path::new("test.toml"), &env)
-            .unwrap_or_else(|error| panic!("the configuration is valid: {error}"))
+        ];
+        if let Some((url, _)) = &self.postgres {
+            env.push(("COSELL_DATABASE_URL", url));
+        }
+        let env = Environment::from_pairs(env);
+        Config::parse(
+            &self.config_text(port, worker),
+            Path::new("test.toml"),
+            &env,
+        )
+        .unwrap_or_else(|error| panic!("the configuration is valid: {error}"))
     }
 
     /// `sync_service login` for both tenants: the emulator approves device codes at once.
     async fn login(&self) {
         let config = self.config();
-        let store = SqliteStore::open(&self.sqlite).expect("the store opens");
+        let store = store::open(&config.store).await.expect("the store opens");
         for tenant in &config.tenants {
-            login::login(tenant, &store, |_| {})
+            login::login(tenant, store.as_ref(), |_| {})
                 .await
                 .unwrap_or_else(|error| panic!("{}: {error}", tenant.name));
         }
     }
 
     async fn start(&self, options: Options) -> RunningService {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+        self.start_on(self.port, "test-worker", options).await
+    }
+
+    /// Starts a service process listening on `port` as `worker`.
+    async fn start_on(&self, port: u16, worker: &str, options: Options) -> RunningService {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("the service's port is free");
-        service::start(&self.config(), options, Some(listener))
+        service::start(&self.config_for(port, worker), options, Some(listener))
             .await
             .unwrap_or_else(|error| panic!("the service starts: {error}"))
     }
@@ -201,6 +232,15 @@ client_id = "fabrikam-connected-app"
     fn salesforce_opportunities(&self) -> Vec<Value> {
         self.emulator.salesforce().records("Opportunity")
     }
+}
+
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().expect("its address").port()
+}
+
+fn webhook_url(port: u16, tenant: &str) -> String {
+    format!("http://127.0.0.1:{port}/webhooks/{tenant}")
 }
 
 fn referral(name: &str) -> Value {
@@ -820,6 +860,97 @@ async fn a_dead_refresh_token_is_named_on_status() {
         "{fabrikam:#}"
     );
     service.stop().await;
+}
+
+/// Two processes on one PostgreSQL store (`--features postgres` and
+/// `COSELL_TEST_DATABASE_URL`; skipped otherwise): the first registers, the second finds the
+/// registration held by the first's URL and leaves it (flagged); events delivered to the first
+/// are worked by the inbox workers of both, each referral synced once.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_postgresql_share_the_registration_and_the_inbox() {
+    let Some(url) = postgres::database_url("sync_service") else {
+        return;
+    };
+    let schema = postgres::Schema::new(&url, "sync_service");
+    let world = World::on_postgres(&url, &schema.name).await;
+    world.login().await;
+    let first = world
+        .start_on(world.port, "worker-a", Options::default())
+        .await;
+    let second_port = free_port();
+    let second = world
+        .start_on(second_port, "worker-b", Options::default())
+        .await;
+    let page = status(&second).await;
+    for name in ["contoso", "fabrikam"] {
+        let t = tenant(&page, name);
+        assert_eq!(
+            t["registration"]["state"],
+            json!("held_by_another_url"),
+            "{t:#}"
+        );
+        assert_eq!(
+            t["registration"]["url"],
+            json!(world.webhook_url(name)),
+            "{t:#}"
+        );
+    }
+    assert_eq!(
+        world.contoso().registration().unwrap()["WebhookUrl"],
+        json!(world.webhook_url("contoso"))
+    );
+
+    let contoso: Vec<String> = (0..4)
+        .map(|n| {
+            id_of(
+                &world
+                    .contoso()
+                    .share_referral(referral(&format!("Contoso {n}")))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let fabrikam: Vec<String> = (0..4)
+        .map(|n| {
+            id_of(
+                &world
+                    .fabrikam()
+                    .share_referral(referral(&format!("Fabrikam {n}")))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    eventually("every referral in its CRM", || {
+        let dataverse = world.opportunities();
+        let salesforce = world.salesforce_opportunities();
+        (contoso
+            .iter()
+            .all(|id| !with(&dataverse, "cosell_referralid", id).is_empty())
+            && fabrikam
+                .iter()
+                .all(|id| !with(&salesforce, "Referral_Id__c", id).is_empty()))
+        .then_some(())
+    })
+    .await;
+    // Both processes read the one store: the same pairs.
+    for service in [&first, &second] {
+        let page = eventually_status(service, |page| {
+            ["contoso", "fabrikam"]
+                .iter()
+                .all(|name| tenant(page, name)["inbox_depth"] == json!(0))
+        })
+        .await;
+        for name in ["contoso", "fabrikam"] {
+            assert_eq!(tenant(&page, name)["pairs"]["linked"], json!(4), "{page:#}");
+        }
+    }
+    first.stop().await;
+    second.stop().await;
+    let dataverse = world.opportunities();
+    assert_eq!(dataverse.len(), 4, "{dataverse:#?}");
+    let salesforce = world.salesforce_opportunities();
+    assert_eq!(salesforce.len(), 4, "{salesforce:#?}");
 }
 
 /// Polls `/status` until `check` holds, or fails after [`DEADLINE`].
