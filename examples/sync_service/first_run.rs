@@ -76,10 +76,6 @@ pub async fn full_sweep(tenant: &Tenant, metrics: &Metrics) -> SweepSummary {
         })
         .await;
     bar.finish();
-    let mut result = result;
-    if let Ok(report) = &mut result {
-        settle_busy(tenant, &mut report.outcomes).await;
-    }
     let took = clock.elapsed();
     record_sweep(tenant, metrics, SweepMode::Full, started, took, &result);
     let after = linked(store.links(&tenant.id, LinkState::Linked).await);
@@ -125,23 +121,6 @@ pub async fn full_sweep(tenant: &Tenant, metrics: &Metrics) -> SweepSummary {
         Err(error) => summary.result = format!("failed: {error}"),
     }
     summary
-}
-
-/// Syncs once more, one at a time, each pair the sweep found busy. On a first run a referral
-/// and the CRM record that already holds its id are both listed, each starts a sync of the
-/// same unlinked pair, and each finds the other's lock: both are `Busy`. Synced in turn, the
-/// first links them and the second finds them linked.
-async fn settle_busy(tenant: &Tenant, outcomes: &mut [cosell::sync::SyncOutcome]) {
-    for outcome in outcomes.iter_mut() {
-        if !matches!(outcome.kind, OutcomeKind::Busy) {
-            continue;
-        }
-        *outcome = match (&outcome.referral_id, &outcome.crm_id) {
-            (Some(referral), _) => tenant.sync.sync_referral(referral).await,
-            (None, Some(crm)) => tenant.sync.sync_crm_record(crm).await,
-            (None, None) => continue,
-        };
-    }
 }
 
 /// The summary as a table, one line per tenant.

@@ -177,6 +177,19 @@ fn unsettled(outcome: &SyncOutcome) -> bool {
     matches!(outcome.kind, OutcomeKind::Busy)
 }
 
+/// The trigger of a sweep's job that ended busy (a busy outcome names the id its job started
+/// from: the referral's for a referral job, the record's for a CRM job).
+fn busy_trigger(referral_job: bool, outcome: &SyncOutcome) -> Option<Trigger> {
+    if !unsettled(outcome) {
+        return None;
+    }
+    if referral_job {
+        outcome.referral_id.clone().map(Trigger::Referral)
+    } else {
+        outcome.crm_id.clone().map(Trigger::Crm)
+    }
+}
+
 /// The checkpoint after a listing: the newest server time seen, unless a pair could not be
 /// settled (busy), when it stays just before the oldest of those so they are listed again.
 /// Folded record by record, so a listing is never held whole for it.
@@ -523,6 +536,9 @@ impl Synchronizer {
             .buffered(inner.max_in_flight);
         // Per job, in listing order: whether its pair is settled (a checkpoint may pass it).
         let mut settled: Vec<bool> = vec![false; total];
+        let pc_count = referral_times.len();
+        // The jobs found busy: (job, place in the report, trigger).
+        let mut busy: Vec<(usize, usize, Trigger)> = Vec::new();
         while let Some(unit) = outcomes.next().await {
             for (index, outcome) in unit {
                 let Some(outcome) = outcome else {
@@ -552,6 +568,9 @@ impl Synchronizer {
                     "sweep progress"
                 );
                 progress(&state);
+                if let Some(trigger) = busy_trigger(index < pc_count, &outcome) {
+                    busy.push((index, report.outcomes.len(), trigger));
+                }
                 report.outcomes.push(outcome);
                 if report.paused.is_none() {
                     report.paused = if exhausted {
@@ -573,6 +592,26 @@ impl Synchronizer {
             }
         }
         drop(outcomes);
+        // Two jobs of one sweep can be the same unlinked pair seen from both sides (a referral,
+        // and the CRM record that already holds its id): each locks its own record, waits for
+        // the other's, and both end busy. Each busy job is synced once more, one at a time,
+        // once the others are done: the first links the pair, the second finds it linked.
+        for (index, place, trigger) in busy {
+            if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                break;
+            }
+            let outcome = self.run_one(trigger).await;
+            if !unsettled(&outcome) {
+                state.failed = state.failed.saturating_sub(1);
+                if outcome.kind.wrote() {
+                    state.written += 1;
+                }
+                progress(&state);
+            }
+            let exhausted = matches!(&outcome.kind, OutcomeKind::Failed(error) if error.is_allowance_exhausted());
+            settled[index] = !unsettled(&outcome) && !exhausted;
+            report.outcomes[place] = outcome;
+        }
         // A halt stops the jobs that had not started (they count in `left`).
         if report.paused.is_none() && report.left > 0 && halt.load(Ordering::SeqCst) {
             report.paused = Some(SweepPause::ShuttingDown);
@@ -585,7 +624,6 @@ impl Synchronizer {
             "sweep done"
         );
 
-        let pc_count = referral_times.len();
         for (at, settled) in referral_times.into_iter().zip(&settled[..pc_count]) {
             pc_fold.seen(at, *settled);
         }
