@@ -7,6 +7,7 @@
 //! public calls (`process_inbox`, `poll_crm`, `reconcile`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cosell::sync::{OutcomeKind, SweepMode, SweepReport, SyncOutcome};
@@ -40,9 +41,9 @@ pub fn is_failure(outcome: &SyncOutcome) -> bool {
 }
 
 /// Runs the tenant's jobs until `shutdown` turns true: `inbox_workers` inbox workers, the poll,
-/// the sweeps and the registration check. A sweep in flight then has `grace` to
-/// finish before it is dropped (its pair locks lapse; its checkpoints stay where its settled
-/// pairs put them).
+/// the sweeps and the registration check. A sweep in flight is then halted: it has `grace` to
+/// finish its pairs in flight (starting no other) before it is dropped (its pair locks then
+/// lapse; its checkpoints stay where its settled pairs put them).
 pub async fn run(
     tenant: Arc<Tenant>,
     schedule: ScheduleConfig,
@@ -156,7 +157,10 @@ async fn sweeps(
         if let Some(mode) = mode {
             let started = Timestamp::now();
             let clock = Instant::now();
-            let sweep = tenant.sync.reconcile(mode);
+            // On shutdown the sweep is told to halt: its pairs in flight finish, no other
+            // starts, and its checkpoints stay before the pairs it left.
+            let halt = AtomicBool::new(false);
+            let sweep = tenant.sync.reconcile_until(mode, |_| {}, &halt);
             tokio::pin!(sweep);
             let result = tokio::select! {
                 result = &mut sweep => Some(result),
@@ -164,13 +168,16 @@ async fn sweeps(
             };
             let result = match result {
                 Some(result) => result,
-                None => match tokio::time::timeout(grace, &mut sweep).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        tracing::warn!(tenant = %tenant.name, ?mode, "a sweep did not finish within the shutdown grace; dropped");
-                        return;
+                None => {
+                    halt.store(true, Ordering::SeqCst);
+                    match tokio::time::timeout(grace, &mut sweep).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            tracing::warn!(tenant = %tenant.name, ?mode, "a halted sweep did not finish its pairs in flight within the shutdown grace; dropped");
+                            return;
+                        }
                     }
-                },
+                }
             };
             record_sweep(tenant, metrics, mode, started, clock.elapsed(), &result);
         }

@@ -274,8 +274,27 @@ impl Synchronizer {
 
     /// [`reconcile_with`](Self::reconcile_with), stopping as a paused sweep does once `halt` is
     /// set: the pairs in flight finish, no other starts, and the checkpoints stay before the
-    /// pairs left ([`SweepPause::ShuttingDown`]).
-    pub(super) async fn reconcile_until(
+    /// pairs left ([`SweepPause::ShuttingDown`]). A service sets `halt` on shutdown and waits
+    /// for the report, instead of dropping the sweep (whose pair locks would then have to
+    /// lapse).
+    ///
+    /// ```no_run
+    /// # async fn demo(sync: &cosell::sync::Synchronizer) -> cosell::Result<()> {
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use cosell::sync::SweepMode;
+    ///
+    /// let halt = AtomicBool::new(false);
+    /// // Elsewhere, on SIGTERM: halt.store(true, Ordering::SeqCst);
+    /// let report = sync.reconcile_until(SweepMode::Delta, |_| {}, &halt).await?;
+    /// if report.paused.is_some() {
+    ///     println!("{} pairs left for the next sweep", report.left);
+    /// }
+    /// # let _ = Ordering::SeqCst; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`reconcile`](Self::reconcile).
+    pub async fn reconcile_until(
         &self,
         mode: SweepMode,
         progress: impl Fn(&SweepProgress) + Send + Sync,
