@@ -1,57 +1,84 @@
-//! A tour of cosell against the built-in emulator: no credentials, no network.
+//! A day of co-sell against the built-in emulator: no credentials, no network, a few seconds.
 //!
 //! ```text
 //! cargo run --example quickstart
 //! ```
 //!
-//! It starts the emulated Partner Center, Dataverse and Salesforce on loopback ports, then:
+//! It starts the emulated Entra ID, Partner Center, Dataverse and Salesforce with two Partner
+//! Center tenants — `contoso` synced with Dynamics 365 (Dataverse), `fabrikam` with Salesforce
+//! (a referral carries one CRM link) — a [`Synchronizer`](cosell::sync::Synchronizer) per tenant
+//! with its CRM's default mapping on one SQLite store in a temporary directory, and a webhook
+//! route that verifies each callback's signature and puts the event in the tenant's inbox.
+//! Then the day, each step printing what was synced which way, the outcomes, the store's
+//! audit entries and the requests each service answered:
 //!
-//! 1. signs in to Partner Center as a user (device code) and as an app;
-//! 2. starts a webhook receiver that verifies every callback's signature;
-//! 3. registers the receiver for the referral events, without taking them from anyone else;
-//! 4. plays Microsoft sharing a referral, and receives the verified callback;
-//! 5. lists the new incoming referrals and accepts the shared one with a JSON Patch;
-//! 6. creates, queries and updates the matching opportunity in Dataverse;
-//! 7. does the same in Salesforce, with an upsert keyed by the referral id;
-//! 8. prints how many requests each service answered.
+//! 1. Microsoft shares referrals; the webhooks go through the inbox into each CRM;
+//! 2. sellers raise a deal value and accept in the CRM; the CRM poll carries it to Partner Center;
+//! 3. a seller flags an existing Dataverse opportunity "Sync with Partner Center": a referral;
+//! 4. a webhook is lost (the emulator drops it); a delta sweep recovers its referral;
+//! 5. deals are won, in Salesforce and in Partner Center, and synced;
+//! 6. each tenant's status from the store: pairs, dead letters, inbox, unmapped values, sweep.
 //!
-//! Each step is plain client code: point the base URLs at the real services and give real
-//! credentials, and the same calls work against Partner Center, Dataverse and Salesforce.
+//! Point the clients at the real services with real credentials (`docs/environment.md`) and the
+//! same calls do the same job; `examples/sync_service` runs them on their intervals.
 
+use std::collections::HashMap;
+use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use cosell::FieldUpdate;
 use cosell::auth::{
     ClientCredentials, DelegatedScope, DeviceCodeFlow, EntraAuthority, RefreshTokenProvider,
 };
-use cosell::dataverse::{self, CoSellUpdate, Dataverse, Filter, Opportunity, Query};
+use cosell::dataverse::Dataverse;
+use cosell::mapping::{dynamics365, salesforce};
+use cosell::partner_center::PartnerCenter;
 use cosell::partner_center::referrals::TOKEN_RESOURCE;
 use cosell::partner_center::webhooks::{Overwrite, WebhooksClient};
-use cosell::partner_center::{
-    PartnerCenter, Referral, ReferralDirection, ReferralPatch, ReferralStatus, ReferralSubstatus,
-};
-use cosell::salesforce::soql::{Soql, field};
-use cosell::salesforce::{
-    ClientCredentialsFlow, CoSellFieldNames, CoSellFields, Opportunity as SalesforceOpportunity,
-    Salesforce, SalesforceLogin,
+use cosell::salesforce::{ClientCredentialsFlow, Salesforce, SalesforceLogin};
+use cosell::store::{LinkState, SqliteStore, SyncStore, TenantId};
+use cosell::sync::{
+    DataverseCrm, OutcomeKind, SalesforceCrm, SweepMode, SweepReport, SyncOutcome, SyncSide,
+    Synchronizer,
 };
 use cosell::webhook::{EventName, TrustPolicy, WebhookVerifier};
-use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator};
-use tokio::sync::mpsc;
+use cosell_emulator::{DATAVERSE_ORG_URL, EmulatedApi, Emulator, Fault, FaultRule, Trigger};
+use serde_json::{Value, json};
 
-/// What the tour fails with: an SDK error, an emulator error, or the tour's own complaint.
+/// What the tour fails with: an SDK, store or emulator error, or the tour's own complaint.
 type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+
+const APP: &str = "quickstart-app";
+const SECRET: &str = "quickstart-secret";
+const STEPS: [&str; 6] = [
+    "Microsoft shares a referral in each tenant; the webhooks go through the inbox",
+    "Sellers raise the deal values and accept; the CRM poll carries it to Partner Center",
+    "A seller flags an existing Dataverse opportunity \"Sync with Partner Center\"",
+    "A webhook is lost; the delta sweep recovers the referral",
+    "Deals are won: in Salesforce by a seller, in Partner Center by the partner",
+    "Status of each tenant, from the store",
+];
+const APIS: [EmulatedApi; 5] = [
+    EmulatedApi::Entra,
+    EmulatedApi::PartnerCenterReferrals,
+    EmulatedApi::PartnerCenterWebhooks,
+    EmulatedApi::Dataverse,
+    EmulatedApi::Salesforce,
+];
+/// The columns printed of an opportunity.
+const DATAVERSE_SHOWN: &str = "name estimatedvalue statecode statuscode cosell_referralid";
+const SALESFORCE_SHOWN: &str = "Name Amount StageName IsWon Referral_Id__c";
+/// The tenants, by index.
+const CONTOSO: usize = 0;
+const FABRIKAM: usize = 1;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut out = std::io::stdout();
-    match tour(&mut out).await {
+    match tour(&mut std::io::stdout()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("quickstart failed: {error}");
@@ -60,329 +87,518 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Prints one line of the tour; a closed stdout is not worth failing the tour for.
-macro_rules! say {
-    ($out:expr, $($arg:tt)*) => {
-        let _ = writeln!($out, $($arg)*);
-    };
-}
-
-/// Runs the whole tour, printing what happens at each step to `out`.
+/// Starts the emulator and plays the day on it, printing each step to `out`.
 pub async fn tour(out: &mut (impl Write + Send)) -> Result<()> {
     let emulator = Emulator::start().await?;
-    let urls = emulator.urls().clone();
-    say!(out, "== 0. Emulator started");
-    say!(out, "   Entra ID           {}", urls.entra_authority);
-    say!(
-        out,
-        "   referrals API      {}",
-        urls.partner_center_referrals
-    );
-    say!(
-        out,
-        "   webhooks API       {}",
-        urls.partner_center_webhooks
-    );
-    say!(out, "   Dataverse          {}", urls.dataverse);
-    say!(out, "   Salesforce         {}", urls.salesforce);
+    day(&emulator, out).await.map(|_| ())
+}
 
-    // 1. Tokens. The referrals API takes only user-delegated tokens: sign in once with a device
-    //    code, then refresh. The webhooks API takes app-only tokens.
-    let authority = EntraAuthority::new(&urls.entra_authority, "contoso.onmicrosoft.com")?;
-    let scope = DelegatedScope::v1(TOKEN_RESOURCE);
-    let sign_in = DeviceCodeFlow::new(authority.clone(), "quickstart-app", scope.clone())?;
-    let grant = sign_in
-        .authorize(|prompt| {
-            say!(
-                out,
-                "== 1. Signing in: open {} and enter {}",
-                prompt.verification_uri,
-                prompt.user_code
-            );
-        })
-        .await?;
-    // The clients cache the tokens of the credentials they are given.
-    let user_tokens = RefreshTokenProvider::builder_from_grant(
-        authority.clone(),
-        "quickstart-app",
-        scope,
-        &grant,
-    )?
-    .on_rotate(Arc::new(|_| {
-        // A real service stores the rotated refresh token here.
-    }))
-    .build()?;
-    let app_tokens = ClientCredentials::new(
-        authority.clone(),
-        "quickstart-app",
-        "quickstart-secret".to_owned().into(),
-        WebhooksClient::TOKEN_SCOPE,
-    )?;
-    say!(
-        out,
-        "   signed in as a user (referrals) and as an app (webhooks)"
-    );
+/// The records the day made, for a caller to look up in the emulator.
+#[derive(Debug, Clone)]
+pub struct Day {
+    /// Step 1: the referral shared in `contoso`, its Dataverse opportunity (won in step 5).
+    pub contoso_referral: String,
+    pub contoso_opportunity: String,
+    /// Step 1: the referral shared in `fabrikam`, its Salesforce opportunity (won in step 5).
+    pub fabrikam_referral: String,
+    pub fabrikam_opportunity: String,
+    /// Step 3: the Dataverse opportunity a seller flagged, and the referral created for it.
+    pub flagged_opportunity: String,
+    pub flagged_referral: String,
+    /// Step 4: the referral whose webhook was lost, and the opportunity the sweep created.
+    pub lost_referral: String,
+    pub recovered_opportunity: String,
+}
 
-    // 2. A webhook receiver that verifies each callback before reading it.
-    let (receiver_url, mut callbacks) =
-        start_receiver(emulator.partner_center().certificate_url()).await?;
-    say!(out, "== 2. Webhook receiver listening on {receiver_url}");
-
-    // 3. Register it, refusing to take the events over from another integration.
-    let webhooks = WebhooksClient::builder(app_tokens)
-        .base_url(&urls.partner_center_webhooks)
-        .build()?;
-    let outcome = webhooks
-        .register(
-            &receiver_url,
-            &EventName::REFERRAL_EVENTS,
-            Overwrite::Refuse,
-        )
-        .await?;
-    say!(
+/// Plays the day on a running emulator, printing each step to `out`.
+pub async fn day(emulator: &Emulator, out: &mut (impl Write + Send)) -> Result<Day> {
+    let dir = tempfile::tempdir()?;
+    let store: Arc<dyn SyncStore> = Arc::new(SqliteStore::open(dir.path().join("sync.sqlite"))?);
+    let mut tenants = Vec::new();
+    for (name, crm) in [("contoso", Crm::Dataverse), ("fabrikam", Crm::Salesforce)] {
+        tenants.push(Tenant::start(emulator, name, crm, store.clone()).await?);
+    }
+    let mut t = Tour {
+        emulator,
         out,
-        "== 3. Registered for {} events ({:?})",
-        EventName::REFERRAL_EVENTS.len(),
-        outcome.action
-    );
+        tenants,
+        counts: [0; 5],
+    };
+    let path = dir.path().display();
+    t.say(format_args!("== 0. Emulator started; store in {path}"));
+    let route = start_receiver(emulator, &t.tenants).await?;
+    for i in [CONTOSO, FABRIKAM] {
+        let (name, crm) = (t.tenants[i].name, t.tenants[i].crm);
+        let url = format!("{route}/{name}");
+        let events = &EventName::REFERRAL_EVENTS;
+        let webhooks = &t.tenants[i].webhooks;
+        let registered = webhooks.register(&url, events, Overwrite::Refuse).await?;
+        let action = registered.action;
+        t.say(format_args!(
+            "   {name}: {crm:?}, webhooks {url} ({action:?})"
+        ));
+    }
+    t.counts = APIS.map(|api| emulator.count_all(api));
 
-    // 4. Microsoft shares a referral; the emulator delivers a signed callback.
-    let shared = emulator
-        .partner_center()
-        .share_referral(sample_referral())?;
-    let shared_id = shared["id"].as_str().unwrap_or_default().to_owned();
-    let (event, referral_id) = tokio::time::timeout(Duration::from_secs(10), callbacks.recv())
-        .await
-        .ok()
-        .flatten()
-        .ok_or("no verified callback arrived")?;
-    say!(
-        out,
-        "== 4. Microsoft shared referral {shared_id}; verified callback `{event}` for {referral_id}"
-    );
+    t.step(1);
+    let contoso_referral = t.share(CONTOSO, "Contoso: Azure migration", 125_000)?;
+    let fabrikam_referral = t.share(FABRIKAM, "Fabrikam: Teams rollout", 80_000)?;
+    let mut created = Vec::new();
+    for i in [CONTOSO, FABRIKAM] {
+        let outcomes = t.work_inbox(i).await?;
+        let crm_ids = outcomes
+            .into_iter()
+            .filter(|o| o.kind.wrote())
+            .filter_map(|o| o.crm_id);
+        created.extend(crm_ids);
+        let row = t.crm_row(i, created.last().map_or("?", String::as_str));
+        t.say(format_args!("   now in the CRM: {row}"));
+    }
+    let [contoso_opportunity, fabrikam_opportunity] = &created[..] else {
+        return Err(format!("one opportunity in each CRM expected: {created:?}").into());
+    };
+    t.end_step().await?;
 
-    // 5. List new incoming referrals and accept the shared one.
-    let partner_center = PartnerCenter::builder(user_tokens)
-        .base_url(&urls.partner_center_referrals)
-        .build()?;
-    let new_incoming = partner_center
-        .referrals()
-        .list()
-        .direction(ReferralDirection::Incoming)
-        .status(ReferralStatus::New)
-        .pager()
-        .collect_all()
-        .await?;
-    say!(
-        out,
-        "== 5. {} new incoming referral(s); accepting {}",
-        new_incoming.len(),
-        referral_id
-    );
-    let current = partner_center.referrals().get(&referral_id).await?;
-    let accepted = partner_center
-        .referrals()
-        .update_referral(
-            &current,
-            ReferralPatch::new()
-                .status(ReferralStatus::Active)
-                .substatus(ReferralSubstatus::Accepted),
-        )
-        .return_representation()
-        .send()
+    t.step(2);
+    let accept = [
+        json!({"estimatedvalue": 140_000, "statuscode": 1}),
+        json!({"Amount": 95_000, "StageName": "Qualification"}),
+    ];
+    let pairs = [
+        (CONTOSO, contoso_opportunity, &contoso_referral),
+        (FABRIKAM, fabrikam_opportunity, &fabrikam_referral),
+    ];
+    for ((i, opportunity, referral), edit) in pairs.into_iter().zip(accept) {
+        t.seller_edit(i, opportunity, edit)?;
+        let row = t.crm_row(i, opportunity);
+        t.say(format_args!("   a seller edits {row}"));
+        t.poll(i).await?;
+        let row = t.referral_row(i, referral);
+        t.say(format_args!("   now in Partner Center: {row}"));
+    }
+    t.end_step().await?;
+
+    t.step(3);
+    let flagged_opportunity = seller_opportunity(emulator)?;
+    let row = t.crm_row(CONTOSO, &flagged_opportunity);
+    t.say(format_args!("   a seller flags {row}"));
+    emulator
+        .dataverse()
+        .flag_for_sync(flagged_opportunity.parse()?)?;
+    let flagged_referral = t
+        .poll(CONTOSO)
         .await?
-        .ok_or_else(|| cosell::Error::validation("the update returned no referral"))?;
-    say!(
-        out,
-        "   now {}/{} (eTag {})",
-        accepted.status.value().map(|s| s.as_str()).unwrap_or("?"),
-        accepted
-            .substatus
-            .value()
-            .map(|s| s.as_str())
-            .unwrap_or("?"),
-        accepted.e_tag.as_deref().unwrap_or("?")
-    );
+        .into_iter()
+        .find(|o| matches!(o.kind, OutcomeKind::Created { .. }))
+        .and_then(|o| o.referral_id)
+        .ok_or("the poll created no referral")?;
+    let row = t.referral_row(CONTOSO, &flagged_referral);
+    t.say(format_args!("   now in Partner Center: {row}"));
+    t.end_step().await?;
 
-    // 6. Dataverse: create the opportunity, find it by referral id, update it with its ETag.
-    let dataverse = Dataverse::builder(ClientCredentials::new(
-        authority.clone(),
-        "quickstart-app",
-        "quickstart-secret".to_owned().into(),
-        format!("{DATAVERSE_ORG_URL}/.default"),
-    )?)
-    .base_url(&urls.dataverse)
-    .origin_tag("cosell-quickstart")
-    .build()?;
-    let columns = dataverse::CoSellFieldNames::default();
-    let mut record = serde_json::json!({
-        "name": referral_name(&accepted),
-        "estimatedvalue": 125000,
-        "estimatedclosedate": "2027-03-31",
-    });
-    if let Some(map) = record.as_object_mut() {
-        columns.write(
-            &CoSellUpdate {
-                referral_id: FieldUpdate::Set(referral_id.clone()),
-                sync_with_partner_center: FieldUpdate::Set(true),
-                ..Default::default()
-            },
-            map,
+    t.step(4);
+    let drop_one = FaultRule::new(EmulatedApi::PartnerCenterWebhooks, Fault::DropDelivery);
+    emulator.faults().add(drop_one.trigger(Trigger::First(1)));
+    let lost_referral = t.share(FABRIKAM, "Fabrikam: Copilot pilot", 30_000)?;
+    emulator.partner_center().wait_for_deliveries().await;
+    let deliveries = t.tenants[FABRIKAM].partner_center.deliveries();
+    let lost = deliveries
+        .iter()
+        .rfind(|d| d.referral_id == Some(lost_referral.clone()));
+    let state = lost.map(|d| d.state);
+    t.say(format_args!("   shared {lost_referral}: {state:?}"));
+    let mut recovered = None;
+    for i in [CONTOSO, FABRIKAM] {
+        let report = t.tenants[i].sync.reconcile(SweepMode::Delta).await?;
+        let (name, pc, crm) = (
+            t.tenants[i].name,
+            report.referrals_listed,
+            report.crm_listed,
         );
+        let requests = report.requests.total();
+        let listed = format!("{pc} referral(s), {crm} CRM record(s)");
+        let unchanged = report.unchanged;
+        t.say(format_args!("   {name} delta sweep: listed {listed}"));
+        t.say(format_args!(
+            "     {unchanged} unchanged (no request); {requests} requests"
+        ));
+        t.show(&report.outcomes);
+        let lost = |o: &&SyncOutcome| o.referral_id == Some(lost_referral.clone());
+        let found = report.outcomes.iter().filter(lost).find(|o| o.kind.wrote());
+        recovered = recovered.or_else(|| found.and_then(|o| o.crm_id.clone()));
+        t.tenants[i].last_sweep = Some(report);
     }
-    let id = dataverse.opportunities().create(&record).send().await?;
-    let found = dataverse
-        .opportunities()
-        .query::<Opportunity>(
-            &Query::new()
-                .select(Opportunity::STANDARD_COLUMNS)
-                .select(columns.names())
-                .filter(Filter::eq(&columns.referral_id, referral_id.as_str())),
-        )
-        .collect_all()
-        .await?;
-    let etag = found
-        .first()
-        .and_then(|o| o.etag.clone())
-        .ok_or_else(|| cosell::Error::validation("the opportunity was not found"))?;
-    dataverse
-        .opportunities()
-        .update(id, &serde_json::json!({"closeprobability": 60}))
-        .if_match(&etag)
-        .send()
-        .await?;
-    say!(
-        out,
-        "== 6. Dataverse: created opportunity {id}, found {} by referral id, updated it with ETag {etag}",
-        found.len()
-    );
+    let recovered_opportunity = recovered.ok_or("the sweep did not recover the referral")?;
+    let row = t.crm_row(FABRIKAM, &recovered_opportunity);
+    t.say(format_args!("   now in the CRM: {row}"));
+    t.end_step().await?;
 
-    // 7. Salesforce: create by upsert on the referral id, query it, update it.
-    let login = SalesforceLogin::new(&urls.salesforce)?;
-    let salesforce = Salesforce::builder(ClientCredentialsFlow::new(
-        login,
-        "quickstart-app",
-        "quickstart-secret".to_owned().into(),
-    )?)
-    .origin_client_id("cosell-quickstart")
-    .build()?;
-    let co_sell = CoSellFieldNames::default();
-    let key = co_sell
-        .referral_id
-        .clone()
-        .ok_or_else(|| cosell::Error::config("no referral id field"))?;
-    let close = jiff::civil::date(2027, 3, 31);
-    let mut opportunity =
-        SalesforceOpportunity::new(referral_name(&accepted), "Prospecting", close);
-    opportunity.set_cosell(
-        &co_sell,
-        &CoSellFields {
-            sync_with_partner_center: Some(true),
-            ..CoSellFields::default()
-        },
-    )?;
-    let upserted = salesforce
-        .opportunities()
-        .upsert(&key, &referral_id, &opportunity)
-        .await?;
-    let soql = Soql::select(["Id", "Name", "StageName", "CloseDate"])
-        .from("Opportunity")
-        .filter(field(&key).eq(referral_id.as_str()))
-        .build()?;
-    let rows: Vec<SalesforceOpportunity> = salesforce.query(&soql).collect_all().await?;
-    let sf_id = rows
-        .first()
-        .and_then(|o| o.id.clone())
-        .ok_or_else(|| cosell::Error::validation("the opportunity was not found"))?;
-    salesforce
-        .opportunities()
-        .update(&sf_id, &serde_json::json!({"StageName": "Qualification"}))
-        .send()
-        .await?;
-    say!(
-        out,
-        "== 7. Salesforce: upsert by {key} {}, found {} by SOQL, moved {sf_id} to Qualification",
-        if upserted.created() {
-            "created it"
-        } else {
-            "updated it"
-        },
-        rows.len()
-    );
+    t.step(5);
+    let won = json!({"StageName": "Closed Won"});
+    t.seller_edit(FABRIKAM, fabrikam_opportunity, won)?;
+    t.poll(FABRIKAM).await?;
+    let row = t.referral_row(FABRIKAM, &fabrikam_referral);
+    t.say(format_args!("   now in Partner Center: {row}"));
+    let contoso_pc = &t.tenants[CONTOSO].partner_center;
+    contoso_pc.close_referral(&contoso_referral, "Won")?;
+    t.say(format_args!("   {contoso_referral} closed as won"));
+    t.work_inbox(CONTOSO).await?;
+    let row = t.crm_row(CONTOSO, contoso_opportunity);
+    t.say(format_args!("   now in the CRM: {row}"));
+    t.end_step().await?;
 
-    // 8. What each service saw.
-    say!(out, "== 8. Requests answered by the emulator");
-    for api in [
-        EmulatedApi::Entra,
-        EmulatedApi::PartnerCenterReferrals,
-        EmulatedApi::PartnerCenterWebhooks,
-        EmulatedApi::Dataverse,
-        EmulatedApi::Salesforce,
-    ] {
-        say!(out, "   {:<26} {}", api.name(), emulator.count_all(api));
+    t.step(6);
+    let mut page = Vec::new();
+    for tenant in &t.tenants {
+        page.push(tenant.status().await?);
     }
-    say!(out, "== Done");
-    Ok(())
-}
-
-fn referral_name(referral: &Referral) -> String {
-    referral
-        .name
-        .as_deref()
-        .unwrap_or("Co-sell opportunity")
-        .to_owned()
-}
-
-/// What Microsoft shares in step 4, as the service's JSON.
-fn sample_referral() -> serde_json::Value {
-    serde_json::json!({
-        "name": "Fabrikam: Azure migration",
-        "type": "Shared",
-        "qualification": "SalesQualified",
-        "customerProfile": {
-            "name": "Fabrikam Ltd",
-            "address": {"city": "Leeds", "postalCode": "LS1 4AP", "country": "GB"},
-            "team": [{"firstName": "Ana", "lastName": "Buyer", "email": "ana@fabrikam.example"}]
-        },
-        "consent": {"consentToToShareInfoWithOthers": true, "consentToShareReferralWithMicrosoftSellers": true},
-        "details": {"dealValue": 125000, "currency": "GBP", "notes": "Move 40 VMs before the lease ends."}
+    t.say(serde_json::to_string_pretty(&json!({ "tenants": page }))?);
+    t.say("== Requests the emulator answered over the day");
+    for api in APIS {
+        let (name, count) = (api.name(), emulator.count_all(api));
+        t.say(format_args!("   {name:<26} {count}"));
+    }
+    t.say("== Done");
+    Ok(Day {
+        contoso_referral,
+        contoso_opportunity: contoso_opportunity.clone(),
+        fabrikam_referral,
+        fabrikam_opportunity: fabrikam_opportunity.clone(),
+        flagged_opportunity,
+        flagged_referral,
+        lost_referral,
+        recovered_opportunity,
     })
 }
 
-/// Starts an axum receiver on a free loopback port that trusts the emulator's signing
-/// certificate (served over plain http at `certificate_url`, on loopback); each verified
-/// callback's event name and referral id arrive on the returned channel.
-async fn start_receiver(
-    certificate_url: &str,
-) -> Result<(String, mpsc::Receiver<(String, String)>)> {
-    let policy = TrustPolicy::partner_center().allow_loopback_location(certificate_url)?;
-    let verifier = WebhookVerifier::new(policy)?;
-    let (sender, receiver) = mpsc::channel(16);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crm {
+    Dataverse,
+    Salesforce,
+}
+
+/// One Partner Center tenant, its synchronizer, and what the tour has shown of it.
+struct Tenant {
+    name: &'static str,
+    crm: Crm,
+    sync: Synchronizer,
+    /// The emulator's view of the tenant's Partner Center: what Microsoft and the partner do.
+    partner_center: cosell_emulator::PartnerCenterControl,
+    webhooks: WebhooksClient,
+    last_sweep: Option<SweepReport>,
+    audit_shown: usize,
+}
+
+impl Tenant {
+    /// Signs in to the tenant and builds its clients and synchronizer (which checks the CRM's
+    /// columns, keys and options).
+    async fn start(
+        emulator: &Emulator,
+        name: &'static str,
+        crm: Crm,
+        store: Arc<dyn SyncStore>,
+    ) -> Result<Tenant> {
+        let urls = emulator.urls();
+        let entra_tenant = format!("{name}.onmicrosoft.com");
+        let authority = EntraAuthority::new(&urls.entra_authority, entra_tenant.clone())?;
+        // The referrals API takes user-delegated tokens only: a device-code sign-in (the
+        // emulator approves it at once), then refresh tokens (a service stores the rotated one).
+        let scope = DelegatedScope::v1(TOKEN_RESOURCE);
+        let sign_in = DeviceCodeFlow::new(authority.clone(), APP, scope.clone())?;
+        let grant = sign_in.authorize(|_prompt| {}).await?;
+        let user = RefreshTokenProvider::builder_from_grant(authority.clone(), APP, scope, &grant)?;
+        let partner_center = PartnerCenter::builder(user.build()?)
+            .base_url(&urls.partner_center_referrals)
+            .build()?;
+        // Dataverse, Salesforce and webhook registration take app tokens.
+        let app = |scope: String| {
+            ClientCredentials::new(authority.clone(), APP, SECRET.to_owned().into(), scope)
+        };
+        let id = TenantId::new(name)?;
+        let builder = match crm {
+            Crm::Dataverse => {
+                let client = Dataverse::builder(app(format!("{DATAVERSE_ORG_URL}/.default"))?)
+                    .base_url(&urls.dataverse)
+                    .origin_tag("cosell-quickstart")
+                    .build()?;
+                let (crm, mapping) = (DataverseCrm::new(client), dynamics365().build()?);
+                Synchronizer::builder(partner_center, crm, mapping, store, id)
+            }
+            Crm::Salesforce => {
+                let login = SalesforceLogin::new(&urls.salesforce)?;
+                let flow = ClientCredentialsFlow::new(login, APP, SECRET.to_owned().into())?;
+                let client = Salesforce::builder(flow)
+                    .origin_client_id("cosell-quickstart")
+                    .build()?;
+                let (crm, mapping) = (SalesforceCrm::new(client), salesforce().build()?);
+                Synchronizer::builder(partner_center, crm, mapping, store, id)
+            }
+        };
+        let webhooks = WebhooksClient::builder(app(WebhooksClient::TOKEN_SCOPE.to_owned())?)
+            .base_url(&urls.partner_center_webhooks)
+            .build()?;
+        Ok(Tenant {
+            name,
+            crm,
+            sync: builder.worker(format!("quickstart-{name}")).build().await?,
+            partner_center: emulator.partner_center().tenant(&entra_tenant),
+            webhooks,
+            last_sweep: None,
+            audit_shown: 0,
+        })
+    }
+
+    /// The tenant's status, from the store: what `/status` of `examples/sync_service` shows.
+    async fn status(&self) -> Result<Value> {
+        let (store, id) = (self.sync.store(), self.sync.tenant());
+        let mut pairs = serde_json::Map::new();
+        for state in [LinkState::Linked, LinkState::Pending, LinkState::Unlinked] {
+            let name = format!("{state:?}").to_lowercase();
+            pairs.insert(name, json!(store.links(id, state).await?.len()));
+        }
+        let unmapped = store.unmapped(id).await?.into_iter();
+        let unmapped: Vec<_> = unmapped
+            .map(|u| json!({"field": u.field, "value": u.value, "seen": u.count}))
+            .collect();
+        let sweep = self.last_sweep.as_ref().map(|report| {
+            json!({
+                "mode": format!("{:?}", report.mode).to_lowercase(),
+                "synced": report.outcomes.len(),
+                "unchanged": report.unchanged,
+                "paused": report.paused.as_ref().map(|pause| format!("{pause:?}")),
+                "partner_center_checkpoint": report.partner_center_checkpoint,
+                "crm_checkpoint": report.crm_checkpoint,
+            })
+        });
+        Ok(json!({
+            "name": self.name,
+            "crm": format!("{:?}", self.crm).to_lowercase(),
+            "pairs": pairs,
+            "dead_letters": store.dead_letters(id, 1000).await?.len(),
+            "inbox_depth": store.inbox_depth(id).await?,
+            "unmapped": unmapped,
+            "last_sweep": sweep,
+            "audit_entries": store.audit(id, None, 10_000).await?.len(),
+        }))
+    }
+}
+
+/// The emulator, the output, the tenants and the request counts at the start of the step.
+struct Tour<'a, W> {
+    emulator: &'a Emulator,
+    out: &'a mut W,
+    tenants: Vec<Tenant>,
+    counts: [usize; 5],
+}
+
+impl<W: Write> Tour<'_, W> {
+    /// Prints one line; a closed stdout is not worth failing the tour for.
+    fn say(&mut self, line: impl Display) {
+        let _ = writeln!(self.out, "{line}");
+    }
+
+    fn step(&mut self, n: usize) {
+        self.say(format_args!("== {n}. {}", STEPS[n - 1]));
+    }
+
+    /// Microsoft shares a referral in the tenant; answers its id.
+    fn share(&self, i: usize, name: &str, value: u32) -> Result<String> {
+        let customer = name.split(':').next().unwrap_or(name);
+        let email = format!("ana@{}.example", self.tenants[i].name);
+        let shared = self.tenants[i].partner_center.share_referral(json!({
+            "name": name, "type": "Shared", "qualification": "SalesQualified",
+            "customerProfile": {
+                "name": customer,
+                "address": {"city": "Leeds", "postalCode": "LS1 4AP", "country": "GB"},
+                "team": [{"firstName": "Ana", "lastName": "Buyer", "email": email}]
+            },
+            "details": {"dealValue": value, "currency": "EUR", "notes": "Shared by Microsoft.",
+                        "closingDateTime": "2027-06-30T00:00:00Z"}
+        }))?;
+        let id = shared["id"].as_str().ok_or("a shared referral has an id")?;
+        Ok(id.to_owned())
+    }
+
+    /// Waits for the emulator's webhook deliveries, then works the tenant's inbox until it is
+    /// empty (the sync's own writes to Partner Center come back as events too).
+    async fn work_inbox(&mut self, i: usize) -> Result<Vec<SyncOutcome>> {
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            self.emulator.partner_center().wait_for_deliveries().await;
+            let outcomes = self.tenants[i].sync.process_inbox(100).await?;
+            if outcomes.is_empty() {
+                break;
+            }
+            let name = self.tenants[i].name;
+            self.say(format_args!("   {name} inbox: {} event(s)", outcomes.len()));
+            self.show(&outcomes);
+            all.extend(outcomes);
+        }
+        Ok(all)
+    }
+
+    /// Polls the tenant's CRM for flagged records changed since the last poll, and syncs them.
+    async fn poll(&mut self, i: usize) -> Result<Vec<SyncOutcome>> {
+        let outcomes = self.tenants[i].sync.poll_crm().await?;
+        let (name, n) = (self.tenants[i].name, outcomes.len());
+        self.say(format_args!("   {name} CRM poll: {n} record(s)"));
+        self.show(&outcomes);
+        Ok(outcomes)
+    }
+
+    /// Each outcome: which way it went, the pair, what happened.
+    fn show(&mut self, outcomes: &[SyncOutcome]) {
+        for outcome in outcomes {
+            let way = match &outcome.kind {
+                OutcomeKind::Created { side, .. } if *side == SyncSide::Crm => "PC → CRM",
+                OutcomeKind::Created { .. } => "CRM → PC",
+                OutcomeKind::Updated { crm, .. } if crm.is_empty() => "CRM → PC",
+                OutcomeKind::Updated { partner_center, .. } if partner_center.is_empty() => {
+                    "PC → CRM"
+                }
+                OutcomeKind::Updated { .. } => "both ways",
+                _ => "no write",
+            };
+            let id = |id: &Option<String>| id.clone().unwrap_or_else(|| "?".into());
+            let (referral, crm) = (id(&outcome.referral_id), id(&outcome.crm_id));
+            let kind = &outcome.kind;
+            self.say(format_args!("     {way:<9} {referral} ⇄ {crm}: {kind}"));
+        }
+    }
+
+    /// Works the echoes of the step's writes, then prints the audit entries the step added
+    /// and the requests each service answered during it.
+    async fn end_step(&mut self) -> Result<()> {
+        for i in [CONTOSO, FABRIKAM] {
+            self.work_inbox(i).await?;
+            let tenant = &mut self.tenants[i];
+            let (store, id) = (tenant.sync.store(), tenant.sync.tenant());
+            let entries = store.audit(id, None, 10_000).await?;
+            let new = entries.len().saturating_sub(tenant.audit_shown);
+            tenant.audit_shown = entries.len();
+            let name = tenant.name;
+            for entry in entries.iter().take(new).rev() {
+                let at = entry.at.strftime("%H:%M:%S%.3f");
+                let records: Vec<String> = entry.records.iter().map(|r| r.to_string()).collect();
+                let detail = entry.detail.clone().filter(|d| *d != entry.outcome);
+                let what = detail.unwrap_or_else(|| records.join(", "));
+                let outcome = &entry.outcome;
+                self.say(format_args!("   audit {name:<8} {at} {outcome:<9} {what}"));
+            }
+        }
+        let now = APIS.map(|api| self.emulator.count_all(api));
+        let spent = APIS.iter().zip(now.iter().zip(self.counts));
+        let spent: Vec<String> = spent
+            .map(|(api, (now, before))| format!("{} {}", api.name(), now - before))
+            .collect();
+        self.say(format_args!("   requests: {}", spent.join(", ")));
+        self.counts = now;
+        Ok(())
+    }
+
+    /// A seller's edit in the CRM's own app (not through the sync's clients).
+    fn seller_edit(&self, i: usize, id: &str, changes: Value) -> Result<()> {
+        let (dataverse, salesforce) = (self.emulator.dataverse(), self.emulator.salesforce());
+        match self.tenants[i].crm {
+            Crm::Dataverse => dataverse.edit("opportunities", id.parse()?, changes)?,
+            Crm::Salesforce => salesforce.edit_opportunity(id, changes)?,
+        }
+        Ok(())
+    }
+
+    /// An opportunity in a line, as the tenant's CRM holds it.
+    fn crm_row(&self, i: usize, id: &str) -> String {
+        let (dataverse, salesforce) = (self.emulator.dataverse(), self.emulator.salesforce());
+        let (row, fields) = match self.tenants[i].crm {
+            Crm::Dataverse => {
+                let row = id
+                    .parse()
+                    .ok()
+                    .and_then(|id| dataverse.record("opportunities", id));
+                (row, DATAVERSE_SHOWN)
+            }
+            Crm::Salesforce => (salesforce.record("Opportunity", id), SALESFORCE_SHOWN),
+        };
+        let row = row.unwrap_or_default();
+        let shown: Vec<String> = fields
+            .split(' ')
+            .map(|f| format!("{f}={}", row[f]))
+            .collect();
+        format!("opportunity {id}: {}", shown.join(" "))
+    }
+
+    /// A referral in a line, as Partner Center holds it.
+    fn referral_row(&self, i: usize, id: &str) -> String {
+        let row = self.tenants[i].partner_center.referral(id);
+        let row = row.unwrap_or_default();
+        let (status, substatus) = (&row["status"], &row["substatus"]);
+        let (value, crm) = (&row["details"]["dealValue"], &row["externalReferenceId"]);
+        format!("referral {id}: {status}/{substatus} dealValue={value} CRM id={crm}")
+    }
+}
+
+type Receiver = Arc<(WebhookVerifier, HashMap<String, Synchronizer>)>;
+
+/// Starts the webhook receiver on a free loopback port: `POST /webhooks/{tenant}` verifies
+/// the signature (trusting the emulator's certificate, served over plain http on loopback),
+/// then stores the event in the tenant's inbox and answers. Answers the route's base URL.
+async fn start_receiver(emulator: &Emulator, tenants: &[Tenant]) -> Result<String> {
+    let certificate = emulator.partner_center().certificate_url().to_owned();
+    let policy = TrustPolicy::partner_center().allow_loopback_location(&certificate)?;
+    let syncs = tenants.iter().map(|t| (t.name.to_owned(), t.sync.clone()));
     let app = axum::Router::new()
-        .route("/webhook", axum::routing::post(callback))
-        .with_state((verifier, sender));
+        .route("/webhooks/{tenant}", axum::routing::post(callback))
+        .with_state(Arc::new((WebhookVerifier::new(policy)?, syncs.collect())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((format!("http://{address}/webhook"), receiver))
+    Ok(format!("http://{address}/webhooks"))
 }
 
-type Receiver = (WebhookVerifier, mpsc::Sender<(String, String)>);
-
 async fn callback(
-    State((verifier, sender)): State<Receiver>,
+    State(receiver): State<Receiver>,
+    Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let (verifier, syncs) = &*receiver;
+    let Some(sync) = syncs.get(&tenant) else {
+        return StatusCode::NOT_FOUND;
+    };
     match verifier.verify_event(&headers, &body).await {
-        Ok(event) => {
-            if let Some(id) = event.referral_id() {
-                let _ = sender.try_send((event.event_name.to_string(), id));
-            }
-            StatusCode::OK
-        }
+        Ok(event) => match sync.enqueue(&event).await {
+            Ok(_) => StatusCode::OK,
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+        },
         Err(_) => StatusCode::UNAUTHORIZED,
     }
+}
+
+/// An opportunity a seller made in Dataverse before co-sell, with its account and contact.
+fn seller_opportunity(emulator: &Emulator) -> Result<String> {
+    let dataverse = emulator.dataverse();
+    let account = dataverse.seed(
+        "accounts",
+        json!({"name": "Northwind Traders", "address1_city": "Leeds",
+               "address1_postalcode": "LS2 7HY", "address1_country": "GB"}),
+    )?;
+    let contact = dataverse.seed(
+        "contacts",
+        json!({"firstname": "Sam", "lastname": "Buyer", "emailaddress1": "sam@northwind.example"}),
+    )?;
+    let eur = dataverse.currency_id("EUR").ok_or("Dataverse has EUR")?;
+    let id = dataverse.seed(
+        "opportunities",
+        json!({
+            "name": "Northwind: data platform", "description": "Found by our own sellers.",
+            "estimatedvalue": 60_000, "estimatedclosedate": "2027-04-30",
+            "cosell_syncwithpartnercenter": false,
+            "customerid_account@odata.bind": format!("/accounts({account})"),
+            "parentcontactid@odata.bind": format!("/contacts({contact})"),
+            "transactioncurrencyid@odata.bind": format!("/transactioncurrencies({eur})"),
+        }),
+    )?;
+    Ok(id.to_string())
 }

@@ -169,32 +169,165 @@ async fn the_same_seed_gives_the_same_faults_to_a_client() {
     assert!(first.contains(&503) && first.contains(&200), "{first:?}");
 }
 
-/// The README's run command: the quickstart tours every step against the emulator.
+/// The README's run command: the quickstart plays a day of co-sell against the emulator.
 #[allow(dead_code)]
 #[path = "../examples/quickstart.rs"]
 mod quickstart;
 
-#[tokio::test]
+/// Every step is printed, and the emulator ends the day in the state the steps describe: each
+/// tenant's referrals and opportunities linked in its own CRM only, the sellers' values and
+/// acceptance in Partner Center, a referral created for the flagged opportunity, the referral
+/// whose webhook was dropped recovered by the sweep, both deals won on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quickstart_shows_every_step_of_the_tour() {
+    use serde_json::{Value, json};
+
+    let emulator = Emulator::start().await.unwrap();
     let mut out = Vec::new();
-    quickstart::tour(&mut out).await.unwrap();
+    let day = quickstart::day(&emulator, &mut out).await;
     let text = String::from_utf8(out).unwrap();
+    let day = day.unwrap_or_else(|error| panic!("{error}\n{text}"));
     for step in [
         "== 0. Emulator started",
-        "== 1. Signing in",
-        "== 2. Webhook receiver listening",
-        "== 3. Registered for 4 events",
-        "verified callback `referral-created`",
-        "== 5. 1 new incoming referral(s)",
-        "now Active/Accepted",
-        "== 6. Dataverse: created opportunity",
-        "found 1 by referral id",
-        "== 7. Salesforce: upsert by Referral_Id__c created it, found 1 by SOQL",
-        "== 8. Requests answered by the emulator",
+        "contoso: Dataverse, webhooks",
+        "fabrikam: Salesforce, webhooks",
+        "== 1. Microsoft shares",
+        "PC → CRM",
+        "created in the CRM",
+        "== 2. Sellers raise",
+        "updated Partner Center: deal_value, status",
+        "\"Active\"/\"Accepted\" dealValue=140000",
+        "\"Active\"/\"Accepted\" dealValue=95000",
+        "== 3. A seller flags",
+        "CRM → PC",
+        "created in Partner Center",
+        "== 4. A webhook is lost",
+        ": Some(Dropped)",
+        "fabrikam delta sweep",
+        "== 5. Deals are won",
+        "\"Closed\"/\"Won\"",
+        "updated CRM: status",
+        "audit contoso",
+        "audit fabrikam",
+        "requests: entra",
+        "== 6. Status of each tenant",
+        "\"inbox_depth\": 0",
+        "\"dead_letters\": 0",
         "== Done",
     ] {
         assert!(text.contains(step), "missing `{step}` in:\n{text}");
     }
+
+    let contoso = emulator.partner_center().tenant("contoso.onmicrosoft.com");
+    let fabrikam = emulator.partner_center().tenant("fabrikam.onmicrosoft.com");
+    let referral = |control: &cosell_emulator::PartnerCenterControl, id: &str| {
+        control
+            .referral(id)
+            .unwrap_or_else(|| panic!("referral {id} in its tenant\n{text}"))
+    };
+    let number = |value: &Value| {
+        value
+            .as_f64()
+            .unwrap_or_else(|| panic!("a number: {value}"))
+    };
+    let dataverse = emulator.dataverse().records("opportunities");
+    let salesforce = emulator.salesforce().records("Opportunity");
+    let row = |rows: &[Value], key: &str, id: &str| -> Value {
+        let found: Vec<&Value> = rows.iter().filter(|r| r[key] == json!(id)).collect();
+        assert_eq!(found.len(), 1, "one record with {key} = {id}: {rows:#?}");
+        found[0].clone()
+    };
+
+    // Each CRM holds its own tenant's two opportunities, nothing of the other tenant's.
+    assert_eq!(dataverse.len(), 2, "{dataverse:#?}");
+    assert_eq!(salesforce.len(), 2, "{salesforce:#?}");
+    assert_eq!(contoso.referrals().len(), 2, "{:#?}", contoso.referrals());
+    assert_eq!(fabrikam.referrals().len(), 2, "{:#?}", fabrikam.referrals());
+    assert!(contoso.referral(&day.fabrikam_referral).is_none());
+    assert!(fabrikam.referral(&day.contoso_referral).is_none());
+
+    // Steps 1, 2 and 5 in Dataverse: accepted at 140,000 in the CRM, won in Partner Center.
+    let won = row(&dataverse, "opportunityid", &day.contoso_opportunity);
+    assert_eq!(won["cosell_referralid"], json!(day.contoso_referral));
+    assert_eq!(number(&won["estimatedvalue"]), 140_000.0);
+    assert_eq!(
+        (won["statecode"].clone(), won["statuscode"].clone()),
+        (json!(1), json!(3))
+    );
+    let pc = referral(&contoso, &day.contoso_referral);
+    assert_eq!(
+        (pc["status"].clone(), pc["substatus"].clone()),
+        (json!("Closed"), json!("Won"))
+    );
+    assert_eq!(number(&pc["details"]["dealValue"]), 140_000.0);
+    assert_eq!(pc["externalReferenceId"], json!(day.contoso_opportunity));
+
+    // Steps 1, 2 and 5 in Salesforce: accepted at 95,000, won by the seller, won in Partner Center.
+    let won = row(&salesforce, "Id", &day.fabrikam_opportunity);
+    assert_eq!(won["Referral_Id__c"], json!(day.fabrikam_referral));
+    assert_eq!(number(&won["Amount"]), 95_000.0);
+    assert_eq!(
+        (won["StageName"].clone(), won["IsWon"].clone()),
+        (json!("Closed Won"), json!(true))
+    );
+    let pc = referral(&fabrikam, &day.fabrikam_referral);
+    assert_eq!(
+        (pc["status"].clone(), pc["substatus"].clone()),
+        (json!("Closed"), json!("Won"))
+    );
+    assert_eq!(number(&pc["details"]["dealValue"]), 95_000.0);
+    assert_eq!(pc["externalReferenceId"], json!(day.fabrikam_opportunity));
+
+    // Step 3: the flagged opportunity got a referral in its tenant, linked both ways.
+    let flagged = row(&dataverse, "opportunityid", &day.flagged_opportunity);
+    assert_eq!(flagged["cosell_syncwithpartnercenter"], json!(true));
+    assert_eq!(flagged["cosell_referralid"], json!(day.flagged_referral));
+    let pc = referral(&contoso, &day.flagged_referral);
+    assert_eq!(pc["name"], json!("Northwind: data platform"));
+    assert_eq!(number(&pc["details"]["dealValue"]), 60_000.0);
+    assert_eq!(pc["externalReferenceId"], json!(day.flagged_opportunity));
+
+    // Step 4: the referral's webhook was never delivered, and the sweep created its opportunity.
+    let delivery = fabrikam
+        .deliveries()
+        .into_iter()
+        .find(|d| d.referral_id.as_deref() == Some(day.lost_referral.as_str()))
+        .expect("a delivery for the lost referral");
+    assert_eq!(delivery.state, cosell_emulator::DeliveryState::Dropped);
+    assert_eq!(delivery.event_name, "referral-created");
+    let recovered = row(&salesforce, "Id", &day.recovered_opportunity);
+    assert_eq!(recovered["Referral_Id__c"], json!(day.lost_referral));
+    assert_eq!(recovered["Name"], json!("Fabrikam: Copilot pilot"));
+    let pc = referral(&fabrikam, &day.lost_referral);
+    assert_eq!(pc["externalReferenceId"], json!(day.recovered_opportunity));
+
+    // Every CRM write by the sync carries its origin mark; the sellers' edits carry none.
+    let writes = emulator.dataverse().writes();
+    let tagged = writes
+        .iter()
+        .filter(|w| w.tag.as_deref() == Some("cosell-quickstart"));
+    assert!(tagged.count() >= 3, "{writes:#?}");
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.tag.is_none() || w.tag.as_deref() == Some("cosell-quickstart")),
+        "{writes:#?}"
+    );
+    // Each service answered requests, and no request failed on the server's side.
+    let journal = emulator.journal();
+    for api in [
+        EmulatedApi::Entra,
+        EmulatedApi::PartnerCenterReferrals,
+        EmulatedApi::PartnerCenterWebhooks,
+        EmulatedApi::Dataverse,
+        EmulatedApi::Salesforce,
+    ] {
+        assert!(emulator.count_all(api) > 0, "{api:?}");
+    }
+    assert!(
+        journal.iter().all(|e| !e.status.is_server_error()),
+        "{journal:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
