@@ -114,10 +114,12 @@ pub struct Day {
 pub async fn day(emulator: &Emulator, out: &mut (impl Write + Send)) -> Result<Day> {
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn SyncStore> = Arc::new(SqliteStore::open(dir.path().join("sync.sqlite"))?);
-    let mut tenants = Vec::new();
-    for (name, crm) in [("contoso", Crm::Dataverse), ("fabrikam", Crm::Salesforce)] {
-        tenants.push(Tenant::start(emulator, name, crm, store.clone()).await?);
-    }
+    // Both sign in at once: each device-code flow waits the poll interval Entra ID asks for.
+    let (contoso, fabrikam) = tokio::try_join!(
+        Tenant::start(emulator, "contoso", Crm::Dataverse, store.clone()),
+        Tenant::start(emulator, "fabrikam", Crm::Salesforce, store.clone()),
+    )?;
+    let tenants = vec![contoso, fabrikam];
     let mut t = Tour {
         emulator,
         out,

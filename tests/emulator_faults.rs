@@ -211,6 +211,7 @@ async fn the_quickstart_shows_every_step_of_the_tour() {
         "audit fabrikam",
         "requests: entra",
         "== 6. Status of each tenant",
+        "\"linked\": 2",
         "\"inbox_depth\": 0",
         "\"dead_letters\": 0",
         "== Done",
