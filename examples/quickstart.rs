@@ -19,6 +19,10 @@
 //! 5. deals are won, in Salesforce and in Partner Center, and synced;
 //! 6. each tenant's status from the store: pairs, dead letters, inbox, unmapped values, sweep.
 //!
+//! The sync's own writes to Partner Center come back as webhooks too, and sync as `unchanged`.
+//! `tour` starts an emulator and plays the day; `day` plays it on a given emulator and answers
+//! the ids of what it made (its test looks them up in the emulator).
+//!
 //! Point the clients at the real services with real credentials (`docs/environment.md`) and the
 //! same calls do the same job; `examples/sync_service` runs them on their intervals.
 
