@@ -345,6 +345,41 @@ impl Crm for Meddled {
     }
 }
 
+/// A synchronizer whose CRM is [`Meddled`] with `edit` and `unanswered`, and the sizes of the
+/// batched writes it is asked for.
+async fn meddled_sync(
+    h: &Harness,
+    kind: Kind,
+    edit: Option<Edit>,
+    unanswered: Option<usize>,
+) -> (Synchronizer, Arc<Mutex<Vec<usize>>>) {
+    let crm: Box<dyn Crm> = match kind {
+        Kind::Dataverse => Box::new(DataverseCrm::new(h.dataverse(Some("cosell-sync")))),
+        Kind::Salesforce => Box::new(SalesforceCrm::new(h.salesforce(Some("cosell-sync")))),
+    };
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let meddled = Meddled {
+        crm,
+        edit: Mutex::new(edit),
+        batches: Arc::clone(&batches),
+        unanswered: Mutex::new(unanswered),
+    };
+    let tenant = cosell::store::TenantId::new("contoso").unwrap();
+    let sync = Synchronizer::builder(
+        h.partner_center(),
+        meddled,
+        h.mapping(),
+        h.store.clone(),
+        tenant,
+    )
+    .worker("test-worker")
+    .sleeper(h.sleeper.clone())
+    .build()
+    .await
+    .unwrap();
+    (sync, batches)
+}
+
 #[tokio::test]
 async fn a_record_edited_after_its_bulk_read_is_refused_alone_and_synced_again() {
     const K: usize = 12;
@@ -376,30 +411,7 @@ async fn a_record_edited_after_its_bulk_read_is_refused_alone_and_synced_again()
                 Kind::Salesforce => salesforce.edit_opportunity(&victim, changes).unwrap(),
             }
         });
-        let crm: Box<dyn Crm> = match kind {
-            Kind::Dataverse => Box::new(DataverseCrm::new(h.dataverse(Some("cosell-sync")))),
-            Kind::Salesforce => Box::new(SalesforceCrm::new(h.salesforce(Some("cosell-sync")))),
-        };
-        let batches = Arc::new(Mutex::new(Vec::new()));
-        let meddled = Meddled {
-            crm,
-            edit: Mutex::new(Some(edit)),
-            batches: Arc::clone(&batches),
-            unanswered: Mutex::new(None),
-        };
-        let tenant = cosell::store::TenantId::new("contoso").unwrap();
-        let sync = Synchronizer::builder(
-            h.partner_center(),
-            meddled,
-            h.mapping(),
-            h.store.clone(),
-            tenant,
-        )
-        .worker("test-worker")
-        .sleeper(h.sleeper.clone())
-        .build()
-        .await
-        .unwrap();
+        let (sync, batches) = meddled_sync(&h, kind, Some(edit), None).await;
         let report = sync.reconcile(SweepMode::Delta).await.unwrap();
         assert_eq!(updated(&report), K, "{kind:?}: {:#?}", report.outcomes);
         let batches = batches.lock().unwrap().clone();
@@ -439,30 +451,7 @@ async fn a_write_its_batch_did_not_reach_is_sent_alone_not_taken_as_made() {
             );
         }
         clock.advance(SignedDuration::from_secs(5));
-        let crm: Box<dyn Crm> = match kind {
-            Kind::Dataverse => Box::new(DataverseCrm::new(h.dataverse(Some("cosell-sync")))),
-            Kind::Salesforce => Box::new(SalesforceCrm::new(h.salesforce(Some("cosell-sync")))),
-        };
-        let batches = Arc::new(Mutex::new(Vec::new()));
-        let meddled = Meddled {
-            crm,
-            edit: Mutex::new(None),
-            batches: Arc::clone(&batches),
-            unanswered: Mutex::new(Some(2)),
-        };
-        let tenant = cosell::store::TenantId::new("contoso").unwrap();
-        let sync = Synchronizer::builder(
-            h.partner_center(),
-            meddled,
-            h.mapping(),
-            h.store.clone(),
-            tenant,
-        )
-        .worker("test-worker")
-        .sleeper(h.sleeper.clone())
-        .build()
-        .await
-        .unwrap();
+        let (sync, batches) = meddled_sync(&h, kind, None, Some(2)).await;
         let before = h.requests().len();
         let report = sync.reconcile(SweepMode::Delta).await.unwrap();
         let spent = h.requests()[before..].to_vec();
