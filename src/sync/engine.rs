@@ -1327,12 +1327,7 @@ impl Synchronizer {
             Some(listed) => ReferralCopy::Listed(listed),
             None => match self.get_referral(referral_id).await?.map(Box::new) {
                 Some(referral) => ReferralCopy::Read(referral),
-                None => {
-                    return Ok(self.outcome(
-                        pass.link.as_ref(),
-                        OutcomeKind::Excluded(Exclusion::NotFound),
-                    ));
-                }
+                None => return Ok(self.not_found(pass)),
             },
         };
         let linked_crm = pass.link.as_ref().and_then(|link| link.crm_id.clone());
@@ -1381,6 +1376,7 @@ impl Synchronizer {
         }
     }
 
+    /// The pass's pair, excluded: one of its records is not found.
     fn not_found(&self, pass: &Pass) -> SyncOutcome {
         self.outcome(
             pass.link.as_ref(),
@@ -1541,10 +1537,7 @@ impl Synchronizer {
                 Some(link) if link.state != LinkState::Unlinked => {
                     self.unlink(pass, "the CRM record was deleted").await
                 }
-                _ => Ok(self.outcome(
-                    pass.link.as_ref(),
-                    OutcomeKind::Excluded(Exclusion::NotFound),
-                )),
+                _ => Ok(self.not_found(pass)),
             };
         };
         if pass
@@ -1603,10 +1596,7 @@ impl Synchronizer {
                 pass.link = Some(link);
             }
             let Some(referral) = self.get_referral(&referral_id).await?.map(Box::new) else {
-                return Ok(self.outcome(
-                    pass.link.as_ref(),
-                    OutcomeKind::Excluded(Exclusion::NotFound),
-                ));
+                return Ok(self.not_found(pass));
             };
             let link = self.link(pass, &referral_id, crm_id.as_str()).await?;
             return self
