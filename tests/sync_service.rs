@@ -280,6 +280,21 @@ async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Waits until the Salesforce opportunity of `referral_id` has `text` as its description.
+async fn salesforce_description(world: &World, referral_id: &str, text: &str) {
+    eventually(&format!("the description {text:?} in Salesforce"), || {
+        with(
+            &world.salesforce_opportunities(),
+            "Referral_Id__c",
+            referral_id,
+        )
+        .first()
+        .filter(|row| row["Description"] == json!(text))
+        .map(|_| ())
+    })
+    .await;
+}
+
 /// The records of `rows` whose `column` holds `value`.
 fn with<'a>(rows: &'a [Value], column: &str, value: &str) -> Vec<&'a Value> {
     rows.iter()
@@ -439,17 +454,7 @@ async fn two_tenants_sync_through_webhooks_and_a_restart_duplicates_nothing() {
         (edited && with(&rows, "cosell_referralid", &later_id).len() == 1).then_some(())
     })
     .await;
-    eventually("the edit in Salesforce", || {
-        with(
-            &world.salesforce_opportunities(),
-            "Referral_Id__c",
-            &fabrikam_id,
-        )
-        .first()
-        .filter(|row| row["Description"] == json!("Edited while down."))
-        .map(|_| ())
-    })
-    .await;
+    salesforce_description(&world, &fabrikam_id, "Edited while down.").await;
 
     // A webhook after the restart: one more edit, through the route.
     let again = json!([{"op": "replace", "path": "/details/notes", "value": "After the restart."}]);
@@ -457,17 +462,7 @@ async fn two_tenants_sync_through_webhooks_and_a_restart_duplicates_nothing() {
         .fabrikam()
         .update_referral(&fabrikam_id, again)
         .unwrap();
-    eventually("the webhook after the restart", || {
-        with(
-            &world.salesforce_opportunities(),
-            "Referral_Id__c",
-            &fabrikam_id,
-        )
-        .first()
-        .filter(|row| row["Description"] == json!("After the restart."))
-        .map(|_| ())
-    })
-    .await;
+    salesforce_description(&world, &fabrikam_id, "After the restart.").await;
 
     let rows = world.opportunities();
     assert_eq!(
