@@ -165,7 +165,10 @@ pub trait Crm: Send + Sync + fmt::Debug {
 
     /// Lists the records with the sync flag set that changed at or after `since`, oldest change
     /// first, handing each id and modification time to `each` as its page arrives, so that a
-    /// listing of every record is never held whole (a full sweep keeps them packed).
+    /// listing of every record is never held whole. A sweep polls the listing only while
+    /// nothing it was handed waits to be matched against the store: an implementation that
+    /// hands over a page's records before it asks for the next page is never more than a page
+    /// ahead.
     async fn each_changed_since(
         &self,
         since: Timestamp,

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -13,7 +14,7 @@ use crate::partner_center::referrals::ReferralOrderField;
 use crate::store::{Checkpoint, LinkState};
 use crate::sync::RecordId;
 use crate::sync::batching::{Listed, ListedReferral};
-use crate::sync::listing::{Cover, CrmListing};
+use crate::sync::listing::{Cover, CrmListing, QuietSet};
 use crate::sync::outcome::{OutcomeKind, SyncOutcome};
 
 /// The fewest and most pairs of a batched chunk: a chunk's CRM reads go out as one bulk read
@@ -240,6 +241,24 @@ pub(super) fn next_checkpoint(
     fold.finish()
 }
 
+impl Inner {
+    /// Whether the CRM record `id`, listed with the modification time `at`, is linked and still
+    /// at the version its pair's last sync left.
+    async fn crm_side_unchanged(&self, id: &str, at: Timestamp) -> Result<bool> {
+        let Some(link) = self.store.link_by_crm(&self.tenant, id).await? else {
+            return Ok(false);
+        };
+        if link.state != LinkState::Linked || link.referral_id.is_none() {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .baseline(&self.tenant, link.pair)
+            .await?
+            .is_some_and(|baseline| baseline.crm_modified == Some(at)))
+    }
+}
+
 impl Synchronizer {
     /// Sweeps the tenant: lists what changed on either side (or everything, [`SweepMode::Full`])
     /// and syncs each pair, at most [`max_in_flight`](super::SynchronizerBuilder::max_in_flight)
@@ -370,24 +389,63 @@ impl Synchronizer {
         let pc_checkpoint = stored(PARTNER_CENTER_STREAM).await?;
         let crm_checkpoint = stored(CRM_STREAM).await?;
 
-        // The CRM first: its listing holds an id and a time per record, and tells whether the
-        // CRM side of a listed referral's pair moved (everything with the flag when full).
+        // The CRM first, matched against the store page by page: a record at the version its
+        // pair's last sync left is settled here (its CRM side did not change) and only
+        // remembered as listed; the others are kept, with their times, for Partner Center's
+        // listing to be matched against.
         let crm_since = crm_checkpoint
             .map(|at| at - inner.poll_overlap)
             .unwrap_or(Timestamp::UNIX_EPOCH);
-        let mut crm_listed = CrmListing::new();
-        inner
-            .crm
-            .each_changed_since(crm_since, &inner.columns, &mut |id, at| {
-                crm_listed.push(&id, at);
-            })
-            .await?;
-        crm_listed.seal();
-        report.crm_listed = crm_listed.listed();
-        // The listings of a large tenant can outlast the lease: it is renewed as they go.
-        if !inner.keep_lease(job).await? {
-            return Ok(false);
+        let mut crm_fold = CheckpointFold::from(crm_checkpoint);
+        let mut crm_open = CrmListing::new();
+        let mut crm_quiet = QuietSet::new();
+        let page: std::sync::Mutex<Vec<(String, Timestamp)>> = Default::default();
+        let mut hand_over = |id, at| page.lock().expect("never poisoned").push((id, at));
+        let mut listing = std::pin::pin!(inner.crm.each_changed_since(
+            crm_since,
+            &inner.columns,
+            &mut hand_over
+        ));
+        let mut listed_all = false;
+        loop {
+            let records = std::mem::take(&mut *page.lock().expect("never poisoned"));
+            if records.is_empty() {
+                if listed_all {
+                    break;
+                }
+                // The listing runs only while nothing it handed over waits: it is at most one
+                // page ahead of the store's lookups.
+                std::future::poll_fn(|cx| match listing.as_mut().poll(cx) {
+                    Poll::Ready(result) => {
+                        listed_all = true;
+                        Poll::Ready(result)
+                    }
+                    Poll::Pending if page.lock().expect("never poisoned").is_empty() => {
+                        Poll::Pending
+                    }
+                    Poll::Pending => Poll::Ready(Ok(())),
+                })
+                .await?;
+                continue;
+            }
+            for (id, at) in records {
+                report.crm_listed += 1;
+                let id = RecordId::new(&id);
+                if inner.crm_side_unchanged(id.as_str(), at).await? {
+                    report.unchanged += 1;
+                    crm_fold.seen(Some(at), true);
+                    crm_quiet.insert(&id);
+                } else {
+                    crm_open.push(id.as_str(), at);
+                }
+            }
+            // The listings of a large tenant can outlast the lease: it is renewed as they go.
+            if !inner.keep_lease(job).await? {
+                return Ok(false);
+            }
         }
+        crm_open.seal();
+        crm_quiet.seal();
 
         // Partner Center, newest change first, down to the checkpoint minus the overlap, page
         // by page: a pair that did not change since its last sync — listed only because it
@@ -431,30 +489,39 @@ impl Synchronizer {
                     referral_jobs.push((id.to_owned(), updated));
                     continue;
                 };
-                let entry = crm_listed.find(&crm);
-                let quiet = link.state == LinkState::Linked
+                // Where the pair's CRM side stands: changed (listed, and not at the version the
+                // sync left), or unchanged — listed at that version, or, in a delta sweep, not
+                // listed at all. (A full sweep lists every flagged record: one not listed may
+                // be gone, and is looked at.)
+                let entry = crm_open.find(&crm);
+                // Counted unchanged when it was listed (a record changed while it was being
+                // listed can come twice: at the old version, and changed).
+                let counted = crm_quiet.contains(&crm);
+                let crm_unchanged = entry.is_none() && (counted || mode == SweepMode::Delta);
+                let quiet = crm_unchanged
+                    && link.state == LinkState::Linked
                     && referral.e_tag.value().is_some()
-                    && match inner.store.baseline(&inner.tenant, link.pair).await? {
-                        Some(baseline) => {
+                    && inner
+                        .store
+                        .baseline(&inner.tenant, link.pair)
+                        .await?
+                        .is_some_and(|baseline| {
                             baseline.referral_etag.as_ref() == referral.e_tag.value()
-                                // The CRM side did not change either: listed at the version
-                                // the sync left, or — in a delta sweep — not listed at all. (A
-                                // full sweep lists every flagged record: one not listed may be
-                                // gone, and is looked at.)
-                                && match entry {
-                                    Some(slot) => baseline.crm_modified == Some(crm_listed.at(slot)),
-                                    None => mode == SweepMode::Delta,
-                                }
-                        }
-                        None => false,
-                    };
+                        });
                 if let Some(slot) = entry {
-                    crm_listed.cover(slot, if quiet { Cover::Quiet } else { Cover::Job });
+                    crm_open.cover(slot, Cover::Job);
                 }
                 if quiet {
-                    report.unchanged += 1;
+                    // Counted once per pair: with its CRM record, when that was listed.
+                    if !counted {
+                        report.unchanged += 1;
+                    }
                     pc_fold.seen(updated, true);
                     continue;
+                }
+                if counted {
+                    // Its CRM record was counted unchanged, but the pair is synced.
+                    report.unchanged = report.unchanged.saturating_sub(1);
                 }
                 referral_jobs.push((id.to_owned(), updated));
                 if link.state == LinkState::Linked
@@ -465,14 +532,13 @@ impl Synchronizer {
             }
         }
 
-        // The CRM records no listed referral covers: settled when unchanged since their last
-        // sync (delta), synced otherwise. In a full sweep every referral is listed, so a
-        // record whose referral was not may be gone: it is looked at.
-        let mut crm_fold = CheckpointFold::from(crm_checkpoint);
+        // The changed or unlinked CRM records no listed referral covers are synced on their
+        // own. (A linked record at its pair's version needs no look even when a full sweep did
+        // not list its referral: Partner Center never deletes a referral.)
         let mut crm_ids: Vec<String> = Vec::new();
         let mut crm_times: Vec<Timestamp> = Vec::new();
         let mut linked_crm: HashSet<String> = HashSet::new();
-        for (id, at, cover) in crm_listed.entries() {
+        for (id, at, cover) in crm_open.entries() {
             if !inner.keep_lease(job).await? {
                 return Ok(false);
             }
@@ -480,27 +546,20 @@ impl Synchronizer {
                 crm_fold.seen(Some(at), true);
                 continue;
             }
-            let link = inner.store.link_by_crm(&inner.tenant, id.as_str()).await?;
-            let linked = link
-                .as_ref()
-                .is_some_and(|link| link.state == LinkState::Linked && link.referral_id.is_some());
-            if mode == SweepMode::Delta
-                && linked
-                && let Some(link) = &link
-                && let Some(baseline) = inner.store.baseline(&inner.tenant, link.pair).await?
-                && baseline.crm_modified == Some(at)
-            {
-                report.unchanged += 1;
-                crm_fold.seen(Some(at), true);
-                continue;
+            if crm_quiet.contains(&id) {
+                report.unchanged = report.unchanged.saturating_sub(1);
             }
-            if linked {
+            let link = inner.store.link_by_crm(&inner.tenant, id.as_str()).await?;
+            if link
+                .as_ref()
+                .is_some_and(|link| link.state == LinkState::Linked && link.referral_id.is_some())
+            {
                 linked_crm.insert(id.as_str().to_owned());
             }
             crm_ids.push(id.as_str().to_owned());
             crm_times.push(at);
         }
-        drop(crm_listed);
+        drop((crm_open, crm_quiet));
 
         let total = referral_jobs.len() + crm_ids.len();
         let mut state = SweepProgress {
