@@ -17,6 +17,14 @@ use crate::sync::batching::{Listed, ListedReferral};
 use crate::sync::listing::{Cover, CrmListing, QuietSet};
 use crate::sync::outcome::{OutcomeKind, SyncOutcome};
 
+/// The most pairs of a chunk in flight at once (one wave, whose CRM reads go out as one bulk
+/// read). Each holds its records, decoded, and its plan until it decides: 10–15 KB a pair.
+/// A bulk read could take more ids (153 Dataverse GUIDs, 285 Salesforce ids in a URL), but
+/// then the wave's memory, not the tenant's size, would set a sweep's peak; at 100 a chunk
+/// of 1,000 changed pairs costs 10 bulk reads instead of 7 (Dataverse) or 4 (Salesforce),
+/// against the hundreds of listing pages of a tenant that size.
+const MAX_WAVE: usize = 100;
+
 /// The fewest and most pairs of a batched chunk: a chunk's CRM reads go out as one bulk read
 /// (chunked to the URL limit) and its writes in batches of the CRM's limit.
 const MIN_CHUNK: usize = 200;
@@ -816,7 +824,7 @@ impl Synchronizer {
         halt: &AtomicBool,
         done: &mut Vec<(usize, Option<SyncOutcome>)>,
     ) -> Vec<(usize, Box<Deferred>)> {
-        let wave = self.inner.crm.read_batch_limit().max(1);
+        let wave = self.inner.crm.read_batch_limit().clamp(1, MAX_WAVE);
         let mut deferred = Vec::new();
         let mut jobs = jobs.into_iter().peekable();
         while jobs.peek().is_some() {

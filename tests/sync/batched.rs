@@ -238,6 +238,22 @@ async fn more_than_a_thousand_changed_referrals_take_two_dataverse_batches() {
         .collect();
     assert_eq!(batches.len(), 2, "{:#?}", shown(&spent));
     assert!(batches.iter().all(|e| e.operation == "dataverse.batch"));
+    // Read in waves of at most 100 pairs (a URL could hold 153 GUIDs, but the pairs of a wave
+    // are in flight together): the chunk of 1,000 in 10 bulk reads, the chunk of 30 in one.
+    let bulk_reads: Vec<usize> = spent
+        .iter()
+        .filter(|e| e.api == EmulatedApi::Dataverse && e.method == http::Method::GET)
+        .filter_map(|e| e.query.as_deref())
+        .filter(|query| query.contains("Microsoft.Dynamics.CRM.In"))
+        // Quoted: the column's name, then each id.
+        .map(|query| (query.matches("%27").count() + query.matches('\'').count()) / 2 - 1)
+        .collect();
+    assert_eq!(bulk_reads.len(), 11, "{:#?}", shown(&spent));
+    assert!(
+        bulk_reads.iter().all(|ids| (1..=100).contains(ids)),
+        "{bulk_reads:?}"
+    );
+    assert_eq!(bulk_reads.iter().sum::<usize>(), K, "{bulk_reads:?}");
     assert!(
         h.opportunities()
             .iter()
