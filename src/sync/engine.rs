@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::http::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::mapping::{
     CrmWrite, CrmWriteContext, DeclarativeMapping, FieldId, FieldMapping, MappingError,
-    MappingIssue, Projection, Record, Side, Value, audit_trail_with, changes_of, fields,
+    MappingIssue, PartnerCenterWrite, Projection, Record, Side, Value, audit_trail_with,
+    changes_of, fields,
 };
 use crate::nullable::Nullable;
 use crate::partner_center::referrals::{ReferralOrderField, ReferralPatch};
@@ -31,6 +32,8 @@ use crate::webhook::WebhookEvent;
 
 #[path = "dead_letters.rs"]
 mod dead_letters;
+#[path = "preview.rs"]
+mod preview;
 #[path = "run.rs"]
 mod run;
 #[path = "sweep.rs"]
@@ -38,6 +41,7 @@ mod sweep;
 
 use super::batching;
 pub use dead_letters::DeadLetterRetries;
+pub use preview::{PlannedAction, PlannedPair, SweepPreview};
 pub use run::{RunReport, Schedule};
 pub use sweep::{SweepMode, SweepPause, SweepProgress, SweepReport, SweepRequests};
 
@@ -366,6 +370,20 @@ impl SynchronizerBuilder {
             }),
         }
     }
+}
+
+/// What a linked pair's sync writes, as [`Synchronizer::decide_pair`] decided it.
+struct PairDecision {
+    /// The last synced state (the stored baseline, or the other side when there is none).
+    baseline: Record,
+    /// The held changes and conflicts already recorded.
+    held_log: HeldLog,
+    /// The diff, with what a side cannot take held back.
+    plan: diff::SyncPlan,
+    /// The referral's write.
+    pc_write: PartnerCenterWrite,
+    /// The CRM record's write.
+    crm_write: CrmWrite,
 }
 
 /// The mutable state of one sync of one pair.
@@ -1861,6 +1879,89 @@ impl Synchronizer {
         })
     }
 
+    /// Both sides of a pair on the canonical schema, each read whole: the referral as JSON
+    /// (its write is rendered from it) and both projections.
+    fn project_pair(
+        &self,
+        referral: &Referral,
+        record: &CrmRecord,
+    ) -> Result<(Json, Projection, Projection)> {
+        let mapping = &self.inner.mapping;
+        let referral_json =
+            serde_json::to_value(referral).map_err(|e| Error::validation(e.to_string()))?;
+        let mut pc = mapping
+            .referral_to_canonical(&referral_json)
+            .map_err(mapping_error)?;
+        let mut crm = mapping
+            .crm_to_canonical(&record.body)
+            .map_err(mapping_error)?;
+        self.read_whole(&mut pc.record, Side::PartnerCenter);
+        self.read_whole(&mut crm.record, Side::Crm);
+        Ok((referral_json, pc, crm))
+    }
+
+    /// What a linked pair's sync writes, decided from its projections and stored baseline
+    /// alone (no request, no store write): the diff against the baseline, each side's write,
+    /// and the changes a side cannot take held back. The sync and its preview both decide
+    /// here.
+    fn decide_pair(
+        &self,
+        stored: Option<&Baseline>,
+        referral_json: &Json,
+        pc: &Projection,
+        crm: &Projection,
+        source: SyncSide,
+    ) -> Result<PairDecision> {
+        let mapping = &self.inner.mapping;
+        let schema = mapping.schema();
+        let (baseline, held_log) = match stored {
+            Some(stored) => (
+                stored
+                    .snapshot
+                    .decode::<Record>()
+                    .map_err(|e| Error::validation(format!("a stored baseline: {e}")))?,
+                stored
+                    .held
+                    .clone()
+                    .and_then(|held| serde_json::from_value(held).ok())
+                    .unwrap_or_default(),
+            ),
+            // Linked without a baseline (an earlier attempt stopped between its write and
+            // its baseline, or a pair found by id): the other side is taken as the last
+            // synced state, so the triggering side's values flow.
+            None => (
+                match source {
+                    SyncSide::PartnerCenter => crm.record.clone(),
+                    SyncSide::Crm => pc.record.clone(),
+                },
+                HeldLog::default(),
+            ),
+        };
+        let mut plan = diff::three_way(schema, &baseline, &pc.record, &crm.record);
+        let pc_write = mapping
+            .partner_center_write(&changes_of(plan.partner_center()), referral_json)
+            .map_err(mapping_error)?;
+        let crm_write = mapping
+            .crm_write(
+                &changes_of(plan.crm()),
+                CrmWriteContext {
+                    create: false,
+                    current: Some(&crm.record),
+                    partner_center: Some(&pc.record),
+                },
+            )
+            .map_err(mapping_error)?;
+        plan.hold_back(schema, Side::PartnerCenter, &pc_write.issues);
+        plan.hold_back(schema, Side::Crm, &crm_write.issues);
+        Ok(PairDecision {
+            baseline,
+            held_log,
+            plan,
+            pc_write,
+            crm_write,
+        })
+    }
+
     /// Brings a linked pair in step: diff against the baseline, write what changed (CRM first,
     /// then Partner Center), store the baseline after each write. A version that moved or an
     /// answer that was lost re-reads that side and decides again.
@@ -1913,62 +2014,19 @@ impl Synchronizer {
                 }
                 continue;
             };
-            let referral_json =
-                serde_json::to_value(&*referral).map_err(|e| Error::validation(e.to_string()))?;
-            let mut pc = inner
-                .mapping
-                .referral_to_canonical(&referral_json)
-                .map_err(mapping_error)?;
-            let mut crm = inner
-                .mapping
-                .crm_to_canonical(&record.body)
-                .map_err(mapping_error)?;
-            self.read_whole(&mut pc.record, Side::PartnerCenter);
-            self.read_whole(&mut crm.record, Side::Crm);
+            let (referral_json, pc, crm) = self.project_pair(referral, &record)?;
             self.note_unmapped(pass, &pc.issues).await?;
             self.note_unmapped(pass, &crm.issues).await?;
             if crm.record.get(fields::SYNC_WITH_PARTNER_CENTER).as_bool() == Some(false) {
                 return Ok(self.outcome(Some(&link), OutcomeKind::Excluded(Exclusion::SyncOff)));
             }
-            let (mut baseline, mut held_log) = match &stored {
-                Some(stored) => (
-                    stored
-                        .snapshot
-                        .decode::<Record>()
-                        .map_err(|e| Error::validation(format!("a stored baseline: {e}")))?,
-                    stored
-                        .held
-                        .clone()
-                        .and_then(|held| serde_json::from_value(held).ok())
-                        .unwrap_or_default(),
-                ),
-                // Linked without a baseline (an earlier attempt stopped between its write and
-                // its baseline, or a pair found by id): the other side is taken as the last
-                // synced state, so the triggering side's values flow.
-                None => (
-                    match source {
-                        SyncSide::PartnerCenter => crm.record.clone(),
-                        SyncSide::Crm => pc.record.clone(),
-                    },
-                    HeldLog::default(),
-                ),
-            };
-            let mut plan = diff::three_way(schema, &baseline, &pc.record, &crm.record);
-            let mut pc_write = inner
-                .mapping
-                .partner_center_write(&changes_of(plan.partner_center()), &referral_json)
-                .map_err(mapping_error)?;
-            let mut crm_write = inner
-                .mapping
-                .crm_write(
-                    &changes_of(plan.crm()),
-                    CrmWriteContext {
-                        create: false,
-                        current: Some(&crm.record),
-                        partner_center: Some(&pc.record),
-                    },
-                )
-                .map_err(mapping_error)?;
+            let PairDecision {
+                mut baseline,
+                mut held_log,
+                plan,
+                mut pc_write,
+                mut crm_write,
+            } = self.decide_pair(stored.as_ref(), &referral_json, &pc, &crm, source)?;
             // A listed copy stands for a read under the lock only when it is newer than the
             // baseline (nothing the store knows is newer), and only for the CRM's conditional
             // write: read the referral under the lock otherwise, or before writing to it.
@@ -1996,8 +2054,6 @@ impl Synchronizer {
                 }
                 continue;
             }
-            plan.hold_back(schema, Side::PartnerCenter, &pc_write.issues);
-            plan.hold_back(schema, Side::Crm, &crm_write.issues);
             let name = |field| self.field_name(field);
             let new_held: Vec<String> = plan
                 .report_held(&mut held_log)

@@ -28,8 +28,8 @@ mod setup;
 pub use crm::{CreateDefaults, Crm, CrmRecord, SyncColumns};
 pub use dataverse::DataverseCrm;
 pub use engine::{
-    DeadLetterRetries, RunReport, Schedule, SweepMode, SweepPause, SweepProgress, SweepReport,
-    SweepRequests, Synchronizer, SynchronizerBuilder,
+    DeadLetterRetries, PlannedAction, PlannedPair, RunReport, Schedule, SweepMode, SweepPause,
+    SweepPreview, SweepProgress, SweepReport, SweepRequests, Synchronizer, SynchronizerBuilder,
 };
 pub use ids::RecordId;
 pub use outcome::{OutcomeKind, SyncOutcome, SyncSide};

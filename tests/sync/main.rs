@@ -9,6 +9,7 @@ mod harness;
 mod hostile;
 #[path = "../support/observed.rs"]
 mod observed;
+mod preview;
 mod run;
 mod scenario;
 mod sweep;
