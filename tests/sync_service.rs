@@ -809,6 +809,122 @@ async fn a_first_full_sweep_links_what_exists_on_both_sides() {
     service.stop().await;
 }
 
+/// Each tenant's links (with their baselines) and sweep checkpoints, as the store holds them.
+async fn sync_state(world: &World) -> String {
+    let store = store::open(&world.config().store)
+        .await
+        .expect("the store opens");
+    let mut state = Vec::new();
+    for name in ["contoso", "fabrikam"] {
+        let tenant = TenantId::new(name).unwrap();
+        for link_state in [
+            cosell::store::LinkState::Pending,
+            cosell::store::LinkState::Linked,
+            cosell::store::LinkState::Unlinked,
+        ] {
+            for link in store.links(&tenant, link_state).await.unwrap() {
+                let baseline = store.baseline(&tenant, link.pair).await.unwrap();
+                state.push(format!("{link:?} {baseline:?}"));
+            }
+        }
+        for stream in ["sweep-partner-center", "sweep-crm"] {
+            let checkpoint = store.checkpoint(&tenant, stream).await.unwrap();
+            state.push(format!("{name} {stream} {checkpoint:?}"));
+        }
+    }
+    state.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_the_plan_writes_nothing_and_the_full_sweep_then_does_it() {
+    let world = World::new().await;
+    world.login().await;
+    let existing = id_of(&world.contoso().seed_referral(referral("Existing")).unwrap());
+    let missing = id_of(&world.contoso().seed_referral(referral("Missing")).unwrap());
+    world
+        .emulator
+        .dataverse()
+        .seed(
+            "opportunities",
+            json!({"name": "Existing", "cosell_referralid": existing,
+                   "cosell_syncwithpartnercenter": true}),
+        )
+        .unwrap();
+    let before = sync_state(&world).await;
+    let journal = world.emulator.journal().len();
+
+    let runs = service::dry_run(&world.config())
+        .await
+        .unwrap_or_else(|error| panic!("the dry run starts: {error}"));
+
+    let sent = world.emulator.journal().split_off(journal);
+    let written: Vec<_> = sent
+        .iter()
+        .filter(|e| e.method != http::Method::GET && e.api != EmulatedApi::Entra)
+        .filter(|e| !e.path.contains("/oauth2/"))
+        .collect();
+    assert!(written.is_empty(), "{written:#?}");
+    assert!(
+        !sent
+            .iter()
+            .any(|e| e.api == EmulatedApi::PartnerCenterWebhooks),
+        "no registration: {sent:#?}"
+    );
+    assert_eq!(sync_state(&world).await, before, "the store is unchanged");
+    assert!(world.opportunities().len() == 1);
+
+    let contoso = runs
+        .iter()
+        .find(|run| run.tenant == "contoso")
+        .and_then(|run| run.preview.as_ref().ok())
+        .unwrap_or_else(|| panic!("{runs:?}"));
+    let planned = |id: &str| {
+        contoso
+            .for_referral(id)
+            .map(|pair| pair.actions.clone())
+            .unwrap_or_else(|| panic!("{id}: {contoso:#?}"))
+    };
+    assert!(
+        matches!(
+            planned(&missing)[..],
+            [cosell::sync::PlannedAction::CreateCrmRecord { .. }]
+        ),
+        "{contoso:#?}"
+    );
+    assert_eq!(
+        planned(&existing).first(),
+        Some(&cosell::sync::PlannedAction::LinkExisting),
+        "{contoso:#?}"
+    );
+    let text = first_run::render_dry_run(&runs);
+    assert!(
+        text.contains("contoso: 2 referrals and 1 CRM records listed; would create 1 in the CRM and 0 in Partner Center, link 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("referral {missing}: create the CRM record (")),
+        "{text}"
+    );
+    assert!(text.ends_with("dry run: nothing was written\n"), "{text}");
+
+    // The full sweep then does what was planned.
+    let service = world
+        .start(Options {
+            full_sweep: true,
+            ..Options::default()
+        })
+        .await;
+    let summary = &service.first_sweep;
+    let row = summary
+        .iter()
+        .find(|row| row.tenant == "contoso")
+        .expect("a contoso line");
+    assert_eq!(row.created_in_crm, 1, "{summary:?}");
+    assert_eq!(row.newly_linked, 2, "{summary:?}");
+    assert_eq!(world.opportunities().len(), 2);
+    service.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_refresh_token_is_named_on_status() {
     let world = World::new().await;

@@ -1,12 +1,14 @@
 //! `--full-sweep`: the first run's full sweep of every tenant — it links what already exists on
 //! both sides (a CRM record holding a referral's id, a referral naming a CRM id) and syncs
 //! it — with a terminal progress bar fed by the sweep's progress callback, and a summary table.
+//! With `--dry-run`, each tenant's [`SweepPreview`] instead: what the sweep would create, update,
+//! link and unlink, printed, with nothing written.
 
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use cosell::store::LinkState;
-use cosell::sync::{OutcomeKind, SweepMode, SyncSide};
+use cosell::sync::{OutcomeKind, PlannedAction, PlannedPair, SweepMode, SweepPreview, SyncSide};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
@@ -161,5 +163,114 @@ pub fn table(rows: &[SweepSummary]) -> String {
             row.result
         );
     }
+    text
+}
+
+/// One tenant's dry run of the full sweep.
+#[derive(Debug)]
+pub struct DryRun {
+    /// The tenant.
+    pub tenant: String,
+    /// What the sweep would do, or why it could not be planned.
+    pub preview: Result<SweepPreview, String>,
+}
+
+/// Plans `tenant`'s full sweep without writing anything.
+pub async fn dry_run(tenant: &Tenant) -> DryRun {
+    DryRun {
+        tenant: tenant.name.clone(),
+        preview: tenant
+            .sync
+            .preview_full_sweep()
+            .await
+            .map_err(|error| error.to_string()),
+    }
+}
+
+fn action_text(action: &PlannedAction) -> String {
+    match action {
+        PlannedAction::CreateCrmRecord { fields } => {
+            format!("create the CRM record ({})", fields.join(", "))
+        }
+        PlannedAction::CreateReferral { fields } => {
+            format!("create the referral ({})", fields.join(", "))
+        }
+        PlannedAction::LinkExisting => "link the existing records".to_owned(),
+        PlannedAction::UpdateCrm { fields } => format!("update the CRM: {}", fields.join(", ")),
+        PlannedAction::UpdateReferral { fields } => {
+            format!("update the referral: {}", fields.join(", "))
+        }
+        PlannedAction::Unlink { reason } => format!("unlink ({reason})"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn pair_text(pair: &PlannedPair) -> String {
+    let side = |name: &str, id: &Option<String>| id.as_deref().map(|id| format!("{name} {id}"));
+    let names: Vec<String> = [
+        side("referral", &pair.referral_id),
+        side("CRM", &pair.crm_id),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut text = names.join(" / ");
+    let actions: Vec<String> = pair.actions.iter().map(action_text).collect();
+    let _ = write!(text, ": {}", actions.join("; then "));
+    if !pair.held.is_empty() {
+        let _ = write!(text, "; held: {}", pair.held.join(", "));
+    }
+    if !pair.conflicts.is_empty() {
+        let _ = write!(text, "; conflicts: {}", pair.conflicts.join(", "));
+    }
+    text
+}
+
+/// The dry runs, readable: per tenant a count of each kind of action, then each pair that
+/// would be written, and the pairs that could not be planned.
+pub fn render_dry_run(runs: &[DryRun]) -> String {
+    let mut text = String::new();
+    for run in runs {
+        let preview = match &run.preview {
+            Ok(preview) => preview,
+            Err(error) => {
+                let _ = writeln!(text, "{}: cannot plan the sweep: {error}", run.tenant);
+                continue;
+            }
+        };
+        let count = |which: fn(&PlannedAction) -> bool| preview.count(which);
+        let _ = writeln!(
+            text,
+            "{}: {} referrals and {} CRM records listed; would create {} in the CRM and {} in Partner Center, link {}, update {}, unlink {}",
+            run.tenant,
+            preview.referrals_listed,
+            preview.crm_listed,
+            count(|a| matches!(a, PlannedAction::CreateCrmRecord { .. })),
+            count(|a| matches!(a, PlannedAction::CreateReferral { .. })),
+            count(|a| matches!(a, PlannedAction::LinkExisting)),
+            count(|a| {
+                matches!(
+                    a,
+                    PlannedAction::UpdateCrm { .. } | PlannedAction::UpdateReferral { .. }
+                )
+            }),
+            count(|a| matches!(a, PlannedAction::Unlink { .. })),
+        );
+        for pair in preview.pairs.iter().filter(|pair| !pair.is_nothing()) {
+            let _ = writeln!(text, "  {}", pair_text(pair));
+        }
+        for pair in &preview.pairs {
+            if let Some(failure) = &pair.failure {
+                let names = [&pair.referral_id, &pair.crm_id]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                let _ = writeln!(text, "  {names}: cannot plan: {failure}");
+            }
+        }
+    }
+    text.push_str("dry run: nothing was written\n");
     text
 }

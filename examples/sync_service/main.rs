@@ -2,7 +2,7 @@
 //! Dynamics 365 or Salesforce org, in one process (or in several sharing a PostgreSQL store).
 //!
 //! ```text
-//! sync_service [--config sync_service.toml] [serve] [--overwrite] [--full-sweep]
+//! sync_service [--config sync_service.toml] [serve] [--overwrite] [--full-sweep [--dry-run]]
 //! sync_service login --tenant contoso            # device-code sign-in; refresh token to the store
 //! sync_service dead-letters --tenant contoso list|retry <ID>|retry --all|export [--out F]|discard <ID>
 //! sync_service check-config                      # read and check the configuration, then exit
@@ -89,6 +89,10 @@ struct ServeArgs {
     /// with a progress bar and a summary, before the jobs start.
     #[arg(long)]
     full_sweep: bool,
+    /// With `--full-sweep`: print what the sweep would create, update, link and unlink, write
+    /// nothing, and exit.
+    #[arg(long, requires = "full_sweep")]
+    dry_run: bool,
 }
 
 #[tokio::main]
@@ -162,6 +166,11 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: &Config, args: ServeArgs) -> Result<(), Failure> {
+    if args.dry_run {
+        let runs = service::dry_run(config).await?;
+        print!("{}", first_run::render_dry_run(&runs));
+        return Ok(());
+    }
     let options = Options {
         overwrite: args.overwrite,
         full_sweep: args.full_sweep,

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, WebhookTrust};
-use crate::first_run::{self, SweepSummary};
+use crate::first_run::{self, DryRun, SweepSummary};
 use crate::metrics::Metrics;
 use crate::registration;
 use crate::server::{self, AppState};
@@ -164,6 +164,24 @@ pub async fn start(
         shutdown,
         tasks,
     })
+}
+
+/// `--full-sweep --dry-run`: opens the store, starts every tenant (checking its CRM), and plans
+/// each tenant's full sweep — without listening, registering a webhook, running a job or
+/// writing to Partner Center, a CRM or the store (only a refresh token Entra ID rotates while
+/// signing in is stored: the old one may no longer work).
+///
+/// # Errors
+/// [`ServiceError`] naming what could not start.
+pub async fn dry_run(config: &Config) -> Result<Vec<DryRun>, ServiceError> {
+    let store = store::open(&config.store).await?;
+    let metrics = Arc::new(Metrics::new());
+    let mut runs = Vec::new();
+    for tenant in &config.tenants {
+        let started = Tenant::start(tenant, store.clone(), &metrics, &config.worker).await?;
+        runs.push(first_run::dry_run(&started).await);
+    }
+    Ok(runs)
 }
 
 impl RunningService {
