@@ -1401,3 +1401,26 @@ async fn the_api_answers_before_the_delivery_is_made() {
     assert_eq!(pc.deliveries()[0].state, DeliveryState::Delivered);
     server.abort();
 }
+
+#[tokio::test]
+async fn any_body_the_emulator_signs_verifies_and_a_changed_one_does_not() {
+    let emulator = Emulator::start().await.unwrap();
+    let verifier = WebhookVerifier::new(emulator_policy(&emulator)).unwrap();
+    let body: &[u8] = b"\xff\x00 not JSON, not an event";
+    let headers = emulator.partner_center().sign_callback(body).unwrap();
+    verifier.verify(&headers, body).await.unwrap();
+    // Signed, yet not an event: refused as a payload, not as a signature.
+    let error = verifier.verify_event(&headers, body).await.unwrap_err();
+    assert!(
+        matches!(error, cosell::webhook::WebhookError::InvalidPayload(_)),
+        "{error:?}"
+    );
+    // One byte changed: the signature no longer holds.
+    let mut changed = body.to_vec();
+    changed[0] ^= 1;
+    let error = verifier.verify(&headers, &changed).await.unwrap_err();
+    assert!(
+        !matches!(error, cosell::webhook::WebhookError::InvalidPayload(_)) && !error.is_transient(),
+        "{error:?}"
+    );
+}

@@ -322,6 +322,31 @@ impl PartnerCenterControl {
         self.state.signer.certificate_url()
     }
 
+    /// The headers Partner Center sends with a callback whose body is `body` — any bytes, also
+    /// ones no delivery of the emulator would carry (not JSON, not an event): the RSA-SHA256
+    /// signature over the raw bytes in `Authorization`, the algorithm, the
+    /// [certificate URL](Self::certificate_url) and the content type. For testing what a
+    /// receiver does with a validly signed callback it cannot read.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = cosell_emulator::Emulator::start().await.unwrap();
+    /// let pc = emulator.partner_center();
+    /// let headers = pc.sign_callback(b"\xff not an event").unwrap();
+    /// assert!(headers["authorization"].to_str().unwrap().starts_with("Signature "));
+    /// assert_eq!(headers["x-ms-certificate-url"], pc.certificate_url());
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the body could not be signed (the key refused it).
+    pub fn sign_callback(&self, body: &[u8]) -> Result<http::HeaderMap> {
+        self.state
+            .signer
+            .headers(body, false)
+            .ok_or_else(|| Error::invalid("the emulator's key could not sign the body"))
+    }
+
     /// How deliveries are attempted from now on.
     ///
     /// ```
