@@ -663,6 +663,100 @@ async fn a_callback_that_does_not_verify_is_refused_and_never_enqueued() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_callback_that_is_not_an_event_is_kept_as_a_dead_letter_and_a_forged_one_is_not() {
+    let world = World::new().await;
+    world.login().await;
+    let service = world.start(Options::default()).await;
+    let store = SqliteStore::open(&world.sqlite).unwrap();
+    let contoso = TenantId::new("contoso").unwrap();
+    let letters_before = store.dead_letters(&contoso, 100).await.unwrap().len();
+    let client = reqwest::Client::new();
+    let post = |body: &'static [u8], headers: http::HeaderMap| {
+        client
+            .post(format!("http://{}/webhooks/contoso", service.address))
+            .headers(headers)
+            .body(body)
+            .send()
+    };
+    // Signed by Partner Center's key, but not an event (and not UTF-8 either).
+    let garbage: &[u8] = b"{\"EventName\": 42, \xff}";
+    let signed = world.contoso().sign_callback(garbage).unwrap();
+    let answer = post(garbage, signed.clone()).await.unwrap();
+    assert_eq!(
+        answer.status().as_u16(),
+        200,
+        "answered: Partner Center stops retrying"
+    );
+    let letters = store.dead_letters(&contoso, 100).await.unwrap();
+    assert_eq!(letters.len(), letters_before + 1, "{letters:#?}");
+    let letter = letters.last().unwrap();
+    assert_eq!(letter.kind, "inbox");
+    assert!(letter.records.is_empty());
+    assert!(letter.error.contains("not a webhook event"), "{letter:?}");
+    use base64::Engine as _;
+    let kept = base64::engine::general_purpose::STANDARD
+        .decode(letter.payload["raw_body_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(kept, garbage, "the raw body is kept whole");
+    assert_eq!(
+        store.inbox_depth(&contoso).await.unwrap(),
+        0,
+        "nothing enqueued"
+    );
+    // Text that is not an event is kept as text.
+    let text: &[u8] = br#"{"hello":"world"}"#;
+    let answer = post(text, world.contoso().sign_callback(text).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let letters = store.dead_letters(&contoso, 100).await.unwrap();
+    assert_eq!(
+        letters.last().unwrap().payload,
+        json!({"raw_body": r#"{"hello":"world"}"#})
+    );
+    // It cannot be retried: it stays on the list.
+    let id = letters.last().unwrap().id;
+    assert!(
+        tenants_sync(&service, "contoso")
+            .retry_dead_letter(id)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.dead_letters(&contoso, 100).await.unwrap().len(),
+        letters_before + 2
+    );
+
+    // The same garbage with the signature of other bytes: refused, not kept.
+    let forged = world.contoso().sign_callback(b"other bytes").unwrap();
+    let answer = post(garbage, forged).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 401);
+    assert_eq!(
+        store.dead_letters(&contoso, 100).await.unwrap().len(),
+        letters_before + 2,
+        "no dead letter for a forged callback"
+    );
+    assert_eq!(store.inbox_depth(&contoso).await.unwrap(), 0);
+    let (_, metrics) = get(&service, "/metrics", None).await;
+    assert!(
+        metrics.contains(
+            r#"cosell_webhook_events_received_total{tenant="contoso",result="dead_lettered"} 2"#
+        ),
+        "{metrics}"
+    );
+    service.stop().await;
+}
+
+/// The synchronizer of the running service's tenant `name`.
+fn tenants_sync<'a>(service: &'a RunningService, name: &str) -> &'a cosell::sync::Synchronizer {
+    &service
+        .state
+        .tenant(name)
+        .unwrap_or_else(|| panic!("no tenant {name}"))
+        .sync
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_shows_on_status_and_is_retried_through_the_admin_route() {
     let world = World::new().await;
     world.login().await;

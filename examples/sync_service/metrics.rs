@@ -30,7 +30,7 @@ pub struct TenantLabels {
 pub struct ReceivedLabels {
     /// The tenant's name.
     pub tenant: String,
-    /// `enqueued`, `duplicate`, `refused`, `unavailable`.
+    /// `enqueued`, `duplicate`, `dead_lettered` (signed, not an event), `refused`, `unavailable`.
     pub result: String,
 }
 

@@ -66,9 +66,10 @@ pub fn router(state: AppState) -> Router {
 /// Receives one callback: the signature is verified on the raw bytes before anything is
 /// parsed; the event is stored in the inbox and answered at once; a worker syncs it later.
 ///
-/// Answers: 200 (stored, or already waiting), 400 (signed but not an event), 401 (not
-/// verified), 404 (no such tenant), 413 (too large or too slow), 503 (the certificate or the
-/// store was unavailable: Partner Center delivers again).
+/// Answers: 200 (stored, or already waiting; or signed but not an event, then kept whole as an
+/// `inbox` dead letter — a redelivery would only fail the same way, and Partner Center stops
+/// retrying on 200), 401 (not verified), 404 (no such tenant), 413 (too large or too slow),
+/// 503 (the certificate or the store was unavailable: Partner Center delivers again).
 async fn webhook(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -95,9 +96,24 @@ async fn webhook(
             return StatusCode::SERVICE_UNAVAILABLE;
         }
         Err(error @ WebhookError::InvalidPayload(_)) => {
-            tracing::info!(tenant = %name, %error, "signed callback not understood");
-            state.metrics.received(&name, "refused");
-            return StatusCode::BAD_REQUEST;
+            // Signed by Partner Center, so kept: a redelivery would carry the same bytes and
+            // fail the same way, so it is answered as received once it is a dead letter.
+            return match tenant
+                .sync
+                .keep_unreadable_callback(&body, &error.to_string())
+                .await
+            {
+                Ok(letter) => {
+                    tracing::warn!(tenant = %name, %error, letter = letter.0, "signed callback not understood: kept as a dead letter");
+                    state.metrics.received(&name, "dead_lettered");
+                    StatusCode::OK
+                }
+                Err(store_error) => {
+                    tracing::error!(tenant = %name, %error, %store_error, "a signed callback could not be kept");
+                    state.metrics.received(&name, "unavailable");
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            };
         }
         Err(error) => {
             tracing::info!(tenant = %name, %error, "callback refused");

@@ -120,6 +120,46 @@ impl Synchronizer {
         }))
     }
 
+    /// Keeps a callback whose signature was verified but whose body is not a webhook event
+    /// as an `inbox` dead letter, so that nothing Partner Center sent is lost: its payload is
+    /// `{"raw_body": <text>}`, or `{"raw_body_base64": <base64>}` when the body is not UTF-8,
+    /// and `why` (the parse error) is its error. Such a letter is never retried
+    /// ([`retry_dead_letter`](Self::retry_dead_letter) refuses it): it is exported and
+    /// discarded.
+    ///
+    /// ```no_run
+    /// # async fn demo(sync: &cosell::sync::Synchronizer) -> cosell::Result<()> {
+    /// let id = sync
+    ///     .keep_unreadable_callback(b"{\"not\": \"an event\"}", "missing field `EventName`")
+    ///     .await?;
+    /// println!("kept as dead letter {}", id.0);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The store's: the callback is then not kept, and should be refused so that Partner
+    /// Center delivers it again.
+    pub async fn keep_unreadable_callback(&self, body: &[u8], why: &str) -> Result<DeadLetterId> {
+        use base64::Engine as _;
+        let payload = match std::str::from_utf8(body) {
+            Ok(text) => serde_json::json!({ "raw_body": text }),
+            Err(_) => serde_json::json!({
+                "raw_body_base64": base64::engine::general_purpose::STANDARD.encode(body)
+            }),
+        };
+        let letter = DeadLetter {
+            id: DeadLetterId(0),
+            tenant: self.inner.tenant.clone(),
+            records: Vec::new(),
+            error: format!("a verified callback is not a webhook event: {why}"),
+            kind: "inbox".into(),
+            payload,
+            attempts: 1,
+            at: self.inner.clock.now(),
+        };
+        Ok(self.inner.store.add_dead_letter(letter).await?)
+    }
+
     /// Takes a dead letter off the list without retrying it, and returns it (`None` when
     /// there is no such letter).
     ///
