@@ -2,14 +2,14 @@
 //! failing; dead letters; unmapped values; the last sweep and poll; the webhook registration;
 //! the Partner Center sign-in's health.
 //!
-//! Pair counts come from the store, so every process sharing it shows the same figures: links
-//! by state, and each pair's latest outcome in the audit trail (the newest [`AUDIT_WINDOW`]
-//! entries; a pair last seen before them counts as in sync).
+//! Pair counts come from the store (`SyncStore::pair_counts`), exact and the same for every
+//! process sharing it: links by state, and each pair's newest telling outcome in the audit
+//! trail.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cosell::store::{LinkState, RecordRef};
+use cosell::store::PairCounts;
 use cosell::sync::{SweepMode, SweepReport, SyncOutcome};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -17,8 +17,6 @@ use serde::Serialize;
 use crate::registration::Registration;
 use crate::tenants::{Tenant, TokenHealth, lock};
 
-/// How many of the newest audit entries the pair counts look at.
-pub const AUDIT_WINDOW: usize = 10_000;
 /// How many dead letters are counted.
 pub const DEAD_LETTER_COUNT_LIMIT: usize = 10_000;
 
@@ -146,7 +144,7 @@ impl SweepRun {
     }
 }
 
-/// Pairs by where they stand.
+/// Pairs by where they stand (see [`PairCounts`]).
 #[derive(Debug, Default, Serialize)]
 pub struct Pairs {
     /// Linked pairs whose latest outcome is not one below.
@@ -165,6 +163,22 @@ pub struct Pairs {
     pub conflict: usize,
     /// Pairs whose latest sync failed or was rejected (see the dead letters).
     pub failing: usize,
+}
+
+impl From<PairCounts> for Pairs {
+    fn from(counts: PairCounts) -> Self {
+        let size = |count: u64| usize::try_from(count).unwrap_or(usize::MAX);
+        Pairs {
+            in_sync: size(counts.in_sync),
+            linked: size(counts.linked),
+            pending: size(counts.pending),
+            unlinked: size(counts.unlinked),
+            excluded: size(counts.excluded),
+            held: size(counts.held),
+            conflict: size(counts.conflict),
+            failing: size(counts.failing),
+        }
+    }
 }
 
 /// An unmapped value.
@@ -247,74 +261,13 @@ pub async fn tenant_status(tenant: &Tenant) -> TenantStatus {
         flags.push(format!("store ({what}): {error}"));
     };
 
-    let mut pairs = Pairs::default();
-    let mut linked_pairs = Vec::new();
-    // The pair of each record, so that an audit entry written before its pair was linked
-    // (a rejected create) counts for that pair.
-    let mut pair_of = HashMap::new();
-    for (state, count) in [
-        (LinkState::Linked, &mut pairs.linked),
-        (LinkState::Pending, &mut pairs.pending),
-        (LinkState::Unlinked, &mut pairs.unlinked),
-    ] {
-        match store.links(id, state).await {
-            Ok(links) => {
-                *count = links.len();
-                for link in links {
-                    for record in link.records() {
-                        pair_of.insert(record, link.pair);
-                    }
-                    if state == LinkState::Linked {
-                        linked_pairs.push(link.pair);
-                    }
-                }
-            }
-            Err(error) => store_failed("links", &error),
+    let pairs = match store.pair_counts(id).await {
+        Ok(counts) => Pairs::from(counts),
+        Err(error) => {
+            store_failed("pair counts", &error);
+            Pairs::default()
         }
-    }
-    // Each pair's (or unlinked record's) latest telling outcome: busy and duplicate say
-    // nothing of where a pair stands.
-    let mut latest: HashMap<String, String> = HashMap::new();
-    match store.audit(id, None, AUDIT_WINDOW).await {
-        Ok(entries) => {
-            for entry in entries {
-                if matches!(entry.outcome.as_str(), "busy" | "duplicate") {
-                    continue;
-                }
-                let pair = entry
-                    .pair
-                    .or_else(|| entry.records.iter().find_map(|r| pair_of.get(r).copied()));
-                let key = match (pair, entry.records.first()) {
-                    (Some(pair), _) => pair.0.to_string(),
-                    (None, Some(RecordRef::Referral(id))) => format!("referral:{id}"),
-                    (None, Some(RecordRef::Crm(id))) => format!("crm:{id}"),
-                    _ => continue,
-                };
-                latest.entry(key).or_insert(entry.outcome);
-            }
-        }
-        Err(error) => store_failed("audit", &error),
-    }
-    for outcome in latest.values() {
-        match outcome.as_str() {
-            "excluded" => pairs.excluded += 1,
-            "held" => pairs.held += 1,
-            "conflict" => pairs.conflict += 1,
-            "failed" | "rejected" => pairs.failing += 1,
-            _ => {}
-        }
-    }
-    pairs.in_sync = linked_pairs
-        .iter()
-        .filter(|pair| {
-            !latest.get(&pair.0.to_string()).is_some_and(|outcome| {
-                matches!(
-                    outcome.as_str(),
-                    "excluded" | "held" | "conflict" | "failed" | "rejected"
-                )
-            })
-        })
-        .count();
+    };
 
     let inbox_depth = match store.inbox_depth(id).await {
         Ok(depth) => Some(depth),

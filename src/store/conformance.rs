@@ -23,8 +23,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::{
-    AuditEntry, Baseline, Checkpoint, DeadLetter, DeadLetterId, Link, LinkState, RecordRef,
-    Retention, Snapshot, StoreError, SyncStore, TenantId,
+    AuditEntry, Baseline, Checkpoint, DeadLetter, DeadLetterId, Link, LinkState, PairCounts,
+    PairId, RecordRef, Retention, Snapshot, StoreError, SyncStore, TenantId,
 };
 use crate::http::{Clock, ManualClock};
 
@@ -62,6 +62,7 @@ pub async fn run_all(store: &dyn SyncStore, clock: &ManualClock) {
     leases_and_checkpoints(store, clock).await;
     inbox(store, clock).await;
     dead_letters_audit_unmapped_and_secrets(store, clock).await;
+    pair_counts(store, clock).await;
     retention(store, clock).await;
 }
 
@@ -699,6 +700,91 @@ pub async fn dead_letters_audit_unmapped_and_secrets(store: &dyn SyncStore, cloc
             .await
             .expect("secret")
             .is_none()
+    );
+}
+
+/// Pair counts: links by state, and each subject's newest telling audit outcome (a pair, the
+/// link of an entry's record, or the record itself), per tenant.
+pub async fn pair_counts(store: &dyn SyncStore, clock: &ManualClock) {
+    let t = tenant("counts");
+    let other = tenant("counts-other");
+    assert_eq!(
+        store.pair_counts(&t).await.expect("pair_counts"),
+        PairCounts::default(),
+        "an empty tenant"
+    );
+    let link = |t: &TenantId, referral_id: Option<&str>, crm_id: &str, state: LinkState| {
+        let (t, referral_id, crm_id) =
+            (t.clone(), referral_id.map(str::to_owned), crm_id.to_owned());
+        async move {
+            let link = Link::new(referral_id, Some(crm_id), state, clock.now());
+            let lock = store
+                .lock_pair(&t, &link.records(), "worker-counts", TTL)
+                .await
+                .expect("lock_pair")
+                .expect("free");
+            store.save_link(&lock, &link).await.expect("save_link");
+            store.unlock_pair(&lock).await.expect("unlock_pair");
+            link.pair
+        }
+    };
+    let held = link(&t, Some("pc-r1"), "pc-c1", LinkState::Linked).await;
+    let in_sync = link(&t, Some("pc-r2"), "pc-c2", LinkState::Linked).await;
+    link(&t, Some("pc-r3"), "pc-c3", LinkState::Linked).await;
+    link(&t, None, "pc-c4", LinkState::Pending).await;
+    let unlinked = link(&t, Some("pc-r5"), "pc-c5", LinkState::Unlinked).await;
+    let foreign = link(&other, Some("pc-r1"), "pc-c1", LinkState::Linked).await;
+    let audit = |t: &TenantId, pair: Option<PairId>, record: RecordRef, outcome: &str| {
+        let entry = AuditEntry {
+            tenant: t.clone(),
+            pair,
+            records: vec![record],
+            at: later(clock, Duration::from_secs(1)),
+            outcome: outcome.into(),
+            fields: Vec::new(),
+            detail: None,
+        };
+        async move { store.append_audit(entry).await.expect("audit") }
+    };
+    // Held last: busy says nothing of where a pair stands.
+    audit(&t, Some(held), referral("pc-r1"), "created").await;
+    audit(&t, Some(held), referral("pc-r1"), "held").await;
+    audit(&t, Some(held), referral("pc-r1"), "busy").await;
+    // Failed, then synced: in sync.
+    audit(&t, Some(in_sync), crm("pc-c2"), "failed").await;
+    audit(&t, Some(in_sync), crm("pc-c2"), "updated").await;
+    // An entry without a pair counts for the link holding its record.
+    audit(&t, None, crm("pc-c3"), "conflict").await;
+    // Records never linked count on their own.
+    audit(&t, None, referral("pc-r9"), "excluded").await;
+    audit(&t, None, referral("pc-r9"), "duplicate").await;
+    audit(&t, None, referral("pc-r10"), "failed").await;
+    audit(&t, None, referral("pc-r10"), "rejected").await;
+    audit(&t, Some(unlinked), referral("pc-r5"), "excluded").await;
+    // Another tenant's entries count for that tenant only.
+    audit(&other, Some(foreign), referral("pc-r1"), "failed").await;
+    audit(&other, None, referral("pc-r1"), "conflict").await;
+
+    let expected = PairCounts {
+        in_sync: 1,
+        linked: 3,
+        pending: 1,
+        unlinked: 1,
+        excluded: 2,
+        held: 1,
+        conflict: 1,
+        failing: 1,
+    };
+    assert_eq!(store.pair_counts(&t).await.expect("pair_counts"), expected);
+    let expected = PairCounts {
+        linked: 1,
+        conflict: 1,
+        ..PairCounts::default()
+    };
+    assert_eq!(
+        store.pair_counts(&other).await.expect("pair_counts"),
+        expected,
+        "the last telling entry of the other tenant's pair (by its record) is a conflict"
     );
 }
 

@@ -1,7 +1,7 @@
 //! A store that keeps everything in memory: for tests, and for processes that may forget on
 //! restart.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,8 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::shared::{sorted, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
-    Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
-    SyncStore, TenantId, UnmappedValue,
+    Lease, Link, LinkState, PairCounts, PairId, PairLock, RecordRef, Retention, StoreError,
+    StoreResult, SyncStore, TenantId, UnmappedValue,
 };
 use crate::http::{Clock, SystemClock};
 
@@ -591,6 +591,49 @@ impl SyncStore for MemoryStore {
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
         self.state().audit.push(entry);
         Ok(())
+    }
+
+    async fn pair_counts(&self, tenant: &TenantId) -> StoreResult<PairCounts> {
+        let state = self.state();
+        let mut counts = PairCounts::default();
+        let links: Vec<&Link> = state
+            .links
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, link)| link)
+            .collect();
+        for link in &links {
+            counts.add_links(link.state, 1);
+        }
+        // Each subject's newest telling outcome: the audit is kept in insertion order.
+        let mut seen: HashSet<String> = HashSet::new();
+        for entry in state.audit.iter().rev().filter(|e| e.tenant == *tenant) {
+            if super::types::UNTELLING_OUTCOMES.contains(&entry.outcome.as_str()) {
+                continue;
+            }
+            let pair = entry.pair.or_else(|| {
+                entry.records.iter().find_map(|record| {
+                    links
+                        .iter()
+                        .find(|link| link.records().contains(record))
+                        .map(|link| link.pair)
+                })
+            });
+            let subject = match (pair, entry.records.first()) {
+                (Some(pair), _) => pair.0.to_string(),
+                (None, Some(record)) => format!("{record:?}"),
+                (None, None) => continue,
+            };
+            if seen.insert(subject) {
+                let linked = pair.is_some_and(|pair| {
+                    links
+                        .iter()
+                        .any(|link| link.pair == pair && link.state == LinkState::Linked)
+                });
+                counts.add_outcome(&entry.outcome, linked, 1);
+            }
+        }
+        Ok(counts.finish())
     }
 
     async fn audit(

@@ -59,7 +59,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
-    Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, Snapshot, TenantId,
+    Lease, Link, LinkState, PairCounts, PairId, PairLock, RecordRef, Retention, Snapshot, TenantId,
     UnmappedValue,
 };
 
@@ -259,6 +259,10 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug {
         field: &str,
         value: &str,
     ) -> StoreResult<bool>;
+
+    /// A tenant's pairs counted by where they stand — links by state, and each pair's newest
+    /// telling audit outcome — exactly, in the store (see [`PairCounts`]).
+    async fn pair_counts(&self, tenant: &TenantId) -> StoreResult<PairCounts>;
 
     /// Every unmapped value recorded for a tenant.
     async fn unmapped(&self, tenant: &TenantId) -> StoreResult<Vec<UnmappedValue>>;

@@ -17,8 +17,8 @@ use tokio_postgres::{NoTls, Row, Transaction};
 use super::shared::{instant, kind, micros, sorted, state_of, state_text, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
-    Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
-    SyncStore, TenantId, UnmappedValue,
+    Lease, Link, LinkState, PairCounts, PairId, PairLock, RecordRef, Retention, StoreError,
+    StoreResult, SyncStore, TenantId, UnmappedValue,
 };
 use crate::http::{Clock, SystemClock};
 
@@ -1078,6 +1078,67 @@ impl SyncStore for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(row.get::<_, i64>(0) == 1)
+    }
+
+    async fn pair_counts(&self, tenant: &TenantId) -> StoreResult<PairCounts> {
+        let client = self.client().await?;
+        let mut counts = PairCounts::default();
+        let rows = client
+            .query(
+                &self.sql("SELECT state, COUNT(*) FROM {s}.links WHERE tenant = $1 GROUP BY state"),
+                &[&tenant.as_str()],
+            )
+            .await
+            .map_err(backend)?;
+        for row in &rows {
+            let state: String = row.get(0);
+            let count: i64 = row.get(1);
+            counts.add_links(state_of(&state)?, u64::try_from(count).unwrap_or(0));
+        }
+        // Each subject's newest telling entry (highest id), grouped by its outcome and by
+        // whether the subject is a linked pair.
+        let [busy, duplicate] = super::types::UNTELLING_OUTCOMES;
+        let rows = client
+            .query(
+                &self.sql(
+                    "WITH telling AS (
+                        SELECT a.id, a.body->>'outcome' AS outcome,
+                            COALESCE(a.pair::text,
+                                (SELECT l.pair::text FROM jsonb_array_elements(a.body->'records') r
+                                 JOIN {s}.links l ON l.tenant = a.tenant
+                                  AND (l.referral_id = r->>'Referral' OR l.crm_id = r->>'Crm')
+                                 LIMIT 1),
+                                (a.body->'records'->0)::text) AS subject
+                        FROM {s}.audit a
+                        WHERE a.tenant = $1 AND a.body->>'outcome' NOT IN ($2, $3)),
+                     latest AS (
+                        SELECT subject, outcome,
+                            ROW_NUMBER() OVER (PARTITION BY subject ORDER BY id DESC) AS n
+                        FROM telling WHERE subject IS NOT NULL)
+                     SELECT outcome,
+                        EXISTS (SELECT 1 FROM {s}.links l WHERE l.tenant = $1
+                                AND l.pair::text = latest.subject AND l.state = $4) AS linked,
+                        COUNT(*)
+                     FROM latest WHERE n = 1 GROUP BY 1, 2",
+                ),
+                &[
+                    &tenant.as_str(),
+                    &busy,
+                    &duplicate,
+                    &state_text(LinkState::Linked),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        for row in &rows {
+            let outcome: Option<String> = row.get(0);
+            let linked: bool = row.get(1);
+            let count: i64 = row.get(2);
+            if let Some(outcome) = outcome {
+                counts.add_outcome(&outcome, linked, u64::try_from(count).unwrap_or(0));
+            }
+        }
+        Ok(counts.finish())
     }
 
     async fn unmapped(&self, tenant: &TenantId) -> StoreResult<Vec<UnmappedValue>> {

@@ -15,8 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::shared::{backend, instant, kind, micros, sorted, state_of, state_text, until};
 use super::{
     AuditEntry, Baseline, Checkpoint, ClaimedEvent, DeadLetter, DeadLetterId, InboxEvent, InboxId,
-    Lease, Link, LinkState, PairId, PairLock, RecordRef, Retention, StoreError, StoreResult,
-    SyncStore, TenantId, UnmappedValue,
+    Lease, Link, LinkState, PairCounts, PairId, PairLock, RecordRef, Retention, StoreError,
+    StoreResult, SyncStore, TenantId, UnmappedValue,
 };
 use crate::http::{Clock, SystemClock};
 
@@ -1050,6 +1050,78 @@ impl SyncStore for SqliteStore {
             )
             .map_err(backend)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn pair_counts(&self, tenant: &TenantId) -> StoreResult<PairCounts> {
+        let tenant = tenant.clone();
+        self.run(move |conn, _| {
+            let mut counts = PairCounts::default();
+            let mut statement = conn
+                .prepare("SELECT state, COUNT(*) FROM links WHERE tenant = ?1 GROUP BY state")
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![tenant.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let (state, count) = row.map_err(backend)?;
+                counts.add_links(state_of(&state)?, u64::try_from(count).unwrap_or(0));
+            }
+            // Each subject's newest telling entry (highest id), grouped by its outcome and by
+            // whether the subject is a linked pair.
+            let mut statement = conn
+                .prepare(
+                    "WITH telling AS (
+                        SELECT a.id, json_extract(a.body, '$.outcome') AS outcome,
+                            COALESCE(a.pair,
+                                (SELECT l.pair FROM json_each(a.body, '$.records') r
+                                 JOIN links l ON l.tenant = a.tenant
+                                  AND (l.referral_id = json_extract(r.value, '$.Referral')
+                                       OR l.crm_id = json_extract(r.value, '$.Crm'))
+                                 LIMIT 1),
+                                json_extract(a.body, '$.records[0]')) AS subject
+                        FROM audit a
+                        WHERE a.tenant = ?1
+                          AND json_extract(a.body, '$.outcome') NOT IN (?2, ?3)),
+                     latest AS (
+                        SELECT subject, outcome,
+                            ROW_NUMBER() OVER (PARTITION BY subject ORDER BY id DESC) AS n
+                        FROM telling WHERE subject IS NOT NULL)
+                     SELECT outcome,
+                        EXISTS (SELECT 1 FROM links l WHERE l.tenant = ?1
+                                AND l.pair = latest.subject AND l.state = ?4) AS linked,
+                        COUNT(*)
+                     FROM latest WHERE n = 1 GROUP BY 1, 2",
+                )
+                .map_err(backend)?;
+            let [busy, duplicate] = super::types::UNTELLING_OUTCOMES;
+            let rows = statement
+                .query_map(
+                    params![
+                        tenant.as_str(),
+                        busy,
+                        duplicate,
+                        state_text(LinkState::Linked)
+                    ],
+                    |row| {
+                        Ok((
+                            row.get::<_, Option<String>>(0)?,
+                            row.get::<_, bool>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .map_err(backend)?;
+            for row in rows {
+                let (outcome, linked, count) = row.map_err(backend)?;
+                if let Some(outcome) = outcome {
+                    counts.add_outcome(&outcome, linked, u64::try_from(count).unwrap_or(0));
+                }
+            }
+            Ok(counts.finish())
         })
         .await
     }

@@ -380,6 +380,74 @@ pub struct UnmappedValue {
     pub count: u64,
 }
 
+/// A tenant's pairs counted by where they stand ([`SyncStore::pair_counts`](super::SyncStore::pair_counts)),
+/// exactly, over the whole audit trail the store keeps.
+///
+/// The last four count *subjects*: a pair, or a record whose sync never made a link (a
+/// referral out of scope, a rejected create). A subject counts under the outcome of its newest
+/// audit entry that tells where it stands (`busy` and `duplicate` tell nothing); an entry
+/// without a pair counts for the pair of a link holding one of its records, else for its first
+/// record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PairCounts {
+    /// Linked pairs whose newest telling outcome is none of `excluded`, `held`, `conflict`,
+    /// `failed` or `rejected`.
+    pub in_sync: u64,
+    /// Linked pairs.
+    pub linked: u64,
+    /// Pairs whose other side is being created.
+    pub pending: u64,
+    /// Pairs no longer synced.
+    pub unlinked: u64,
+    /// Subjects last excluded (out of scope, sync flag off, not found, unlinked).
+    pub excluded: u64,
+    /// Subjects whose last sync held changes it cannot write.
+    pub held: u64,
+    /// Subjects whose last sync left a conflict to a person.
+    pub conflict: u64,
+    /// Subjects whose last sync failed or was rejected.
+    pub failing: u64,
+}
+
+impl PairCounts {
+    /// Counts a link state's links.
+    pub(super) fn add_links(&mut self, state: LinkState, count: u64) {
+        match state {
+            LinkState::Linked => self.linked += count,
+            LinkState::Pending => self.pending += count,
+            LinkState::Unlinked => self.unlinked += count,
+        }
+    }
+
+    /// Counts `count` subjects whose newest telling outcome is `outcome`, of which those that
+    /// are linked pairs are `linked`; [`in_sync`](Self::in_sync) is what is left of the linked
+    /// pairs once every outcome is counted.
+    pub(super) fn add_outcome(&mut self, outcome: &str, linked: bool, count: u64) {
+        let slot = match outcome {
+            "excluded" => &mut self.excluded,
+            "held" => &mut self.held,
+            "conflict" => &mut self.conflict,
+            "failed" | "rejected" => &mut self.failing,
+            _ => return,
+        };
+        *slot += count;
+        if linked {
+            self.in_sync = self.in_sync.saturating_add(count);
+        }
+    }
+
+    /// Turns the linked pairs counted as not in sync (kept in `in_sync` while counting) into
+    /// the pairs in sync.
+    pub(super) fn finish(mut self) -> Self {
+        self.in_sync = self.linked.saturating_sub(self.in_sync);
+        self
+    }
+}
+
+/// The audit outcomes that say nothing of where a pair stands.
+pub(super) const UNTELLING_OUTCOMES: [&str; 2] = ["busy", "duplicate"];
+
 /// What [`SyncStore::purge`](super::SyncStore::purge) removes besides expired event marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Retention {

@@ -202,6 +202,9 @@ impl SyncStore for ObservedStore {
     async fn record_unmapped(&self, t: &TenantId, f: &str, v: &str) -> StoreResult<bool> {
         observed!(self, "record_unmapped", self.inner.record_unmapped(t, f, v))
     }
+    async fn pair_counts(&self, t: &TenantId) -> StoreResult<cosell::store::PairCounts> {
+        observed!(self, "pair_counts", self.inner.pair_counts(t))
+    }
     async fn unmapped(&self, t: &TenantId) -> StoreResult<Vec<UnmappedValue>> {
         observed!(self, "unmapped", self.inner.unmapped(t))
     }
