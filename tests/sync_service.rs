@@ -1019,6 +1019,72 @@ async fn a_dry_run_prints_the_plan_writes_nothing_and_the_full_sweep_then_does_i
     service.stop().await;
 }
 
+/// Refresh tokens are single-use: once another worker rotated the one this process held, only
+/// the store's newest works — and the service reads it before refreshing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_another_worker_rotated_is_picked_up_while_running() {
+    let world = World::new().await;
+    world.login().await;
+    let service = world.start(Options::default()).await;
+    // The sweep at start signed in (the login's token rotated into the store).
+    eventually_status(&service, |page| {
+        tenant(page, "contoso")["last_sweep"]["result"] == json!("done")
+    })
+    .await;
+    let config = world.config();
+    let store = store::open(&config.store).await.expect("the store opens");
+    let contoso = TenantId::new("contoso").unwrap();
+    let stored = |store: std::sync::Arc<dyn SyncStore>| {
+        let contoso = contoso.clone();
+        async move {
+            use secrecy::ExposeSecret;
+            store
+                .secret(&contoso, tenants::REFRESH_TOKEN_SECRET)
+                .await
+                .unwrap()
+                .map(|token| token.expose_secret().to_owned())
+        }
+    };
+    let held = stored(store.clone()).await.expect("a stored refresh token");
+
+    // Another worker starts from the stored token and signs in: it rotates (and so uses up)
+    // the token this process holds, and stores the new one.
+    let metrics = std::sync::Arc::new(metrics::Metrics::new());
+    let other = tenants::Tenant::start(&config.tenants[0], store.clone(), &metrics, "other")
+        .await
+        .unwrap_or_else(|error| panic!("the other worker starts: {error}"));
+    assert_eq!(other.name, "contoso");
+    other.sync.preview_full_sweep().await.unwrap();
+    let newest = stored(store.clone()).await.expect("a stored refresh token");
+    assert_ne!(newest, held, "the other worker rotated the token");
+
+    // Every access token is revoked: the service must refresh, and only the newest works.
+    world.emulator.tokens().revoke_all();
+    let id = id_of(
+        &world
+            .contoso()
+            .share_referral(referral("After Rotation"))
+            .unwrap(),
+    );
+    eventually(
+        "the opportunity of the referral shared after the rotation",
+        || (!with(&world.opportunities(), "cosell_referralid", &id).is_empty()).then_some(()),
+    )
+    .await;
+    let page = status(&service).await;
+    let contoso_status = tenant(&page, "contoso");
+    assert!(
+        contoso_status["token"]["problem"].is_null(),
+        "{contoso_status:#}"
+    );
+    assert_ne!(
+        stored(store.clone()).await.expect("a stored refresh token"),
+        newest,
+        "the service rotated the newest in turn, and stored it"
+    );
+    service.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_refresh_token_is_named_on_status() {
     let world = World::new().await;

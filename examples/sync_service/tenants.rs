@@ -1,5 +1,6 @@
 //! One tenant's clients and synchronizer, built from its configuration: Partner Center signed
-//! in with the newest refresh token the store keeps (rotated tokens saved back), the CRM with
+//! in with the newest refresh token the store keeps (read again before each refresh; rotated
+//! tokens saved back), the CRM with
 //! its own credentials and the crate's default mapping for it, and every client reporting its
 //! requests to the tenant's metrics observer.
 
@@ -18,10 +19,10 @@ use cosell::salesforce::{ClientCredentialsFlow, JwtBearerFlow, Salesforce, Sales
 use cosell::store::{StoreError, SyncStore, TenantId};
 use cosell::sync::{DataverseCrm, SalesforceCrm, Synchronizer};
 use jiff::Timestamp;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::sync::Notify;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::config::{CrmConfig, CrmKind, SalesforceAuth, TenantConfig, tenant_variable};
 use crate::metrics::Metrics;
@@ -116,11 +117,16 @@ fn token_problem(error: &cosell::Error) -> TokenProblem {
 /// The refresh-token provider, watched: each refresh's success or failure is recorded in the
 /// tenant's [`TokenHealth`], and a refresh token Entra ID rotated is stored before the access
 /// token is handed out, so a process stopped right after a refresh starts again with the
-/// newest one (the old one may no longer work). Wrapped in the token cache, so it is called
-/// only to refresh.
+/// newest one (the old one may no longer work). Before each refresh the newest token the store
+/// holds is read: one a `login` stored while the service runs, or one another worker rotated
+/// (which used up the one this process held), replaces the provider's. Wrapped in the token
+/// cache, so it is called only to refresh (one at a time).
 #[derive(Debug)]
 struct WatchedRefresh {
-    inner: RefreshTokenProvider,
+    /// Builds a provider around a given refresh token.
+    factory: RefreshFactory,
+    /// The refresh token the provider holds now, and the provider.
+    current: tokio::sync::Mutex<(SecretString, Arc<RefreshTokenProvider>)>,
     health: Arc<Mutex<TokenHealth>>,
     store: Arc<dyn SyncStore>,
     tenant: TenantId,
@@ -128,10 +134,63 @@ struct WatchedRefresh {
     rotated: Mutex<UnboundedReceiver<SecretString>>,
 }
 
+/// What a tenant's refresh-token provider is built from.
+#[derive(Debug)]
+struct RefreshFactory {
+    authority: EntraAuthority,
+    client_id: String,
+    client_secret: Option<SecretString>,
+    /// Where the provider's rotated tokens go.
+    rotated: UnboundedSender<SecretString>,
+}
+
+impl RefreshFactory {
+    fn build(&self, refresh_token: SecretString) -> cosell::Result<RefreshTokenProvider> {
+        let rotated = self.rotated.clone();
+        let mut provider = RefreshTokenProvider::builder(
+            self.authority.clone(),
+            self.client_id.clone(),
+            DelegatedScope::v1(TOKEN_RESOURCE),
+            refresh_token,
+        )
+        .on_rotate(Arc::new(move |token: &SecretString| {
+            // The sink cannot wait: `WatchedRefresh` stores it before handing out the token.
+            let _ = rotated.send(token.clone());
+        }));
+        if let Some(secret) = &self.client_secret {
+            provider = provider.client_secret(secret.clone());
+        }
+        provider.build()
+    }
+}
+
+impl WatchedRefresh {
+    /// The provider to refresh with: rebuilt around the store's newest refresh token when that
+    /// is not the one it holds. A store that cannot be read leaves the provider as it is.
+    async fn provider(&self) -> cosell::Result<Arc<RefreshTokenProvider>> {
+        let mut current = self.current.lock().await;
+        match self.store.secret(&self.tenant, REFRESH_TOKEN_SECRET).await {
+            Ok(Some(stored)) if stored.expose_secret() != current.0.expose_secret() => {
+                tracing::info!(tenant = %self.tenant, "a newer refresh token is in the store: using it");
+                let provider = Arc::new(self.factory.build(stored.clone())?);
+                *current = (stored, provider);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(tenant = %self.tenant, %error, "the stored refresh token could not be read; refreshing with the one held");
+            }
+        }
+        Ok(current.1.clone())
+    }
+}
+
 #[async_trait]
 impl TokenProvider for WatchedRefresh {
     async fn token(&self) -> cosell::Result<AccessToken> {
-        let result = self.inner.token().await;
+        let result = match self.provider().await {
+            Ok(provider) => provider.token().await,
+            Err(error) => Err(error),
+        };
         let rotated: Vec<SecretString> = {
             let mut receiver = lock(&self.rotated);
             std::iter::from_fn(|| receiver.try_recv().ok()).collect()
@@ -146,6 +205,10 @@ impl TokenProvider for WatchedRefresh {
                 tracing::error!(tenant = %self.tenant, %error, "a rotated refresh token could not be stored");
                 save_error = Some(error.to_string());
             }
+        }
+        if let Some(newest) = rotated.last() {
+            // The provider holds it now: the store's copy is no longer newer.
+            self.current.lock().await.0 = newest.clone();
         }
         let mut health = lock(&self.health);
         if let Some(error) = save_error {
@@ -234,22 +297,17 @@ impl Tenant {
 
         let refresh_token = newest_refresh_token(config, &id, store.as_ref()).await?;
         let (rotated, to_save) = tokio::sync::mpsc::unbounded_channel::<SecretString>();
-        let mut provider = RefreshTokenProvider::builder(
-            authority.clone(),
-            pc.client_id.clone(),
-            DelegatedScope::v1(TOKEN_RESOURCE),
-            refresh_token,
-        )
-        .on_rotate(Arc::new(move |token: &SecretString| {
-            // The sink cannot wait: `WatchedRefresh` stores it before handing out the token.
-            let _ = rotated.send(token.clone());
-        }));
-        if let Some(secret) = &pc.client_secret {
-            provider = provider.client_secret(secret.clone());
-        }
+        let factory = RefreshFactory {
+            authority: authority.clone(),
+            client_id: pc.client_id.clone(),
+            client_secret: pc.client_secret.clone(),
+            rotated,
+        };
+        let provider = Arc::new(factory.build(refresh_token.clone()).map_err(sdk)?);
         let token = Arc::new(Mutex::new(TokenHealth::default()));
         let watched = WatchedRefresh {
-            inner: provider.build().map_err(sdk)?,
+            factory,
+            current: tokio::sync::Mutex::new((refresh_token, provider)),
             health: token.clone(),
             store: store.clone(),
             tenant: id.clone(),
