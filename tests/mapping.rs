@@ -375,6 +375,72 @@ fn salesforce_record_maps_back_to_the_same_canonical_fields() {
     );
 }
 
+/// A stage that shows the status (on hold, won, lost) is not a sales stage: it is neither read
+/// as one nor reported as a sales-stage value the mapping cannot map.
+#[test]
+fn salesforce_status_stages_are_not_unmapped_sales_stages() {
+    let mapping = salesforce().build().unwrap();
+    for (stage, closed, won, status) in [
+        ("Prospecting", false, false, "on_hold"),
+        ("Closed Won", true, true, "won"),
+        ("Closed Lost", true, false, "lost"),
+    ] {
+        let projected = mapping
+            .crm_to_canonical(&json!({
+                "Id": "006Dn00000A1b2CIAR",
+                "Name": "On hold",
+                "StageName": stage,
+                "IsClosed": closed,
+                "IsWon": won,
+            }))
+            .unwrap();
+        assert_eq!(
+            projected.record.get(fields::STATUS),
+            &Value::choice(status),
+            "{stage}"
+        );
+        assert!(
+            projected.record.get(fields::SALES_STAGE).is_absent(),
+            "{stage}: {:?}",
+            projected.record.get(fields::SALES_STAGE)
+        );
+        assert!(
+            projected.raw.get(fields::SALES_STAGE).is_absent(),
+            "{stage}: the raw projection too"
+        );
+        let unmapped: Vec<_> = projected
+            .issues
+            .iter()
+            .filter(|issue| matches!(issue, MappingIssue::UnmappedValue { .. }))
+            .collect();
+        assert!(unmapped.is_empty(), "{stage}: {unmapped:?}");
+    }
+    // Also when the status is not synced: the stage still shows it, not a sales stage.
+    let without_status = salesforce().remove("status").build().unwrap();
+    let projected = without_status
+        .crm_to_canonical(&json!({"Id": "006Dn00000A1b2CIAR", "StageName": "Prospecting"}))
+        .unwrap();
+    assert!(projected.record.get(fields::SALES_STAGE).is_absent());
+    assert!(projected.issues.is_empty(), "{:?}", projected.issues);
+    // An open stage the map does not hold is still reported.
+    let projected = mapping
+        .crm_to_canonical(&json!({
+            "Id": "006Dn00000A1b2CIAR",
+            "StageName": "Custom Stage",
+            "IsClosed": false,
+            "IsWon": false,
+        }))
+        .unwrap();
+    assert!(
+        projected.issues.iter().any(|issue| matches!(
+            issue,
+            MappingIssue::UnmappedValue { field, value } if field == "sales_stage" && value == "Custom Stage"
+        )),
+        "{:?}",
+        projected.issues
+    );
+}
+
 #[test]
 fn crm_changes_become_a_partner_center_patch_with_replace_and_add_only() {
     let mapping = dynamics365().build().unwrap();

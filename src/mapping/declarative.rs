@@ -458,6 +458,7 @@ impl DeclarativeMapping {
     fn project(&self, json: &Json, side: Side) -> Result<Projection, MappingError> {
         let mut record = self.schema.record();
         let mut issues = Vec::new();
+        let status_stage = side == Side::Crm && self.shows_status_in_stage(json);
         for (id, spec) in self.schema.fields() {
             if id == fields::STATUS && self.status.is_some() {
                 let (value, unmapped) = self.read_status(json, side);
@@ -465,6 +466,11 @@ impl DeclarativeMapping {
                     self.report_unmapped(spec.name(), unmapped, &mut issues);
                 }
                 record.set(id, value);
+                continue;
+            }
+            if id == fields::SALES_STAGE && status_stage {
+                // The stage holds the status, and no sales stage: not read, not reported.
+                record.set(id, Value::Absent);
                 continue;
             }
             let Some(compiled) = self.compiled(id) else {
@@ -532,9 +538,6 @@ impl DeclarativeMapping {
         {
             record.set_modified(Some(modified));
         }
-        if side == Side::Crm {
-            self.drop_status_stage(&mut record);
-        }
         let raw = record.clone();
         for truncation in self.schema.normalize(&mut record)? {
             issues.push(MappingIssue::Truncated {
@@ -586,17 +589,15 @@ impl DeclarativeMapping {
         );
     }
 
-    /// The sales stage a Salesforce-style record holds in its stage while the stage shows the
-    /// status (on hold, won, lost) is not a sales stage: read it as unknown.
-    fn drop_status_stage(&self, record: &mut Record) {
-        if matches!(self.status, Some(StatusRules::Stages { .. }))
-            && record
-                .get(fields::STATUS)
+    /// Whether a Salesforce-style record's stage shows its status (on hold, won, lost) rather
+    /// than a sales stage: read from the record itself, so it holds whether or not the mapping
+    /// syncs the status.
+    fn shows_status_in_stage(&self, json: &Json) -> bool {
+        matches!(self.status, Some(StatusRules::Stages { .. }))
+            && self
+                .status_code(json, Side::Crm, &mut None)
                 .as_choice()
                 .is_some_and(|code| code != status::ACTIVE)
-        {
-            record.set(fields::SALES_STAGE, Value::Absent);
-        }
     }
 
     /// The canonical status of a record, with the unmapped status found, if any (reported by
