@@ -775,7 +775,7 @@ async fn a_dead_letter_shows_on_status_and_is_retried_through_the_admin_route() 
         .operation("dataverse.upsert"),
     );
     let id = id_of(&world.contoso().share_referral(referral("Refused")).unwrap());
-    // Each event of the referral whose sync was refused is a dead letter.
+    // The referral whose sync was refused is one dead letter, however many of its events fail.
     let page = eventually_status(&service, |page| {
         let contoso = tenant(page, "contoso");
         contoso["dead_letters"].as_u64().is_some_and(|n| n >= 1)

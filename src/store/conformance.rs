@@ -63,6 +63,7 @@ pub async fn run_all(store: &dyn SyncStore, clock: &ManualClock) {
     inbox(store, clock).await;
     dead_letters_audit_unmapped_and_secrets(store, clock).await;
     pair_counts(store, clock).await;
+    merged_dead_letters(store, clock).await;
     retention(store, clock).await;
 }
 
@@ -786,6 +787,81 @@ pub async fn pair_counts(store: &dyn SyncStore, clock: &ManualClock) {
         expected,
         "the last telling entry of the other tenant's pair (by its record) is a conflict"
     );
+}
+
+/// Merged dead letters: the same kind of work on the same records of one tenant is one letter,
+/// updated in place; anything else is a letter of its own.
+pub async fn merged_dead_letters(store: &dyn SyncStore, clock: &ManualClock) {
+    let t = tenant("merge");
+    let letter = |t: &TenantId, kind: &str, records: Vec<RecordRef>, error: &str| DeadLetter {
+        id: DeadLetterId(0),
+        tenant: t.clone(),
+        records,
+        error: error.to_owned(),
+        kind: kind.into(),
+        payload: json!({ "error": error }),
+        attempts: 3,
+        at: later(clock, Duration::from_secs(1)),
+    };
+    let first = store
+        .merge_dead_letter(letter(&t, "referral", vec![referral("mg-1")], "first"))
+        .await
+        .expect("merge_dead_letter");
+    let again = letter(&t, "referral", vec![referral("mg-1")], "second");
+    let again_at = again.at;
+    assert_eq!(
+        store.merge_dead_letter(again).await.expect("merge"),
+        first,
+        "the same work is the same letter"
+    );
+    let listed = store.dead_letters(&t, 10).await.expect("dead letters");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].id, first);
+    assert_eq!(listed[0].error, "second", "the newest error");
+    assert_eq!(listed[0].payload, json!({"error": "second"}));
+    assert_eq!(listed[0].attempts, 6, "the attempts add up");
+    assert_eq!(listed[0].at, again_at, "the newest failure's time");
+    // Another kind, other records, another tenant: letters of their own.
+    let others = [
+        letter(&t, "crm", vec![referral("mg-1")], "kind"),
+        letter(&t, "referral", vec![referral("mg-2")], "records"),
+        letter(
+            &t,
+            "referral",
+            vec![referral("mg-1"), crm("mg-c1")],
+            "more records",
+        ),
+        letter(
+            &tenant("merge-other"),
+            "referral",
+            vec![referral("mg-1")],
+            "tenant",
+        ),
+    ];
+    let mut ids = vec![first];
+    for other in others {
+        let id = store.merge_dead_letter(other).await.expect("merge");
+        assert!(!ids.contains(&id), "{id:?} in {ids:?}");
+        ids.push(id);
+    }
+    assert_eq!(store.dead_letters(&t, 10).await.expect("list").len(), 4);
+    // A letter taken off the list is not merged into: the next failure is a new letter.
+    store
+        .take_dead_letter(&t, first)
+        .await
+        .expect("take")
+        .expect("the letter");
+    let after = store
+        .merge_dead_letter(letter(&t, "referral", vec![referral("mg-1")], "after"))
+        .await
+        .expect("merge");
+    assert_ne!(after, first);
+    let letter = store
+        .dead_letter(&t, after)
+        .await
+        .expect("dead_letter")
+        .expect("the new letter");
+    assert_eq!((letter.error.as_str(), letter.attempts), ("after", 3));
 }
 
 /// Retention: expired event marks go and unexpired ones stay; audit entries and dead letters

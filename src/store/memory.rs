@@ -547,6 +547,24 @@ impl SyncStore for MemoryStore {
         Ok(id)
     }
 
+    async fn merge_dead_letter(&self, letter: DeadLetter) -> StoreResult<DeadLetterId> {
+        let mut state = self.state();
+        if let Some(existing) = state
+            .dead_letters
+            .values_mut()
+            .find(|existing| existing.same_work(&letter))
+        {
+            existing.merge(letter);
+            return Ok(existing.id);
+        }
+        state.next_letter += 1;
+        let id = DeadLetterId(state.next_letter);
+        let mut letter = letter;
+        letter.id = id;
+        state.dead_letters.insert(id, letter);
+        Ok(id)
+    }
+
     async fn dead_letters(&self, tenant: &TenantId, limit: usize) -> StoreResult<Vec<DeadLetter>> {
         Ok(self
             .state()

@@ -224,6 +224,13 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug {
     /// Keeps failed work (the id in `letter` is ignored; the stored one is returned).
     async fn add_dead_letter(&self, letter: DeadLetter) -> StoreResult<DeadLetterId>;
 
+    /// Keeps failed work as [`add_dead_letter`](Self::add_dead_letter) does, unless the tenant
+    /// already has a letter of the same kind for the same records: that one is updated in
+    /// place — its error, payload and time become the new letter's, its attempts add up — and
+    /// its id answered, so a pair that keeps failing is one letter, not one per event. Two
+    /// workers merging the same letter at once make one letter.
+    async fn merge_dead_letter(&self, letter: DeadLetter) -> StoreResult<DeadLetterId>;
+
     /// The tenant's dead letters, oldest first, at most `limit`.
     async fn dead_letters(&self, tenant: &TenantId, limit: usize) -> StoreResult<Vec<DeadLetter>>;
 

@@ -966,6 +966,63 @@ impl SyncStore for PostgresStore {
         Ok(DeadLetterId(token_of(row.get(0))?))
     }
 
+    async fn merge_dead_letter(&self, letter: DeadLetter) -> StoreResult<DeadLetterId> {
+        let records = serde_json::to_value(&letter.records).map_err(backend)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // Two workers merging the same work wait for each other: the second finds the first's.
+        let key = serde_json::json!(["dead-letter", letter.tenant.as_str(), letter.kind, records])
+            .to_string();
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&key],
+        )
+        .await
+        .map_err(backend)?;
+        let existing = tx
+            .query_opt(
+                &self.sql(
+                    "SELECT id, body FROM {s}.dead_letters WHERE tenant = $1
+                     AND body->>'kind' = $2 AND body->'records' = $3
+                     ORDER BY id LIMIT 1",
+                ),
+                &[&letter.tenant.as_str(), &letter.kind, &records],
+            )
+            .await
+            .map_err(backend)?;
+        let id = match existing {
+            Some(row) => {
+                let id: i64 = row.get(0);
+                let mut merged: DeadLetter =
+                    serde_json::from_value(row.get::<_, serde_json::Value>(1)).map_err(backend)?;
+                merged.merge(letter);
+                let body = serde_json::to_value(&merged).map_err(backend)?;
+                tx.execute(
+                    &self.sql("UPDATE {s}.dead_letters SET at = $2, body = $3 WHERE id = $1"),
+                    &[&id, &micros(merged.at), &body],
+                )
+                .await
+                .map_err(backend)?;
+                id
+            }
+            None => {
+                let body = serde_json::to_value(&letter).map_err(backend)?;
+                tx.query_one(
+                    &self.sql(
+                        "INSERT INTO {s}.dead_letters (tenant, at, body) VALUES ($1, $2, $3)
+                         RETURNING id",
+                    ),
+                    &[&letter.tenant.as_str(), &micros(letter.at), &body],
+                )
+                .await
+                .map_err(backend)?
+                .get(0)
+            }
+        };
+        tx.commit().await.map_err(backend)?;
+        Ok(DeadLetterId(token_of(id)?))
+    }
+
     async fn dead_letters(&self, tenant: &TenantId, limit: usize) -> StoreResult<Vec<DeadLetter>> {
         let client = self.client().await?;
         let rows = client

@@ -979,6 +979,42 @@ impl SyncStore for SqliteStore {
         .await
     }
 
+    async fn merge_dead_letter(&self, letter: DeadLetter) -> StoreResult<DeadLetterId> {
+        let records = to_json(&letter.records)?;
+        self.write(move |tx, _| {
+            let existing: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, body FROM dead_letters WHERE tenant = ?1
+                     AND json_extract(body, '$.kind') = ?2
+                     AND json_extract(body, '$.records') = json(?3)
+                     ORDER BY id LIMIT 1",
+                    params![letter.tenant.as_str(), letter.kind, records],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((id, body)) = existing else {
+                tx.execute(
+                    "INSERT INTO dead_letters (tenant, at, body) VALUES (?1, ?2, ?3)",
+                    params![letter.tenant.as_str(), micros(letter.at), to_json(&letter)?],
+                )
+                .map_err(backend)?;
+                return Ok(DeadLetterId(
+                    u64::try_from(tx.last_insert_rowid()).map_err(backend)?,
+                ));
+            };
+            let mut merged: DeadLetter = from_json(&body)?;
+            merged.merge(letter);
+            tx.execute(
+                "UPDATE dead_letters SET at = ?2, body = ?3 WHERE id = ?1",
+                params![id, micros(merged.at), to_json(&merged)?],
+            )
+            .map_err(backend)?;
+            Ok(DeadLetterId(u64::try_from(id).map_err(backend)?))
+        })
+        .await
+    }
+
     async fn dead_letters(&self, tenant: &TenantId, limit: usize) -> StoreResult<Vec<DeadLetter>> {
         let tenant = tenant.clone();
         self.run(move |conn, _| {

@@ -346,6 +346,22 @@ pub struct DeadLetter {
     pub at: Timestamp,
 }
 
+impl DeadLetter {
+    /// Whether `other` is failed work of the same kind on the same records (of one tenant):
+    /// the letter [`merge_dead_letter`](super::SyncStore::merge_dead_letter) updates.
+    pub(super) fn same_work(&self, other: &DeadLetter) -> bool {
+        self.tenant == other.tenant && self.kind == other.kind && self.records == other.records
+    }
+
+    /// Takes `newer`'s error, payload and time, adding up the attempts.
+    pub(super) fn merge(&mut self, newer: DeadLetter) {
+        self.error = newer.error;
+        self.payload = newer.payload;
+        self.at = newer.at;
+        self.attempts = self.attempts.saturating_add(newer.attempts);
+    }
+}
+
 /// One line of the audit trail: what the sync did to a pair, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -987,7 +987,8 @@ impl Synchronizer {
             attempts: self.inner.attempts,
             at: self.inner.clock.now(),
         };
-        match self.inner.store.add_dead_letter(letter).await {
+        // One letter per pair and side that keeps failing, however many events fail on it.
+        match self.inner.store.merge_dead_letter(letter).await {
             Ok(id) => Some(id),
             Err(error) => {
                 tracing::error!(%error, "a failed sync could not be kept as a dead letter");

@@ -202,6 +202,9 @@ impl SyncStore for ObservedStore {
     async fn record_unmapped(&self, t: &TenantId, f: &str, v: &str) -> StoreResult<bool> {
         observed!(self, "record_unmapped", self.inner.record_unmapped(t, f, v))
     }
+    async fn merge_dead_letter(&self, l: DeadLetter) -> StoreResult<DeadLetterId> {
+        observed!(self, "merge_dead_letter", self.inner.merge_dead_letter(l))
+    }
     async fn pair_counts(&self, t: &TenantId) -> StoreResult<cosell::store::PairCounts> {
         observed!(self, "pair_counts", self.inner.pair_counts(t))
     }

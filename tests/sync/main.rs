@@ -5,6 +5,7 @@ mod batched;
 mod convergence;
 mod crash;
 mod crashing_store;
+mod dead_letters;
 mod harness;
 mod hostile;
 #[path = "../support/observed.rs"]
