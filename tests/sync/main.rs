@@ -6,6 +6,7 @@ mod convergence;
 mod crash;
 mod crashing_store;
 mod dead_letters;
+mod first_sweep;
 mod harness;
 mod hostile;
 #[path = "../support/observed.rs"]
