@@ -380,19 +380,14 @@ fn salesforce_record_maps_back_to_the_same_canonical_fields() {
 #[test]
 fn salesforce_status_stages_are_not_unmapped_sales_stages() {
     let mapping = salesforce().build().unwrap();
+    let opportunity = |stage: &str, closed: bool, won: bool| json!({"Id": "006Dn00000A1b2CIAR", "StageName": stage, "IsClosed": closed, "IsWon": won});
     for (stage, closed, won, status) in [
         ("Prospecting", false, false, "on_hold"),
         ("Closed Won", true, true, "won"),
         ("Closed Lost", true, false, "lost"),
     ] {
         let projected = mapping
-            .crm_to_canonical(&json!({
-                "Id": "006Dn00000A1b2CIAR",
-                "Name": "On hold",
-                "StageName": stage,
-                "IsClosed": closed,
-                "IsWon": won,
-            }))
+            .crm_to_canonical(&opportunity(stage, closed, won))
             .unwrap();
         assert_eq!(
             projected.record.get(fields::STATUS),
@@ -424,12 +419,7 @@ fn salesforce_status_stages_are_not_unmapped_sales_stages() {
     assert!(projected.issues.is_empty(), "{:?}", projected.issues);
     // An open stage the map does not hold is still reported.
     let projected = mapping
-        .crm_to_canonical(&json!({
-            "Id": "006Dn00000A1b2CIAR",
-            "StageName": "Custom Stage",
-            "IsClosed": false,
-            "IsWon": false,
-        }))
+        .crm_to_canonical(&opportunity("Custom Stage", false, false))
         .unwrap();
     assert!(
         projected.issues.iter().any(|issue| matches!(

@@ -862,12 +862,9 @@ async fn a_dead_letter_shows_on_status_and_is_retried_through_the_admin_route() 
     service.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_full_sweep_links_what_exists_on_both_sides() {
-    let world = World::new().await;
-    world.login().await;
-    // Before the service ever ran: a referral already has its opportunity (made by hand,
-    // carrying the referral id), and another has none.
+/// Before the service ever ran: a contoso referral already has its opportunity (made by hand,
+/// carrying the referral id), and another has none. Answers both referral ids.
+fn existing_and_missing(world: &World) -> (String, String) {
     let existing = id_of(&world.contoso().seed_referral(referral("Existing")).unwrap());
     let missing = id_of(&world.contoso().seed_referral(referral("Missing")).unwrap());
     world
@@ -879,22 +876,37 @@ async fn a_first_full_sweep_links_what_exists_on_both_sides() {
                    "cosell_syncwithpartnercenter": true}),
         )
         .unwrap();
+    (existing, missing)
+}
 
+/// Starts the service with `--full-sweep`; answers it and contoso's line of the summary.
+async fn start_with_full_sweep(world: &World) -> (RunningService, first_run::SweepSummary) {
     let service = world
         .start(Options {
             full_sweep: true,
             ..Options::default()
         })
         .await;
-    let summary = &service.first_sweep;
-    let contoso = summary
+    let contoso = service
+        .first_sweep
         .iter()
         .find(|row| row.tenant == "contoso")
-        .expect("a contoso line");
-    assert_eq!(contoso.result, "done", "{summary:?}");
-    assert_eq!(contoso.newly_linked, 2, "{summary:?}");
-    assert_eq!(contoso.created_in_crm, 1, "{summary:?}");
-    assert!(first_run::table(summary).contains("contoso"));
+        .cloned()
+        .unwrap_or_else(|| panic!("a contoso line: {:?}", service.first_sweep));
+    (service, contoso)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_full_sweep_links_what_exists_on_both_sides() {
+    let world = World::new().await;
+    world.login().await;
+    let (existing, missing) = existing_and_missing(&world);
+
+    let (service, contoso) = start_with_full_sweep(&world).await;
+    assert_eq!(contoso.result, "done", "{contoso:?}");
+    assert_eq!(contoso.newly_linked, 2, "{contoso:?}");
+    assert_eq!(contoso.created_in_crm, 1, "{contoso:?}");
+    assert!(first_run::table(&service.first_sweep).contains("contoso"));
     let rows = world.opportunities();
     assert_eq!(rows.len(), 2, "{rows:#?}");
     for id in [&existing, &missing] {
@@ -933,17 +945,7 @@ async fn sync_state(world: &World) -> String {
 async fn a_dry_run_prints_the_plan_writes_nothing_and_the_full_sweep_then_does_it() {
     let world = World::new().await;
     world.login().await;
-    let existing = id_of(&world.contoso().seed_referral(referral("Existing")).unwrap());
-    let missing = id_of(&world.contoso().seed_referral(referral("Missing")).unwrap());
-    world
-        .emulator
-        .dataverse()
-        .seed(
-            "opportunities",
-            json!({"name": "Existing", "cosell_referralid": existing,
-                   "cosell_syncwithpartnercenter": true}),
-        )
-        .unwrap();
+    let (existing, missing) = existing_and_missing(&world);
     let before = sync_state(&world).await;
     let journal = world.emulator.journal().len();
 
@@ -1002,19 +1004,9 @@ async fn a_dry_run_prints_the_plan_writes_nothing_and_the_full_sweep_then_does_i
     assert!(text.ends_with("dry run: nothing was written\n"), "{text}");
 
     // The full sweep then does what was planned.
-    let service = world
-        .start(Options {
-            full_sweep: true,
-            ..Options::default()
-        })
-        .await;
-    let summary = &service.first_sweep;
-    let row = summary
-        .iter()
-        .find(|row| row.tenant == "contoso")
-        .expect("a contoso line");
-    assert_eq!(row.created_in_crm, 1, "{summary:?}");
-    assert_eq!(row.newly_linked, 2, "{summary:?}");
+    let (service, row) = start_with_full_sweep(&world).await;
+    assert_eq!(row.created_in_crm, 1, "{row:?}");
+    assert_eq!(row.newly_linked, 2, "{row:?}");
     assert_eq!(world.opportunities().len(), 2);
     service.stop().await;
 }

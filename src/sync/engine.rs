@@ -1585,18 +1585,7 @@ impl Synchronizer {
                 OutcomeKind::Excluded(Exclusion::SyncOff),
             ));
         }
-        let known = pass
-            .link
-            .as_ref()
-            .and_then(|link| link.referral_id.clone())
-            .or_else(|| {
-                projection
-                    .record
-                    .get(fields::REFERRAL_ID)
-                    .as_text()
-                    .filter(|id| !id.trim().is_empty())
-                    .map(str::to_owned)
-            });
+        let known = known_referral(pass.link.as_ref(), &projection);
         if let Some(referral_id) = known {
             self.cover(pass, RecordRef::Referral(referral_id.clone()))
                 .await?;
@@ -2330,6 +2319,18 @@ impl Synchronizer {
             .await?
             .unwrap_or(saved))
     }
+}
+
+/// The referral a CRM record's pair has: the link's, else the one the record names.
+fn known_referral(link: Option<&Link>, projection: &Projection) -> Option<String> {
+    link.and_then(|link| link.referral_id.clone()).or_else(|| {
+        projection
+            .record
+            .get(fields::REFERRAL_ID)
+            .as_text()
+            .filter(|id| !id.trim().is_empty())
+            .map(str::to_owned)
+    })
 }
 
 fn held_reasons(partner_center: &[MappingIssue], crm: &[MappingIssue]) -> String {

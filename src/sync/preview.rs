@@ -353,17 +353,7 @@ impl Synchronizer {
             pair.excluded = Some(Exclusion::SyncOff);
             return Ok(());
         }
-        let known = link
-            .as_ref()
-            .and_then(|link| link.referral_id.clone())
-            .or_else(|| {
-                projection
-                    .record
-                    .get(fields::REFERRAL_ID)
-                    .as_text()
-                    .filter(|id| !id.trim().is_empty())
-                    .map(str::to_owned)
-            });
+        let known = super::known_referral(link.as_ref(), &projection);
         let mut link = link;
         if let Some(referral_id) = known {
             pair.referral_id = Some(referral_id.clone());
