@@ -44,7 +44,7 @@ use cosell::partner_center::PartnerCenter;
 use cosell::partner_center::referrals::TOKEN_RESOURCE;
 use cosell::partner_center::webhooks::{Overwrite, WebhooksClient};
 use cosell::salesforce::{ClientCredentialsFlow, Salesforce, SalesforceLogin};
-use cosell::store::{LinkState, SqliteStore, SyncStore, TenantId};
+use cosell::store::{SqliteStore, SyncStore, TenantId};
 use cosell::sync::{
     DataverseCrm, OutcomeKind, SalesforceCrm, SweepMode, SweepReport, SyncOutcome, SyncSide,
     Synchronizer,
@@ -357,11 +357,8 @@ impl Tenant {
     /// The tenant's status, from the store: what `/status` of `examples/sync_service` shows.
     async fn status(&self) -> Result<Value> {
         let (store, id) = (self.sync.store(), self.sync.tenant());
-        let mut pairs = serde_json::Map::new();
-        for state in [LinkState::Linked, LinkState::Pending, LinkState::Unlinked] {
-            let name = format!("{state:?}").to_lowercase();
-            pairs.insert(name, json!(store.links(id, state).await?.len()));
-        }
+        // Exact, from the links and each pair's newest telling audit entry.
+        let pairs = store.pair_counts(id).await?;
         let unmapped = store.unmapped(id).await?.into_iter();
         let unmapped: Vec<_> = unmapped
             .map(|u| json!({"field": u.field, "value": u.value, "seen": u.count}))
@@ -384,7 +381,6 @@ impl Tenant {
             "inbox_depth": store.inbox_depth(id).await?,
             "unmapped": unmapped,
             "last_sweep": sweep,
-            "audit_entries": store.audit(id, None, 10_000).await?.len(),
         }))
     }
 }

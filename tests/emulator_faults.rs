@@ -218,6 +218,14 @@ async fn the_quickstart_shows_every_step_of_the_tour() {
     ] {
         assert!(text.contains(step), "missing `{step}` in:\n{text}");
     }
+    // Each tenant's two pairs in sync, and no value left unmapped by the default mappings.
+    for (shown, times) in [
+        ("\"in_sync\": 2", 2),
+        ("\"failing\": 0", 2),
+        ("\"unmapped\": []", 2),
+    ] {
+        assert_eq!(text.matches(shown).count(), times, "`{shown}` in:\n{text}");
+    }
 
     let contoso = emulator.partner_center().tenant("contoso.onmicrosoft.com");
     let fabrikam = emulator.partner_center().tenant("fabrikam.onmicrosoft.com");
