@@ -845,6 +845,21 @@ pub async fn merged_dead_letters(store: &dyn SyncStore, clock: &ManualClock) {
         ids.push(id);
     }
     assert_eq!(store.dead_letters(&t, 10).await.expect("list").len(), 4);
+    // Workers merging the same failure at once make one letter, every attempt counted.
+    let busy = tenant("merge-at-once");
+    let merges = (0..8).map(|n| {
+        store.merge_dead_letter(letter(
+            &busy,
+            "referral",
+            vec![referral("mg-9")],
+            &format!("worker {n}"),
+        ))
+    });
+    let merged = futures::future::try_join_all(merges).await.expect("merges");
+    assert!(merged.iter().all(|id| *id == merged[0]), "{merged:?}");
+    let listed = store.dead_letters(&busy, 10).await.expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].attempts, 24, "8 merges of 3 attempts");
     // A letter taken off the list is not merged into: the next failure is a new letter.
     store
         .take_dead_letter(&t, first)
