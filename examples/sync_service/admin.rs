@@ -89,6 +89,43 @@ impl From<DeadLetterRetries> for RetryReport {
     }
 }
 
+/// Why an admin route did not do what it was asked: refused (401, 404), or failed.
+enum Refused {
+    Status(StatusCode),
+    Failed(cosell::Error),
+}
+
+impl From<StatusCode> for Refused {
+    fn from(status: StatusCode) -> Self {
+        Refused::Status(status)
+    }
+}
+
+impl From<cosell::Error> for Refused {
+    fn from(error: cosell::Error) -> Self {
+        Refused::Failed(error)
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Status(status) => status.into_response(),
+            Refused::Failed(error) => {
+                let status = if matches!(error, cosell::Error::Validation(_)) {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                (status, error.to_string()).into_response()
+            }
+        }
+    }
+}
+
+/// What an admin route answers.
+type Answer = Result<Response, Refused>;
+
 /// The tenant's synchronizer, once the caller is known to be the operator.
 fn authorised<'a>(
     state: &'a AppState,
@@ -104,13 +141,12 @@ fn authorised<'a>(
         .ok_or(StatusCode::NOT_FOUND)
 }
 
-fn failed(error: &cosell::Error) -> Response {
-    let status = if matches!(error, cosell::Error::Validation(_)) {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, error.to_string()).into_response()
+/// A letter's answer, or 404 when there is no such letter.
+fn found<T: Serialize>(letter: Option<T>) -> Response {
+    match letter {
+        Some(body) => axum::Json(body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn list_route(
@@ -118,47 +154,33 @@ async fn list_route(
     headers: HeaderMap,
     Path(tenant): Path<String>,
     Query(limit): Query<Limit>,
-) -> Response {
-    let sync = match authorised(&state, &headers, &tenant) {
-        Ok(sync) => sync,
-        Err(status) => return status.into_response(),
-    };
-    match sync.dead_letters(limit.limit.unwrap_or(100).min(ALL)).await {
-        Ok(letters) => axum::Json(letters).into_response(),
-        Err(error) => failed(&error),
-    }
+) -> Answer {
+    let sync = authorised(&state, &headers, &tenant)?;
+    let limit = limit.limit.unwrap_or(100).min(ALL);
+    let letters = sync.dead_letters(limit).await?;
+    Ok(axum::Json(letters).into_response())
 }
 
 async fn export_route(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
-) -> Response {
-    let sync = match authorised(&state, &headers, &tenant) {
-        Ok(sync) => sync,
-        Err(status) => return status.into_response(),
-    };
+) -> Answer {
+    let sync = authorised(&state, &headers, &tenant)?;
     let mut lines = Vec::new();
-    match sync.export_dead_letters(ALL, &mut lines).await {
-        Ok(_) => ([(header::CONTENT_TYPE, "application/x-ndjson")], lines).into_response(),
-        Err(error) => failed(&error),
-    }
+    sync.export_dead_letters(ALL, &mut lines).await?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], lines).into_response())
 }
 
 async fn retry_route(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((tenant, id)): Path<(String, u64)>,
-) -> Response {
-    let sync = match authorised(&state, &headers, &tenant) {
-        Ok(sync) => sync,
-        Err(status) => return status.into_response(),
-    };
-    match sync.retry_dead_letter(DeadLetterId(id)).await {
-        Ok(Some(outcome)) => axum::Json(retried(DeadLetterId(id), &outcome)).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(error) => failed(&error),
-    }
+) -> Answer {
+    let sync = authorised(&state, &headers, &tenant)?;
+    let id = DeadLetterId(id);
+    let outcome = sync.retry_dead_letter(id).await?;
+    Ok(found(outcome.map(|outcome| retried(id, &outcome))))
 }
 
 async fn retry_all_route(
@@ -166,34 +188,21 @@ async fn retry_all_route(
     headers: HeaderMap,
     Path(tenant): Path<String>,
     Query(limit): Query<Limit>,
-) -> Response {
-    let sync = match authorised(&state, &headers, &tenant) {
-        Ok(sync) => sync,
-        Err(status) => return status.into_response(),
-    };
-    match sync
-        .retry_dead_letters(limit.limit.unwrap_or(ALL).min(ALL))
-        .await
-    {
-        Ok(retries) => axum::Json(RetryReport::from(retries)).into_response(),
-        Err(error) => failed(&error),
-    }
+) -> Answer {
+    let sync = authorised(&state, &headers, &tenant)?;
+    let limit = limit.limit.unwrap_or(ALL).min(ALL);
+    let retries = sync.retry_dead_letters(limit).await?;
+    Ok(axum::Json(RetryReport::from(retries)).into_response())
 }
 
 async fn discard_route(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((tenant, id)): Path<(String, u64)>,
-) -> Response {
-    let sync = match authorised(&state, &headers, &tenant) {
-        Ok(sync) => sync,
-        Err(status) => return status.into_response(),
-    };
-    match sync.discard_dead_letter(DeadLetterId(id)).await {
-        Ok(Some(letter)) => axum::Json(letter).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(error) => failed(&error),
-    }
+) -> Answer {
+    let sync = authorised(&state, &headers, &tenant)?;
+    let letter = sync.discard_dead_letter(DeadLetterId(id)).await?;
+    Ok(found(letter))
 }
 
 /// What the `dead-letters` subcommand does.
