@@ -10,10 +10,63 @@
 //! millisecond); any other id or time is kept as it came.
 
 use std::hash::BuildHasher;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::Poll;
 
 use jiff::Timestamp;
 
+use crate::error::Result;
+use crate::http::lock;
+
 use super::ids::RecordId;
+
+/// The records a listing (`Crm::each_changed_since`) hands to its callback, which pushes
+/// them onto `page`.
+pub(super) type HandedOver = Mutex<Vec<(String, Timestamp)>>;
+
+/// A callback listing taken a batch at a time: the listing is polled only while nothing it
+/// handed over waits, so it runs at most a page ahead of whoever takes its records.
+pub(super) struct Paced<'a, F> {
+    listing: Pin<&'a mut F>,
+    page: &'a HandedOver,
+    done: bool,
+}
+
+impl<'a, F: Future<Output = Result<()>>> Paced<'a, F> {
+    /// `listing` hands its records to a callback that pushes them onto `page`.
+    pub(super) fn new(listing: Pin<&'a mut F>, page: &'a HandedOver) -> Self {
+        Paced {
+            listing,
+            page,
+            done: false,
+        }
+    }
+
+    /// The records handed over since the last call (a page, as the listing hands them over),
+    /// or `None` once the listing is done and every record was taken.
+    pub(super) async fn next(&mut self) -> Result<Option<Vec<(String, Timestamp)>>> {
+        loop {
+            let records = std::mem::take(&mut *lock(self.page));
+            if !records.is_empty() {
+                return Ok(Some(records));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let (listing, page, done) = (&mut self.listing, self.page, &mut self.done);
+            std::future::poll_fn(|cx| match listing.as_mut().poll(cx) {
+                Poll::Ready(result) => {
+                    *done = true;
+                    Poll::Ready(result)
+                }
+                Poll::Pending if lock(page).is_empty() => Poll::Pending,
+                Poll::Pending => Poll::Ready(Ok(())),
+            })
+            .await?;
+        }
+    }
+}
 
 /// What settles a listed CRM record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,6 +396,43 @@ mod tests {
                 prop_assert_eq!(quiet.contains(&id), plain.contains(&id), "{}", id);
             }
         }
+    }
+
+    /// A listing of three pages, waiting between them as one waits for the next page's answer:
+    /// taken page by page, never more than one page handed over ahead of what was taken.
+    #[tokio::test]
+    async fn a_paced_listing_runs_at_most_a_page_ahead() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let handed = std::sync::atomic::AtomicUsize::new(0);
+        let page = HandedOver::default();
+        let mut hand_over = |id: String, at| {
+            handed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            lock(&page).push((id, at));
+        };
+        let hand_over: &mut (dyn FnMut(String, Timestamp) + Send) = &mut hand_over;
+        let listing = std::pin::pin!(async move {
+            for n in 0..3 {
+                for i in 0..4 {
+                    hand_over(format!("{n}-{i}"), at);
+                }
+                tokio::task::yield_now().await;
+            }
+            Ok(())
+        });
+        let mut paced = Paced::new(listing, &page);
+        let (mut taken, mut pages) = (0, Vec::new());
+        while let Some(records) = paced.next().await.unwrap() {
+            taken += records.len();
+            assert!(
+                handed.load(std::sync::atomic::Ordering::SeqCst) <= taken,
+                "handed over ahead of what was taken"
+            );
+            pages.push(records.into_iter().map(|(id, _)| id).collect::<Vec<_>>());
+        }
+        let expected: Vec<Vec<String>> = (0..3)
+            .map(|n| (0..4).map(|i| format!("{n}-{i}")).collect())
+            .collect();
+        assert_eq!(pages, expected);
     }
 
     #[test]

@@ -3,18 +3,18 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 
 use futures::StreamExt;
 use jiff::Timestamp;
 
 use super::{Applied, Deferred, Inner, PackedWrite, PairRun, Synchronizer, Trigger, batching};
 use crate::error::Result;
+use crate::http::lock;
 use crate::partner_center::referrals::ReferralOrderField;
 use crate::store::{Checkpoint, LinkState};
 use crate::sync::RecordId;
 use crate::sync::batching::{Listed, ListedReferral};
-use crate::sync::listing::{Cover, CrmListing, QuietSet};
+use crate::sync::listing::{Cover, CrmListing, HandedOver, Paced, QuietSet};
 use crate::sync::outcome::{OutcomeKind, SyncOutcome};
 
 /// The most pairs of a chunk in flight at once (one wave, whose CRM reads go out as one bulk
@@ -407,35 +407,15 @@ impl Synchronizer {
         let mut crm_fold = CheckpointFold::from(crm_checkpoint);
         let mut crm_open = CrmListing::new();
         let mut crm_quiet = QuietSet::new();
-        let page: std::sync::Mutex<Vec<(String, Timestamp)>> = Default::default();
-        let mut hand_over = |id, at| page.lock().expect("never poisoned").push((id, at));
-        let mut listing = std::pin::pin!(inner.crm.each_changed_since(
+        let page = HandedOver::default();
+        let mut hand_over = |id, at| lock(&page).push((id, at));
+        let listing = std::pin::pin!(inner.crm.each_changed_since(
             crm_since,
             &inner.columns,
             &mut hand_over
         ));
-        let mut listed_all = false;
-        loop {
-            let records = std::mem::take(&mut *page.lock().expect("never poisoned"));
-            if records.is_empty() {
-                if listed_all {
-                    break;
-                }
-                // The listing runs only while nothing it handed over waits: it is at most one
-                // page ahead of the store's lookups.
-                std::future::poll_fn(|cx| match listing.as_mut().poll(cx) {
-                    Poll::Ready(result) => {
-                        listed_all = true;
-                        Poll::Ready(result)
-                    }
-                    Poll::Pending if page.lock().expect("never poisoned").is_empty() => {
-                        Poll::Pending
-                    }
-                    Poll::Pending => Poll::Ready(Ok(())),
-                })
-                .await?;
-                continue;
-            }
+        let mut listing = Paced::new(listing, &page);
+        while let Some(records) = listing.next().await? {
             for (id, at) in records {
                 report.crm_listed += 1;
                 let id = RecordId::new(&id);
